@@ -1,0 +1,13 @@
+import type { Knex } from 'knex';
+import * as m001 from './001_initial.js';
+
+/** Ordered migrations; an explicit list so they load the same under tsx, vitest and bundlers. */
+export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
+  '001_initial': m001,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

@@ -1,0 +1,119 @@
+import express from 'express';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildRegistry } from './actions.js';
+import type { Config } from './config.js';
+import { SecretBox } from './core/crypto.js';
+import { createLogger, type Logger } from './core/logger.js';
+import type { Deps } from './core/registry.js';
+import { createRpcHandler } from './core/rpc.js';
+import { openDatabase } from './db/database.js';
+import { createDelivery } from './features/delivery/index.js';
+import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
+import { startJanitor } from './features/janitor/index.js';
+
+export interface McubeServer {
+  server: Server;
+  deps: Deps;
+  registry: ReturnType<typeof buildRegistry>;
+  listen(): Promise<{ port: number; url: string }>;
+  close(): Promise<void>;
+}
+
+export interface CreateOptions {
+  logSink?: (line: string) => void;
+  now?: () => number;
+  logger?: Logger;
+}
+
+/** Assembles one stateless node: PostgreSQL/SQLite and the blob store are the shared state. */
+export async function createMcubeServer(config: Config, opts: CreateOptions = {}): Promise<McubeServer> {
+  const log = opts.logger ?? createLogger(config.logLevel, opts.logSink);
+  const db = await openDatabase(config);
+  const box = new SecretBox(config.masterKey);
+  const blobs = await createBlobStore(config, log);
+  const now = opts.now ?? Date.now;
+  let delivery: ReturnType<typeof createDelivery> | undefined;
+  const deps: Deps = {
+    config,
+    db,
+    log,
+    box,
+    blobs,
+    now,
+    onDeliveryChange: (appId, ws) => delivery?.onChange(appId, ws),
+  };
+  delivery = createDelivery(deps);
+  const registry = buildRegistry();
+  const hostId = new URL(config.publicUrl).host;
+  const rpc = createRpcHandler({ deps, registry, hostId });
+
+  const app = express();
+  app.disable('x-powered-by');
+  mountStorageRoutes(app, deps);
+  app.use((_req, res) => {
+    res.status(404).json({ Code: 'NotFound', Message: 'No such endpoint.' });
+  });
+
+  let inFlight = 0;
+  let closing = false;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    res.on('close', () => inFlight--);
+    if (closing) res.setHeader('connection', 'close');
+    const path = req.url ?? '/';
+    if (path === '/' || path.startsWith('/?')) {
+      void rpc.handler(req, res);
+      return;
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (path === '/readyz') {
+      db.knex
+        .raw('select 1')
+        .then(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}'))
+        .catch((e: Error) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'unavailable', error: e.message })));
+      return;
+    }
+    if (delivery!.handle(req, res)) return;
+    app(req, res);
+  };
+  const server = createServer({ requestTimeout: config.http.bodyTimeoutMs + 5000, headersTimeout: 10000, keepAliveTimeout: 5000 }, onRequest);
+
+  const sweep = setInterval(() => {
+    rpc.auth.sweep().catch((e: Error) => log.warn('nonce sweep failed', { error: e.message }));
+  }, 60_000);
+  sweep.unref();
+  const janitor = startJanitor(deps);
+
+  return {
+    server,
+    deps,
+    registry,
+    async listen() {
+      await delivery!.start();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+      const { port } = server.address() as AddressInfo;
+      return { port, url: `http://${config.host}:${port}` };
+    },
+    async close() {
+      closing = true;
+      clearInterval(sweep);
+      janitor.stop();
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + config.http.shutdownGraceMs;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      server.closeAllConnections();
+      await closed;
+      await delivery!.stop();
+      await blobs.close?.();
+      await db.close();
+    },
+  };
+}

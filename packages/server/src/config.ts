@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/**
+ * The only module that reads environment variables. Every variable is documented
+ * in docs/configuration.md; keep the two in step.
+ */
+export interface Config {
+  host: string;
+  port: number;
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl: string | null;
+  dbSchema: string | null;
+  masterKey: Buffer;
+  bootstrap: {
+    tenantId: string;
+    appId: string;
+    workspaceId: string;
+    accessKeyId: string | null;
+    accessKeySecret: string | null;
+    clientKey: string | null;
+  };
+  auth: {
+    timestampSkewSec: number;
+    rateLimitPerSec: number;
+  };
+  http: {
+    maxBodyBytes: number;
+    bodyTimeoutMs: number;
+    shutdownGraceMs: number;
+  };
+  storage: {
+    driver: 'local' | 's3';
+    bucket: string;
+    s3Endpoint: string | null;
+    s3Region: string;
+    s3AccessKeyId: string | null;
+    s3SecretAccessKey: string | null;
+    s3ForcePathStyle: boolean;
+    downloadBaseUrl: string | null;
+    downloadUrlTtlSec: number;
+    uploadMaxBytes: number;
+    uploadTokenTtlSec: number;
+  };
+  packages: {
+    maxEntries: number;
+    maxTotalBytes: number;
+    maxRatio: number;
+    workDir: string;
+  };
+  delivery: {
+    pollIntervalMs: number;
+    deviceRatePerMin: number;
+  };
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
+  return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  return /^(1|true|yes|on)$/i.test(raw);
+}
+
+function str(env: Env, name: string): string | null {
+  const v = env[name];
+  return v === undefined || v === '' ? null : v;
+}
+
+/** Reads the master key from MCUBE_MASTER_KEY or from <dataDir>/master.key, creating it on first start. */
+function loadMasterKey(env: Env, dataDir: string): Buffer {
+  const given = str(env, 'MCUBE_MASTER_KEY');
+  if (given) {
+    const key = Buffer.from(given, 'base64');
+    if (key.length !== 32) throw new Error('MCUBE_MASTER_KEY must be 32 bytes, base64-encoded');
+    return key;
+  }
+  const file = join(dataDir, 'master.key');
+  if (existsSync(file)) {
+    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+    if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
+    return key;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  return key;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const dataDir = resolve(env.MCUBE_DATA_DIR || './data');
+  mkdirSync(dataDir, { recursive: true });
+  const port = int(env, 'MCUBE_PORT', 8080);
+  const host = env.MCUBE_HOST || '127.0.0.1';
+  const publicUrl = (str(env, 'MCUBE_PUBLIC_URL') ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`).replace(/\/+$/, '');
+  const driver = (env.MCUBE_STORAGE || 'local') as 'local' | 's3';
+  if (driver !== 'local' && driver !== 's3') throw new Error('MCUBE_STORAGE must be "local" or "s3"');
+  const logLevel = (env.MCUBE_LOG_LEVEL || 'info') as Config['logLevel'];
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new Error('MCUBE_LOG_LEVEL is invalid');
+  const uploadTokenTtlSec = int(env, 'MCUBE_UPLOAD_TOKEN_TTL', 3600, 1);
+  if (uploadTokenTtlSec > 3600) throw new Error('MCUBE_UPLOAD_TOKEN_TTL is at most 3600 seconds');
+  return {
+    host,
+    port,
+    publicUrl,
+    dataDir,
+    databaseUrl: str(env, 'DATABASE_URL'),
+    dbSchema: str(env, 'MCUBE_DB_SCHEMA'),
+    masterKey: loadMasterKey(env, dataDir),
+    bootstrap: {
+      tenantId: env.MCUBE_BOOTSTRAP_TENANT_ID || 'TENANT01',
+      appId: env.MCUBE_BOOTSTRAP_APP_ID || 'ALIPUB0000001',
+      workspaceId: env.MCUBE_BOOTSTRAP_WORKSPACE_ID || 'default',
+      accessKeyId: str(env, 'MCUBE_BOOTSTRAP_ACCESS_KEY_ID'),
+      accessKeySecret: str(env, 'MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET'),
+      clientKey: str(env, 'MCUBE_BOOTSTRAP_CLIENT_KEY'),
+    },
+    auth: {
+      timestampSkewSec: int(env, 'MCUBE_TIMESTAMP_SKEW', 900, 1),
+      rateLimitPerSec: int(env, 'MCUBE_RATE_LIMIT', 200, 0),
+    },
+    http: {
+      maxBodyBytes: int(env, 'MCUBE_MAX_BODY_BYTES', 1024 * 1024, 1024),
+      bodyTimeoutMs: int(env, 'MCUBE_BODY_TIMEOUT_MS', 15000, 100),
+      shutdownGraceMs: int(env, 'MCUBE_SHUTDOWN_GRACE_MS', 10000, 0),
+    },
+    storage: {
+      driver,
+      bucket: env.MCUBE_S3_BUCKET || 'mcube',
+      s3Endpoint: str(env, 'MCUBE_S3_ENDPOINT'),
+      s3Region: env.MCUBE_S3_REGION || 'us-east-1',
+      s3AccessKeyId: str(env, 'MCUBE_S3_ACCESS_KEY_ID'),
+      s3SecretAccessKey: str(env, 'MCUBE_S3_SECRET_ACCESS_KEY'),
+      s3ForcePathStyle: bool(env, 'MCUBE_S3_FORCE_PATH_STYLE', true),
+      downloadBaseUrl: str(env, 'MCUBE_DOWNLOAD_BASE_URL')?.replace(/\/+$/, '') ?? null,
+      downloadUrlTtlSec: int(env, 'MCUBE_DOWNLOAD_URL_TTL', 7 * 24 * 3600, 60),
+      uploadMaxBytes: int(env, 'MCUBE_UPLOAD_MAX_BYTES', 300 * 1024 * 1024, 1),
+      uploadTokenTtlSec,
+    },
+    packages: {
+      maxEntries: int(env, 'MCUBE_ZIP_MAX_ENTRIES', 20000, 1),
+      maxTotalBytes: int(env, 'MCUBE_ZIP_MAX_TOTAL_BYTES', 1024 * 1024 * 1024, 1),
+      maxRatio: int(env, 'MCUBE_ZIP_MAX_RATIO', 200, 1),
+      workDir: resolve(env.MCUBE_WORK_DIR || join(dataDir, 'work')),
+    },
+    delivery: {
+      pollIntervalMs: int(env, 'MCUBE_STAMP_POLL_MS', 250, 10),
+      deviceRatePerMin: int(env, 'MCUBE_DEVICE_RATE_PER_MIN', 120, 0),
+    },
+    logLevel,
+  };
+}

@@ -1,0 +1,218 @@
+import type { IncomingMessage } from 'node:http';
+import { SecretBox, safeEqual } from './crypto.js';
+import { Pop, PopError } from './errors.js';
+import { parseForm } from './form.js';
+import { acs3Signature, parseAcs3Authorization, rpcSignature, sha256Hex } from './signature.js';
+import type { Deps } from './registry.js';
+
+export const API_VERSION = '2020-10-28';
+
+/** Parameters of the signature 1.0 protocol; everything else is a business parameter. */
+const COMMON_PARAMS = new Set([
+  'Action', 'Version', 'Format', 'Timestamp', 'SignatureNonce', 'SignatureMethod', 'SignatureVersion',
+  'AccessKeyId', 'Signature', 'SecurityToken', 'RegionId', 'SignatureType',
+]);
+
+const REQUIRED_SIGNED_HEADERS = ['host', 'x-acs-action', 'x-acs-version', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-content-sha256'];
+
+export interface ParsedCall {
+  style: 'acs3' | 'v1';
+  action: string;
+  version: string;
+  accessKeyId: string;
+  nonce: string;
+  timestamp: string;
+  params: Record<string, string>;
+  /** verifies the signature with the given secret */
+  verify(secret: string): boolean;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function toRecord(pairs: Array<[string, string]>): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const [k, v] of pairs) {
+    if (Object.prototype.hasOwnProperty.call(out, k)) throw Pop.badRequest(`The parameter "${k}" is given more than once.`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Splits a request into action, credentials and parameters; throws PopError on malformed input. */
+export function parseCall(req: IncomingMessage, raw: Buffer): ParsedCall {
+  const url = req.url ?? '/';
+  const qi = url.indexOf('?');
+  const path = qi < 0 ? url : url.slice(0, qi);
+  if (path !== '/') throw Pop.action(undefined);
+  const query = parseForm(qi < 0 ? '' : url.slice(qi + 1));
+  const ct = (header(req, 'content-type') ?? '').toLowerCase();
+  let body: Array<[string, string]> = [];
+  if (raw.length) {
+    if (!ct.startsWith('application/x-www-form-urlencoded')) throw Pop.badRequest('The request body must be application/x-www-form-urlencoded.');
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    } catch {
+      throw Pop.badRequest('The request body is not valid UTF-8.');
+    }
+    body = parseForm(text);
+  }
+  const all = [...query, ...body];
+  const authz = header(req, 'authorization');
+  if (authz && /^ACS3-/i.test(authz)) {
+    const parsed = parseAcs3Authorization(authz);
+    if (!parsed) throw Pop.badRequest('The Authorization header is malformed.');
+    for (const h of REQUIRED_SIGNED_HEADERS) {
+      if (!header(req, h)) throw Pop.missing(h);
+      if (!parsed.signedHeaders.includes(h)) throw Pop.badRequest(`SignedHeaders must include ${h}.`);
+    }
+    if (raw.length && !parsed.signedHeaders.includes('content-type')) throw Pop.badRequest('SignedHeaders must include content-type.');
+    const hashed = sha256Hex(raw);
+    const params = toRecord(all);
+    return {
+      style: 'acs3',
+      action: header(req, 'x-acs-action')!,
+      version: header(req, 'x-acs-version')!,
+      accessKeyId: parsed.accessKeyId,
+      nonce: header(req, 'x-acs-signature-nonce')!,
+      timestamp: header(req, 'x-acs-date')!,
+      params,
+      verify: (secret) => {
+        if (!safeEqual(hashed, (header(req, 'x-acs-content-sha256') ?? '').toLowerCase())) return false;
+        const sig = acs3Signature(
+          { method: req.method ?? 'POST', path, query, headers: req.headers, signedHeaders: parsed.signedHeaders, hashedPayload: hashed },
+          secret,
+        );
+        return safeEqual(sig, parsed.signature);
+      },
+    };
+  }
+  const all1 = toRecord(all);
+  if (all1.Signature === undefined) throw Pop.missing(authz ? 'Authorization' : 'Signature');
+  for (const p of ['AccessKeyId', 'Action', 'Version', 'Timestamp', 'SignatureNonce']) if (!all1[p]) throw Pop.missing(p);
+  if (all1.SignatureMethod !== 'HMAC-SHA1') throw Pop.invalid('SignatureMethod', 'only HMAC-SHA1 is supported');
+  if (all1.SignatureVersion !== '1.0') throw Pop.invalid('SignatureVersion', 'only 1.0 is supported');
+  const params: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(all1)) if (!COMMON_PARAMS.has(k)) params[k] = v;
+  const given = all1.Signature;
+  return {
+    style: 'v1',
+    action: all1.Action!,
+    version: all1.Version!,
+    accessKeyId: all1.AccessKeyId!,
+    nonce: all1.SignatureNonce!,
+    timestamp: all1.Timestamp!,
+    params,
+    verify: (secret) => safeEqual(rpcSignature(req.method ?? 'GET', all, secret), given),
+  };
+}
+
+export function checkTimestamp(ts: string, nowMs: number, skewSec: number): void {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(ts)) throw Pop.timestampFormat();
+  const t = Date.parse(ts);
+  if (!Number.isFinite(t)) throw Pop.timestampFormat();
+  if (Math.abs(nowMs - t) > skewSec * 1000) throw Pop.expired(skewSec);
+}
+
+interface KeyRow {
+  id: string;
+  tenant_id: string;
+  secret_enc: string;
+  status: string;
+  expires_at: number | string | null;
+}
+
+export interface Principal {
+  accessKeyId: string;
+  tenantId: string;
+}
+
+/**
+ * Credential checks shared by all nodes through the database. Key rows are
+ * cached for `cacheMs` so a disabled or rotated key stops working on every
+ * node within that time; the nonce is recorded in the database so a replay is
+ * refused whichever node it reaches.
+ */
+export class Authenticator {
+  private readonly keyCache = new Map<string, { row: KeyRow | null; at: number }>();
+  private readonly secrets = new Map<string, string>();
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly cacheMs = 1000,
+  ) {}
+
+  async authenticate(call: ParsedCall): Promise<Principal> {
+    const { config, now } = this.deps;
+    const t = now();
+    checkTimestamp(call.timestamp, t, config.auth.timestampSkewSec);
+    if (call.nonce.length > 128) throw Pop.invalid('SignatureNonce', 'at most 128 characters');
+    const row = await this.keyRow(call.accessKeyId, t);
+    if (!row) throw Pop.keyNotFound();
+    const expires = row.expires_at === null ? null : Number(row.expires_at);
+    if (row.status !== 'active' || (expires !== null && expires <= t)) throw Pop.keyInactive();
+    if (!call.verify(this.secretOf(row))) throw Pop.signature();
+    await this.useNonce(row.id, call.nonce, t);
+    await this.rateLimit(row.id, t);
+    return { accessKeyId: row.id, tenantId: row.tenant_id };
+  }
+
+  private async keyRow(id: string, t: number): Promise<KeyRow | null> {
+    const hit = this.keyCache.get(id);
+    if (hit && t - hit.at < this.cacheMs) return hit.row;
+    const row = (await this.deps.db.knex('access_keys').select('id', 'tenant_id', 'secret_enc', 'status', 'expires_at').where({ id }).first()) ?? null;
+    if (this.keyCache.size > 10000) this.keyCache.clear();
+    this.keyCache.set(id, { row, at: t });
+    return row;
+  }
+
+  private secretOf(row: KeyRow): string {
+    let s = this.secrets.get(row.secret_enc);
+    if (s === undefined) {
+      s = this.deps.box.open(row.secret_enc, `ak:${row.id}`).toString('utf8');
+      if (this.secrets.size > 10000) this.secrets.clear();
+      this.secrets.set(row.secret_enc, s);
+    }
+    return s;
+  }
+
+  private async useNonce(keyId: string, nonce: string, t: number): Promise<void> {
+    const expiresAt = t + 2 * this.deps.config.auth.timestampSkewSec * 1000;
+    try {
+      await this.deps.db.knex('request_nonces').insert({ key_id: keyId, nonce, expires_at: expiresAt });
+    } catch (err) {
+      if (this.deps.db.isUniqueViolation(err)) throw Pop.nonceUsed();
+      throw err;
+    }
+  }
+
+  private async rateLimit(keyId: string, t: number): Promise<void> {
+    const limit = this.deps.config.auth.rateLimitPerSec;
+    if (limit <= 0) return;
+    const windowStart = Math.floor(t / 1000) * 1000;
+    const { knex } = this.deps.db;
+    const rows = await knex('rate_windows')
+      .insert({ key_id: keyId, window_start: windowStart, count: 1 })
+      .onConflict(['key_id', 'window_start'])
+      .merge({ count: knex.raw('?? + 1', ['rate_windows.count']) })
+      .returning('count');
+    const count = Number((rows[0] as { count: number | string }).count);
+    if (count > limit) throw Pop.throttled(Math.max(1, Math.ceil((windowStart + 1000 - t) / 1000)));
+  }
+
+  /** Deletes expired nonces and old rate windows; safe to run on every node. */
+  async sweep(): Promise<void> {
+    const t = this.deps.now();
+    await this.deps.db.knex('request_nonces').where('expires_at', '<', t).del();
+    await this.deps.db.knex('rate_windows').where('window_start', '<', t - 60_000).del();
+  }
+}
+
+export function sealSecret(box: SecretBox, keyId: string, secret: string): string {
+  return box.seal(secret, `ak:${keyId}`);
+}
+
+export { PopError };

@@ -1,0 +1,46 @@
+/**
+ * Protocol failures: HTTP 4xx/5xx with the POP body {RequestId, HostId, Code, Message, Recommend}.
+ */
+export class PopError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Business failures: HTTP 200, ResultCode other than OK, and the action's result
+ * object with Success: false, ResultMsg and (where the action has it) ErrorCode.
+ */
+export class BusinessError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const Pop = {
+  missing: (name: string) => new PopError(400, 'MissingParameter', `The input parameter "${name}" that is mandatory for processing this request is not supplied.`),
+  invalid: (name: string, why: string) => new PopError(400, 'InvalidParameter', `The parameter "${name}" is invalid: ${why}`),
+  keyNotFound: () => new PopError(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.'),
+  keyInactive: () => new PopError(400, 'InvalidAccessKeyId.Inactive', 'Specified access key is disabled.'),
+  signature: () => new PopError(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.'),
+  expired: (skewSec: number) => new PopError(400, 'InvalidTimeStamp.Expired', `Specified time stamp or date value is expired (allowed skew ${skewSec} s).`),
+  timestampFormat: () => new PopError(400, 'InvalidTimeStamp.Format', 'Specified time stamp or date value is not well formatted (expected YYYY-MM-DDTHH:mm:ssZ).'),
+  nonceUsed: () => new PopError(400, 'SignatureNonceUsed', 'Specified signature nonce was used already.'),
+  version: (v: string | undefined) => new PopError(400, 'InvalidVersion', `Specified parameter Version "${v ?? ''}" is not valid; this service speaks 2020-10-28.`),
+  action: (a: string | undefined) => new PopError(404, 'InvalidAction.NotFound', `Specified api "${a ?? ''}" is not found, please check your url and method.`),
+  forbidden: (what: string) => new PopError(403, 'Forbidden', `You are not authorized to operate on ${what}.`),
+  throttled: (retryAfterSec: number) =>
+    new PopError(429, 'Throttling.User', 'Request was denied due to user flow control.', { 'x-acs-retry-after': String(retryAfterSec) }),
+  tooLarge: (max: number) => new PopError(413, 'RequestTooLarge', `The request body exceeds the limit of ${max} bytes.`),
+  timeout: () => new PopError(408, 'RequestTimeout', 'The request body was not received in time.'),
+  badRequest: (why: string) => new PopError(400, 'InvalidParameter', why),
+  internal: () => new PopError(500, 'InternalError', 'The request processing has failed due to some unknown error.'),
+};

@@ -1,0 +1,33 @@
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+const order: Record<Level | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+export interface Logger {
+  log(level: Level, msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** Structured JSON lines. Callers never pass secrets; `redact` is a second line of defence. */
+export function createLogger(level: Level | 'silent', sink: (line: string) => void = (l) => process.stdout.write(l + '\n')): Logger {
+  const min = order[level];
+  const log = (lv: Level, msg: string, fields?: Record<string, unknown>) => {
+    if (order[lv] < min) return;
+    sink(JSON.stringify({ time: new Date().toISOString(), level: lv, msg, ...redact(fields) }));
+  };
+  return {
+    log,
+    info: (m, f) => log('info', m, f),
+    warn: (m, f) => log('warn', m, f),
+    error: (m, f) => log('error', m, f),
+  };
+}
+
+const SECRET_KEYS = /secret|signature|authorization|password|private|policy|token/i;
+
+export function redact(fields?: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (!fields) return fields;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = SECRET_KEYS.test(k) ? '[redacted]' : v;
+  return out;
+}

@@ -1,0 +1,177 @@
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { API_VERSION, Authenticator, parseCall, type ParsedCall, type Principal } from './auth.js';
+import { readBody } from './body.js';
+import { BusinessError, Pop, PopError } from './errors.js';
+import { newRequestId } from './ids.js';
+import type { ActionDef, ActionRegistry, Deps } from './registry.js';
+
+interface Compiled {
+  def: ActionDef<any>;
+  validate: ValidateFunction;
+  nonStringProps: Set<string>;
+  resultProps: Set<string>;
+}
+
+/** Scope rows are cached briefly; ownership of an app never changes once created. */
+class ScopeCache {
+  private readonly cache = new Map<string, { tenantId: string | null; workspace: boolean; at: number }>();
+  constructor(private readonly deps: Deps) {}
+
+  async check(p: Principal, params: Record<string, unknown>): Promise<{ appId: string; workspaceId: string }> {
+    const tenantId = params.TenantId as string | undefined;
+    const appId = params.AppId as string | undefined;
+    const workspaceId = params.WorkspaceId as string | undefined;
+    if (tenantId && tenantId !== p.tenantId) throw Pop.forbidden(`tenant "${tenantId}"`);
+    if (!appId) throw Pop.missing('AppId');
+    if (!workspaceId) throw Pop.missing('WorkspaceId');
+    const key = `${appId}\u0000${workspaceId}`;
+    const t = this.deps.now();
+    let hit = this.cache.get(key);
+    if (!hit || t - hit.at > 5000) {
+      const { knex } = this.deps.db;
+      const row = await knex('apps as a')
+        .leftJoin('workspaces as w', function () {
+          this.on('w.app_id', '=', 'a.app_id').andOn('w.workspace_id', '=', knex.raw('?', [workspaceId]));
+        })
+        .where('a.app_id', appId)
+        .first('a.tenant_id', 'w.workspace_id');
+      hit = { tenantId: row?.tenant_id ?? null, workspace: !!row?.workspace_id, at: t };
+      if (this.cache.size > 10000) this.cache.clear();
+      this.cache.set(key, hit);
+    }
+    if (hit.tenantId !== p.tenantId) throw Pop.forbidden(`app "${appId}"`);
+    if (!hit.workspace) throw Pop.invalid('WorkspaceId', `workspace "${workspaceId}" does not exist in app "${appId}"`);
+    return { appId, workspaceId };
+  }
+}
+
+function ajvError(e: ErrorObject): PopError {
+  if (e.keyword === 'required') return Pop.missing(String((e.params as { missingProperty: string }).missingProperty));
+  const name = e.instancePath.replace(/^\//, '') || 'request';
+  return Pop.invalid(name, e.message ?? 'invalid value');
+}
+
+export interface RpcOptions {
+  deps: Deps;
+  registry: ActionRegistry;
+  hostId: string;
+}
+
+/** The RPC endpoint at "/": one lean handler, kept off the generic middleware stack. */
+export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
+  const ajv = new Ajv({ coerceTypes: true, allErrors: false, strict: false, useDefaults: false });
+  const compiled = new Map<string, Compiled>();
+  for (const def of registry.all()) {
+    const schema = { type: 'object', properties: def.input, required: def.required, additionalProperties: true };
+    const nonString = new Set(Object.entries(def.input).filter(([, s]) => s.type !== 'string').map(([k]) => k));
+    const resultProps = new Set(Object.keys(((def.result as { properties?: object }).properties ?? {}) as object));
+    compiled.set(def.name, { def, validate: ajv.compile(schema), nonStringProps: nonString, resultProps });
+  }
+  const auth = new Authenticator(deps);
+  const scopes = new ScopeCache(deps);
+  const { log, config } = deps;
+
+  const send = (res: ServerResponse, status: number, body: unknown, requestId: string, extra: Record<string, string> = {}) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json;charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      'x-acs-request-id': requestId,
+      ...extra,
+    });
+    res.end(text);
+  };
+
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = newRequestId();
+    const t0 = performance.now();
+    let call: ParsedCall | undefined;
+    let principal: Principal | undefined;
+    let status = 200;
+    let code = 'OK';
+    let entry: Compiled | undefined;
+    let params: Record<string, unknown> | undefined;
+    let out: { status: number; body: unknown; headers?: Record<string, string> } | undefined;
+    try {
+      if (req.method !== 'POST' && req.method !== 'GET') throw new PopError(405, 'UnsupportedHTTPMethod', 'Only GET and POST are supported.');
+      const raw = await readBody(req, config.http.maxBodyBytes, config.http.bodyTimeoutMs);
+      call = parseCall(req, raw);
+      if (call.version !== API_VERSION) throw Pop.version(call.version);
+      entry = compiled.get(call.action);
+      if (!entry) throw Pop.action(call.action);
+      principal = await auth.authenticate(call);
+      params = { ...call.params };
+      for (const k of entry.nonStringProps) if (params[k] === '') delete params[k];
+      if (!entry.validate(params)) throw ajvError(entry.validate.errors![0]!);
+      const scope = await scopes.check(principal, params);
+      let result: Record<string, unknown>;
+      try {
+        result = await entry.def.handler(params, { requestId, ...principal, ...scope, deps });
+        result = { ...result };
+        if (result.Success === undefined) result.Success = true;
+        if (result.ResultMsg === undefined) result.ResultMsg = '';
+        if (entry.resultProps.has('RequestId')) result.RequestId = requestId;
+        out = { status: 200, body: { RequestId: requestId, ResultCode: 'OK', ResultMessage: '', [entry.def.resultKey]: result } };
+      } catch (err) {
+        if (!(err instanceof BusinessError)) throw err;
+        code = err.code;
+        const r: Record<string, unknown> = { Success: false, ResultMsg: err.message };
+        if (entry.resultProps.has('ErrorCode')) r.ErrorCode = err.code;
+        if (entry.resultProps.has('RequestId')) r.RequestId = requestId;
+        out = { status: 200, body: { RequestId: requestId, ResultCode: err.code, ResultMessage: err.message, [entry.def.resultKey]: r } };
+      }
+    } catch (err) {
+      let pop: PopError;
+      if (err instanceof PopError) pop = err;
+      else if ((err as { aborted?: boolean }).aborted) {
+        res.destroy();
+        return;
+      } else {
+        log.error('unhandled error', { requestId, action: call?.action, error: (err as Error)?.stack ?? String(err) });
+        pop = Pop.internal();
+      }
+      status = pop.status;
+      code = pop.code;
+      out = {
+        status: pop.status,
+        body: { RequestId: requestId, HostId: hostId, Code: pop.code, Message: pop.message, Recommend: `docs/errors.md#${pop.code.toLowerCase().replace(/\./g, '')}` },
+        headers: { ...pop.headers, ...(pop.status === 408 || pop.status === 413 ? { connection: 'close' } : {}) },
+      };
+    }
+    const latencyMs = Math.round((performance.now() - t0) * 1000) / 1000;
+    log.info('rpc', {
+      requestId,
+      action: call?.action ?? null,
+      style: call?.style ?? null,
+      tenantId: principal?.tenantId ?? null,
+      accessKeyId: principal?.accessKeyId ?? null,
+      status,
+      code,
+      latencyMs,
+    });
+    if (principal && entry?.def.mutates) {
+      const secret = new Set(entry.def.secretParams ?? []);
+      const recorded: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(params ?? call?.params ?? {})) recorded[k] = secret.has(k) ? '[redacted]' : v;
+      // Written before the answer leaves, so an acknowledged change always has its audit row.
+      await deps.db
+        .knex('audit_log')
+        .insert({
+          request_id: requestId,
+          tenant_id: principal.tenantId,
+          access_key_id: principal.accessKeyId,
+          action: entry.def.name,
+          params: JSON.stringify(recorded),
+          http_status: status,
+          result_code: code,
+          created_at: deps.now(),
+        })
+        .catch((e: Error) => log.error('audit write failed', { requestId, error: e.message }));
+    }
+    if (out && !res.headersSent && !res.destroyed) send(res, out.status, out.body, requestId, out.headers);
+  };
+
+  return { handler, auth };
+}

@@ -1,0 +1,121 @@
+import { randomToken, type SecretBox } from '../../core/crypto.js';
+import { sealSecret } from '../../core/auth.js';
+import type { Database } from '../../db/database.js';
+
+export interface AccessKeyInfo {
+  id: string;
+  tenantId: string;
+  status: string;
+  description: string;
+  expiresAt: number | null;
+  createdAt: number;
+}
+
+export const newAccessKeyId = () => 'MCAK' + randomToken(20, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789');
+export const newAccessKeySecret = () => randomToken(30);
+export const newClientKey = () => 'mck_' + randomToken(32);
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+function checkId(kind: string, v: string) {
+  if (!ID.test(v)) throw new Error(`${kind} must be 1-64 characters of A-Z a-z 0-9 _ -`);
+}
+
+/** Tenants own apps; apps own workspaces; AccessKeys belong to a tenant. */
+export class TenantStore {
+  constructor(
+    private readonly db: Database,
+    private readonly box: SecretBox,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async ensureTenant(id: string, name = id): Promise<void> {
+    checkId('tenant id', id);
+    await this.db.knex('tenants').insert({ id, name, status: 'active', created_at: this.now() }).onConflict('id').ignore();
+  }
+
+  async listTenants() {
+    return this.db.knex('tenants').select('id', 'name', 'status', 'created_at').orderBy('id');
+  }
+
+  /** Creates an app (and its first workspace); refuses an app id another tenant owns. */
+  async ensureApp(tenantId: string, appId: string, name = appId): Promise<void> {
+    checkId('app id', appId);
+    const existing = await this.db.knex('apps').where({ app_id: appId }).first('tenant_id');
+    if (existing && existing.tenant_id !== tenantId) throw new Error(`app ${appId} belongs to another tenant`);
+    if (!existing) await this.db.knex('apps').insert({ app_id: appId, tenant_id: tenantId, name, created_at: this.now() }).onConflict('app_id').ignore();
+  }
+
+  async listApps(tenantId?: string) {
+    const q = this.db.knex('apps').select('app_id', 'tenant_id', 'name', 'created_at').orderBy('app_id');
+    return tenantId ? q.where({ tenant_id: tenantId }) : q;
+  }
+
+  async ensureWorkspace(appId: string, workspaceId: string, clientKey?: string | null): Promise<string> {
+    checkId('workspace id', workspaceId);
+    const row = await this.db.knex('workspaces').where({ app_id: appId, workspace_id: workspaceId }).first('client_key');
+    if (row) return row.client_key as string;
+    const key = clientKey ?? newClientKey();
+    await this.db.knex('workspaces').insert({ app_id: appId, workspace_id: workspaceId, client_key: key, created_at: this.now() });
+    return key;
+  }
+
+  async listWorkspaces(appId: string) {
+    return this.db.knex('workspaces').where({ app_id: appId }).select('app_id', 'workspace_id', 'client_key', 'created_at').orderBy('workspace_id');
+  }
+
+  async createAccessKey(tenantId: string, opts: { id?: string; secret?: string; description?: string } = {}): Promise<{ id: string; secret: string }> {
+    const id = opts.id ?? newAccessKeyId();
+    const secret = opts.secret ?? newAccessKeySecret();
+    checkId('AccessKey id', id);
+    if (secret.length < 16) throw new Error('an AccessKey secret must have at least 16 characters');
+    await this.db.knex('access_keys').insert({
+      id,
+      tenant_id: tenantId,
+      secret_enc: sealSecret(this.box, id, secret),
+      status: 'active',
+      description: opts.description ?? '',
+      expires_at: null,
+      created_at: this.now(),
+    });
+    return { id, secret };
+  }
+
+  async getAccessKey(id: string): Promise<AccessKeyInfo | null> {
+    const r = await this.db.knex('access_keys').where({ id }).first();
+    return r ? toInfo(r) : null;
+  }
+
+  async listAccessKeys(tenantId?: string): Promise<AccessKeyInfo[]> {
+    const q = this.db.knex('access_keys').select('*').orderBy('created_at');
+    const rows = tenantId ? await q.where({ tenant_id: tenantId }) : await q;
+    return rows.map(toInfo);
+  }
+
+  async setKeyStatus(id: string, status: 'active' | 'disabled'): Promise<boolean> {
+    return (await this.db.knex('access_keys').where({ id }).update({ status })) > 0;
+  }
+
+  /**
+   * Issues a new key for the same tenant and lets the old one live for
+   * `graceSec` more seconds, so callers switch over without downtime.
+   */
+  async rotateAccessKey(id: string, graceSec: number): Promise<{ id: string; secret: string; oldExpiresAt: number }> {
+    const old = await this.getAccessKey(id);
+    if (!old) throw new Error(`no AccessKey ${id}`);
+    const fresh = await this.createAccessKey(old.tenantId, { description: `rotated from ${id}` });
+    const oldExpiresAt = this.now() + graceSec * 1000;
+    await this.db.knex('access_keys').where({ id }).update({ expires_at: oldExpiresAt });
+    return { ...fresh, oldExpiresAt };
+  }
+}
+
+function toInfo(r: Record<string, any>): AccessKeyInfo {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    status: r.status,
+    description: r.description,
+    expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+    createdAt: Number(r.created_at),
+  };
+}

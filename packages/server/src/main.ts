@@ -1,0 +1,40 @@
+import { createMcubeServer } from './app.js';
+import { loadConfig } from './config.js';
+import { bootstrap } from './features/tenants/bootstrap.js';
+
+const config = loadConfig();
+const node = await createMcubeServer(config);
+const boot = await bootstrap(config, node.deps.db, node.deps.box);
+const { url } = await node.listen();
+
+const lines = [
+  `mcube listening on ${url} (database: ${node.deps.db.dialect}, storage: ${config.storage.driver}, data: ${config.dataDir})`,
+  `  TenantId=${boot.tenantId} AppId=${boot.appId} WorkspaceId=${boot.workspaceId}`,
+  `  device client key: ${boot.clientKey}`,
+];
+if (boot.generatedSecret) {
+  lines.push(
+    '  A bootstrap AccessKey was generated. The secret is shown only this once:',
+    `    export MPAAS_AK_ENV=${boot.accessKeyId}`,
+    `    export MPAAS_SK_ENV=${boot.generatedSecret}`,
+  );
+} else if (boot.accessKeyId) {
+  lines.push(`  AccessKey: ${boot.accessKeyId} (secret not shown; manage keys with "npm run admin -- keys --help")`);
+}
+process.stderr.write(lines.join('\n') + '\n');
+
+let stopping = false;
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    node.deps.log.info('shutting down', { signal: sig });
+    node.close().then(
+      () => process.exit(0),
+      (e) => {
+        node.deps.log.error('shutdown failed', { error: String(e) });
+        process.exit(1);
+      },
+    );
+  });
+}
