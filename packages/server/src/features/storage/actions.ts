@@ -1,0 +1,3 @@
+import type { ActionDef } from '../../core/registry.js';
+
+export const storageActions: ActionDef<any>[] = [];
