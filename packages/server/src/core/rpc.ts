@@ -136,7 +136,7 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       code = pop.code;
       out = {
         status: pop.status,
-        body: { RequestId: requestId, HostId: hostId, Code: pop.code, Message: pop.message, Recommend: `docs/errors.md#${pop.code.toLowerCase().replace(/\./g, '')}` },
+        body: { RequestId: requestId, HostId: req.headers.host ?? hostId, Code: pop.code, Message: pop.message, Recommend: `docs/errors.md#${pop.code.toLowerCase().replace(/\./g, '')}` },
         headers: { ...pop.headers, ...(pop.status === 408 || pop.status === 413 ? { connection: 'close' } : {}) },
       };
     }

@@ -1,0 +1,122 @@
+import type { Knex } from 'knex';
+import { num } from '../../db/database.js';
+import type { WhitelistType } from './whitelist-type.js';
+
+export interface Scope {
+  appId: string;
+  workspaceId: string;
+}
+
+export interface Whitelist {
+  id: number;
+  appId: string;
+  workspaceId: string;
+  name: string;
+  type: WhitelistType;
+  entryCount: number;
+  createdAt: number;
+  modifiedAt: number;
+}
+
+type Q = Knex | Knex.Transaction;
+
+/** Rows per INSERT: 2 bound values each, far below the PostgreSQL (65535) and SQLite (32766) limits. */
+export const INSERT_BATCH = 1000;
+
+function toWhitelist(r: Record<string, unknown>): Whitelist {
+  return {
+    id: num(r.id),
+    appId: String(r.app_id),
+    workspaceId: String(r.workspace_id),
+    name: String(r.name),
+    type: r.type as WhitelistType,
+    entryCount: num(r.entry_count),
+    createdAt: num(r.created_at),
+    modifiedAt: num(r.modified_at),
+  };
+}
+
+/** Every query is scoped by app and workspace, so a guessed id of another tenant's list finds nothing. */
+const scoped = (q: Q, s: Scope) => q('whitelists').where({ app_id: s.appId, workspace_id: s.workspaceId });
+
+export const whitelistStore = {
+  async insert(q: Q, s: Scope, name: string, type: WhitelistType, now: number): Promise<number> {
+    const [row] = await q('whitelists')
+      .insert({ app_id: s.appId, workspace_id: s.workspaceId, name, type, entry_count: 0, created_at: now, modified_at: now })
+      .returning('id');
+    return num(typeof row === 'object' ? (row as { id: unknown }).id : row);
+  },
+
+  /** Reads one list; with lock (PostgreSQL only) the row stays locked until the transaction ends. */
+  async get(q: Q, s: Scope, id: number, lock = false): Promise<Whitelist | null> {
+    const query = scoped(q, s).where({ id }).first();
+    if (lock) query.forUpdate();
+    const r = await query;
+    return r ? toWhitelist(r) : null;
+  },
+
+  async getByName(q: Q, s: Scope, name: string, lock = false): Promise<Whitelist | null> {
+    const query = scoped(q, s).where({ name }).first();
+    if (lock) query.forUpdate();
+    const r = await query;
+    return r ? toWhitelist(r) : null;
+  },
+
+  async list(q: Q, s: Scope, opts: { nameContains?: string; offset: number; limit: number }): Promise<{ total: number; items: Whitelist[] }> {
+    const base = () => {
+      const b = scoped(q, s);
+      if (opts.nameContains) {
+        const pattern = '%' + opts.nameContains.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+        b.whereRaw("lower(name) like ? escape '\\'", [pattern]);
+      }
+      return b;
+    };
+    const [countRow] = await base().count({ n: '*' });
+    const rows = await base().select('*').orderBy('id', 'desc').offset(opts.offset).limit(opts.limit);
+    return { total: num(countRow?.n), items: rows.map(toWhitelist) };
+  },
+
+  async delete(q: Q, s: Scope, id: number): Promise<void> {
+    await q('whitelist_entries').where({ whitelist_id: id }).delete();
+    await scoped(q, s).where({ id }).delete();
+  },
+
+  /** Inserts values (each at most once); values already present are left alone. */
+  async insertValues(q: Q, whitelistId: number, values: string[]): Promise<void> {
+    for (let i = 0; i < values.length; i += INSERT_BATCH) {
+      const rows = values.slice(i, i + INSERT_BATCH).map((value) => ({ whitelist_id: whitelistId, value }));
+      await q('whitelist_entries').insert(rows).onConflict(['whitelist_id', 'value']).ignore();
+    }
+  },
+
+  async values(q: Q, whitelistId: number): Promise<string[]> {
+    const rows = await q('whitelist_entries').where({ whitelist_id: whitelistId }).select('value').orderBy('value');
+    return rows.map((r: { value: string }) => r.value);
+  },
+
+  async deleteValue(q: Q, whitelistId: number, value: string): Promise<boolean> {
+    return (await q('whitelist_entries').where({ whitelist_id: whitelistId, value }).delete()) > 0;
+  },
+
+  /** Recounts entries (keeps entry_count right whatever the inserts skipped) and stamps the change time. */
+  async touch(q: Q, whitelistId: number, now: number): Promise<number> {
+    const [row] = await q('whitelist_entries').where({ whitelist_id: whitelistId }).count({ n: '*' });
+    const count = num(row?.n);
+    await q('whitelists').where({ id: whitelistId }).update({ entry_count: count, modified_at: now });
+    return count;
+  },
+
+  /** Tasks that are not finished (task_status != 2) and name this list in whitelist_ids. */
+  async activeTaskIdsUsing(q: Q, s: Scope, whitelistId: number): Promise<number[]> {
+    const rows = await q('nebula_tasks')
+      .where({ app_id: s.appId, workspace_id: s.workspaceId })
+      .whereNot('task_status', 2)
+      .whereNot('whitelist_ids', '')
+      .select('id', 'whitelist_ids');
+    // whitelist_ids is a list of decimal ids; reading every number keeps this independent of the separator.
+    const wanted = String(whitelistId);
+    return rows
+      .filter((r: { whitelist_ids: string }) => (String(r.whitelist_ids).match(/\d+/g) ?? []).includes(wanted))
+      .map((r: { id: unknown }) => num(r.id));
+  },
+};
