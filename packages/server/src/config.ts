@@ -54,6 +54,17 @@ export interface Config {
     pollIntervalMs: number;
     deviceRatePerMin: number;
   };
+  whitelists: {
+    /** ids (or expressions) one UpdateMcubeWhitelist / CreateMcubeWhitelistForIde call may add */
+    importMaxIds: number;
+    /** largest uploaded whitelist file (OssUrl) */
+    importMaxBytes: number;
+  };
+  janitor: {
+    intervalSec: number;
+    graceSec: number;
+    uploadRetentionSec: number;
+  };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -157,6 +168,15 @@ export function loadConfig(env: Env = process.env): Config {
     delivery: {
       pollIntervalMs: int(env, 'MCUBE_STAMP_POLL_MS', 250, 10),
       deviceRatePerMin: int(env, 'MCUBE_DEVICE_RATE_PER_MIN', 120, 0),
+    },
+    whitelists: {
+      importMaxIds: int(env, 'MCUBE_WHITELIST_IMPORT_MAX_IDS', 1_000_000, 1),
+      importMaxBytes: int(env, 'MCUBE_WHITELIST_IMPORT_MAX_BYTES', 64 * 1024 * 1024, 1),
+    },
+    janitor: {
+      intervalSec: int(env, 'MCUBE_JANITOR_INTERVAL_SEC', 300, 0),
+      graceSec: int(env, 'MCUBE_JANITOR_GRACE_SEC', 3600, 0),
+      uploadRetentionSec: int(env, 'MCUBE_UPLOAD_RETENTION_SEC', 86400, 60),
     },
     logLevel,
   };

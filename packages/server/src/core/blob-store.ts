@@ -45,3 +45,22 @@ export interface BlobStore {
   downloadUrl(key: string): Promise<string>;
   close?(): Promise<void>;
 }
+
+/** getStream/downloadToFile on a key that holds no object. */
+export class BlobNotFoundError extends Error {
+  readonly code = 'NoSuchKey';
+  constructor(readonly key: string) {
+    super(`object ${key} does not exist`);
+  }
+}
+
+/** downloadToFile on an object larger than the caller's limit (nothing is left on disk). */
+export class BlobTooLargeError extends Error {
+  readonly code = 'BlobTooLarge';
+  constructor(
+    readonly key: string,
+    readonly maxBytes: number,
+  ) {
+    super(`object ${key} is larger than ${maxBytes} bytes`);
+  }
+}

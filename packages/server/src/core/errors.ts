@@ -20,6 +20,8 @@ export class BusinessError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** extra fields of the failure result object, for actions whose status sits deeper (e.g. ResultContent.Data) */
+    readonly result?: Record<string, unknown>,
   ) {
     super(message);
   }

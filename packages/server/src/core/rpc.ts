@@ -117,7 +117,7 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       } catch (err) {
         if (!(err instanceof BusinessError)) throw err;
         code = err.code;
-        const r: Record<string, unknown> = { Success: false, ResultMsg: err.message };
+        const r: Record<string, unknown> = { ...err.result, Success: false, ResultMsg: err.message };
         if (entry.resultProps.has('ErrorCode')) r.ErrorCode = err.code;
         if (entry.resultProps.has('RequestId')) r.RequestId = requestId;
         out = { status: 200, body: { RequestId: requestId, ResultCode: err.code, ResultMessage: err.message, [entry.def.resultKey]: r } };

@@ -1,6 +1,11 @@
 import type { Knex } from 'knex';
 
 export const DELIVERY_CHANNEL = 'mcube_delivery';
+/**
+ * NOTIFY payload separator between app id and workspace id. PostgreSQL text
+ * cannot hold NUL (22021), and ids never contain "/".
+ */
+export const DELIVERY_PAYLOAD_SEPARATOR = '/';
 
 /**
  * Moves the delivery change stamp of one app/workspace. Call it inside the
@@ -13,5 +18,5 @@ export async function bumpStamp(trx: Knex | Knex.Transaction, dialect: 'sqlite' 
     .insert({ app_id: appId, workspace_id: workspaceId, stamp: 1 })
     .onConflict(['app_id', 'workspace_id'])
     .merge({ stamp: trx.raw('?? + 1', ['change_stamps.stamp']) });
-  if (dialect === 'pg') await trx.raw('select pg_notify(?, ?)', [DELIVERY_CHANNEL, `${appId}\u0000${workspaceId}`]);
+  if (dialect === 'pg') await trx.raw('select pg_notify(?, ?)', [DELIVERY_CHANNEL, `${appId}${DELIVERY_PAYLOAD_SEPARATOR}${workspaceId}`]);
 }

@@ -116,7 +116,7 @@ export const whitelistStore = {
     // whitelist_ids is a list of decimal ids; reading every number keeps this independent of the separator.
     const wanted = String(whitelistId);
     return rows
-      .filter((r: { whitelist_ids: string }) => (String(r.whitelist_ids).match(/\d+/g) ?? []).includes(wanted))
+      .filter((r: { whitelist_ids: string }) => (String(r.whitelist_ids).match(/\d+/g) ?? ([] as string[])).includes(wanted))
       .map((r: { id: unknown }) => num(r.id));
   },
 };

@@ -1,0 +1,189 @@
+import { loadConfig } from '../config.js';
+import { SecretBox } from '../core/crypto.js';
+import { createLogger } from '../core/logger.js';
+import { openDatabase } from '../db/database.js';
+import { createBlobStore } from '../features/storage/index.js';
+import { runJanitor } from '../features/janitor/index.js';
+import { TenantStore } from '../features/tenants/tenant-store.js';
+
+const HELP = `mcube admin: provision tenants, apps, workspaces and AccessKeys; read the audit log.
+Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DATA_DIR, MCUBE_MASTER_KEY).
+
+  tenants list
+  tenants create <tenantId> [--name <name>]
+  apps list [--tenant <tenantId>]
+  apps create <appId> --tenant <tenantId> [--name <name>] [--workspace <workspaceId>]
+  workspaces list <appId>                      (shows each workspace's device client key)
+  workspaces create <appId> <workspaceId>
+  keys list [--tenant <tenantId>]
+  keys create --tenant <tenantId> [--description <text>]   (prints the secret once)
+  keys disable <accessKeyId>
+  keys enable <accessKeyId>
+  keys rotate <accessKeyId> [--grace-seconds 86400]        (new key now; the old one works until the grace ends)
+  audit list [--tenant <tenantId>] [--action <Action>] [--since <ISO time>] [--limit 50]
+  janitor run                                  (sweep unreferenced stored objects now)
+
+Add --json to any command for machine-readable output.
+Examples:
+  npm run admin -- tenants create ACME01 --name "Acme"
+  npm run admin -- apps create ACMEAPP0000001 --tenant ACME01
+  npm run admin -- keys create --tenant ACME01 --description ci
+  npm run admin -- keys rotate MCAKXXXXXXXXXXXXXXXXXXXX --grace-seconds 3600
+`;
+
+function parse(argv: string[]) {
+  const pos: string[] = [];
+  const opts: Record<string, string | true> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith('--') && !['--json', '--help'].includes(a)) {
+        opts[a.slice(2)] = next;
+        i++;
+      } else opts[a.slice(2)] = true;
+    } else pos.push(a);
+  }
+  return { pos, opts };
+}
+
+function need(v: string | true | undefined, what: string): string {
+  if (typeof v !== 'string' || !v) throw new UsageError(`missing ${what}`);
+  return v;
+}
+
+class UsageError extends Error {}
+
+async function main(): Promise<number> {
+  const { pos, opts } = parse(process.argv.slice(2));
+  if (opts.help || pos.length === 0) {
+    process.stdout.write(HELP);
+    return pos.length === 0 && !opts.help ? 2 : 0;
+  }
+  const json = opts.json === true;
+  const out = (human: string, data: unknown) => process.stdout.write(json ? JSON.stringify(data) + '\n' : human + '\n');
+  const config = loadConfig();
+  const db = await openDatabase(config);
+  const box = new SecretBox(config.masterKey);
+  const store = new TenantStore(db, box);
+  try {
+    const [group, verb, a1, a2] = pos;
+    const key = `${group} ${verb ?? ''}`.trim();
+    switch (key) {
+      case 'tenants list': {
+        const rows = await store.listTenants();
+        out(rows.map((r) => `${r.id}\t${r.status}\t${r.name}`).join('\n') || '(none)', rows);
+        return 0;
+      }
+      case 'tenants create': {
+        const id = need(a1, 'tenantId');
+        await store.ensureTenant(id, typeof opts.name === 'string' ? opts.name : id);
+        out(`tenant ${id} ready`, { tenantId: id });
+        return 0;
+      }
+      case 'apps list': {
+        const rows = await store.listApps(typeof opts.tenant === 'string' ? opts.tenant : undefined);
+        out(rows.map((r) => `${r.app_id}\t${r.tenant_id}\t${r.name}`).join('\n') || '(none)', rows);
+        return 0;
+      }
+      case 'apps create': {
+        const appId = need(a1, 'appId');
+        const tenant = need(opts.tenant, '--tenant');
+        if (!(await store.listTenants()).some((t) => t.id === tenant)) throw new UsageError(`no tenant ${tenant}`);
+        await store.ensureApp(tenant, appId, typeof opts.name === 'string' ? opts.name : appId);
+        const ws = typeof opts.workspace === 'string' ? opts.workspace : 'default';
+        const clientKey = await store.ensureWorkspace(appId, ws);
+        out(`app ${appId} (tenant ${tenant}) with workspace ${ws}; device client key ${clientKey}`, { appId, tenantId: tenant, workspaceId: ws, clientKey });
+        return 0;
+      }
+      case 'workspaces list': {
+        const rows = await store.listWorkspaces(need(a1, 'appId'));
+        out(rows.map((r) => `${r.app_id}\t${r.workspace_id}\t${r.client_key}`).join('\n') || '(none)', rows);
+        return 0;
+      }
+      case 'workspaces create': {
+        const appId = need(a1, 'appId');
+        const ws = need(a2, 'workspaceId');
+        if (!(await store.listApps()).some((r) => r.app_id === appId)) throw new UsageError(`no app ${appId}`);
+        const clientKey = await store.ensureWorkspace(appId, ws);
+        out(`workspace ${ws} of ${appId}; device client key ${clientKey}`, { appId, workspaceId: ws, clientKey });
+        return 0;
+      }
+      case 'keys list': {
+        const rows = await store.listAccessKeys(typeof opts.tenant === 'string' ? opts.tenant : undefined);
+        out(
+          rows.map((r) => `${r.id}\t${r.tenantId}\t${r.status}${r.expiresAt ? `\texpires ${new Date(r.expiresAt).toISOString()}` : ''}\t${r.description}`).join('\n') || '(none)',
+          rows,
+        );
+        return 0;
+      }
+      case 'keys create': {
+        const tenant = need(opts.tenant, '--tenant');
+        if (!(await store.listTenants()).some((t) => t.id === tenant)) throw new UsageError(`no tenant ${tenant}`);
+        const k = await store.createAccessKey(tenant, { description: typeof opts.description === 'string' ? opts.description : '' });
+        out(`AccessKeyId:     ${k.id}\nAccessKeySecret: ${k.secret}\n(the secret is shown only now)`, { accessKeyId: k.id, accessKeySecret: k.secret, tenantId: tenant });
+        return 0;
+      }
+      case 'keys disable':
+      case 'keys enable': {
+        const id = need(a1, 'accessKeyId');
+        const ok = await store.setKeyStatus(id, verb === 'disable' ? 'disabled' : 'active');
+        if (!ok) throw new UsageError(`no AccessKey ${id}`);
+        out(`${id} ${verb === 'disable' ? 'disabled' : 'enabled'} (takes effect on every node within a second)`, { accessKeyId: id, status: verb === 'disable' ? 'disabled' : 'active' });
+        return 0;
+      }
+      case 'keys rotate': {
+        const id = need(a1, 'accessKeyId');
+        const grace = typeof opts['grace-seconds'] === 'string' ? Number(opts['grace-seconds']) : 86400;
+        if (!Number.isInteger(grace) || grace < 0) throw new UsageError('--grace-seconds must be a whole number');
+        const r = await store.rotateAccessKey(id, grace);
+        out(
+          `AccessKeyId:     ${r.id}\nAccessKeySecret: ${r.secret}\n(the secret is shown only now; ${id} keeps working until ${new Date(r.oldExpiresAt).toISOString()})`,
+          { accessKeyId: r.id, accessKeySecret: r.secret, previous: id, previousExpiresAt: new Date(r.oldExpiresAt).toISOString() },
+        );
+        return 0;
+      }
+      case 'audit list': {
+        let q = db.knex('audit_log').select('*').orderBy('id', 'desc').limit(Number(opts.limit ?? 50));
+        if (typeof opts.tenant === 'string') q = q.where('tenant_id', opts.tenant);
+        if (typeof opts.action === 'string') q = q.where('action', opts.action);
+        if (typeof opts.since === 'string') q = q.where('created_at', '>=', Date.parse(opts.since));
+        const rows = (await q).map((r) => ({
+          time: new Date(Number(r.created_at)).toISOString(),
+          requestId: r.request_id,
+          tenantId: r.tenant_id,
+          accessKeyId: r.access_key_id,
+          action: r.action,
+          status: r.http_status,
+          result: r.result_code,
+          params: JSON.parse(r.params),
+        }));
+        out(rows.map((r) => `${r.time}\t${r.tenantId}\t${r.accessKeyId}\t${r.action}\t${r.status}\t${r.result}\t${r.requestId}\t${JSON.stringify(r.params)}`).join('\n') || '(none)', rows);
+        return 0;
+      }
+      case 'janitor run': {
+        const blobs = await createBlobStore(config, createLogger('warn'));
+        const report = await runJanitor({ config, db, log: createLogger('warn'), box, blobs, now: Date.now, onDeliveryChange: () => {} });
+        await blobs.close?.();
+        out(JSON.stringify(report), report);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${pos.join(' ')}"`);
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n\n${HELP}`);
+      process.exit(2);
+    }
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,127 @@
+import { compareVersions, parseVersion, type Version } from './versions.js';
+
+/** The device facts advanced rules look at. */
+export interface DeviceFacts {
+  city: string;
+  mobileModel: string;
+  netType: string;
+  osVersion: Version;
+  /** whether the device sent an OS version at all */
+  hasOsVersion: boolean;
+}
+
+export type RuleElement = 'city' | 'mobileModel' | 'netType' | 'osVersion';
+
+/**
+ * One compiled advanced rule. String elements compare case-insensitively
+ * (lower-cased once here and once per request); osVersion compares as versions.
+ */
+export type CompiledRule =
+  | { kind: 'in-set'; element: Exclude<RuleElement, 'osVersion'>; values: ReadonlySet<string>; negate: boolean }
+  | { kind: 'version-in'; values: readonly Version[]; negate: boolean }
+  | { kind: 'version-range'; ranges: ReadonlyArray<{ min: Version | null; max: Version | null }>; negate: boolean }
+  | { kind: 'never'; why: string };
+
+const ELEMENTS = new Set<string>(['city', 'mobileModel', 'netType', 'osVersion']);
+
+/** Comma-separated values, each trimmed; empty pieces dropped. */
+function splitValues(value: unknown): string[] {
+  return String(value ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
+
+/**
+ * Compiles `grey_config_info` (the API's JSON array string; '' when none).
+ * Anything the engine cannot read compiles to a rule that never matches, so a
+ * gray task with a broken rule delivers to nobody rather than to everybody.
+ */
+export function compileRules(greyConfigInfo: string | null | undefined): CompiledRule[] {
+  const text = (greyConfigInfo ?? '').trim();
+  if (text === '' || text === '[]') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [{ kind: 'never', why: 'grey_config_info is not JSON' }];
+  }
+  if (!Array.isArray(parsed)) return [{ kind: 'never', why: 'grey_config_info is not a JSON array' }];
+  return parsed.map(compileRule);
+}
+
+function compileRule(raw: unknown): CompiledRule {
+  if (!raw || typeof raw !== 'object') return { kind: 'never', why: 'a rule is not an object' };
+  const r = raw as { ruleElement?: unknown; operation?: unknown; value?: unknown };
+  const element = String(r.ruleElement ?? '');
+  const op = Number(r.operation);
+  if (!ELEMENTS.has(element)) return { kind: 'never', why: `unknown ruleElement ${JSON.stringify(element)}` };
+  const values = splitValues(r.value);
+  if (element === 'osVersion') {
+    if (op === 1 || op === 2) return { kind: 'version-in', values: values.map(parseVersion), negate: op === 2 };
+    if (op === 3 || op === 4) {
+      const ranges = [];
+      for (const v of values) {
+        const range = parseRange(v);
+        if (!range) return { kind: 'never', why: `bad version range ${JSON.stringify(v)}` };
+        ranges.push(range);
+      }
+      return { kind: 'version-range', ranges, negate: op === 4 };
+    }
+    return { kind: 'never', why: `unknown operation ${String(r.operation)}` };
+  }
+  if (op === 1 || op === 2) {
+    return { kind: 'in-set', element: element as Exclude<RuleElement, 'osVersion'>, values: new Set(values.map((v) => v.toLowerCase())), negate: op === 2 };
+  }
+  return { kind: 'never', why: `operation ${String(r.operation)} does not apply to ${element}` };
+}
+
+/** "aa-bb" inclusive; an empty side is open ("9.0-" = 9.0 and above). */
+function parseRange(v: string): { min: Version | null; max: Version | null } | null {
+  const dash = v.indexOf('-');
+  if (dash < 0) {
+    const one = parseVersion(v);
+    return { min: one, max: one };
+  }
+  const lo = v.slice(0, dash).trim();
+  const hi = v.slice(dash + 1).trim();
+  if (lo === '' && hi === '') return null;
+  return { min: lo === '' ? null : parseVersion(lo), max: hi === '' ? null : parseVersion(hi) };
+}
+
+/**
+ * All rules ANDed. A device that does not report a fact matches no "include"
+ * or range rule on it, and matches every "exclude" rule on it.
+ */
+export function matchRules(rules: readonly CompiledRule[], d: DeviceFacts): boolean {
+  for (let i = 0; i < rules.length; i++) {
+    if (!matchRule(rules[i]!, d)) return false;
+  }
+  return true;
+}
+
+function matchRule(rule: CompiledRule, d: DeviceFacts): boolean {
+  switch (rule.kind) {
+    case 'never':
+      return false;
+    case 'in-set': {
+      const v = d[rule.element];
+      const hit = v !== '' && rule.values.has(v);
+      return rule.negate ? !hit : hit;
+    }
+    case 'version-in': {
+      if (!d.hasOsVersion) return rule.negate;
+      let hit = false;
+      for (const v of rule.values) if (compareVersions(d.osVersion, v) === 0) hit = true;
+      return rule.negate ? !hit : hit;
+    }
+    case 'version-range': {
+      if (!d.hasOsVersion) return false;
+      let hit = false;
+      for (const r of rule.ranges) {
+        if ((!r.min || compareVersions(d.osVersion, r.min) >= 0) && (!r.max || compareVersions(d.osVersion, r.max) <= 0)) hit = true;
+      }
+      return rule.negate ? !hit : hit;
+    }
+  }
+}

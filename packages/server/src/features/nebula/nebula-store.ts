@@ -1,0 +1,290 @@
+import type { Knex } from 'knex';
+import { num } from '../../db/database.js';
+import type { NebulaApp, NebulaResource, NebulaTask, Scope } from './nebula-types.js';
+
+type K = Knex | Knex.Transaction;
+type Row = Record<string, any>;
+
+const where = (s: Scope) => ({ app_id: s.appId, workspace_id: s.workspaceId });
+
+/** LIKE pattern matching `text` literally (with "\" as the escape character on both databases). */
+function likeContains(text: string): string {
+  return '%' + text.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+}
+
+async function insertId(q: Knex.QueryBuilder): Promise<number> {
+  const r = (await q.returning('id')) as Array<number | { id: number }>;
+  const first = r[0]!;
+  return num(typeof first === 'object' ? first.id : first);
+}
+
+function toApp(r: Row): NebulaApp {
+  return { id: num(r.id), h5Id: r.h5_id, h5Name: r.h5_name, resourceType: r.resource_type === null || r.resource_type === undefined ? null : num(r.resource_type), createdAt: num(r.created_at) };
+}
+
+function toResource(r: Row): NebulaResource {
+  return {
+    id: num(r.id),
+    h5Id: r.h5_id,
+    h5Name: r.h5_name,
+    h5Version: r.h5_version,
+    resourceType: num(r.resource_type),
+    platform: r.platform,
+    clientVersionMin: r.client_version_min,
+    clientVersionMax: r.client_version_max,
+    mainUrl: r.main_url,
+    subUrl: r.sub_url,
+    vhost: r.vhost,
+    customDomainName: r.custom_domain_name,
+    extendInfo: r.extend_info,
+    autoInstall: num(r.auto_install),
+    installType: num(r.install_type),
+    repeatNebula: num(r.repeat_nebula),
+    amrKey: r.amr_key,
+    jsonKey: r.json_key,
+    md5: r.md5,
+    fileSize: num(r.file_size),
+    publishPeriod: num(r.publish_period),
+    releaseVersion: r.release_version,
+    createdAt: num(r.created_at),
+    modifiedAt: num(r.modified_at),
+  };
+}
+
+function toTask(r: Row): NebulaTask {
+  return {
+    id: num(r.id),
+    resourceId: num(r.resource_id),
+    h5Id: r.h5_id,
+    publishType: num(r.publish_type),
+    publishMode: num(r.publish_mode),
+    taskStatus: num(r.task_status),
+    taskType: num(r.task_type),
+    greyEndtime: r.grey_endtime === null || r.grey_endtime === undefined ? null : num(r.grey_endtime),
+    greyNum: num(r.grey_num),
+    greyAdmitted: num(r.grey_admitted),
+    greyConfigInfo: r.grey_config_info,
+    whitelistIds: r.whitelist_ids,
+    percent: num(r.percent),
+    seed: r.seed,
+    memo: r.memo,
+    platform: r.platform,
+    taskVersion: num(r.task_version),
+    releaseVersion: r.release_version,
+    createdAt: num(r.created_at),
+    modifiedAt: num(r.modified_at),
+  };
+}
+
+// ---- vhost and RSA key --------------------------------------------------------------------------
+
+export async function getVhost(k: K, s: Scope): Promise<string | null> {
+  const r = await k('vhosts').where(where(s)).first('vhost');
+  return r?.vhost ? String(r.vhost) : null;
+}
+
+export async function getRsaKeyRow(k: K, s: Scope): Promise<{ privateKeyEnc: string; publicKeyPem: string; bits: number } | null> {
+  const r = await k('rsa_keys').where(where(s)).first();
+  return r ? { privateKeyEnc: r.private_key_enc, publicKeyPem: r.public_key_pem, bits: num(r.bits) } : null;
+}
+
+export async function upsertRsaKey(k: K, s: Scope, v: { privateKeyEnc: string; publicKeyPem: string; bits: number }, now: number): Promise<void> {
+  const row = { private_key_enc: v.privateKeyEnc, public_key_pem: v.publicKeyPem, bits: v.bits, updated_at: now };
+  await k('rsa_keys').insert({ ...where(s), ...row }).onConflict(['app_id', 'workspace_id']).merge(row);
+}
+
+// ---- H5 apps ------------------------------------------------------------------------------------
+
+export async function findApp(k: K, s: Scope, h5Id: string, forUpdate = false): Promise<NebulaApp | null> {
+  const q = k('nebula_apps').where({ ...where(s), h5_id: h5Id });
+  const r = await (forUpdate ? q.forUpdate() : q).first();
+  return r ? toApp(r) : null;
+}
+
+/** Inserts the app unless it exists; true when this call created it. */
+export async function insertAppIfMissing(k: K, s: Scope, h5Id: string, h5Name: string, now: number): Promise<boolean> {
+  const r = (await k('nebula_apps')
+    .insert({ ...where(s), h5_id: h5Id, h5_name: h5Name, resource_type: null, created_at: now })
+    .onConflict(['app_id', 'workspace_id', 'h5_id'])
+    .ignore()
+    .returning('id')) as unknown[];
+  return r.length > 0;
+}
+
+export async function setAppResourceType(k: K, s: Scope, h5Id: string, resourceType: number): Promise<void> {
+  await k('nebula_apps').where({ ...where(s), h5_id: h5Id }).whereNull('resource_type').update({ resource_type: resourceType });
+}
+
+export async function listApps(k: K, s: Scope, keyword: string, offset: number, limit: number): Promise<{ total: number; apps: NebulaApp[] }> {
+  const base = () => {
+    const q = k('nebula_apps').where(where(s));
+    if (keyword) {
+      const pat = likeContains(keyword.toLowerCase());
+      q.andWhere((w) => w.whereRaw("lower(h5_id) like ? escape '\\'", [pat]).orWhereRaw("lower(h5_name) like ? escape '\\'", [pat]));
+    }
+    return q;
+  };
+  const [{ n }] = (await base().count({ n: '*' })) as Array<{ n: unknown }>;
+  const rows = await base().orderBy('h5_id').offset(offset).limit(limit).select('*');
+  return { total: num(n), apps: rows.map(toApp) };
+}
+
+/**
+ * Deletes one H5 app with its packages, tasks and admissions; returns the
+ * object keys its packages pointed at (to be dropped in the same transaction).
+ */
+export async function deleteAppCascade(trx: Knex.Transaction, s: Scope, h5Id: string): Promise<string[]> {
+  const scoped = { ...where(s), h5_id: h5Id };
+  const resources = await trx('nebula_resources').where(scoped).select('id', 'amr_key', 'json_key');
+  const ids = resources.map((r) => num(r.id));
+  if (ids.length) {
+    const taskIds = trx('nebula_tasks').whereIn('resource_id', ids).select('id');
+    await trx('grey_admissions').whereIn('task_id', taskIds).delete();
+    await trx('nebula_tasks').whereIn('resource_id', ids).delete();
+    await trx('nebula_resources').whereIn('id', ids).delete();
+  }
+  await trx('nebula_apps').where(scoped).delete();
+  return resources.flatMap((r) => [r.amr_key as string, r.json_key as string]);
+}
+
+// ---- resources ----------------------------------------------------------------------------------
+
+export async function listVersions(k: K, s: Scope, h5Id: string): Promise<Array<{ id: number; h5Version: string }>> {
+  const rows = await k('nebula_resources').where({ ...where(s), h5_id: h5Id }).select('id', 'h5_version');
+  return rows.map((r) => ({ id: num(r.id), h5Version: r.h5_version }));
+}
+
+export type NewResource = Omit<NebulaResource, 'id' | 'publishPeriod'>;
+
+export async function insertResource(k: K, s: Scope, r: NewResource): Promise<number> {
+  return insertId(
+    k('nebula_resources').insert({
+      ...where(s),
+      h5_id: r.h5Id,
+      h5_name: r.h5Name,
+      h5_version: r.h5Version,
+      resource_type: r.resourceType,
+      platform: r.platform,
+      client_version_min: r.clientVersionMin,
+      client_version_max: r.clientVersionMax,
+      main_url: r.mainUrl,
+      sub_url: r.subUrl,
+      vhost: r.vhost,
+      custom_domain_name: r.customDomainName,
+      extend_info: r.extendInfo,
+      auto_install: r.autoInstall,
+      install_type: r.installType,
+      repeat_nebula: r.repeatNebula,
+      amr_key: r.amrKey,
+      json_key: r.jsonKey,
+      md5: r.md5,
+      file_size: r.fileSize,
+      publish_period: 0,
+      release_version: r.releaseVersion,
+      created_at: r.createdAt,
+      modified_at: r.modifiedAt,
+    }),
+  );
+}
+
+export async function getResource(k: K, s: Scope, id: number, forUpdate = false): Promise<NebulaResource | null> {
+  const q = k('nebula_resources').where({ ...where(s), id });
+  const r = await (forUpdate ? q.forUpdate() : q).first();
+  return r ? toResource(r) : null;
+}
+
+export async function listResources(k: K, s: Scope, h5Id: string, offset: number, limit: number): Promise<{ total: number; resources: NebulaResource[] }> {
+  const base = () => (h5Id ? k('nebula_resources').where({ ...where(s), h5_id: h5Id }) : k('nebula_resources').where(where(s)));
+  const [{ n }] = (await base().count({ n: '*' })) as Array<{ n: unknown }>;
+  const rows = await base().orderBy('id', 'desc').offset(offset).limit(limit).select('*');
+  return { total: num(n), resources: rows.map(toResource) };
+}
+
+export async function setPublishPeriod(k: K, resourceId: number, period: number, now: number): Promise<void> {
+  await k('nebula_resources').where({ id: resourceId }).update({ publish_period: period, modified_at: now });
+}
+
+// ---- tasks --------------------------------------------------------------------------------------
+
+export type NewTask = Omit<NebulaTask, 'id' | 'greyAdmitted'>;
+
+export async function insertTask(k: K, s: Scope, t: NewTask): Promise<number> {
+  return insertId(
+    k('nebula_tasks').insert({
+      ...where(s),
+      resource_id: t.resourceId,
+      h5_id: t.h5Id,
+      publish_type: t.publishType,
+      publish_mode: t.publishMode,
+      task_status: t.taskStatus,
+      task_type: t.taskType,
+      grey_endtime: t.greyEndtime,
+      grey_num: t.greyNum,
+      grey_admitted: 0,
+      grey_config_info: t.greyConfigInfo,
+      whitelist_ids: t.whitelistIds,
+      percent: t.percent,
+      seed: t.seed,
+      memo: t.memo,
+      platform: t.platform,
+      task_version: t.taskVersion,
+      release_version: t.releaseVersion,
+      created_at: t.createdAt,
+      modified_at: t.modifiedAt,
+    }),
+  );
+}
+
+export async function getTask(k: K, s: Scope, id: number): Promise<NebulaTask | null> {
+  const r = await k('nebula_tasks').where({ ...where(s), id }).first();
+  return r ? toTask(r) : null;
+}
+
+export async function listTasks(k: K, s: Scope, resourceId: number): Promise<NebulaTask[]> {
+  const rows = await k('nebula_tasks').where({ ...where(s), resource_id: resourceId }).orderBy('id', 'desc').select('*');
+  return rows.map(toTask);
+}
+
+/** Changes a task's status only if it still has `from`; false when another change came first. */
+export async function updateTaskStatus(k: K, id: number, from: number, to: number, now: number): Promise<boolean> {
+  return (await k('nebula_tasks').where({ id, task_status: from }).update({ task_status: to, modified_at: now })) === 1;
+}
+
+export async function existingWhitelistIds(k: K, s: Scope, ids: number[]): Promise<Set<number>> {
+  if (!ids.length) return new Set();
+  const rows = await k('whitelists').where(where(s)).whereIn('id', ids).select('id');
+  return new Set(rows.map((r) => num(r.id)));
+}
+
+// ---- stored objects -----------------------------------------------------------------------------
+
+/**
+ * Registers a pending object before it is written (see db/blob-registry.ts)
+ * without ever taking over a key that is live or being written by another
+ * request: a new key is inserted; a key whose object awaits deletion is taken
+ * over only by a conditional update, so two requests never both own one key.
+ */
+export async function claimBlob(k: Knex, key: string, s: Scope, now: number): Promise<boolean> {
+  const inserted = (await k('blobs')
+    .insert({ key, ...where(s), state: 'pending', created_at: now })
+    .onConflict('key')
+    .ignore()
+    .returning('key')) as unknown[];
+  if (inserted.length) return true;
+  return (await k('blobs').where({ key, state: 'deleted' }).update({ state: 'pending', created_at: now, ...where(s) })) === 1;
+}
+
+/** Forgets pending rows whose objects were removed again (an aborted create). */
+export async function forgetPendingBlobs(k: Knex, keys: string[]): Promise<void> {
+  if (keys.length) await k('blobs').whereIn('key', keys).where({ state: 'pending' }).delete();
+}
+
+/** Forgets deleted rows whose objects are gone (the janitor would otherwise retry them). */
+export async function forgetDeletedBlob(k: Knex, key: string): Promise<void> {
+  await k('blobs').where({ key, state: 'deleted' }).delete();
+}
+
+export async function blobState(k: Knex, key: string): Promise<string | null> {
+  const r = await k('blobs').where({ key }).first('state');
+  return r ? String(r.state) : null;
+}

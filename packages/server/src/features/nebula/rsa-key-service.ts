@@ -1,0 +1,50 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ActionContext } from '../../core/registry.js';
+import { parseRsaPrivateKey } from '../packages/index.js';
+import { resolveUploadedObject } from '../storage/index.js';
+import { getRsaKeyRow, upsertRsaKey } from './nebula-store.js';
+import { asBusiness } from './package-errors.js';
+import { withWorkDir } from './work-dir.js';
+
+/** A PEM private key file is a few KiB; anything larger is not a key. */
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
+
+const aad = (ctx: ActionContext) => `rsa:${ctx.appId}:${ctx.workspaceId}`;
+
+export async function hasRsaKey(ctx: ActionContext): Promise<boolean> {
+  return (await getRsaKeyRow(ctx.deps.db.knex, ctx)) !== null;
+}
+
+/**
+ * Reads the uploaded PEM, checks it is an RSA private key, and stores it
+ * sealed (AES-GCM, bound to app and workspace) with its public half. The
+ * uploaded object is removed afterwards so no private key stays in the bucket.
+ */
+export async function uploadRsaKey(ctx: ActionContext, fileUrl: string): Promise<{ bits: number }> {
+  const { deps } = ctx;
+  const { key } = await resolveUploadedObject(deps, ctx, fileUrl, { maxBytes: MAX_KEY_FILE_BYTES });
+  const pem = await withWorkDir(deps, 'rsa-', async (dir) => {
+    const path = join(dir, 'key.pem');
+    await deps.blobs.downloadToFile(key, path, MAX_KEY_FILE_BYTES);
+    return readFile(path, 'utf8');
+  });
+  const parsed = await asBusiness('FileUrl does not hold a usable RSA private key', () => parseRsaPrivateKey(pem));
+  const normalised = parsed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  await upsertRsaKey(
+    deps.db.knex,
+    ctx,
+    { privateKeyEnc: deps.box.seal(normalised, aad(ctx)), publicKeyPem: parsed.publicKeyPem, bits: parsed.bits },
+    deps.now(),
+  );
+  await deps.blobs.delete(key).catch((e: Error) => deps.log.warn('could not remove the uploaded key file', { requestId: ctx.requestId, error: e.message }));
+  return { bits: parsed.bits };
+}
+
+/** The app's signing key, or null when none was uploaded (packages are then built unsigned). */
+export async function loadPrivateKey(ctx: ActionContext): Promise<KeyObject | null> {
+  const row = await getRsaKeyRow(ctx.deps.db.knex, ctx);
+  if (!row) return null;
+  return createPrivateKey(ctx.deps.box.open(row.privateKeyEnc, aad(ctx)).toString('utf8'));
+}

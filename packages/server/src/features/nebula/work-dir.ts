@@ -1,0 +1,14 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Deps } from '../../core/registry.js';
+
+/** Runs `fn` with a private temporary folder under config.packages.workDir, removed afterwards whatever happens. */
+export async function withWorkDir<T>(deps: Deps, prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  await mkdir(deps.config.packages.workDir, { recursive: true });
+  const dir = await mkdtemp(join(deps.config.packages.workDir, prefix));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true }).catch((e: Error) => deps.log.warn('work dir cleanup failed', { dir, error: e.message }));
+  }
+}

@@ -1,0 +1,149 @@
+import { PackageError } from './errors.js';
+import type { ScannedEntry } from './zip-scan.js';
+
+/** Vendor values of ResourceType. */
+export const RESOURCE_TYPE_GLOBAL = 0;
+export const RESOURCE_TYPE_NORMAL = 1;
+
+export interface LayoutInput {
+  h5Id: string;
+  resourceType: 0 | 1;
+  appId: string;
+  workspaceId: string;
+  /** Cap on tar entries, folders implied by file paths included. */
+  maxEntries: number;
+  /** mtime of folders that the zip implies but does not list. */
+  mtime: Date;
+}
+
+export interface TarItem {
+  /** Path inside the tar, without a trailing slash. */
+  path: string;
+  dir: boolean;
+  size: number;
+  mtime: Date;
+  /** The zip entry to copy, or null for generated content (`data`) and implied folders. */
+  source: ScannedEntry | null;
+  data?: Buffer;
+}
+
+export interface LayoutPlan {
+  items: TarItem[];
+  /** Number of files taken from the zip. */
+  files: number;
+  /** The upload brings its own root `hpmfile.json`; the template is then not added. */
+  hasHpmfile: boolean;
+}
+
+const H5_ID = /^\d{8}$/;
+const LABEL = '(?!-)[A-Za-z0-9-]{1,63}(?<!-)';
+const DOMAIN = new RegExp(`^${LABEL}(?:\\.${LABEL})*(?::(\\d{1,5}))?$`);
+
+/** macOS archive junk, dropped silently (after the safety checks of the scan). */
+export function isJunk(name: string): boolean {
+  return name === '__MACOSX' || name.startsWith('__MACOSX/') || name === '.DS_Store' || name.endsWith('/.DS_Store');
+}
+
+export function isDomainFolder(name: string): boolean {
+  const m = DOMAIN.exec(name);
+  if (!m) return false;
+  const host = m[1] === undefined ? name : name.slice(0, -(m[1].length + 1));
+  if (host.length > 253) return false;
+  return m[1] === undefined || (Number(m[1]) >= 1 && Number(m[1]) <= 65535);
+}
+
+/**
+ * Maps the upload (vendor guide "Generate offline packages") to tar entries.
+ * Normal: `<h5Id>/<anything>` -> `<anything>`. Global:
+ * `<h5Id>/<domain>/<appId>_<workspaceId>/<path>` -> the same without `<h5Id>/`;
+ * one domain folder, files only below the `<appId>_<workspaceId>` folder.
+ */
+export function planLayout(entries: ScannedEntry[], input: LayoutInput): LayoutPlan {
+  const { h5Id, resourceType } = input;
+  if (!H5_ID.test(h5Id)) throw new PackageError('BadLayout', `The H5 app id must be 8 digits, got "${h5Id}".`);
+  const global = resourceType === RESOURCE_TYPE_GLOBAL;
+  const scope = `${input.appId}_${input.workspaceId}`;
+  const items = new Map<string, TarItem>();
+  let files = 0;
+  let hasHpmfile = false;
+  let domain: string | null = null;
+
+  const add = (item: TarItem): void => {
+    const prev = items.get(item.path);
+    if (prev) {
+      if (prev.dir && item.dir) {
+        if (item.source) items.set(item.path, item); // an explicit folder entry wins over an implied one
+        return;
+      }
+      throw new PackageError('DuplicateEntry', `The package holds "${item.path}" both as a file and as a folder.`);
+    }
+    if (items.size >= input.maxEntries) {
+      throw new PackageError('TooManyEntries', `The package needs more than ${input.maxEntries} tar entries (folders included).`);
+    }
+    items.set(item.path, item);
+  };
+
+  for (const e of entries) {
+    if (isJunk(e.name)) continue;
+    const segs = e.name.split('/');
+    const top = segs[0]!;
+    if (top !== h5Id) {
+      throw new PackageError(
+        'BadLayout',
+        segs.length === 1 && !e.dir
+          ? `The file "${e.name}" is outside the top-level folder; the zip must hold exactly one folder named ${h5Id}.`
+          : `The zip must hold exactly one top-level folder named ${h5Id} (the H5 app id); found "${top}".`,
+      );
+    }
+    const rel = segs.slice(1);
+    if (rel.length === 0) continue; // the top-level folder itself
+    if (global) checkGlobalPath(rel, e, scope, h5Id);
+    if (global && domain !== null && rel[0] !== domain) {
+      throw new PackageError('BadLayout', `A global resource package holds one domain folder; found "${domain}" and "${rel[0]}".`);
+    }
+    if (global) domain = rel[0]!;
+    for (let i = 1; i < rel.length; i++) {
+      add({ path: rel.slice(0, i).join('/'), dir: true, size: 0, mtime: input.mtime, source: null });
+    }
+    const path = rel.join('/');
+    add({ path, dir: e.dir, size: e.size, mtime: e.mtime, source: e });
+    if (!e.dir) {
+      files++;
+      if (path === 'hpmfile.json') hasHpmfile = true;
+    }
+  }
+  if (files === 0) {
+    throw new PackageError(
+      'EmptyPackage',
+      global
+        ? `The package holds no files below ${h5Id}/<domain>/${scope}/.`
+        : `The package holds no files below the ${h5Id}/ folder.`,
+    );
+  }
+  return { items: [...items.values()], files, hasHpmfile };
+}
+
+function checkGlobalPath(rel: string[], e: ScannedEntry, scope: string, h5Id: string): void {
+  const expected = `${h5Id}/<domain>/${scope}/<path>`;
+  if (!isDomainFolder(rel[0]!)) {
+    throw new PackageError(
+      'BadLayout',
+      `In a global resource package the second level must be a domain (host name, optionally ":port"), as in ${expected}; found "${rel[0]}".`,
+    );
+  }
+  if (rel.length >= 2 && rel[1] !== scope) {
+    throw new PackageError('BadLayout', `In a global resource package the third level must be "${scope}" (AppId_WorkspaceId), as in ${expected}; found "${rel[1]}".`);
+  }
+  if (!e.dir && rel.length < 3) {
+    throw new PackageError('BadLayout', `The file "${e.name}" must sit below ${h5Id}/${rel[0]}/${scope}/ in a global resource package.`);
+  }
+}
+
+/** Tar order: sorted path by path, so every folder comes before what it holds. */
+export function sortTarItems(items: TarItem[]): TarItem[] {
+  const key = (p: string) => p.replaceAll('/', '\0');
+  return items
+    .map((item) => ({ item, k: key(item.path) }))
+    .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .map((x) => x.item);
+}

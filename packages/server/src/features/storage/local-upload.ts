@@ -1,0 +1,160 @@
+import busboy from 'busboy';
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from '../../core/logger.js';
+import { keyProblem } from './key-rules.js';
+import type { LocalBlobStore } from './local-store.js';
+import { checkPostForm, PostFormError, type AcceptedForm } from './post-policy.js';
+import { s3Xml, sendS3Error } from './s3-xml.js';
+
+const LIMITS = { fields: 32, parts: 34, fieldSize: 64 * 1024, fieldNameSize: 200, headerPairs: 64, files: 1 };
+const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'Location, ETag, x-amz-request-id' };
+const oneFile = () => new PostFormError(400, 'InvalidArgument', 'POST requires exactly one file upload per request.');
+
+/**
+ * The local driver's stand-in for S3 "POST Object": checks the signed policy as
+ * soon as the file part starts, streams the file to a temp file while counting
+ * bytes, and renames it into place only after the whole form was read and
+ * found valid. Any failure removes the temp file before the answer goes out.
+ */
+export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, res: ServerResponse, log: Logger): void {
+  const requestId = randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase();
+  const fields = new Map<string, string>();
+  let finished = false;
+  let fileSeen = false;
+  let file: Readable | null = null;
+  let tmp: string | null = null;
+  let written: Promise<void> | null = null;
+  let accepted: AcceptedForm | null = null;
+  let size = 0;
+  const md5 = createHash('md5');
+
+  const discard = async () => {
+    file?.destroy();
+    await written?.catch(() => {});
+    if (tmp) await rm(tmp, { force: true });
+    tmp = null;
+  };
+
+  const fail = async (err: unknown) => {
+    if (finished) return;
+    finished = true;
+    req.unpipe();
+    req.resume();
+    await discard();
+    if (!(err instanceof PostFormError)) {
+      log.error('local upload failed', { requestId, error: (err as Error)?.stack ?? String(err) });
+      sendS3Error(res, 500, 'InternalError', 'We encountered an internal error. Please try again.', requestId, { ...CORS, connection: 'close' });
+      return;
+    }
+    sendS3Error(res, err.status, err.code, err.message, requestId, { ...CORS, connection: 'close' });
+  };
+
+  let bb: busboy.Busboy;
+  try {
+    bb = busboy({ headers: req.headers, limits: LIMITS });
+  } catch {
+    void fail(new PostFormError(400, 'MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.'));
+    return;
+  }
+
+  bb.on('field', (name, value, info) => {
+    // S3 ignores whatever follows the file part
+    if (finished || fileSeen) return;
+    if (info.nameTruncated || info.valueTruncated) return void fail(new PostFormError(400, 'InvalidArgument', `Form field "${name.slice(0, 64)}" is too long.`));
+    const lower = name.toLowerCase();
+    if (fields.has(lower)) return void fail(new PostFormError(400, 'InvalidArgument', `Form field "${name}" appears more than once.`));
+    fields.set(lower, value);
+  });
+
+  bb.on('file', (name, stream, info) => {
+    if (finished) return void stream.resume();
+    if (fileSeen) {
+      stream.resume();
+      return void fail(oneFile());
+    }
+    fileSeen = true;
+    file = stream;
+    try {
+      if (name.toLowerCase() !== 'file') throw new PostFormError(400, 'InvalidArgument', "The file must be sent in the form field named 'file'.");
+      accepted = checkPostForm(fields, info.filename ?? '', {
+        bucket: store.bucket,
+        accessId: store.accessId,
+        secret: store.secrets.upload,
+        region: store.region,
+        now: store.now(),
+        maxBytes: Number.MAX_SAFE_INTEGER,
+      });
+      const why = keyProblem(accepted.key);
+      if (why) throw new PostFormError(400, 'InvalidArgument', `The object key ${why}.`);
+    } catch (e) {
+      return void fail(e);
+    }
+    const max = accepted.maxBytes;
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > max) return cb(new PostFormError(400, 'EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${max} bytes.`));
+        md5.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    tmp = store.tempPath();
+    written = pipeline(stream, count, createWriteStream(tmp));
+    written.catch((e) => fail(e));
+  });
+
+  bb.on('filesLimit', () => void fail(oneFile()));
+  bb.on('fieldsLimit', () => void fail(new PostFormError(400, 'InvalidArgument', 'Too many form fields.')));
+  bb.on('partsLimit', () => void fail(new PostFormError(400, 'InvalidArgument', 'Too many form parts.')));
+  bb.on('error', () => void fail(new PostFormError(400, 'MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.')));
+
+  bb.on('close', async () => {
+    if (finished) return;
+    if (!fileSeen) {
+      // without a file part the key check never ran: report the missing key first, as S3 does
+      if (!fields.has('key')) return void fail(new PostFormError(400, 'InvalidArgument', "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields."));
+      return void fail(oneFile());
+    }
+    try {
+      await written;
+    } catch {
+      return;
+    }
+    if (finished || !accepted || !tmp) return;
+    const form = accepted;
+    if (size < form.minBytes) return void fail(new PostFormError(400, 'EntityTooSmall', `Your proposed upload is smaller than the minimum allowed size of ${form.minBytes} bytes.`));
+    try {
+      await store.commitTemp(tmp, form.key);
+    } catch (e) {
+      tmp = null;
+      return void fail(e);
+    }
+    tmp = null;
+    finished = true;
+    const location = store.urlForKey(form.key);
+    const etag = `"${md5.digest('hex')}"`;
+    const headers = { ...CORS, location, etag, 'x-amz-request-id': requestId };
+    log.info('local upload stored', { requestId, key: form.key, size });
+    if (form.successStatus === 201) {
+      const text = s3Xml('PostResponse', { Location: location, Bucket: store.bucket, Key: form.key, ETag: etag });
+      res.writeHead(201, { ...headers, 'content-type': 'application/xml', 'content-length': Buffer.byteLength(text) }).end(text);
+    } else {
+      res.writeHead(form.successStatus, headers).end();
+    }
+  });
+
+  // a client that goes away mid-upload leaves nothing behind
+  req.on('close', () => {
+    if (!finished && !req.complete) {
+      finished = true;
+      void discard();
+    }
+  });
+
+  req.pipe(bb);
+}

@@ -1,0 +1,41 @@
+import { decodeKeyPath, encodeKey } from './key-rules.js';
+
+/** "scheme://host[:port][/path]" without a trailing "/", host lower-cased as the URL parser does. */
+export function normaliseBase(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+export function joinKey(base: string, key: string): string {
+  return `${base}/${encodeKey(key)}`;
+}
+
+/**
+ * The key of `raw` when it starts exactly with one of `prefixes` (each ending in "/"),
+ * or null. Deliberately literal: no other spelling of the origin, no user info,
+ * no fragment, no query unless `acceptQuery` approves it, and the decoded key must
+ * pass the safe key rules (so "%2e%2e" is refused like "..").
+ */
+export function keyFromObjectUrl(raw: unknown, prefixes: string[], acceptQuery?: (q: URLSearchParams) => boolean): string | null {
+  if (typeof raw !== 'string' || raw.length > 4096) return null;
+  if (/[\s\u0000-\u001f\u007f\\#]/.test(raw)) return null;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return null;
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password) return null;
+  for (const prefix of prefixes) {
+    if (!raw.startsWith(prefix)) continue;
+    if (u.origin !== new URL(prefix).origin) return null;
+    let rest = raw.slice(prefix.length);
+    const q = rest.indexOf('?');
+    if (q >= 0) {
+      if (!acceptQuery?.(new URLSearchParams(rest.slice(q + 1)))) return null;
+      rest = rest.slice(0, q);
+    }
+    return decodeKeyPath(rest);
+  }
+  return null;
+}

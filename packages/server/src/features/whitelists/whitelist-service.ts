@@ -1,0 +1,242 @@
+import type { Knex } from 'knex';
+import { BusinessError } from '../../core/errors.js';
+import type { Deps } from '../../core/registry.js';
+import { bumpStamp } from '../../db/stamps.js';
+import { ID_SEPARATORS, idProblem, type Piece, REGEX_SEPARATORS, shownId, splitPieces, streamPieces } from './id-parsing.js';
+import { MAX_REGEX_PER_LIST, regexProblem } from './regex-rules.js';
+import { INSERT_BATCH, type Scope, type Whitelist, whitelistStore as store } from './whitelist-store.js';
+import { parseWhitelistType } from './whitelist-type.js';
+
+export interface AddOutcome {
+  successNum: number;
+  failNum: number;
+  /** the first failed ids, comma-separated, capped at FAIL_LIST_MAX_IDS ids / FAIL_LIST_MAX_CHARS characters */
+  failUserIds: string;
+}
+
+export interface AddRequest {
+  /** inline ids (normal list: separated by commas or line breaks) or expressions (regex list: one per line) */
+  inline?: string;
+  /** an uploaded text file, opened only once the list is known to exist */
+  openFile?: () => Promise<AsyncIterable<Buffer>>;
+}
+
+export const FAIL_LIST_MAX_IDS = 100;
+export const FAIL_LIST_MAX_CHARS = 2000;
+export const MAX_NAME_LENGTH = 200;
+export const IDE_LIST_PREFIX = 'ide-';
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Ids on the wire are decimal strings or numbers; anything else can name no list. */
+export function parseListId(raw: string | number): number | null {
+  const s = String(raw).trim();
+  if (!/^\d{1,15}$/.test(s)) return null;
+  const n = Number(s);
+  return n > 0 ? n : null;
+}
+
+const notFound = (raw: string | number) => new BusinessError('WhitelistNotFound', `Whitelist "${raw}" does not exist in this app and workspace.`);
+
+/** Whitelist rules: names, types, limits, and one transaction plus a change stamp per change. */
+export class WhitelistService {
+  constructor(private readonly deps: Deps) {}
+
+  private get lock(): boolean {
+    return this.deps.db.dialect === 'pg';
+  }
+
+  /** Runs one change in a transaction that also bumps the delivery stamp, then wakes delivery after commit. */
+  private async change<T>(s: Scope, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    const { knex, dialect } = this.deps.db;
+    const out = await knex.transaction(async (trx) => {
+      const r = await fn(trx);
+      await bumpStamp(trx, dialect, s.appId, s.workspaceId);
+      return r;
+    });
+    this.deps.onDeliveryChange(s.appId, s.workspaceId);
+    return out;
+  }
+
+  private async mustGet(trx: Knex.Transaction, s: Scope, raw: string | number): Promise<Whitelist> {
+    const id = parseListId(raw);
+    const list = id === null ? null : await store.get(trx, s, id, this.lock);
+    if (!list) throw notFound(raw);
+    return list;
+  }
+
+  async create(s: Scope, rawName: string, rawType: string): Promise<number> {
+    const name = checkName(rawName);
+    const type = parseWhitelistType(rawType);
+    try {
+      return await this.change(s, (trx) => store.insert(trx, s, name, type, this.deps.now()));
+    } catch (err) {
+      if (this.deps.db.isUniqueViolation(err)) throw new BusinessError('WhitelistNameExists', `A whitelist named "${name}" already exists in this app and workspace.`);
+      throw err;
+    }
+  }
+
+  /**
+   * Creates (or appends to) the normal list "ide-<UserId>" of an IDE user. All or
+   * nothing: there is no place in the answer to report failed ids.
+   */
+  async createForIde(s: Scope, rawUserId: string, rawValue: string): Promise<number> {
+    const userId = rawUserId.trim();
+    if (!userId || CONTROL.test(userId)) throw new BusinessError('InvalidUserId', 'UserId must be a non-empty user name without control characters.');
+    const name = checkName(IDE_LIST_PREFIX + userId);
+    const pieces = splitPieces(rawValue, ID_SEPARATORS);
+    if (!pieces.length) throw new BusinessError('EmptyWhitelistContent', 'WhitelistValue holds no user id.');
+    const bad = pieces.filter((p) => idProblem(p));
+    if (bad.length) throw new BusinessError('InvalidWhitelistValue', `These user ids are refused (at most 256 characters, no control characters): ${failList(bad)}.`);
+    this.checkImportSize(pieces.length);
+    return this.change(s, async (trx) => {
+      const now = this.deps.now();
+      await trx('whitelists')
+        .insert({ app_id: s.appId, workspace_id: s.workspaceId, name, type: 'normal', entry_count: 0, created_at: now, modified_at: now })
+        .onConflict(['app_id', 'workspace_id', 'name'])
+        .ignore();
+      const list = (await store.getByName(trx, s, name, this.lock))!;
+      if (list.type !== 'normal') throw new BusinessError('WhitelistTypeMismatch', `Whitelist "${name}" is a ${list.type} list; IDE users get a normal list.`);
+      await store.insertValues(trx, list.id, [...new Set(pieces.map((p) => p.value))]);
+      await store.touch(trx, list.id, now);
+      return list.id;
+    });
+  }
+
+  async delete(s: Scope, rawId: number): Promise<void> {
+    await this.change(s, async (trx) => {
+      const list = await this.mustGet(trx, s, rawId);
+      const tasks = await store.activeTaskIdsUsing(trx, s, list.id);
+      if (tasks.length) {
+        throw new BusinessError(
+          'WhitelistInUse',
+          `Whitelist ${list.id} is used by unfinished release task(s) ${tasks.slice(0, 20).join(', ')}; end them before deleting the whitelist.`,
+        );
+      }
+      await store.delete(trx, s, list.id);
+    });
+  }
+
+  async list(s: Scope, opts: { nameContains?: string; pageNum: number; pageSize: number }) {
+    const { knex } = this.deps.db;
+    return store.list(knex, s, { nameContains: opts.nameContains, offset: (opts.pageNum - 1) * opts.pageSize, limit: opts.pageSize });
+  }
+
+  /** Adds ids or expressions from inline text and/or a file, all in one transaction. */
+  async add(s: Scope, rawId: string, req: AddRequest): Promise<AddOutcome> {
+    return this.change(s, async (trx) => {
+      const list = await this.mustGet(trx, s, rawId);
+      const separators = list.type === 'regex' ? REGEX_SEPARATORS : ID_SEPARATORS;
+      const sources: AsyncIterable<Piece>[] = [];
+      if (req.inline !== undefined) sources.push(toAsync(splitPieces(req.inline, separators)));
+      if (req.openFile) sources.push(streamPieces(await req.openFile(), separators));
+      const outcome = list.type === 'regex' ? await this.addRegex(trx, list, sources) : await this.addIds(trx, list, sources);
+      if (outcome.successNum + outcome.failNum === 0) throw new BusinessError('EmptyWhitelistContent', 'No user id or expression was found in the input.');
+      await store.touch(trx, list.id, this.deps.now());
+      return outcome;
+    });
+  }
+
+  private async addIds(trx: Knex.Transaction, list: Whitelist, sources: AsyncIterable<Piece>[]): Promise<AddOutcome> {
+    let successNum = 0;
+    const failed = new FailList();
+    let batch = new Set<string>();
+    for (const src of sources) {
+      for await (const p of src) {
+        this.checkImportSize(successNum + failed.count + 1);
+        if (idProblem(p)) {
+          failed.add(p);
+          continue;
+        }
+        successNum++;
+        batch.add(p.value);
+        if (batch.size >= INSERT_BATCH) {
+          await store.insertValues(trx, list.id, [...batch]);
+          batch = new Set();
+        }
+      }
+    }
+    if (batch.size) await store.insertValues(trx, list.id, [...batch]);
+    return { successNum, failNum: failed.count, failUserIds: failed.text() };
+  }
+
+  /** All or nothing: one refused expression, or one too many, refuses the whole call. */
+  private async addRegex(trx: Knex.Transaction, list: Whitelist, sources: AsyncIterable<Piece>[]): Promise<AddOutcome> {
+    const existing = new Set(await store.values(trx, list.id));
+    const fresh = new Set<string>();
+    let successNum = 0;
+    for (const src of sources) {
+      for await (const p of src) {
+        this.checkImportSize(successNum + 1);
+        successNum++;
+        if (existing.has(p.value) || fresh.has(p.value)) continue;
+        const why = p.overLong ? 'an expression has at most 256 characters' : regexProblem(p.value);
+        if (why) throw new BusinessError('InvalidWhitelistRegex', `Expression "${shownId(p)}" is refused: ${why}. Nothing was added.`);
+        fresh.add(p.value);
+        if (existing.size + fresh.size > MAX_REGEX_PER_LIST) {
+          throw new BusinessError(
+            'WhitelistRegexLimit',
+            `A regular-expression whitelist holds at most ${MAX_REGEX_PER_LIST} expressions; this one has ${existing.size}, so at most ${MAX_REGEX_PER_LIST - existing.size} more can be added. Nothing was added.`,
+          );
+        }
+      }
+    }
+    await store.insertValues(trx, list.id, [...fresh]);
+    return { successNum, failNum: 0, failUserIds: '' };
+  }
+
+  /** Removes one id (normal list) or one expression (regex list); the value is trimmed as when it was stored. */
+  async removeValue(s: Scope, rawId: string, rawValue: string): Promise<string> {
+    const value = rawValue.trim();
+    return this.change(s, async (trx) => {
+      const list = await this.mustGet(trx, s, rawId);
+      if (!value || !(await store.deleteValue(trx, list.id, value))) {
+        throw new BusinessError('WhitelistValueNotFound', `Whitelist ${list.id} does not contain "${value.slice(0, 64)}".`);
+      }
+      await store.touch(trx, list.id, this.deps.now());
+      return value;
+    });
+  }
+
+  private checkImportSize(n: number): void {
+    const max = this.deps.config.whitelists.importMaxIds;
+    if (n > max) throw new BusinessError('WhitelistImportTooLarge', `One call adds at most ${max} ids; split the input. Nothing was added.`);
+  }
+}
+
+function checkName(raw: string): string {
+  const name = raw.trim();
+  if (!name) throw new BusinessError('InvalidWhitelistName', 'WhiteListName must not be empty.');
+  if (name.length > MAX_NAME_LENGTH) throw new BusinessError('InvalidWhitelistName', `WhiteListName has at most ${MAX_NAME_LENGTH} characters.`);
+  if (CONTROL.test(name)) throw new BusinessError('InvalidWhitelistName', 'WhiteListName must not contain control characters.');
+  return name;
+}
+
+class FailList {
+  count = 0;
+  private shown: string[] = [];
+  private chars = 0;
+
+  add(p: Piece): void {
+    this.count++;
+    const s = shownId(p);
+    if (this.shown.length < FAIL_LIST_MAX_IDS && this.chars + s.length + 1 <= FAIL_LIST_MAX_CHARS) {
+      this.shown.push(s);
+      this.chars += s.length + 1;
+    }
+  }
+
+  text(): string {
+    return this.shown.join(',');
+  }
+}
+
+function failList(pieces: Piece[]): string {
+  const f = new FailList();
+  for (const p of pieces) f.add(p);
+  return f.text();
+}
+
+async function* toAsync<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
+}

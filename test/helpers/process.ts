@@ -1,0 +1,68 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+export interface ServerProcess {
+  proc: ChildProcess;
+  url: string;
+  host: string;
+  stderr(): string;
+  stdout(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `packages/server/src/main.ts` as a real process and waits for its listening line. */
+export function startServerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
+  const proc = spawn(TSX, [join(ROOT, 'packages/server/src/main.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  let out = '';
+  proc.stdout!.on('data', (c) => (out += c));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start in time:\n${err}`));
+    }, timeoutMs);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${err}`));
+    });
+    proc.stderr!.on('data', (c) => {
+      err += c;
+      const m = /listening on (http:\/\/([\d.]+:\d+))/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        proc.removeAllListeners('exit');
+        resolve({
+          proc,
+          url: m[1]!,
+          host: m[2]!,
+          stderr: () => err,
+          stdout: () => out,
+          stop: (signal = 'SIGTERM') =>
+            new Promise((res) => {
+              if (proc.exitCode !== null) return res(proc.exitCode);
+              proc.once('exit', (code) => res(code));
+              proc.kill(signal);
+            }),
+        });
+      }
+    });
+  });
+}
+
+export function runCommand(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c) => (stdout += c));
+    p.stderr.on('data', (c) => (stderr += c));
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -1,0 +1,129 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openapiCore } from '../helpers/vendor-clients.js';
+import { ROOT, TSX, runCommand, startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { makeTestEnv, type TestEnv } from '../helpers/server.js';
+
+const envs: TestEnv[] = [];
+const procs: ServerProcess[] = [];
+afterAll(async () => {
+  for (const p of procs) await p.stop('SIGKILL');
+  for (const e of envs) await e.cleanup();
+});
+
+/** An environment with no bootstrap key, as on a user's first start. */
+function firstStartEnv() {
+  const e = makeTestEnv();
+  envs.push(e);
+  const env = { ...e.env };
+  delete env.MCUBE_BOOTSTRAP_ACCESS_KEY_ID;
+  delete env.MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET;
+  return env;
+}
+
+describe('the server process', () => {
+  it('prints a generated AccessKey once on first start, serves health checks, and works with that key', async () => {
+    const env = firstStartEnv();
+    const p1 = await startServerProcess(env);
+    procs.push(p1);
+    const id = /MPAAS_AK_ENV=(\S+)/.exec(p1.stderr())?.[1];
+    const secret = /MPAAS_SK_ENV=(\S+)/.exec(p1.stderr())?.[1];
+    expect(id).toMatch(/^MCAK/);
+    expect(secret?.length).toBeGreaterThanOrEqual(16);
+    expect((await fetch(p1.url + '/healthz')).status).toBe(200);
+    const ready = await fetch(p1.url + '/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+    const call = openapiCore(p1.host, { accessKeyId: id!, accessKeySecret: secret! });
+    const r = await call('QueryMcubeVhost', { AppId: 'ALIPUB0000001', WorkspaceId: 'default' });
+    expect(r.body.QueryVhostResult.Success).toBe(true);
+    expect(await p1.stop()).toBe(0);
+    // The secret is never printed again.
+    const p2 = await startServerProcess(env);
+    procs.push(p2);
+    expect(p2.stderr()).not.toContain(secret);
+    expect(p2.stderr()).toContain(id);
+    expect(await p2.stop()).toBe(0);
+  });
+
+  it('admin provisions a tenant, app and key the running server accepts; rotation keeps the old key until its grace ends', async () => {
+    const env = firstStartEnv();
+    const p = await startServerProcess(env);
+    procs.push(p);
+    const admin = (...args: string[]) => runCommand(TSX, [join(ROOT, 'packages/server/src/admin/cli.ts'), ...args, '--json'], env);
+    expect((await admin('tenants', 'create', 'ACME01')).code).toBe(0);
+    const app = await admin('apps', 'create', 'ACMEAPP0000001', '--tenant', 'ACME01');
+    expect(JSON.parse(app.stdout)).toMatchObject({ appId: 'ACMEAPP0000001', workspaceId: 'default' });
+    const key = JSON.parse((await admin('keys', 'create', '--tenant', 'ACME01')).stdout);
+    const scope = { AppId: 'ACMEAPP0000001', WorkspaceId: 'default' };
+    const oldCall = openapiCore(p.host, { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret });
+    expect((await oldCall('CreateMcubeVhost', { ...scope, Vhost: 'acme.h5app.com' })).body.ResultCode).toBe('OK');
+    // The new tenant cannot reach the bootstrap tenant's app.
+    const denied: any = await oldCall('QueryMcubeVhost', { AppId: 'ALIPUB0000001', WorkspaceId: 'default' }).catch((e) => e);
+    expect(denied.code).toBe('Forbidden');
+
+    const rotated = JSON.parse((await admin('keys', 'rotate', key.accessKeyId, '--grace-seconds', '3600')).stdout);
+    const newCall = openapiCore(p.host, { accessKeyId: rotated.accessKeyId, accessKeySecret: rotated.accessKeySecret });
+    expect((await newCall('QueryMcubeVhost', scope)).body.QueryVhostResult.Data).toBe('acme.h5app.com');
+    expect((await oldCall('QueryMcubeVhost', scope)).body.QueryVhostResult.Data).toBe('acme.h5app.com');
+
+    expect((await admin('keys', 'disable', key.accessKeyId)).code).toBe(0);
+    let err: any;
+    for (let i = 0; i < 40; i++) {
+      err = await oldCall('QueryMcubeVhost', scope).then(() => null, (e) => e);
+      if (err) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(err?.code).toBe('InvalidAccessKeyId.Inactive');
+    expect((await newCall('QueryMcubeVhost', scope)).body.ResultCode).toBe('OK');
+
+    const audit = JSON.parse((await admin('audit', 'list', '--tenant', 'ACME01')).stdout);
+    expect(audit.some((a: any) => a.action === 'CreateMcubeVhost' && a.params.Vhost === 'acme.h5app.com' && a.accessKeyId === key.accessKeyId)).toBe(true);
+    expect(JSON.stringify(audit)).not.toContain(key.accessKeySecret);
+    await p.stop();
+  });
+
+  it('drains a request in flight on SIGTERM, then exits 0', async () => {
+    const e = makeTestEnv();
+    envs.push(e);
+    const p = await startServerProcess(e.env);
+    procs.push(p);
+    // A signed call whose body arrives slowly: SIGTERM lands while it is in flight.
+    const body = 'AppId=ALIPUB0000001&Vhost=drain.h5app.com&WorkspaceId=default';
+    const headers: Record<string, string> = {
+      host: p.host,
+      'x-acs-action': 'CreateMcubeVhost',
+      'x-acs-version': '2020-10-28',
+      'x-acs-date': new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      'x-acs-signature-nonce': randomBytes(16).toString('hex'),
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-acs-content-sha256': createHash('sha256').update(body).digest('hex'),
+    };
+    const names = Object.keys(headers).sort();
+    const canonical = ['POST', '/', '', names.map((n) => `${n}:${headers[n]}\n`).join(''), names.join(';'), headers['x-acs-content-sha256']].join('\n');
+    const sig = createHmac('sha256', e.env.MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET!).update('ACS3-HMAC-SHA256\n' + createHash('sha256').update(canonical).digest('hex')).digest('hex');
+    headers.authorization = `ACS3-HMAC-SHA256 Credential=${e.env.MCUBE_BOOTSTRAP_ACCESS_KEY_ID},SignedHeaders=${names.join(';')},Signature=${sig}`;
+    const [hostname, port] = p.host.split(':');
+    const done = new Promise<{ status: number; json: any }>((resolve, reject) => {
+      const req = request({ hostname, port: Number(port), method: 'POST', path: '/', headers }, (res) => {
+        let t = '';
+        res.on('data', (c) => (t += c));
+        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(t) }));
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      setTimeout(() => {
+        p.proc.kill('SIGTERM');
+        setTimeout(() => req.end(body.slice(10)), 300);
+      }, 200);
+    });
+    const exited = new Promise<number | null>((r) => p.proc.once('exit', (code) => r(code)));
+    const res = await done;
+    expect(res.status).toBe(200);
+    expect(res.json.CreateVhostResult.Success).toBe(true);
+    expect(await exited).toBe(0);
+    await expect(fetch(p.url + '/healthz')).rejects.toThrow();
+  });
+});
