@@ -44,6 +44,11 @@ export class LocalBlobStore implements BlobStore {
     return this.config.storage.bucket;
   }
 
+  /** hard cap on any upload, whatever a policy says (the configuration may have shrunk since) */
+  get uploadMaxBytes(): number {
+    return this.config.storage.uploadMaxBytes;
+  }
+
   get region(): string {
     return this.config.storage.s3Region;
   }

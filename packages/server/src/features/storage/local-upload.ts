@@ -87,7 +87,7 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
         secret: store.secrets.upload,
         region: store.region,
         now: store.now(),
-        maxBytes: Number.MAX_SAFE_INTEGER,
+        maxBytes: store.uploadMaxBytes,
       });
       const why = keyProblem(accepted.key);
       if (why) throw new PostFormError(400, 'InvalidArgument', `The object key ${why}.`);
