@@ -14,8 +14,9 @@ export interface ServerProcess {
 }
 
 /** Starts `packages/server/src/main.ts` as a real process and waits for its listening line. */
-export function startServerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
-  const proc = spawn(TSX, [join(ROOT, 'packages/server/src/main.ts')], {
+export function startServerProcess(env: Record<string, string>, timeoutMs = 30_000, nodeArgs: string[] = []): Promise<ServerProcess> {
+  // node --import tsx (not the tsx CLI) so signals reach the server itself
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'packages/server/src/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

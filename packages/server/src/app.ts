@@ -12,6 +12,12 @@ import { createDelivery } from './features/delivery/index.js';
 import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
 import { startJanitor } from './features/janitor/index.js';
 
+const HEALTHY = '{"status":"ok"}';
+const READY = '{"status":"ready"}';
+function sendJson(res: ServerResponse, status: number, text: string) {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
 export interface McubeServer {
   server: Server;
   deps: Deps;
@@ -67,14 +73,14 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       return;
     }
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      sendJson(res, 200, HEALTHY);
       return;
     }
     if (path === '/readyz') {
       db.knex
         .raw('select 1')
-        .then(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}'))
-        .catch((e: Error) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'unavailable', error: e.message })));
+        .then(() => sendJson(res, 200, READY))
+        .catch((e: Error) => sendJson(res, 503, JSON.stringify({ status: 'unavailable', error: e.message })));
       return;
     }
     if (delivery!.handle(req, res)) return;

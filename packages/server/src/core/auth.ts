@@ -3,6 +3,7 @@ import { SecretBox, safeEqual } from './crypto.js';
 import { Pop, PopError } from './errors.js';
 import { parseForm } from './form.js';
 import { acs3Signature, parseAcs3Authorization, rpcSignature, sha256Hex } from './signature.js';
+import { NonceBatcher } from './nonce-batcher.js';
 import type { Deps } from './registry.js';
 
 export const API_VERSION = '2020-10-28';
@@ -139,11 +140,14 @@ export interface Principal {
 export class Authenticator {
   private readonly keyCache = new Map<string, { row: KeyRow | null; at: number }>();
   private readonly secrets = new Map<string, string>();
+  private readonly nonces: NonceBatcher;
 
   constructor(
     private readonly deps: Deps,
     private readonly cacheMs = 1000,
-  ) {}
+  ) {
+    this.nonces = new NonceBatcher(deps.db);
+  }
 
   async authenticate(call: ParsedCall): Promise<Principal> {
     const { config, now } = this.deps;
@@ -181,12 +185,7 @@ export class Authenticator {
 
   private async useNonce(keyId: string, nonce: string, t: number): Promise<void> {
     const expiresAt = t + 2 * this.deps.config.auth.timestampSkewSec * 1000;
-    try {
-      await this.deps.db.knex('request_nonces').insert({ key_id: keyId, nonce, expires_at: expiresAt });
-    } catch (err) {
-      if (this.deps.db.isUniqueViolation(err)) throw Pop.nonceUsed();
-      throw err;
-    }
+    if (!(await this.nonces.use(keyId, nonce, expiresAt))) throw Pop.nonceUsed();
   }
 
   private async rateLimit(keyId: string, t: number): Promise<void> {

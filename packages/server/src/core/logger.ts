@@ -9,7 +9,21 @@ export interface Logger {
 }
 
 /** Structured JSON lines. Callers never pass secrets; `redact` is a second line of defence. */
-export function createLogger(level: Level | 'silent', sink: (line: string) => void = (l) => process.stdout.write(l + '\n')): Logger {
+/** Coalesces the lines written in one tick into one write (a request log line each would be a syscall each). */
+function stdoutSink(): (line: string) => void {
+  let buf: string[] = [];
+  const flush = () => {
+    const text = buf.join('');
+    buf = [];
+    process.stdout.write(text);
+  };
+  process.once('exit', () => buf.length && process.stdout.write(buf.join('')));
+  return (line) => {
+    if (buf.push(line + '\n') === 1) setImmediate(flush);
+  };
+}
+
+export function createLogger(level: Level | 'silent', sink: (line: string) => void = stdoutSink()): Logger {
   const min = order[level];
   const log = (lv: Level, msg: string, fields?: Record<string, unknown>) => {
     if (order[lv] < min) return;

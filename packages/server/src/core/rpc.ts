@@ -62,6 +62,8 @@ export interface RpcOptions {
 /** The RPC endpoint at "/": one lean handler, kept off the generic middleware stack. */
 export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
   const ajv = new Ajv({ coerceTypes: true, allErrors: false, strict: false, useDefaults: false });
+  // integer widths are enforced by minimum/maximum; the format names are documentation
+  ajv.addFormat('int32', true).addFormat('int64', true);
   const compiled = new Map<string, Compiled>();
   for (const def of registry.all()) {
     const schema = { type: 'object', properties: def.input, required: def.required, additionalProperties: true };

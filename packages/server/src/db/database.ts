@@ -42,7 +42,19 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dbSchem
       pool: {
         min: 1,
         max: 1,
-        afterCreate: (conn: { pragma: (s: string) => unknown }, done: (err: Error | null, c: unknown) => void) => {
+        afterCreate: (conn: { pragma: (s: string) => unknown; prepare: (sql: string) => unknown }, done: (err: Error | null, c: unknown) => void) => {
+          // knex prepares every statement anew; better-sqlite3 statements are reusable, so keep them.
+          const prepare = conn.prepare.bind(conn);
+          const cache = new Map<string, unknown>();
+          conn.prepare = (sql: string) => {
+            let st = cache.get(sql);
+            if (st === undefined) {
+              st = prepare(sql);
+              if (cache.size >= 500) cache.delete(cache.keys().next().value!);
+              cache.set(sql, st);
+            }
+            return st;
+          };
           // WAL + busy timeout so several processes can share one file.
           conn.pragma('journal_mode = WAL');
           conn.pragma('busy_timeout = 10000');

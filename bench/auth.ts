@@ -1,0 +1,79 @@
+// Authenticated QueryMcubeVhost versus /healthz on one server process, driven
+// from this process (bench/lib/load.ts, keep-alive sockets, a fresh nonce per
+// request). Prints both throughputs and their ratio.
+// Usage: npx tsx bench/auth.ts [--seconds 10] [--connections 20]   (DATABASE_URL=... for PostgreSQL)
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServerProcess } from '../test/helpers/process.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const seconds = arg('seconds', 10);
+const connections = arg('connections', 20);
+
+const dataDir = mkdtempSync(join(tmpdir(), 'mcube-bench-'));
+const creds = { id: 'MCAKBENCH000000000001', secret: 'benchSecretBenchSecret0123' };
+const env: Record<string, string> = {
+  MCUBE_DATA_DIR: dataDir,
+  MCUBE_PORT: '0',
+  MCUBE_MASTER_KEY: randomBytes(32).toString('base64'),
+  MCUBE_BOOTSTRAP_ACCESS_KEY_ID: creds.id,
+  MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET: creds.secret,
+  MCUBE_RATE_LIMIT: '0',
+  MCUBE_LOG_LEVEL: 'info',
+};
+if (process.env.DATABASE_URL) {
+  env.DATABASE_URL = process.env.DATABASE_URL;
+  env.MCUBE_DB_SCHEMA = 'bench_' + randomBytes(4).toString('hex');
+}
+const server = await startServerProcess(env);
+
+const body = 'AppId=ALIPUB0000001&WorkspaceId=default';
+const bodyHash = createHash('sha256').update(body).digest('hex');
+function signed(): Record<string, string> {
+  const h: Record<string, string> = {
+    host: server.host,
+    'x-acs-action': 'QueryMcubeVhost',
+    'x-acs-version': '2020-10-28',
+    'x-acs-date': new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    'x-acs-signature-nonce': randomBytes(16).toString('hex'),
+    'content-type': 'application/x-www-form-urlencoded',
+    'x-acs-content-sha256': bodyHash,
+  };
+  const names = Object.keys(h).sort();
+  const canonical = ['POST', '/', '', names.map((n) => `${n}:${h[n]}\n`).join(''), names.join(';'), bodyHash].join('\n');
+  const sig = createHmac('sha256', creds.secret).update('ACS3-HMAC-SHA256\n' + createHash('sha256').update(canonical).digest('hex')).digest('hex');
+  h.authorization = `ACS3-HMAC-SHA256 Credential=${creds.id},SignedHeaders=${names.join(';')},Signature=${sig}`;
+  return h;
+}
+
+const [hostname, portText] = server.host.split(':');
+const port = Number(portText);
+const healthReq = `GET /healthz HTTP/1.1\r\nhost: ${server.host}\r\n\r\n`;
+function authReq(): string {
+  const h = signed();
+  return `POST / HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+}
+
+async function run(title: string, makeRequest: () => string, secs = seconds): Promise<LoadResult> {
+  const r = await runLoad({ host: hostname!, port, connections, seconds: secs, makeRequest });
+  console.log(`${title.padEnd(34)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx}  errors ${r.errors}`);
+  return r;
+}
+
+try {
+  console.log(`one server process (${env.DATABASE_URL ? 'PostgreSQL' : 'SQLite'}), ${connections} connections, ${seconds} s each, loopback`);
+  await run('warm-up', authReq, 2);
+  const health = await run('GET /healthz', () => healthReq);
+  const auth = await run('QueryMcubeVhost (ACS3, signed)', authReq);
+  const ratio = health.rps / auth.rps;
+  console.log(`cost of an authenticated action relative to the health check: ${ratio.toFixed(2)}x (target: at most 2x)`);
+} finally {
+  await server.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
