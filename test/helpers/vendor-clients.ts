@@ -8,9 +8,9 @@ export interface Creds {
 }
 
 /** The official TypeScript runtime, exactly as the generated mpaas-20201028 client drives it. */
-export function openapiCore(host: string, creds: Creds, signatureAlgorithm?: 'v2') {
+export function openapiCore(host: string, creds: Creds, signatureAlgorithm?: 'v2', timeouts: { readTimeout?: number; connectTimeout?: number } = {}) {
   const client = new (OpenApi as any)(
-    new $OpenApiUtil.Config({ ...creds, endpoint: host, protocol: 'HTTP', ...(signatureAlgorithm ? { signatureAlgorithm } : {}) }),
+    new $OpenApiUtil.Config({ ...creds, endpoint: host, protocol: 'HTTP', ...(signatureAlgorithm ? { signatureAlgorithm } : {}), ...timeouts }),
   );
   return async (action: string, body: Record<string, unknown>): Promise<{ statusCode: number; body: any; headers: Record<string, string> }> => {
     const params = new $OpenApiUtil.Params({

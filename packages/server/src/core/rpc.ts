@@ -131,7 +131,7 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
         res.destroy();
         return;
       } else {
-        log.error('unhandled error', { requestId, action: call?.action, error: (err as Error)?.stack ?? String(err) });
+        log.error('unhandled error', { requestId, action: call?.action, error: String((err as Error)?.stack ?? err).slice(0, 4000) });
         pop = Pop.internal();
       }
       status = pop.status;

@@ -38,7 +38,7 @@ export function splitPieces(text: string, separators: RegExp): Piece[] {
  * Splits a byte stream (UTF-8, optional BOM) into trimmed, non-empty pieces
  * without ever holding more than one chunk and one bounded piece in memory.
  */
-export async function* streamPieces(source: AsyncIterable<Buffer | string>, separators: RegExp): AsyncGenerator<Piece> {
+export async function* streamPieces(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, separators: RegExp): AsyncGenerator<Piece> {
   const decoder = new StringDecoder('utf8');
   const sep = new RegExp(separators.source, 'g');
   let carry = '';

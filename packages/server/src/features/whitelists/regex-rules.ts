@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import safeRegex from 'safe-regex2';
 
 /** The vendor console allows up to 20 expressions per regular-expression whitelist. */
@@ -21,7 +22,11 @@ export function compileWhitelistRegex(expr: string): RegExp {
  * 3. no backreferences (\1..\9, \k<name>) and no lookarounds ((?=, (?!, (?<=, (?<!):
  *    they defeat the backtracking analysis below and have no place in id matching;
  * 4. safe-regex2 accepts it: star height at most 1 (no nested quantifiers such as
- *    (a+)+) and at most 25 quantifiers. Expressions it cannot parse are refused too.
+ *    (a+)+) and at most 25 quantifiers. Expressions it cannot parse are refused too;
+ * 5. star height misses overlapping alternatives ((a|aa)+) and polynomial blow-ups
+ *    (.*a.*a.*a.*b), so the anchored expression is also run against adversarial ids of
+ *    256 characters (each character and each literal run of the pattern repeated, then a
+ *    character no id holds) and refused when they do not finish within a time budget.
  */
 export function regexProblem(expr: string): string | null {
   if (expr.length === 0) return 'an expression must not be empty';
@@ -36,7 +41,42 @@ export function regexProblem(expr: string): string | null {
   const construct = forbiddenConstruct(expr);
   if (construct) return `${construct} are not allowed`;
   if (!safeRegex(expr)) return 'it could backtrack catastrophically (nested quantifiers such as (a+)+ or too many quantifiers)';
+  if (slowOnProbes(expr)) return 'it could backtrack catastrophically (it is too slow on repetitive user ids; overlapping alternatives such as (a|aa)+ or many .* do that)';
   return null;
+}
+
+/** Longest user id probed; the delivery engine matches no longer id against an expression. */
+export const PROBE_ID_LENGTH = 256;
+const PROBE_BUDGETS_MS = [100, 500];
+
+function probesFor(expr: string): string[] {
+  const units = new Set<string>(['a', 'A', '0', '_', '-', '.', '@', ' ']);
+  for (const c of expr) if (c > ' ' && c < '\u007f') units.add(c);
+  for (const run of expr.match(/[A-Za-z0-9_@.-]{2,8}/g) ?? []) units.add(run);
+  const probes: string[] = [];
+  for (const u of units) {
+    const body = u.repeat(Math.floor((PROBE_ID_LENGTH - 1) / u.length));
+    probes.push(body + '\n', body + '\u0001');
+  }
+  return probes;
+}
+
+/**
+ * Runs the probes in a throw-away context whose timeout interrupts the regex engine.
+ * A first timeout is retried with a larger budget, so a busy machine does not refuse
+ * a harmless expression; a catastrophic one fails both.
+ */
+function slowOnProbes(expr: string): boolean {
+  const sandbox = { re: compileWhitelistRegex(expr), probes: probesFor(expr) };
+  for (const timeout of PROBE_BUDGETS_MS) {
+    try {
+      runInNewContext('for (const p of probes) re.test(p);', sandbox, { timeout });
+      return false;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw err;
+    }
+  }
+  return true;
 }
 
 /** Scans the pattern source, skipping escapes and character classes, for constructs rule 3 refuses. */

@@ -2,6 +2,7 @@ import { BusinessError, PopError } from '../../core/errors.js';
 import { formatDateTime } from '../../core/ids.js';
 import { defineAction, type ActionContext } from '../../core/registry.js';
 import { S, commonInput, resultBase } from '../../core/schema.js';
+import { FILE_URL_ERRORS } from '../storage/index.js';
 import { whitelistFileOpener } from './whitelist-file.js';
 import { WhitelistService } from './whitelist-service.js';
 import { WHITELIST_TYPE_HELP } from './whitelist-type.js';
@@ -146,13 +147,13 @@ export const updateMcubeWhitelist = defineAction<{ Id: string; KeyIds?: string; 
     ...resultBase,
   }),
   mutates: true,
-  errors: ['WhitelistNotFound', 'EmptyWhitelistContent', 'InvalidWhitelistRegex', 'WhitelistRegexLimit', 'WhitelistImportTooLarge', 'InvalidFileUrl', 'FileNotFound', 'FileTooLarge'],
+  errors: ['WhitelistNotFound', 'EmptyWhitelistContent', 'InvalidWhitelistRegex', 'WhitelistRegexLimit', 'WhitelistImportTooLarge', ...FILE_URL_ERRORS],
   handler: async (input, ctx) => {
     const ossUrl = input.OssUrl?.trim();
     if (input.KeyIds === undefined && !ossUrl) throw new PopError(400, 'MissingParameter', 'Either KeyIds or OssUrl must be supplied.');
     const out = await service(ctx).add(scope(ctx), input.Id, {
       inline: input.KeyIds,
-      openFile: ossUrl ? whitelistFileOpener(ctx, ossUrl) : undefined,
+      openFile: ossUrl ? await whitelistFileOpener(ctx, ossUrl) : undefined,
     });
     return { AddWhitelistInfo: { FailNum: out.failNum, FailUserIds: out.failUserIds, SuccessNum: out.successNum } };
   },

@@ -1,13 +1,13 @@
-import { BusinessError } from '../../core/errors.js';
 import type { ActionContext } from '../../core/registry.js';
+import { resolveUploadedObject } from '../storage/index.js';
 
 /**
- * Opener for an uploaded whitelist file (OssUrl). The object must be one of the
- * caller's uploads; nothing else is ever fetched.
+ * Checks an uploaded whitelist file (OssUrl) before any transaction starts: it
+ * must be one of the caller's uploads in our own store and at most
+ * MCUBE_WHITELIST_IMPORT_MAX_BYTES; nothing else is ever fetched. Returns an
+ * opener that streams it, so the import never holds the file whole.
  */
-export function whitelistFileOpener(ctx: ActionContext, ossUrl: string): () => Promise<AsyncIterable<Buffer>> {
-  return async () => {
-    void ctx;
-    throw new BusinessError('InvalidFileUrl', `OssUrl "${ossUrl.slice(0, 200)}" cannot be read: file imports are not available on this server yet.`);
-  };
+export async function whitelistFileOpener(ctx: ActionContext, ossUrl: string): Promise<() => Promise<AsyncIterable<Buffer>>> {
+  const { key } = await resolveUploadedObject(ctx.deps, ctx, ossUrl, { maxBytes: ctx.deps.config.whitelists.importMaxBytes, field: 'OssUrl' });
+  return () => ctx.deps.blobs.getStream(key);
 }

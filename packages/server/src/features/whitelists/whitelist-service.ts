@@ -4,7 +4,7 @@ import type { Deps } from '../../core/registry.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { ID_SEPARATORS, idProblem, type Piece, REGEX_SEPARATORS, shownId, splitPieces, streamPieces } from './id-parsing.js';
 import { MAX_REGEX_PER_LIST, regexProblem } from './regex-rules.js';
-import { INSERT_BATCH, type Scope, type Whitelist, whitelistStore as store } from './whitelist-store.js';
+import { type Scope, type Whitelist, whitelistStore as store } from './whitelist-store.js';
 import { parseWhitelistType } from './whitelist-type.js';
 
 export interface AddOutcome {
@@ -23,6 +23,8 @@ export interface AddRequest {
 
 export const FAIL_LIST_MAX_IDS = 100;
 export const FAIL_LIST_MAX_CHARS = 2000;
+/** ids collected (and de-duplicated) before they go to the store */
+export const IMPORT_CHUNK = 5000;
 export const MAX_NAME_LENGTH = 200;
 export const IDE_LIST_PREFIX = 'ide-';
 
@@ -36,7 +38,7 @@ export function parseListId(raw: string | number): number | null {
   return n > 0 ? n : null;
 }
 
-const notFound = (raw: string | number) => new BusinessError('WhitelistNotFound', `Whitelist "${raw}" does not exist in this app and workspace.`);
+const notFound = (raw: string | number) => new BusinessError('WhitelistNotFound', `Whitelist "${String(raw).slice(0, 64)}" does not exist in this app and workspace.`);
 
 /** Whitelist rules: names, types, limits, and one transaction plus a change stamp per change. */
 export class WhitelistService {
@@ -97,7 +99,7 @@ export class WhitelistService {
         .ignore();
       const list = (await store.getByName(trx, s, name, this.lock))!;
       if (list.type !== 'normal') throw new BusinessError('WhitelistTypeMismatch', `Whitelist "${name}" is a ${list.type} list; IDE users get a normal list.`);
-      await store.insertValues(trx, list.id, [...new Set(pieces.map((p) => p.value))]);
+      await store.insertValues(trx, this.deps.db.dialect, list.id, [...new Set(pieces.map((p) => p.value))]);
       await store.touch(trx, list.id, now);
       return list.id;
     });
@@ -150,13 +152,15 @@ export class WhitelistService {
         }
         successNum++;
         batch.add(p.value);
-        if (batch.size >= INSERT_BATCH) {
-          await store.insertValues(trx, list.id, [...batch]);
+        if (batch.size >= IMPORT_CHUNK) {
+          await store.insertValues(trx, this.deps.db.dialect, list.id, [...batch]);
           batch = new Set();
+          // SQLite runs synchronously: let device checks and other requests through between chunks.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
     }
-    if (batch.size) await store.insertValues(trx, list.id, [...batch]);
+    if (batch.size) await store.insertValues(trx, this.deps.db.dialect, list.id, [...batch]);
     return { successNum, failNum: failed.count, failUserIds: failed.text() };
   }
 
@@ -181,7 +185,7 @@ export class WhitelistService {
         }
       }
     }
-    await store.insertValues(trx, list.id, [...fresh]);
+    await store.insertValues(trx, this.deps.db.dialect, list.id, [...fresh]);
     return { successNum, failNum: 0, failUserIds: '' };
   }
 

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileWhitelistRegex, regexProblem } from '../../packages/server/src/features/whitelists/index.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { openapiCore } from '../helpers/vendor-clients.js';
+
+describe('compileWhitelistRegex and regexProblem', () => {
+  it('anchors the expression so it must match the whole user id', () => {
+    const re = compileWhitelistRegex('user[0-9]{1,3}|vip');
+    expect(re.test('user12')).toBe(true);
+    expect(re.test('vip')).toBe(true);
+    expect(re.test('xuser12')).toBe(false);
+    expect(re.test('user1234')).toBe(false);
+    expect(re.test('vipx')).toBe(false);
+    expect(re.test('USER12')).toBe(false);
+  });
+
+  it('accepts plain id patterns and refuses unsafe, invalid or exotic ones', () => {
+    for (const ok of ['^user\\d+$', 'a.*b', '[A-Z]{2}-\\d{4,8}', '(ab|cd)*e', 'x\\dy', '[\\1]']) {
+      expect(regexProblem(ok), ok).toBeNull();
+    }
+    expect(regexProblem('(a+)+$')).toMatch(/catastrophically/);
+    expect(regexProblem('(x+x+)+y')).toMatch(/catastrophically/);
+    expect(regexProblem('([a-z]+)*@')).toMatch(/catastrophically/);
+    // star height 1, yet exponential or steeply polynomial: caught by the adversarial-id probes
+    expect(regexProblem('^(a|aa)+$')).toMatch(/too slow on repetitive user ids/);
+    expect(regexProblem('(ab|abab)+c')).toMatch(/too slow on repetitive user ids/);
+    expect(regexProblem('.*a.*a.*a.*b')).toMatch(/too slow on repetitive user ids/);
+    expect(regexProblem('[a-')).toMatch(/not a valid regular expression/);
+    expect(regexProblem('a)(b')).toMatch(/not a valid regular expression/);
+    expect(regexProblem('(a)\\1')).toMatch(/backreferences/);
+    expect(regexProblem('(?<n>a)\\k<n>')).toMatch(/backreferences/);
+    expect(regexProblem('(?=a)a')).toMatch(/lookarounds/);
+    expect(regexProblem('a(?<!b)')).toMatch(/lookarounds/);
+    expect(regexProblem('a'.repeat(257))).toMatch(/256/);
+    expect(regexProblem('a'.repeat(256))).toBeNull();
+  });
+});
+
+describe('regular-expression whitelists over the wire', () => {
+  let srv: TestServer;
+  let call: ReturnType<typeof openapiCore>;
+  beforeAll(async () => {
+    srv = await startTestServer();
+    call = openapiCore(srv.host, srv.creds);
+  });
+  afterAll(async () => {
+    await srv?.close();
+  });
+
+  const wl = async (action: string, body: Record<string, unknown>) =>
+    (await call(action, { AppId: srv.creds.appId, WorkspaceId: srv.creds.workspaceId, TenantId: srv.creds.tenantId, ...body })).body;
+  const values = async (id: string) =>
+    (await srv.node.deps.db.knex('whitelist_entries').where({ whitelist_id: Number(id) }).select('value').orderBy('value')).map((r: { value: string }) => r.value);
+  const stamp = async () => Number((await srv.node.deps.db.knex('change_stamps').first('stamp'))?.stamp ?? 0);
+  const createRegex = async (name: string) => (await wl('CreateMcubeWhitelist', { WhiteListName: name, WhitelistType: 'regexp' })).CreateWhitelistResult.WhitelistId as string;
+
+  it('stores expressions one per line, untouched (commas included), duplicates counted once', async () => {
+    const id = await createRegex('regex-basic');
+    const body = await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: ' user[0-9]{1,3} \r\nvip\\d+\n\nvip\\d+' });
+    expect(body.ResultCode).toBe('OK');
+    expect(body.AddWhitelistResult.AddWhitelistInfo).toEqual({ SuccessNum: 3, FailNum: 0, FailUserIds: '' });
+    expect(await values(id)).toEqual(['user[0-9]{1,3}', 'vip\\d+'].sort());
+    const rm = await wl('DeleteMdsWhitelistContent', { WhitelistId: id, WhitelistValue: 'vip\\d+' });
+    expect(rm.ResultContent.Data.Success).toBe(true);
+    expect(await values(id)).toEqual(['user[0-9]{1,3}']);
+  });
+
+  it('holds at most 20 expressions: the 21st is refused and nothing of that call is stored', async () => {
+    const id = await createRegex('regex-limit');
+    const twenty = Array.from({ length: 20 }, (_, i) => `grp${i}_\\d+`);
+    const ok = await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: twenty.slice(0, 19).join('\n') });
+    expect(ok.AddWhitelistResult.AddWhitelistInfo.SuccessNum).toBe(19);
+    const before = await stamp();
+    const over = await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: `${twenty[19]}\nextra\\d+` });
+    expect(over.ResultCode).toBe('WhitelistRegexLimit');
+    expect(over.AddWhitelistResult).toMatchObject({ Success: false, ResultMsg: expect.stringContaining('20') });
+    expect((await values(id)).length).toBe(19);
+    expect(await stamp()).toBe(before);
+    const last = await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: twenty[19] });
+    expect(last.ResultCode).toBe('OK');
+    const again = await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: twenty[0] });
+    expect(again.ResultCode).toBe('OK');
+    const list = await wl('ListMcubeWhitelists', { WhitelistName: 'regex-limit' });
+    expect(list.ListWhitelistResult.Whitelists[0]).toMatchObject({ WhitelistType: 'regex', WhiteListCount: 20 });
+    const twentyFirst = await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: 'one_more' });
+    expect(twentyFirst.ResultCode).toBe('WhitelistRegexLimit');
+    expect((await values(id)).length).toBe(20);
+  });
+
+  it.each([
+    ['catastrophic backtracking', '(a+)+$', /catastrophically/],
+    ['overlapping alternatives', '(\\d|\\d\\d)+x', /catastrophically/],
+    ['invalid syntax', 'user[0-9', /not a valid regular expression/],
+    ['backreference', '(ab)\\1', /backreferences/],
+    ['lookahead', '(?!admin).*', /lookarounds/],
+    ['over 256 characters', 'b'.repeat(300), /256/],
+  ])('refuses %s and stores nothing of the call', async (what, expr, why) => {
+    const id = await createRegex(`regex-refuse ${what}`);
+    expect(id).toMatch(/^\d+$/);
+    const body = await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: `fine\\d+\n${expr}` });
+    expect(body.ResultCode).toBe('InvalidWhitelistRegex');
+    expect(body.AddWhitelistResult.Success).toBe(false);
+    expect(body.AddWhitelistResult.ResultMsg).toMatch(why);
+    expect(await values(id)).toEqual([]);
+  });
+});
