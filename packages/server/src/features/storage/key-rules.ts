@@ -1,5 +1,5 @@
 /**
- * Object keys are relative paths ("uploads/<tenant>/<app>-<ws>/<uuid>/a.amr").
+ * Object keys are relative paths ("uploads/<tenant>/<app>/<ws>/<uuid>/a.zip").
  * The same rules guard every driver, the upload form and every URL a client
  * hands back, so no key can ever address something outside the store's root.
  */

@@ -27,6 +27,7 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
   let finished = false;
   let fileSeen = false;
   let file: Readable | null = null;
+  let sink: Transform | null = null;
   let tmp: string | null = null;
   let written: Promise<void> | null = null;
   let accepted: AcceptedForm | null = null;
@@ -34,7 +35,9 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
   const md5 = createHash('md5');
 
   const discard = async () => {
-    file?.destroy();
+    // destroying the busboy part alone can leave the pipeline pending when the part had already ended
+    sink?.destroy(new Error('upload abandoned'));
+    file?.resume();
     await written?.catch(() => {});
     if (tmp) await rm(tmp, { force: true });
     tmp = null;
@@ -56,7 +59,8 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
 
   let bb: busboy.Busboy;
   try {
-    bb = busboy({ headers: req.headers, limits: LIMITS });
+    // browsers send UTF-8 file names; busboy would read them as latin1
+    bb = busboy({ headers: req.headers, limits: LIMITS, defParamCharset: 'utf8' });
   } catch {
     void fail(new PostFormError(400, 'MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.'));
     return;
@@ -104,6 +108,7 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
       },
     });
     tmp = store.tempPath();
+    sink = count;
     written = pipeline(stream, count, createWriteStream(tmp));
     written.catch((e) => fail(e));
   });

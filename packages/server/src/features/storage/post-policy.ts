@@ -42,7 +42,7 @@ export interface SignedPolicy {
 }
 
 /** Conditions both drivers put in a policy besides the ones naming the signer. */
-export function uploadConditions(maxBytes: number): unknown[] {
+export function uploadConditions(maxBytes: number): [['content-length-range', number, number], ['starts-with', string, string]] {
   return [['content-length-range', 1, maxBytes], ['starts-with', '$success_action_status', '']];
 }
 

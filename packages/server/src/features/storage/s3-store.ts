@@ -83,7 +83,7 @@ export class S3BlobStore implements BlobStore {
     const post = await createPresignedPost(this.client, {
       Bucket: this.bucket,
       Key: `${opts.dir}\${filename}`,
-      Conditions: uploadConditions(opts.maxBytes) as never,
+      Conditions: uploadConditions(opts.maxBytes),
       Expires: expiresInSec,
     });
     // key first: S3 only honours fields that come before the file part, and key is the one clients edit

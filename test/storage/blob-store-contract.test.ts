@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../packages/server/src/config.js';
+import { BlobNotFoundError, BlobTooLargeError, type BlobStore } from '../../packages/server/src/core/blob-store.js';
+import { createLogger } from '../../packages/server/src/core/logger.js';
+import { createBlobStore } from '../../packages/server/src/features/storage/index.js';
+import { startS3rver, type RunningS3rver } from '../helpers/s3rver.js';
+import { makeTestEnv, type TestEnv } from '../helpers/server.js';
+
+const readAll = async (s: Readable) => {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+};
+
+for (const driver of ['local', 's3'] as const) {
+  describe(`BlobStore contract, ${driver} driver`, () => {
+    let s3: RunningS3rver | undefined;
+    let env: TestEnv;
+    let store: BlobStore;
+    beforeAll(async () => {
+      if (driver === 's3') s3 = await startS3rver('contract');
+      env = makeTestEnv(s3?.env ?? {});
+      store = await createBlobStore(loadConfig(env.env), createLogger('silent'));
+    });
+    afterAll(async () => {
+      await store?.close?.();
+      await s3?.close();
+      await env?.cleanup();
+    });
+
+    it('put (buffer, sized stream, unsized stream, file), head, read, list, delete', async () => {
+      const a = randomBytes(3000);
+      const b = randomBytes(2000);
+      const c = randomBytes(1000);
+      const d = randomBytes(500);
+      await store.put('p/x/a.bin', a);
+      await store.put('p/x/b.bin', Readable.from([b.subarray(0, 700), b.subarray(700)]), { size: b.length });
+      await store.put('p/y/c.bin', Readable.from([c.subarray(0, 10), c.subarray(10)]));
+      const file = join(env.dataDir, 'd.src');
+      writeFileSync(file, d);
+      await store.putFile('p/y/d.bin', file, { contentType: 'application/octet-stream' });
+      await store.put('q/other.bin', Buffer.from('z'));
+
+      expect(await store.head('p/x/a.bin')).toMatchObject({ key: 'p/x/a.bin', size: 3000 });
+      expect(await store.head('p/x/nothing.bin')).toBeNull();
+      expect(await store.head('p/x')).toBeNull();
+      // bytes come back exactly (no checksum framing from the SDK)
+      expect((await readAll(await store.getStream('p/x/b.bin'))).equals(b)).toBe(true);
+      expect((await readAll(await store.getStream('p/y/c.bin'))).equals(c)).toBe(true);
+      expect((await readAll(await store.getStream('p/y/d.bin'))).equals(d)).toBe(true);
+
+      const listed: string[] = [];
+      for await (const o of store.list('p/')) listed.push(`${o.key}:${o.size}`);
+      expect(listed.sort()).toEqual(['p/x/a.bin:3000', 'p/x/b.bin:2000', 'p/y/c.bin:1000', 'p/y/d.bin:500']);
+      const partial: string[] = [];
+      for await (const o of store.list('p/x/a')) partial.push(o.key);
+      expect(partial).toEqual(['p/x/a.bin']);
+
+      const out = join(env.dataDir, 'a.out');
+      expect(await store.downloadToFile('p/x/a.bin', out, 3000)).toBe(3000);
+      expect(readFileSync(out).equals(a)).toBe(true);
+      const out2 = join(env.dataDir, 'a2.out');
+      await expect(store.downloadToFile('p/x/a.bin', out2, 2999)).rejects.toBeInstanceOf(BlobTooLargeError);
+      expect(existsSync(out2)).toBe(false);
+      await expect(store.downloadToFile('p/x/none.bin', out2, 10)).rejects.toBeInstanceOf(BlobNotFoundError);
+      await expect(store.getStream('p/x/none.bin')).rejects.toBeInstanceOf(BlobNotFoundError);
+
+      await store.put('p/x/a.bin', Buffer.from('replaced'));
+      expect((await readAll(await store.getStream('p/x/a.bin'))).toString()).toBe('replaced');
+      await store.delete('p/x/a.bin');
+      await store.delete('p/x/a.bin');
+      expect(await store.head('p/x/a.bin')).toBeNull();
+    });
+
+    it('refuses unsafe keys on every operation', async () => {
+      for (const key of ['../escape', 'a/../../escape', '/abs', 'a//b', 'a\\b', 'a\u0000b', '', 'a/./b', 'a/']) {
+        await expect(store.put(key, Buffer.from('x')), JSON.stringify(key)).rejects.toThrow(/key/);
+        await expect(store.head(key)).rejects.toThrow(/key/);
+        await expect(store.delete(key)).rejects.toThrow(/key/);
+        expect(() => store.urlForKey(key)).toThrow(/key/);
+      }
+      await expect(store.createUploadToken({ dir: 'uploads/../x/', maxBytes: 10, expiresInSec: 60 })).rejects.toThrow(/key/);
+      await expect(store.createUploadToken({ dir: 'uploads/x', maxBytes: 10, expiresInSec: 60 })).rejects.toThrow(/end with/);
+      if (driver === 'local') expect(existsSync(join(env.dataDir, 'escape'))).toBe(false);
+    });
+  });
+}
