@@ -90,9 +90,9 @@ export function toWire(spec: ActionSpec, request: object, defaults: Partial<Reco
   return out;
 }
 
-/** wire response -> camelCase, keeping the keys of the action's verbatim objects. */
-export function fromWire(spec: ActionSpec, body: unknown): unknown {
-  const keep = new Set(spec.verbatim);
+/** wire response -> camelCase, keeping the keys of the objects at the `verbatim` paths (ActionSpec.verbatim). */
+export function fromWire(body: unknown, verbatim: readonly string[] = []): unknown {
+  const keep = new Set(verbatim);
   const walk = (v: unknown, path: string): unknown => {
     if (Array.isArray(v)) return v.map((x) => walk(x, `${path}[]`));
     if (v === null || typeof v !== 'object') return v;

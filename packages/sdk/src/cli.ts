@@ -1,0 +1,12 @@
+// Entry of the `mcube` command (bin/mcube.mjs loads the build of this file, or this file through tsx).
+import { runCli } from './cli/main.js';
+
+runCli(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

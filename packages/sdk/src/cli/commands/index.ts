@@ -1,0 +1,30 @@
+import type { Command } from '../command.js';
+import { apiCommand } from './api.js';
+import { keyCommands } from './key.js';
+import { nebulaApps, nebulaResources, nebulaTasks } from './nebula-lists.js';
+import { nebulaPack } from './nebula-pack.js';
+import { nebulaPublish } from './nebula-publish.js';
+import { taskCommands } from './task.js';
+import { vhostCommands } from './vhost.js';
+import { whitelistCommands } from './whitelist.js';
+
+export const COMMANDS: Command[] = [
+  nebulaPack,
+  nebulaPublish,
+  nebulaApps,
+  nebulaResources,
+  nebulaTasks,
+  ...taskCommands,
+  ...vhostCommands,
+  ...keyCommands,
+  ...whitelistCommands,
+  apiCommand,
+];
+
+export const GROUPS: Record<string, string> = {
+  nebula: 'offline packages: pack, publish, list',
+  task: 'release tasks: show, start, pause, continue, end',
+  vhost: 'virtual domain of the offline packages',
+  key: 'RSA key that signs the offline packages',
+  whitelist: 'gray-release whitelists',
+};

@@ -1,0 +1,99 @@
+import { resolve } from 'node:path';
+import { publishOfflinePackage, type PublishStep } from '../../publish-offline-package.js';
+import type { Command } from '../command.js';
+import { progressBar } from '../io.js';
+import { clientVersion, parseRelease, parseRule } from '../release-options.js';
+import { UsageError } from '../usage-error.js';
+
+const STEP_TEXT: Record<PublishStep, string> = {
+  pack: 'packing the folder',
+  token: 'asking for an upload token',
+  upload: 'uploading',
+  resource: 'creating the package (building and signing the .amr)',
+  task: 'creating the release task',
+};
+
+function pick<T>(name: string, v: string | undefined, map: Record<string, T>, command: string[]): T | undefined {
+  if (v === undefined) return undefined;
+  const hit = map[v.toLowerCase()];
+  if (hit === undefined) throw new UsageError(`--${name} "${v}" must be one of ${Object.keys(map).join(', ')}`, command);
+  return hit;
+}
+
+export const nebulaPublish: Command = {
+  path: ['nebula', 'publish'],
+  args: '<zip|folder>',
+  positionals: [1, 1],
+  summary: 'Upload an offline package and release it, in one step',
+  description:
+    'Asks for an upload token, uploads the zip (a folder is packed first, see "mcube nebula pack"), creates the package ' +
+    '(CreateMcubeNebulaResource; the H5 app is created when missing) and its release task (CreateMcubeNebulaTask). ' +
+    'Choose the release kind explicitly. Times are UTC.',
+  options: [
+    { name: 'h5-id', value: '<8 digits>', help: 'offline package id (required)' },
+    { name: 'version', value: '<x.y.z.w>', help: 'package version, unique in the H5 app (required)' },
+    { name: 'name', value: '<text>', help: 'H5 app name, used when the app is created (default: the id)' },
+    { name: 'platform', value: '<all|Android|iOS>', help: 'default all' },
+    { name: 'client-min', value: '<version>', help: 'lowest client version: 1.0.0, or "ios;android" (default 1.0.0)' },
+    { name: 'client-max', value: '<version>', help: 'highest client version, same form (default: no limit)' },
+    { name: 'main-url', value: '<path>', help: 'entry page (default /www/index.html)' },
+    { name: 'official', help: 'release to everybody' },
+    { name: 'gray-whitelist', value: '<ids>', help: 'gray release to whitelists, ids separated by commas' },
+    { name: 'gray-window', value: '<end>,<users>', help: 'gray release to the first <users> until <end> (ISO date, "yyyy-MM-dd HH:mm:ss" UTC, +36h, +2d)' },
+    { name: 'gray-percent', value: '<1-100>', help: 'gray release to a stable share of users (mcube extension)' },
+    { name: 'rule', value: '<element>:<op>:<values>', multi: true, help: 'advanced gray rule: city|model|net|os : include|exclude|within|outside : values' },
+    { name: 'memo', value: '<text>', help: 'release note' },
+    { name: 'resource-type', value: '<normal|global>', help: 'package type, fixed per H5 app by its first package (default normal)' },
+    { name: 'extend-info', value: '<json>', help: 'extended information, e.g. {"asyncReqRate":"1800"}' },
+    { name: 'download', value: '<wifi|any>', help: 'networks the package downloads on (default wifi)' },
+    { name: 'install', value: '<preload|lazy>', help: 'install once downloaded, or when first opened (default preload)' },
+    { name: 'repeat-nebula', value: '<0|1>', help: 'reuse the global package (global resource packages only)' },
+    { name: 'vhost', value: '<domain>', help: 'virtual domain (default: the configured one)' },
+  ],
+  examples: [
+    'mcube nebula publish dist --h5-id 12345678 --version 1.0.0.1 --official',
+    'mcube nebula publish shop.zip --h5-id 12345678 --version 1.0.0.2 --gray-whitelist 17,18 --rule city:include:Shanghai,Beijing',
+    'mcube nebula publish dist --h5-id 12345678 --version 1.0.0.3 --gray-window +2d,1000 --rule os:within:9.0-14.0 --json',
+  ],
+  async run(ctx) {
+    const command = this.path;
+    const release = parseRelease(
+      { official: ctx.values.official === true, whitelist: ctx.str('gray-whitelist'), window: ctx.str('gray-window'), percent: ctx.str('gray-percent') },
+      Date.now(),
+      command,
+    );
+    const rules = ((ctx.values.rule as string[] | undefined) ?? []).map((r) => parseRule(r, command));
+    if (rules.length && release.type === 'official') throw new UsageError('--rule applies to gray releases only', command);
+    const platform = pick('platform', ctx.str('platform') ?? 'all', { all: 'all', android: 'Android', ios: 'iOS' } as const, command)!;
+    const client = ctx.client();
+    const bar = progressBar(ctx.io, 'uploading');
+    const r = await publishOfflinePackage({
+      client,
+      h5Id: ctx.str('h5-id', true),
+      version: ctx.str('version', true),
+      h5Name: ctx.str('name'),
+      zip: resolve(ctx.io.cwd, ctx.positionals[0]!),
+      platform,
+      clientVersionMin: clientVersion(ctx.str('client-min') ?? '1.0.0', platform)!,
+      clientVersionMax: clientVersion(ctx.str('client-max'), platform),
+      mainUrl: ctx.str('main-url') ?? '/www/index.html',
+      resourceType: pick('resource-type', ctx.str('resource-type'), { normal: 1, global: 0, '1': 1, '0': 0 } as const, command),
+      release,
+      rules,
+      memo: ctx.str('memo'),
+      extendInfo: ctx.str('extend-info'),
+      autoInstall: pick('download', ctx.str('download'), { wifi: 0, any: 1 } as const, command),
+      installType: pick('install', ctx.str('install'), { lazy: 0, preload: 1 } as const, command),
+      repeatNebula: pick('repeat-nebula', ctx.str('repeat-nebula'), { '0': 0, '1': 1 } as const, command),
+      vhost: ctx.str('vhost'),
+      onProgress: (p) => {
+        if (p.sent !== undefined) return bar.update(p.sent, p.total);
+        if (p.step === 'resource') bar.done();
+        if (!ctx.json) ctx.io.stderr.write(`${STEP_TEXT[p.step]}...\n`);
+      },
+    }).finally(() => bar.done());
+    ctx.emit({ ...r, release });
+    const kind = release.type === 'official' ? 'official release' : `gray release (${release.type})`;
+    ctx.say(`published ${r.h5Id} ${r.version} as ${kind}: package ${r.resourceId}, task ${r.taskId}`);
+  },
+};

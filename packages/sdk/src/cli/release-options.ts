@@ -1,0 +1,75 @@
+import type { GrayRule, ReleaseSpec, RuleElement, RuleOperation } from '../publish-offline-package.js';
+import { UsageError } from './usage-error.js';
+
+const ELEMENTS: Record<string, RuleElement> = {
+  city: 'city',
+  model: 'mobileModel',
+  mobilemodel: 'mobileModel',
+  net: 'netType',
+  nettype: 'netType',
+  network: 'netType',
+  os: 'osVersion',
+  osversion: 'osVersion',
+};
+const OPERATIONS: Record<string, RuleOperation> = { include: 'include', exclude: 'exclude', within: 'within', in: 'within', outside: 'outside', out: 'outside' };
+
+/** `--rule city:include:Shanghai,Beijing`, `--rule os:within:9.0-12.1` */
+export function parseRule(text: string, command: string[]): GrayRule {
+  const m = /^([^:]+):([^:]+):(.+)$/.exec(text);
+  const element = m && ELEMENTS[m[1]!.trim().toLowerCase()];
+  const operation = m && OPERATIONS[m[2]!.trim().toLowerCase()];
+  if (!m || !element || !operation) {
+    throw new UsageError(`--rule "${text}" must be <city|model|net|os>:<include|exclude|within|outside>:<values>, e.g. city:include:Shanghai,Beijing`, command);
+  }
+  return { ruleElement: element, operation, value: m[3]!.trim() };
+}
+
+/** `2025-06-01T12:00:00Z`, `2025-06-01 12:00:00` (UTC), or relative `+36h`, `+2d`, `+90m`. */
+export function parseEndTime(text: string, now: number, command: string[]): Date | string {
+  const rel = /^\+(\d+)([mhd])$/.exec(text.trim());
+  if (rel) return new Date(now + Number(rel[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 'm' | 'h' | 'd']);
+  if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(text.trim())) return text.trim();
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new UsageError(`end time "${text}" is not a date (2025-06-01T12:00:00Z, "2025-06-01 12:00:00" UTC, or +36h / +2d)`, command);
+  return new Date(t);
+}
+
+export interface ReleaseFlags {
+  official?: boolean;
+  whitelist?: string;
+  window?: string;
+  percent?: string;
+}
+
+/** Exactly one release kind: an official release is never the silent default. */
+export function parseRelease(f: ReleaseFlags, now: number, command: string[]): ReleaseSpec {
+  const given = [f.official && '--official', f.whitelist && '--gray-whitelist', f.window && '--gray-window', f.percent && '--gray-percent'].filter(Boolean);
+  if (given.length !== 1) {
+    throw new UsageError(
+      given.length ? `choose one release kind, not ${given.join(' and ')}` : 'choose the release kind: --official, --gray-whitelist <ids>, --gray-window <end>,<users> or --gray-percent <n>',
+      command,
+    );
+  }
+  if (f.official) return { type: 'official' };
+  if (f.whitelist) {
+    const ids = f.whitelist.split(',').map((s) => s.trim()).filter(Boolean);
+    if (!ids.length || ids.some((id) => !/^\d+$/.test(id))) throw new UsageError(`--gray-whitelist "${f.whitelist}" must be whitelist ids separated by commas`, command);
+    return { type: 'whitelist', whitelistIds: ids };
+  }
+  if (f.window) {
+    const cut = f.window.lastIndexOf(',');
+    const users = cut > 0 ? f.window.slice(cut + 1).trim() : '';
+    if (!/^\d+$/.test(users) || Number(users) < 1) throw new UsageError(`--gray-window "${f.window}" must be <end>,<users>, e.g. +2d,1000`, command);
+    return { type: 'window', endTime: parseEndTime(f.window.slice(0, cut), now, command), users: Number(users) };
+  }
+  const percent = Number(f.percent);
+  if (!Number.isInteger(percent) || percent < 1 || percent > 100) throw new UsageError(`--gray-percent "${f.percent}" must be a whole number from 1 to 100`, command);
+  return { type: 'percent', percent };
+}
+
+/** `1.0.0` becomes "1.0.0;1.0.0" for all platforms, ";1.0.0" for Android, "1.0.0;" for iOS; "a;b" is kept. */
+export function clientVersion(v: string | undefined, platform: string): string | undefined {
+  if (v === undefined || v === '' || v.includes(';')) return v;
+  const p = platform.toLowerCase();
+  return p === 'android' ? `;${v}` : p === 'ios' ? `${v};` : `${v};${v}`;
+}

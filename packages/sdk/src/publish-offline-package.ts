@@ -1,0 +1,215 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import type { McubeClient } from './client.js';
+import { McubeError } from './errors.js';
+import type { CreateMcubeNebulaTaskRequest } from './generated/actions.js';
+import { packOfflinePackageToFile } from './pack-offline-package.js';
+import { uploadFile } from './upload.js';
+
+export type ReleaseSpec =
+  | { type: 'official' }
+  | { type: 'whitelist'; whitelistIds: Array<string | number> }
+  /** `endTime`: a Date, epoch ms, or "yyyy-MM-dd HH:mm:ss" in UTC (the server's reading) */
+  | { type: 'window'; endTime: Date | number | string; users: number }
+  /** mcube extension: a stable `percent` % of users */
+  | { type: 'percent'; percent: number };
+
+export type RuleElement = 'city' | 'mobileModel' | 'netType' | 'osVersion';
+export type RuleOperation = 'include' | 'exclude' | 'within' | 'outside';
+
+/** An advanced rule of a gray release; ranges (`within`, `outside`, value "aa-bb") apply to osVersion only. */
+export interface GrayRule {
+  ruleElement: RuleElement;
+  operation: RuleOperation | 1 | 2 | 3 | 4;
+  value: string | string[];
+}
+
+export type PublishStep = 'pack' | 'token' | 'upload' | 'resource' | 'task';
+
+export interface PublishProgress {
+  step: PublishStep;
+  /** upload step: bytes sent and total */
+  sent?: number;
+  total?: number;
+}
+
+export interface PublishOptions {
+  client: McubeClient;
+  /** 8-digit H5 app id; the H5 app is created when missing */
+  h5Id: string;
+  /** H5 app name (used when the app is created; default: the existing app's name, or the id) */
+  h5Name?: string;
+  /** package version, unique within the H5 app, e.g. 1.0.0.1 */
+  version: string;
+  /** a .zip laid out as <h5Id>/..., or a folder to pack, or the zip bytes */
+  zip: string | Buffer;
+  /** all, Android or iOS */
+  platform: 'all' | 'Android' | 'iOS';
+  /** "ios;android" (";bbb" Android only, "aaa;" iOS only) */
+  clientVersionMin: string;
+  clientVersionMax?: string;
+  /** entry page, e.g. /www/index.html */
+  mainUrl: string;
+  /** 1 normal package (default), 0 global resource package */
+  resourceType?: 0 | 1;
+  release: ReleaseSpec;
+  /** advanced rules, gray releases only */
+  rules?: GrayRule[];
+  memo?: string;
+  /** JSON text or object, e.g. {"asyncReqRate":"1800"} */
+  extendInfo?: string | Record<string, unknown>;
+  /** download over 0 Wi-Fi only (default), 1 any network (uses mobile data) */
+  autoInstall?: 0 | 1;
+  /** 0 install when the page is first opened, 1 preload: install once downloaded (default) */
+  installType?: 0 | 1;
+  /** required by the server for global resource packages */
+  repeatNebula?: 0 | 1;
+  vhost?: string;
+  onProgress?: (p: PublishProgress) => void;
+}
+
+export interface PublishResult {
+  h5Id: string;
+  version: string;
+  fileUrl: string;
+  resourceId: string;
+  taskId: string;
+  requestIds: { token: string; resource: string; task: string };
+}
+
+const OPERATIONS: Record<RuleOperation, number> = { include: 1, exclude: 2, within: 3, outside: 4 };
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** "yyyy-MM-dd HH:mm:ss" in UTC, the form GreyEndtimeData takes. */
+export function formatGreyEndtime(t: Date | number | string): string {
+  if (typeof t === 'string' && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(t.trim())) return t.trim();
+  const d = t instanceof Date ? t : new Date(typeof t === 'number' ? t : Date.parse(t));
+  if (Number.isNaN(d.getTime())) throw new TypeError(`end time ${String(t)} is neither a date nor "yyyy-MM-dd HH:mm:ss"`);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+}
+
+/** GreyConfigInfo: the JSON rule array of the guide. */
+export function greyConfigInfo(rules: GrayRule[]): string {
+  return JSON.stringify(
+    rules.map((r) => ({
+      ruleElement: r.ruleElement,
+      operation: typeof r.operation === 'number' ? r.operation : OPERATIONS[r.operation],
+      value: Array.isArray(r.value) ? r.value.join(',') : r.value,
+    })),
+  );
+}
+
+/** The CreateMcubeNebulaTask fields for a release. */
+export function releaseFields(release: ReleaseSpec, rules: GrayRule[] = []): Partial<CreateMcubeNebulaTaskRequest> {
+  if (release.type === 'official') {
+    if (rules.length) throw new TypeError('advanced rules apply to gray releases only');
+    return { publishType: 3 };
+  }
+  const gray: Partial<CreateMcubeNebulaTaskRequest> = { publishType: 2, ...(rules.length ? { greyConfigInfo: greyConfigInfo(rules) } : {}) };
+  switch (release.type) {
+    case 'whitelist':
+      if (!release.whitelistIds.length) throw new TypeError('a whitelist release needs at least one whitelist id');
+      return { ...gray, publishMode: 1, whitelistIds: release.whitelistIds.join(',') };
+    case 'window':
+      return { ...gray, publishMode: 2, greyEndtimeData: formatGreyEndtime(release.endTime), greyNum: release.users };
+    case 'percent':
+      return { ...gray, publishMode: 3, percent: release.percent };
+    default:
+      throw new TypeError(`unknown release type ${(release as { type: string }).type}`);
+  }
+}
+
+function inStep(step: PublishStep, err: unknown): McubeError {
+  const e =
+    err instanceof McubeError
+      ? err
+      : new McubeError({ code: (err as { code?: string })?.code ?? 'Error', message: (err as Error)?.message ?? String(err), cause: err });
+  e.step = step;
+  e.message = `${step} step failed: ${e.message}`;
+  return e;
+}
+
+/**
+ * Publishes an offline package in one call: upload token, upload, package
+ * (CreateMcubeNebulaResource) and release task (CreateMcubeNebulaTask). A
+ * failure names its step in `error.step` and in the message; a business
+ * failure is a McubeBusinessError with the server's code.
+ */
+export async function publishOfflinePackage(o: PublishOptions): Promise<PublishResult> {
+  const release = releaseFields(o.release, o.rules);
+  const call = { throwOnBusinessError: true };
+  let step: PublishStep = 'pack';
+  let tmp: string | undefined;
+  try {
+    let source: string | Buffer = o.zip;
+    let filename = `${o.h5Id}_${o.version}.zip`;
+    if (typeof o.zip === 'string') {
+      if ((await stat(o.zip)).isDirectory()) {
+        o.onProgress?.({ step });
+        tmp = await mkdtemp(join(tmpdir(), 'mcube-pack-'));
+        source = join(tmp, filename);
+        await packOfflinePackageToFile(o.zip, source, { h5Id: o.h5Id, mainUrl: o.mainUrl });
+      } else {
+        filename = basename(o.zip);
+      }
+    }
+
+    step = 'token';
+    o.onProgress?.({ step });
+    const token = await o.client.getMcubeFileToken({ onexFlag: true }, call);
+
+    step = 'upload';
+    o.onProgress?.({ step });
+    const fileUrl = await uploadFile(token.getFileTokenResult.fileToken ?? {}, source, {
+      filename,
+      contentType: 'application/zip',
+      onProgress: (sent, total) => o.onProgress?.({ step: 'upload', sent, total }),
+    });
+
+    step = 'resource';
+    o.onProgress?.({ step });
+    const resource = await o.client.createMcubeNebulaResource(
+      {
+        h5Id: o.h5Id,
+        h5Name: o.h5Name,
+        h5Version: o.version,
+        fileUrl,
+        platform: o.platform,
+        clientVersionMin: o.clientVersionMin,
+        clientVersionMax: o.clientVersionMax,
+        mainUrl: o.mainUrl,
+        resourceType: o.resourceType ?? 1,
+        extendInfo: typeof o.extendInfo === 'object' ? JSON.stringify(o.extendInfo) : o.extendInfo,
+        autoInstall: o.autoInstall ?? 0,
+        installType: o.installType ?? 1,
+        repeatNebula: o.repeatNebula,
+        vhost: o.vhost,
+        onexFlag: true,
+      },
+      call,
+    );
+    const resourceId = resource.createMcubeNebulaResourceReslult.nebulaResourceId;
+    if (!resourceId) throw new McubeError({ code: 'InvalidResponse', message: 'CreateMcubeNebulaResource answered no NebulaResourceId', requestId: resource.requestId });
+
+    step = 'task';
+    o.onProgress?.({ step });
+    const task = await o.client.createMcubeNebulaTask({ id: 0, packageId: Number(resourceId), bizType: 'nebula', memo: o.memo, ...release }, call);
+    const taskId = task.createMcubeNebulaTaskResult.nebulaTaskId;
+    if (!taskId) throw new McubeError({ code: 'InvalidResponse', message: 'CreateMcubeNebulaTask answered no NebulaTaskId', requestId: task.requestId });
+
+    return {
+      h5Id: o.h5Id,
+      version: o.version,
+      fileUrl,
+      resourceId,
+      taskId,
+      requestIds: { token: token.requestId, resource: resource.requestId, task: task.requestId },
+    };
+  } catch (err) {
+    throw inStep(step, err);
+  } finally {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,55 @@
+import { McubeError, McubeNetworkError, McubeServerError, McubeThrottlingError } from './errors.js';
+
+export interface RetryOptions {
+  /** attempts in all, the first included (default 3; 1 disables retries) */
+  maxAttempts?: number;
+  /** first backoff step (default 300 ms); doubles per attempt, with jitter */
+  baseDelayMs?: number;
+  /** cap of one backoff step (default 10 s) */
+  maxDelayMs?: number;
+  /** a throttled call whose x-acs-retry-after asks for longer than this is not retried (default 30 s) */
+  maxRetryAfterMs?: number;
+}
+
+export type ResolvedRetry = Required<RetryOptions>;
+
+export const DEFAULT_RETRY: ResolvedRetry = { maxAttempts: 3, baseDelayMs: 300, maxDelayMs: 10_000, maxRetryAfterMs: 30_000 };
+
+export function resolveRetry(...layers: Array<RetryOptions | false | undefined>): ResolvedRetry {
+  let out = { ...DEFAULT_RETRY };
+  for (const l of layers) {
+    if (l === false) out = { ...out, maxAttempts: 1 };
+    else if (l) out = { ...out, ...Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) };
+  }
+  return out;
+}
+
+/** Failures that happen before the request reaches the server: safe to repeat even for mutating actions. */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * Milliseconds to wait before the next attempt, or null to give up. `attempt` counts from 1.
+ * A call that changes state is repeated only when the server cannot have applied it:
+ * throttled, connection never made, or a 500/502/503 answer (the server rolls back on errors).
+ */
+export function retryDelay(err: unknown, attempt: number, policy: ResolvedRetry, mutates: boolean, random = Math.random): number | null {
+  if (attempt >= policy.maxAttempts || !(err instanceof McubeError)) return null;
+  const backoff = () => {
+    const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+    return Math.round(step / 2 + random() * (step / 2));
+  };
+  if (err instanceof McubeThrottlingError) {
+    const ms = err.retryAfter * 1000;
+    return ms > policy.maxRetryAfterMs ? null : ms + Math.round(random() * Math.min(250, policy.baseDelayMs));
+  }
+  if (err.statusCode === 429) return backoff();
+  if (err instanceof McubeServerError) {
+    const s = err.statusCode ?? 500;
+    return s === 500 || s === 502 || s === 503 || (s === 504 && !mutates) ? backoff() : null;
+  }
+  if (err instanceof McubeNetworkError) {
+    if (err.code === 'InvalidResponse') return null;
+    return CONNECT_CODES.has(err.code) || !mutates ? backoff() : null;
+  }
+  return null;
+}

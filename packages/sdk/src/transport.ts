@@ -1,0 +1,85 @@
+import { McubeClientError, McubeError, McubeNetworkError, McubeServerError, McubeThrottlingError } from './errors.js';
+import type { SignedRequest } from './request-builder.js';
+
+export interface WireAnswer {
+  statusCode: number;
+  headers: Record<string, string>;
+  /** parsed JSON body, PascalCase as sent */
+  body: Record<string, unknown>;
+  requestId: string | undefined;
+}
+
+function networkError(err: unknown, action: string, timeoutMs: number): McubeNetworkError {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError') {
+    return new McubeNetworkError({ code: 'Timeout', message: `${action}: no answer within ${timeoutMs} ms`, action, cause: err });
+  }
+  const code = e?.cause?.code ?? 'NetworkError';
+  return new McubeNetworkError({ code, message: `${action}: ${e?.cause?.message ?? e?.message ?? String(err)}`, action, cause: err });
+}
+
+function popError(status: number, headers: Record<string, string>, text: string, action: string): McubeError {
+  let body: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(text);
+    if (parsed && typeof parsed === 'object') body = parsed;
+  } catch {}
+  const pick = (k: string) => {
+    const v = body[k] ?? body[k.charAt(0).toLowerCase() + k.slice(1)];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const init = {
+    code: pick('Code') ?? `Http${status}`,
+    message: pick('Message') ?? (text.trim().slice(0, 200) || `HTTP ${status}`),
+    requestId: pick('RequestId') ?? headers['x-acs-request-id'],
+    statusCode: status,
+    data: text && Object.keys(body).length ? body : text,
+    action,
+  };
+  const retryAfter = headers['x-acs-retry-after'];
+  if (retryAfter && /^\d+$/.test(retryAfter) && Number(retryAfter) > 0) return new McubeThrottlingError({ ...init, retryAfter: Number(retryAfter) });
+  return status < 500 ? new McubeClientError(init) : new McubeServerError(init);
+}
+
+/** One HTTP exchange; throws a typed error for anything but a 2xx JSON answer. */
+export async function sendOnce(req: SignedRequest, action: string, timeoutMs: number, signal?: AbortSignal): Promise<WireAnswer> {
+  const { host: _host, ...headers } = req.headers;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(req.url, {
+      method: req.method,
+      headers,
+      body: req.body,
+      redirect: 'manual',
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    text = await res.text();
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason ?? err;
+    throw networkError(err, action, timeoutMs);
+  }
+  const resHeaders: Record<string, string> = {};
+  res.headers.forEach((v, k) => (resHeaders[k] = v));
+  if (res.status >= 400) throw popError(res.status, resHeaders, text, action);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (res.status < 200 || res.status > 299 || !body || typeof body !== 'object' || Array.isArray(body)) {
+    const where = res.status >= 300 && res.status < 400 ? ` (redirect to ${resHeaders.location ?? '?'}; check the endpoint)` : '';
+    throw new McubeNetworkError({
+      code: 'InvalidResponse',
+      message: `${action}: HTTP ${res.status} answer is not a JSON object${where}: ${text.trim().slice(0, 120)}`,
+      statusCode: res.status,
+      data: text,
+      action,
+    });
+  }
+  const b = body as Record<string, unknown>;
+  const requestId = typeof b.RequestId === 'string' ? b.RequestId : resHeaders['x-acs-request-id'];
+  return { statusCode: res.status, headers: resHeaders, body: b, requestId };
+}

@@ -1,0 +1,173 @@
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'packages', 'sdk', 'bin', 'mcube.mjs');
+const RID = /\(RequestId [0-9A-F-]{36}\)/;
+
+let srv: TestServer;
+let dir: string;
+
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(MPAAS_|MCUBE_)/.test(k)) env[k] = v;
+  return {
+    ...env,
+    MCUBE_CLI_FROM_SOURCE: '1',
+    MCUBE_ENDPOINT: srv.url,
+    MPAAS_AK_ENV: srv.creds.accessKeyId,
+    MPAAS_SK_ENV: srv.creds.accessKeySecret,
+    MPAAS_APP_ID: srv.creds.appId,
+    MPAAS_WORKSPACE_ID: srv.creds.workspaceId,
+    MPAAS_TENANT_ID: srv.creds.tenantId,
+  };
+}
+
+/** `node packages/sdk/bin/mcube.mjs ...` as a real process (async: the server answers from this process). */
+function mcube(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const merged = { ...baseEnv(), ...env };
+    for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: merged as Record<string, string>, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c) => (stdout += c));
+    p.stderr.on('data', (c) => (stderr += c));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  srv = await startTestServer();
+  dir = mkdtempSync(join(tmpdir(), 'mcube-cli-'));
+  mkdirSync(join(dir, 'dist', 'www'), { recursive: true });
+  writeFileSync(join(dir, 'dist', 'www', 'index.html'), '<!DOCTYPE html><html><body>cli</body></html>');
+  writeFileSync(join(dir, 'dist', 'www', 'app.js'), 'console.log(1)');
+});
+afterAll(async () => {
+  await srv?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('mcube (subprocess)', () => {
+  it('vhost set / get, human and --json', async () => {
+    const set = await mcube(['vhost', 'set', 'cli.h5app.com']);
+    expect(set).toMatchObject({ code: 0, stdout: 'vhost set to cli.h5app.com\n' });
+    const get = await mcube(['vhost', 'get', '--json']);
+    expect(get.code).toBe(0);
+    expect(JSON.parse(get.stdout)).toMatchObject({ resultCode: 'OK', queryVhostResult: { data: 'cli.h5app.com', success: true } });
+  });
+
+  it('mcube api signs any action and prints the answer as sent; a business failure exits 4', async () => {
+    const ok = await mcube(['api', 'QueryMcubeVhost']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ResultCode: 'OK', QueryVhostResult: { Data: 'cli.h5app.com', Success: true } });
+    const v2 = await mcube(['api', 'QueryMcubeVhost', '--signature', 'v2', '--json']);
+    expect(JSON.parse(v2.stdout).QueryVhostResult.Data).toBe('cli.h5app.com');
+    const bad = await mcube(['api', 'CreateMcubeVhost', '--Vhost', 'not a domain']);
+    expect(bad.code).toBe(4);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ResultCode: 'InvalidVhost', CreateVhostResult: { Success: false } });
+    expect(bad.stderr).toMatch(/^error: InvalidVhost: .*not a domain.* \(RequestId [0-9A-F-]{36}\)\n$/);
+  });
+
+  it('a wrong secret exits 3 naming the POP code; a business error exits 4 naming its code', async () => {
+    const sig = await mcube(['vhost', 'get'], { MPAAS_SK_ENV: 'wrong-secret-wrong-secret' });
+    expect(sig.code).toBe(3);
+    expect(sig.stdout).toBe('');
+    expect(sig.stderr).toMatch(/^error: SignatureDoesNotMatch: .+/);
+    expect(sig.stderr).toMatch(RID);
+    const biz = await mcube(['whitelist', 'delete', '999999', '--json']);
+    expect(biz.code).toBe(4);
+    expect(biz.stderr).toMatch(/^error: WhitelistNotFound: /);
+    expect(JSON.parse(biz.stdout)).toMatchObject({ error: { type: 'McubeBusinessError', code: 'WhitelistNotFound', action: 'DeleteMcubeWhitelist' } });
+  });
+
+  it('usage errors exit 2; an unreachable server exits 5', async () => {
+    const unknown = await mcube(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
+    const noRelease = await mcube(['nebula', 'publish', 'dist', '--h5-id', '12345678', '--version', '1.0.0.1']);
+    expect(noRelease.code).toBe(2);
+    expect(noRelease.stderr).toMatch(/choose the release kind/);
+    const noEndpoint = await mcube(['vhost', 'get'], { MCUBE_ENDPOINT: undefined });
+    expect(noEndpoint.code).toBe(2);
+    expect(noEndpoint.stderr).toMatch(/MCUBE_ENDPOINT/);
+
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((r) => closed.close(r));
+    const down = await mcube(['vhost', 'get', '--endpoint', `http://127.0.0.1:${port}`, '--retries', '0']);
+    expect(down.code).toBe(5);
+    expect(down.stderr).toMatch(/^error: ECONNREFUSED: /);
+  });
+
+  it('packs, publishes and manages the release of an offline package', async () => {
+    const pack = await mcube(['nebula', 'pack', 'dist', '--h5-id', '55555555', '--out', 'shop.zip', '--main-url', '/www/index.html', '--json']);
+    expect(pack.code).toBe(0);
+    expect(JSON.parse(pack.stdout)).toMatchObject({ h5Id: '55555555', files: 2 });
+
+    const pub = await mcube(['nebula', 'publish', 'shop.zip', '--h5-id', '55555555', '--version', '1.0.0.1', '--name', 'shop', '--official', '--json']);
+    expect(pub.code, pub.stderr).toBe(0);
+    const published = JSON.parse(pub.stdout);
+    expect(published).toMatchObject({ h5Id: '55555555', version: '1.0.0.1', resourceId: expect.stringMatching(/^\d+$/), taskId: expect.stringMatching(/^\d+$/), release: { type: 'official' } });
+
+    const human = await mcube(['nebula', 'publish', 'dist', '--h5-id', '55555555', '--version', '1.0.0.2', '--gray-window', '+2d,500', '--rule', 'city:include:Hangzhou']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^published 55555555 1\.0\.0\.2 as gray release \(window\): package \d+, task \d+\n$/);
+    expect(human.stderr).toMatch(/uploading\.\.\.\n/);
+
+    const resources = await mcube(['nebula', 'resources', '--h5-id', '55555555']);
+    expect(resources.stdout).toMatch(/^ID +VERSION +PLATFORM/);
+    expect(resources.stdout).toMatch(/1\.0\.0\.2/);
+
+    const { resourceId, taskId } = published;
+    const tasks = await mcube(['nebula', 'tasks', '--resource-id', resourceId]);
+    expect(tasks.stdout).toMatch(new RegExp(`^${taskId} +official +full +releasing`, 'm'));
+
+    expect((await mcube(['task', 'pause', taskId, '--resource-id', resourceId])).stdout).toBe(`task ${taskId} paused\n`);
+    const shown = await mcube(['task', 'show', taskId, '--json']);
+    expect(JSON.parse(shown.stdout).getMcubeNebulaTaskDetailResult.nebulaTaskDetail).toMatchObject({ taskStatus: 3, publishType: 3 });
+    expect((await mcube(['task', 'continue', taskId])).code).toBe(0);
+    expect((await mcube(['task', 'end', taskId])).stdout).toBe(`task ${taskId} ended\n`);
+    const again = await mcube(['task', 'continue', taskId]);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toMatch(/^error: InvalidTaskStatusChange: /);
+
+    const apps = await mcube(['nebula', 'apps', '--keyword', '5555']);
+    expect(apps.stdout).toMatch(/^55555555 +shop$/m);
+  });
+
+  it('whitelists: create, add inline and from a file, list; a gray release to it', async () => {
+    const created = await mcube(['whitelist', 'create', '--name', 'cli-beta', '--json']);
+    const id = JSON.parse(created.stdout).createWhitelistResult.whitelistId as string;
+    expect(id).toMatch(/^\d+$/);
+    expect((await mcube(['whitelist', 'add', id, '--ids', 'u1,u2'])).stdout).toBe('added 2, refused 0\n');
+    writeFileSync(join(dir, 'ids.txt'), 'u3\nu4\nu5\n');
+    expect((await mcube(['whitelist', 'add', id, '--file', 'ids.txt'])).stdout).toBe('added 3, refused 0\n');
+    const list = await mcube(['whitelist', 'list', '--name', 'cli-']);
+    expect(list.stdout).toMatch(new RegExp(`^${id} +cli-beta +normal +5 `, 'm'));
+    const pub = await mcube(['nebula', 'publish', 'dist', '--h5-id', '66666600', '--version', '1.0.0.1', '--gray-whitelist', id, '--rule', 'os:within:9.0-14.0', '--json']);
+    expect(pub.code, pub.stderr).toBe(0);
+    const detail = await mcube(['api', 'GetMcubeNebulaTaskDetail', '--TaskId', JSON.parse(pub.stdout).taskId]);
+    expect(JSON.parse(detail.stdout).GetMcubeNebulaTaskDetailResult.NebulaTaskDetail).toMatchObject({ PublishMode: 1, WhitelistIds: id });
+  });
+
+  it('key status and key upload', async () => {
+    const before = await mcube(['key', 'status', '--json']);
+    expect(before.code).toBe(0);
+    expect(JSON.parse(before.stdout)).toMatchObject({ exists: false });
+    const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    writeFileSync(join(dir, 'private_key.pem'), pem);
+    const up = await mcube(['key', 'upload', 'private_key.pem']);
+    expect(up).toMatchObject({ code: 0, stdout: 'key uploaded: new packages are signed with it\n' });
+    expect((await mcube(['key', 'status'])).stdout).toBe('a signing key is configured\n');
+  });
+});

@@ -1,0 +1,126 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { McubeClient, McubeServerError, McubeThrottlingError, type RetryEvent } from '../../packages/sdk/src/index.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * A loopback proxy in front of the test server: answers the first `failures`
+ * requests itself (a 5xx, or 429 with x-acs-retry-after), forwards the rest
+ * unchanged (Host included, so signatures still verify), and records what came in.
+ */
+interface Plan {
+  failures: number;
+  status: number;
+  retryAfter?: string;
+}
+let plan: Plan = { failures: 0, status: 503 };
+let seen: Array<{ nonce: string; date: string; action: string }> = [];
+
+let srv: TestServer;
+let proxy: Server;
+let proxyUrl: string;
+
+beforeAll(async () => {
+  srv = await startTestServer();
+  proxy = createServer((req, res) => {
+    seen.push({
+      nonce: String(req.headers['x-acs-signature-nonce']),
+      date: String(req.headers['x-acs-date']),
+      action: String(req.headers['x-acs-action']),
+    });
+    if (seen.length <= plan.failures) {
+      req.resume();
+      const body = JSON.stringify({ RequestId: `PROXY-${seen.length}`, HostId: 'proxy', Code: plan.status === 429 ? 'Throttling.User' : 'ServiceUnavailable', Message: 'injected' });
+      res.writeHead(plan.status, { 'content-type': 'application/json', ...(plan.retryAfter ? { 'x-acs-retry-after': plan.retryAfter } : {}) });
+      res.end(body);
+      return;
+    }
+    const up = request({ host: '127.0.0.1', port: srv.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise((r) => proxy?.close(r));
+  await srv?.close();
+});
+beforeEach(() => {
+  seen = [];
+});
+
+const client = (retries: RetryEvent[], retry: Record<string, number> = {}) =>
+  new McubeClient({
+    endpoint: proxyUrl,
+    accessKeyId: srv.creds.accessKeyId,
+    accessKeySecret: srv.creds.accessKeySecret,
+    appId: srv.creds.appId,
+    workspaceId: srv.creds.workspaceId,
+    env: {},
+    retry: { baseDelayMs: 5, ...retry },
+    onRetry: (e) => retries.push(e),
+  });
+
+describe('retries', () => {
+  it('repeats a call after 503 answers, each attempt freshly signed', async () => {
+    plan = { failures: 2, status: 503 };
+    const retries: RetryEvent[] = [];
+    const r = await client(retries).queryMcubeVhost({});
+    expect(r.resultCode).toBe('OK');
+    expect(seen).toHaveLength(3);
+    expect(new Set(seen.map((s) => s.nonce)).size).toBe(3);
+    expect(seen.every((s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(s.date))).toBe(true);
+    expect(retries.map((e) => [e.attempt, e.error.name])).toEqual([
+      [1, 'McubeServerError'],
+      [2, 'McubeServerError'],
+    ]);
+  });
+
+  it('honours x-acs-retry-after on throttling', async () => {
+    plan = { failures: 1, status: 429, retryAfter: '1' };
+    const retries: RetryEvent[] = [];
+    const r = await client(retries).createMcubeVhost({ vhost: 'retry.h5app.com' });
+    expect(r.createVhostResult.success).toBe(true);
+    expect(seen).toHaveLength(2);
+    expect(retries).toHaveLength(1);
+    expect(retries[0]!.error).toBeInstanceOf(McubeThrottlingError);
+    expect(retries[0]!.delayMs).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('gives up with McubeThrottlingError when the server asks to wait longer than allowed', async () => {
+    plan = { failures: 5, status: 429, retryAfter: '60' };
+    const err = await client([]).queryMcubeVhost({}).catch((e) => e);
+    expect(err).toBeInstanceOf(McubeThrottlingError);
+    expect(err).toMatchObject({ code: 'Throttling.User', retryAfter: 60, statusCode: 429, requestId: 'PROXY-1' });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('stops after maxAttempts with the last McubeServerError', async () => {
+    plan = { failures: 10, status: 503 };
+    const err = await client([], { maxAttempts: 4 }).queryMcubeVhost({}).catch((e) => e);
+    expect(err).toBeInstanceOf(McubeServerError);
+    expect(err).toMatchObject({ code: 'ServiceUnavailable', statusCode: 503, requestId: 'PROXY-4' });
+    expect(seen).toHaveLength(4);
+  });
+
+  it('does not repeat a state-changing call after a gateway timeout (it may have been applied)', async () => {
+    plan = { failures: 10, status: 504 };
+    const err = await client([]).createMcubeVhost({ vhost: 'x.h5app.com' }).catch((e) => e);
+    expect(err).toMatchObject({ name: 'McubeServerError', statusCode: 504 });
+    expect(seen).toHaveLength(1);
+    seen = [];
+    await client([], { maxAttempts: 2 }).queryMcubeVhost({}).catch((e) => e);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('retry: false makes a single attempt', async () => {
+    plan = { failures: 10, status: 503 };
+    const c = new McubeClient({ endpoint: proxyUrl, accessKeyId: 'a', accessKeySecret: 'b', appId: 'A', workspaceId: 'w', env: {}, retry: false });
+    await expect(c.queryMcubeVhost({})).rejects.toBeInstanceOf(McubeServerError);
+    expect(seen).toHaveLength(1);
+  });
+});

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveUploadedObject } from '../../packages/server/src/features/storage/index.js';
+import { McubeClient, McubeUploadError, uploadFile } from '../../packages/sdk/src/index.js';
+import { startS3rver, type RunningS3rver } from '../helpers/s3rver.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const MAX = 4 * 1024 * 1024;
+
+function expectProgress(events: Array<[number, number | undefined]>, total: number) {
+  expect(events.length).toBeGreaterThan(1);
+  for (let i = 1; i < events.length; i++) expect(events[i]![0]).toBeGreaterThanOrEqual(events[i - 1]![0]);
+  expect(events.every(([, t]) => t === total)).toBe(true);
+  expect(events.at(-1)).toEqual([total, total]);
+}
+
+for (const driver of ['local', 's3'] as const) {
+  describe(`uploadFile, ${driver} driver`, () => {
+    let s3: RunningS3rver | undefined;
+    let srv: TestServer;
+    let client: McubeClient;
+    let dir: string;
+    beforeAll(async () => {
+      if (driver === 's3') s3 = await startS3rver();
+      srv = await startTestServer({ ...(s3?.env ?? {}), MCUBE_UPLOAD_MAX_BYTES: String(MAX) });
+      client = new McubeClient({ endpoint: srv.url, ...srv.creds, env: {}, throwOnBusinessError: true });
+      dir = mkdtempSync(join(tmpdir(), 'mcube-sdk-upload-'));
+    });
+    afterAll(async () => {
+      await srv?.close();
+      await s3?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    const token = async () => (await client.getMcubeFileToken({ onexFlag: true })).getFileTokenResult.fileToken!;
+    const scope = () => ({ tenantId: srv.creds.tenantId, appId: srv.creds.appId, workspaceId: srv.creds.workspaceId });
+
+    it('streams a file from disk with progress and returns a FileUrl the server accepts', async () => {
+      const data = randomBytes(3 * 1024 * 1024 + 17);
+      const path = join(dir, 'package v1.zip');
+      writeFileSync(path, data);
+      const events: Array<[number, number | undefined]> = [];
+      const fileUrl = await uploadFile(await token(), path, { onProgress: (s, t) => events.push([s, t]) });
+      expectProgress(events, data.length);
+      expect(fileUrl).toMatch(/\/package%20v1\.zip$/);
+      const obj = await resolveUploadedObject(srv.node.deps, scope(), fileUrl);
+      expect(obj.size).toBe(data.length);
+    });
+
+    it('uploads a Buffer and a Readable (sized, or chunked when the store takes it)', async () => {
+      const data = randomBytes(200_000);
+      const events: Array<[number, number | undefined]> = [];
+      const a = await uploadFile(await token(), data, { filename: 'a.bin', onProgress: (s, t) => events.push([s, t]) });
+      expectProgress(events, data.length);
+      expect((await resolveUploadedObject(srv.node.deps, scope(), a)).size).toBe(data.length);
+      const b = await uploadFile(await token(), Readable.from([data.subarray(0, 1000), data.subarray(1000)]), { filename: 'b.bin', size: data.length });
+      expect((await resolveUploadedObject(srv.node.deps, scope(), b)).size).toBe(data.length);
+      if (driver === 'local') {
+        const c = await uploadFile(await token(), Readable.from([data]), { filename: 'c.bin' });
+        expect((await resolveUploadedObject(srv.node.deps, scope(), c)).size).toBe(data.length);
+      }
+    });
+
+    it('the uploaded file feeds a later action (whitelist import by OssUrl)', async () => {
+      const ids = Array.from({ length: 500 }, (_, i) => `user-${i}`).join('\n');
+      const fileUrl = await uploadFile(await token(), Buffer.from(ids), { filename: 'ids.txt', contentType: 'text/plain' });
+      const wl = await client.createMcubeWhitelist({ whiteListName: `import-${driver}`, whitelistType: 'normal' });
+      const r = await client.updateMcubeWhitelist({ id: wl.createWhitelistResult.whitelistId!, ossUrl: fileUrl, onexFlag: true });
+      expect(r.addWhitelistResult.addWhitelistInfo).toMatchObject({ successNum: 500, failNum: 0 });
+    });
+
+    if (driver === 'local') {
+      it('reports the store refusing a tampered policy as McubeUploadError', async () => {
+        const t = await token();
+        const forged = { ...t, formFields: { ...t.formFields!, Policy: Buffer.from('{"expiration":"2999-01-01T00:00:00Z","conditions":[]}').toString('base64') } };
+        const err = await uploadFile(forged, Buffer.from('x'), { filename: 'x.bin' }).catch((e) => e);
+        expect(err).toBeInstanceOf(McubeUploadError);
+        expect(err.statusCode).toBe(403);
+        expect(err.code).toMatch(/SignatureDoesNotMatch|AccessDenied/);
+      });
+
+      it('reports an oversized upload as EntityTooLarge, even while the body is still being sent', async () => {
+        const err = await uploadFile(await token(), randomBytes(MAX + 1024 * 1024), { filename: 'big.bin' }).catch((e) => e);
+        expect(err).toBeInstanceOf(McubeUploadError);
+        expect(err).toMatchObject({ code: 'EntityTooLarge', statusCode: 400 });
+      });
+    }
+  });
+}
