@@ -13,6 +13,7 @@ export const PACKAGE_ERROR_CODES = [
   'BadLayout',
   'EmptyPackage',
   'InvalidRsaKey',
+  'InvalidExtendInfo',
 ] as const;
 
 export type PackageErrorCode = (typeof PACKAGE_ERROR_CODES)[number];

@@ -131,11 +131,11 @@ function checkGlobalPath(rel: string[], e: ScannedEntry, scope: string, h5Id: st
       `In a global resource package the second level must be a domain (host name, optionally ":port"), as in ${expected}; found "${rel[0]}".`,
     );
   }
-  if (rel.length >= 2 && rel[1] !== scope) {
-    throw new PackageError('BadLayout', `In a global resource package the third level must be "${scope}" (AppId_WorkspaceId), as in ${expected}; found "${rel[1]}".`);
-  }
   if (!e.dir && rel.length < 3) {
     throw new PackageError('BadLayout', `The file "${e.name}" must sit below ${h5Id}/${rel[0]}/${scope}/ in a global resource package.`);
+  }
+  if (rel.length >= 2 && rel[1] !== scope) {
+    throw new PackageError('BadLayout', `In a global resource package the third level must be "${scope}" (AppId_WorkspaceId), as in ${expected}; found "${rel[1]}".`);
   }
 }
 

@@ -30,7 +30,7 @@ export function parseRsaPrivateKey(pem: string): ParsedRsaKey {
     throw invalid('The private key is encrypted; remove the passphrase first (openssl rsa -in key.pem -out plain.pem).');
   }
   if (label.includes('PUBLIC KEY') || label === 'CERTIFICATE') {
-    throw invalid(`This is a ${label.toLowerCase()}; upload the RSA private key (the console signs packages with it).`);
+    throw invalid(`This PEM block is a ${label}, not a private key; upload the RSA private key (packages are signed with it).`);
   }
   if (label !== 'RSA PRIVATE KEY' && label !== 'PRIVATE KEY') {
     throw invalid(`"${label}" is not an RSA private key; generate one with openssl genrsa -out private_key.pem 2048.`);

@@ -2,8 +2,9 @@ import { open as openFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
-import type { Entry, ZipFile } from 'yauzl';
+import type { Entry, RandomAccessReader, ZipFile } from 'yauzl';
 import { PackageError } from './errors.js';
+import { FileReader } from './file-reader.js';
 import type { ScannedEntry } from './zip-scan.js';
 
 /** The yauzl 3 fields we use that @types/yauzl (2.x) does not declare. */
@@ -33,17 +34,30 @@ export class ZipReader {
   }
 
   static async open(path: string): Promise<ZipReader> {
+    const fh = await openFile(path, 'r');
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    let closing: Promise<void> | null = null;
+    const closeFile = () => (closing ??= fh.close());
+    const reader = new FileReader(fh.fd, closeFile);
+    reader.on('error', () => {}); // a failed close is not worth crashing for
     const zip = await new Promise<ZipFile>((resolve, reject) => {
-      yauzl.open(
-        path,
+      yauzl.fromRandomAccessReader(
+        reader as unknown as RandomAccessReader,
+        size,
         { lazyEntries: true, autoClose: false, validateEntrySizes: true, decodeStrings: false, strictFileNames: true },
         (err, zf) => (err ? reject(err) : resolve(zf)),
       );
     }).catch(async (err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
+      await closeFile(); // yauzl keeps its reference on the reader when opening fails
       throw await classifyOpenError(path, err);
     });
-    return new ZipReader(zip, zip.fileSize);
+    return new ZipReader(zip, size);
   }
 
   /** The next central-directory record, or null at the end. */
@@ -106,6 +120,22 @@ async function classifyOpenError(path: string, err: unknown): Promise<PackageErr
   return new PackageError('NotAZip', 'The upload is not a zip archive.');
 }
 
+/**
+ * A copy of an entry with only what reading its data needs, so that a directory of
+ * thousands of entries does not keep every record's raw name, extra-field and comment
+ * buffers alive until the tar is written.
+ */
+export function leanEntry(e: ZipEntry): ZipEntry {
+  const lean = Object.create((yauzl as unknown as { Entry: { prototype: object } }).Entry.prototype) as ZipEntry;
+  lean.generalPurposeBitFlag = e.generalPurposeBitFlag;
+  lean.compressionMethod = e.compressionMethod;
+  lean.compressedSize = e.compressedSize;
+  lean.uncompressedSize = e.uncompressedSize;
+  lean.relativeOffsetOfLocalHeader = e.relativeOffsetOfLocalHeader;
+  lean.crc32 = e.crc32;
+  return lean;
+}
+
 /** Maps yauzl/zlib failures met while reading entries to package errors. */
 export function mapZipError(err: unknown): PackageError {
   if (err instanceof PackageError) return err;
@@ -133,6 +163,11 @@ export class ByteBudget {
  * declared size, checked against its CRC-32 at the end.
  */
 export async function* readEntryChunks(zip: ZipReader, s: ScannedEntry, budget: ByteBudget): AsyncGenerator<Buffer> {
+  if (s.size === 0) {
+    // Nothing to copy: no need to inflate whatever the entry claims to hold.
+    if (s.crc32 !== 0) throw new PackageError('TruncatedZip', `The entry "${s.name}" is damaged (CRC-32 of an empty file is not 0).`);
+    return;
+  }
   const stream = await zip.openStream(s.entry);
   let n = 0;
   let crc = 0;

@@ -1,11 +1,11 @@
 import { crc32 } from 'node:zlib';
 import { PackageError, type PackageLimits } from './errors.js';
-import type { ZipEntry, ZipReader } from './zip-reader.js';
+import { leanEntry, type ZipEntry, type ZipReader } from './zip-reader.js';
 
 /** Entries below this uncompressed size are not judged by their compression ratio. */
 export const RATIO_MIN_BYTES = 1024 * 1024;
-/** Longest entry name accepted, in UTF-8 bytes (PATH_MAX). */
-export const MAX_NAME_BYTES = 4096;
+/** Longest entry name accepted, in UTF-8 bytes (bounds what the directory scan keeps per entry). */
+export const MAX_NAME_BYTES = 1024;
 
 export interface ScannedEntry {
   /** Decoded name without a trailing slash. */
@@ -97,7 +97,7 @@ function checkEntry(e: ZipEntry, limits: PackageLimits): ScannedEntry {
     compressedSize: e.compressedSize,
     crc32: e.crc32,
     mtime: e.getLastModDate(),
-    entry: e,
+    entry: leanEntry(e),
   };
 }
 
