@@ -7,6 +7,10 @@ type Row = Record<string, any>;
 
 const where = (s: Scope) => ({ app_id: s.appId, workspace_id: s.workspaceId });
 
+/** Row ids are 32-bit serials; a larger id (the wire allows int64) names no row, and PostgreSQL would refuse to compare it. */
+const MAX_ROW_ID = 2147483647;
+const isRowId = (id: number) => Number.isSafeInteger(id) && id > 0 && id <= MAX_ROW_ID;
+
 /** LIKE pattern matching `text` literally (with "\" as the escape character on both databases). */
 function likeContains(text: string): string {
   return '%' + text.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
@@ -124,7 +128,7 @@ export async function listApps(k: K, s: Scope, keyword: string, offset: number, 
     }
     return q;
   };
-  const [{ n }] = (await base().count({ n: '*' })) as Array<{ n: unknown }>;
+  const n = ((await base().count({ n: '*' })) as Array<{ n: unknown }>)[0]?.n;
   const rows = await base().orderBy('h5_id').offset(offset).limit(limit).select('*');
   return { total: num(n), apps: rows.map(toApp) };
 }
@@ -188,6 +192,7 @@ export async function insertResource(k: K, s: Scope, r: NewResource): Promise<nu
 }
 
 export async function getResource(k: K, s: Scope, id: number, forUpdate = false): Promise<NebulaResource | null> {
+  if (!isRowId(id)) return null;
   const q = k('nebula_resources').where({ ...where(s), id });
   const r = await (forUpdate ? q.forUpdate() : q).first();
   return r ? toResource(r) : null;
@@ -195,7 +200,7 @@ export async function getResource(k: K, s: Scope, id: number, forUpdate = false)
 
 export async function listResources(k: K, s: Scope, h5Id: string, offset: number, limit: number): Promise<{ total: number; resources: NebulaResource[] }> {
   const base = () => (h5Id ? k('nebula_resources').where({ ...where(s), h5_id: h5Id }) : k('nebula_resources').where(where(s)));
-  const [{ n }] = (await base().count({ n: '*' })) as Array<{ n: unknown }>;
+  const n = ((await base().count({ n: '*' })) as Array<{ n: unknown }>)[0]?.n;
   const rows = await base().orderBy('id', 'desc').offset(offset).limit(limit).select('*');
   return { total: num(n), resources: rows.map(toResource) };
 }
@@ -236,6 +241,7 @@ export async function insertTask(k: K, s: Scope, t: NewTask): Promise<number> {
 }
 
 export async function getTask(k: K, s: Scope, id: number): Promise<NebulaTask | null> {
+  if (!isRowId(id)) return null;
   const r = await k('nebula_tasks').where({ ...where(s), id }).first();
   return r ? toTask(r) : null;
 }
@@ -251,8 +257,9 @@ export async function updateTaskStatus(k: K, id: number, from: number, to: numbe
 }
 
 export async function existingWhitelistIds(k: K, s: Scope, ids: number[]): Promise<Set<number>> {
-  if (!ids.length) return new Set();
-  const rows = await k('whitelists').where(where(s)).whereIn('id', ids).select('id');
+  const valid = ids.filter(isRowId);
+  if (!valid.length) return new Set();
+  const rows = await k('whitelists').where(where(s)).whereIn('id', valid).select('id');
   return new Set(rows.map((r) => num(r.id)));
 }
 

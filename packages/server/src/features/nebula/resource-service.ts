@@ -1,0 +1,191 @@
+import { join } from 'node:path';
+import { BusinessError } from '../../core/errors.js';
+import { releaseVersionOf } from '../../core/ids.js';
+import type { ActionContext } from '../../core/registry.js';
+import { commitBlob } from '../../db/blob-registry.js';
+import { bumpStamp } from '../../db/stamps.js';
+import { buildAmr, h5Json, h5JsonEntry } from '../packages/index.js';
+import { resolveUploadedObject } from '../storage/index.js';
+import { claimBlob, findApp, forgetPendingBlobs, getVhost, insertAppIfMissing, insertResource, listVersions, setAppResourceType } from './nebula-store.js';
+import type { Scope } from './nebula-types.js';
+import { asBusiness } from './package-errors.js';
+import { loadPrivateKey } from './rsa-key-service.js';
+import { invalid } from './rules/field-error.js';
+import type { ResourceSpec } from './rules/resource-fields.js';
+import { compareVersions } from './rules/version.js';
+import { withWorkDir } from './work-dir.js';
+
+type Built = Awaited<ReturnType<typeof buildAmr>>;
+
+export function packageKeys(s: Scope, spec: Pick<ResourceSpec, 'h5Id' | 'h5Version' | 'platform'>): { amrKey: string; jsonKey: string } {
+  const dir = `pkg/${s.appId}-${s.workspaceId}/${spec.h5Id}/${spec.h5Version}_${spec.platform.toLowerCase()}/nebula`;
+  return { amrKey: `${dir}/${spec.h5Id}_${spec.h5Version}.amr`, jsonKey: `${dir}/${spec.h5Id}_${spec.h5Version}.json` };
+}
+
+/**
+ * The vhost a package's files are served under, as h5.json carries it: a
+ * value with a scheme is taken as it is; a bare domain (what CreateMcubeVhost
+ * stores, e.g. h5app.com) becomes https://<h5Id>.<domain>, as in console exports.
+ */
+export function servedVhost(domain: string, h5Id: string): string {
+  if (/^https?:\/\//i.test(domain)) return domain.replace(/\/+$/, '');
+  return `https://${h5Id}.${domain.replace(/\/+$/, '')}`;
+}
+
+const typeName = (t: number) => (t === 0 ? 'global resource packages (0)' : 'normal packages (1)');
+
+/** Refuses a version equal (as a version: 1.0 = 1.0.0) to one the H5 app already has. */
+function checkVersionFree(versions: Array<{ h5Version: string }>, spec: ResourceSpec): void {
+  const same = versions.find((v) => compareVersions(v.h5Version, spec.h5Version) === 0);
+  if (same) throw new BusinessError('H5VersionExists', `H5Version: version ${same.h5Version} of H5 app ${spec.h5Id} already exists; versions are unique within an H5 app.`);
+}
+
+function checkTypeFits(appType: number | null, spec: ResourceSpec): void {
+  if (appType !== null && appType !== spec.resourceType) {
+    throw new BusinessError('ResourceTypeMismatch', `ResourceType: H5 app ${spec.h5Id} holds ${typeName(appType)}; it cannot take ${typeName(spec.resourceType)}.`);
+  }
+}
+
+/** The path of MainUrl as a tar entry (the 8-digit top folder is stripped from the upload). */
+function packageHasFile(entries: string[], mainUrl: string): boolean {
+  return entries.includes(mainUrl.replace(/^\/+/, ''));
+}
+
+/**
+ * Creates an offline package from an uploaded .zip. Crash-safe: every field
+ * is checked before anything is touched; the two objects (.amr and h5.json)
+ * are claimed in the blob registry before they are written and committed in
+ * the transaction that inserts the package row; on failure the written
+ * objects are removed again (the janitor sweeps whatever a crash leaves).
+ */
+export async function createResource(ctx: ActionContext, spec: ResourceSpec): Promise<{ id: number }> {
+  const { deps } = ctx;
+  const { knex } = deps.db;
+  const app = await findApp(knex, ctx, spec.h5Id);
+  checkTypeFits(app?.resourceType ?? null, spec);
+  checkVersionFree(await listVersions(knex, ctx, spec.h5Id), spec);
+  const domain = spec.vhost || (await getVhost(knex, ctx));
+  if (!domain) throw new BusinessError('VhostNotConfigured', 'Vhost: no virtual domain is given and none is configured; set one with CreateMcubeVhost first.');
+  const vhost = servedVhost(domain, spec.h5Id);
+  const h5Name = app?.h5Name ?? (spec.h5Name || spec.h5Id);
+  const maxBytes = deps.config.storage.uploadMaxBytes;
+  const upload = await resolveUploadedObject(deps, ctx, spec.fileUrl, { maxBytes });
+  const privateKey = await loadPrivateKey(ctx);
+
+  const id = await withWorkDir(deps, 'nebula-', async (dir) => {
+    const zipPath = join(dir, 'upload.zip');
+    await deps.blobs.downloadToFile(upload.key, zipPath, maxBytes);
+    const built = await asBusiness('FileUrl is not a usable offline package', () =>
+      buildAmr({
+        zipPath,
+        h5Id: spec.h5Id,
+        version: spec.h5Version,
+        resourceType: spec.resourceType,
+        appId: ctx.appId,
+        workspaceId: ctx.workspaceId,
+        privateKey,
+        limits: { maxEntries: deps.config.packages.maxEntries, maxTotalBytes: deps.config.packages.maxTotalBytes, maxRatio: deps.config.packages.maxRatio },
+        workDir: dir,
+      }),
+    );
+    try {
+      if (spec.resourceType === 1 && spec.mainUrl && !packageHasFile(built.entries, spec.mainUrl)) {
+        throw invalid('MainUrl', `${spec.mainUrl} is not a file of the uploaded package (expected ${spec.h5Id}${spec.mainUrl} in the .zip).`);
+      }
+      return await storePackage(ctx, spec, { vhost, h5Name }, built);
+    } finally {
+      await built.cleanup().catch(() => {});
+    }
+  });
+  deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
+  return { id };
+}
+
+async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhost: string; h5Name: string }, built: Built): Promise<number> {
+  const { deps } = ctx;
+  const { knex, dialect } = deps.db;
+  const { amrKey, jsonKey } = packageKeys(ctx, spec);
+  const now = deps.now();
+  const claimed: string[] = [];
+  try {
+    for (const key of [amrKey, jsonKey]) {
+      if (!(await claimBlob(knex, key, ctx, now))) {
+        throw new BusinessError('H5VersionExists', `H5Version: version ${spec.h5Version} of H5 app ${spec.h5Id} already exists or is being created right now.`);
+      }
+      claimed.push(key);
+    }
+    await deps.blobs.putFile(amrKey, built.amrPath, { contentType: 'application/octet-stream' });
+    const entry = h5JsonEntry({
+      h5Id: spec.h5Id,
+      h5Name: meta.h5Name,
+      version: spec.h5Version,
+      packageUrl: await deps.blobs.downloadUrl(amrKey),
+      fallbackBaseUrl: '',
+      mainUrl: spec.mainUrl,
+      vhost: meta.vhost,
+      autoInstall: spec.autoInstall,
+      installType: spec.installType,
+      extendInfo: spec.extendInfo,
+      subUrl: spec.subUrl,
+      resourceType: spec.resourceType,
+      ...(spec.resourceType === 0 && built.firstFile ? { globalPackUrl: `https://${built.firstFile}` } : {}),
+    });
+    await deps.blobs.put(jsonKey, Buffer.from(JSON.stringify(h5Json([entry]))), { contentType: 'application/json' });
+    return await knex.transaction(async (trx) => {
+      await insertAppIfMissing(trx, ctx, spec.h5Id, meta.h5Name, now);
+      // Locks the H5 app row on PostgreSQL so packages of one H5 app are created one at a time.
+      const app = (await findApp(trx, ctx, spec.h5Id, dialect === 'pg'))!;
+      checkTypeFits(app.resourceType, spec);
+      if (app.resourceType === null) await setAppResourceType(trx, ctx, spec.h5Id, spec.resourceType);
+      checkVersionFree(await listVersions(trx, ctx, spec.h5Id), spec);
+      const id = await insertResource(trx, ctx, {
+        h5Id: spec.h5Id,
+        h5Name: app.h5Name,
+        h5Version: spec.h5Version,
+        resourceType: spec.resourceType,
+        platform: spec.platform,
+        clientVersionMin: spec.clientVersionMin,
+        clientVersionMax: spec.clientVersionMax,
+        mainUrl: spec.mainUrl,
+        subUrl: spec.subUrl,
+        vhost: meta.vhost,
+        customDomainName: spec.customDomainName,
+        extendInfo: spec.extendInfo,
+        autoInstall: spec.autoInstall,
+        installType: spec.installType,
+        repeatNebula: spec.repeatNebula,
+        amrKey,
+        jsonKey,
+        md5: built.md5,
+        fileSize: built.size,
+        releaseVersion: releaseVersionOf(now),
+        createdAt: now,
+        modifiedAt: now,
+      });
+      await commitBlob(trx, amrKey);
+      await commitBlob(trx, jsonKey);
+      await bumpStamp(trx, dialect, ctx.appId, ctx.workspaceId);
+      return id;
+    });
+  } catch (err) {
+    await removeClaimed(ctx, claimed);
+    if (deps.db.isUniqueViolation(err)) {
+      throw new BusinessError('H5VersionExists', `H5Version: version ${spec.h5Version} of H5 app ${spec.h5Id} already exists.`);
+    }
+    throw err;
+  }
+}
+
+/** Best effort: objects that cannot be removed now keep their pending row for the janitor. */
+async function removeClaimed(ctx: ActionContext, keys: string[]): Promise<void> {
+  const removed: string[] = [];
+  for (const key of keys) {
+    try {
+      await ctx.deps.blobs.delete(key);
+      removed.push(key);
+    } catch (e) {
+      ctx.deps.log.warn('object removal deferred to the janitor', { requestId: ctx.requestId, key, error: (e as Error).message });
+    }
+  }
+  await forgetPendingBlobs(ctx.deps.db.knex, removed).catch(() => {});
+}

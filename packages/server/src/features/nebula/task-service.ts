@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { BusinessError } from '../../core/errors.js';
+import type { ActionContext } from '../../core/registry.js';
+import { bumpStamp } from '../../db/stamps.js';
+import { existingWhitelistIds, getResource, getTask, insertTask, listTasks, listVersions, setPublishPeriod, updateTaskStatus } from './nebula-store.js';
+import type { NebulaResource, NebulaTask } from './nebula-types.js';
+import { invalid, shown } from './rules/field-error.js';
+import { publishPeriodOf } from './rules/publish-period.js';
+import type { TaskSpec } from './rules/task-fields.js';
+import { checkStatusChange } from './rules/task-status.js';
+import { compareVersions } from './rules/version.js';
+
+/** "Up to 10 release tasks are allowed for one upgrade package concurrently" (guide §4.3): tasks not finished. */
+export const MAX_OPEN_TASKS = 10;
+
+const notFound = (field: string, id: number | string) =>
+  new BusinessError('NebulaResourceNotFound', `${field}: no offline package ${id} in this app and workspace.`);
+
+async function lockedResource(trx: Knex.Transaction, ctx: ActionContext, id: number, field: string): Promise<NebulaResource> {
+  const res = await getResource(trx, ctx, id, ctx.deps.db.dialect === 'pg');
+  if (!res) throw notFound(field, id);
+  return res;
+}
+
+async function refreshPeriod(trx: Knex.Transaction, ctx: ActionContext, resourceId: number, now: number): Promise<void> {
+  await setPublishPeriod(trx, resourceId, publishPeriodOf(await listTasks(trx, ctx, resourceId)), now);
+}
+
+/** Creates a release task; the package's publish period and the delivery stamp move in the same transaction. */
+export async function createTask(ctx: ActionContext, spec: TaskSpec): Promise<{ id: number }> {
+  const { deps } = ctx;
+  const { knex, dialect } = deps.db;
+  const now = deps.now();
+  const id = await knex.transaction(async (trx) => {
+    const res = await lockedResource(trx, ctx, spec.packageId, 'PackageId');
+    if (spec.whitelistIds.length) {
+      const found = await existingWhitelistIds(trx, ctx, spec.whitelistIds);
+      const missing = spec.whitelistIds.filter((w) => !found.has(w));
+      if (missing.length) throw invalid('WhitelistIds', `no whitelist ${missing.join(', ')} in this app and workspace.`);
+    }
+    if (spec.taskType === 1) {
+      const newer = (await listVersions(trx, ctx, res.h5Id)).filter((v) => compareVersions(v.h5Version, res.h5Version) > 0);
+      if (!newer.length) {
+        throw invalid('TaskType', `a rollback task (1) delivers an older version, but package ${res.id} (version ${res.h5Version}) is the newest of H5 app ${res.h5Id}.`);
+      }
+    }
+    const open = (await listTasks(trx, ctx, res.id)).filter((t) => t.taskStatus !== 2).length;
+    if (open >= MAX_OPEN_TASKS) {
+      throw new BusinessError('TooManyTasks', `PackageId: package ${res.id} already has ${open} tasks that are not finished; at most ${MAX_OPEN_TASKS} are allowed, end one first.`);
+    }
+    const id = await insertTask(trx, ctx, {
+      resourceId: res.id,
+      h5Id: res.h5Id,
+      publishType: spec.publishType,
+      publishMode: spec.publishMode,
+      taskStatus: spec.taskStatus,
+      taskType: spec.taskType,
+      greyEndtime: spec.greyEndtime,
+      greyNum: spec.greyNum,
+      greyConfigInfo: spec.greyConfigInfo,
+      whitelistIds: spec.whitelistIds.join(','),
+      percent: spec.percent,
+      seed: randomBytes(16).toString('hex'),
+      memo: spec.memo,
+      platform: res.platform,
+      taskVersion: now,
+      releaseVersion: res.releaseVersion,
+      createdAt: now,
+      modifiedAt: now,
+    });
+    await refreshPeriod(trx, ctx, res.id, now);
+    await bumpStamp(trx, dialect, ctx.appId, ctx.workspaceId);
+    return id;
+  });
+  deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
+  return { id };
+}
+
+function parseId(field: string, raw: string | undefined, required: boolean): number | null {
+  const v = (raw ?? '').trim();
+  if (v === '') {
+    if (required) throw invalid(field, 'is required.');
+    return null;
+  }
+  if (!/^\d{1,15}$/.test(v) || Number(v) === 0) throw invalid(field, `${shown(raw)} is not an id.`);
+  return Number(v);
+}
+
+/** Moves a task along 0→1, 0→2, 1→3, 3→1, 1→2, 3→2; PackageId, when given, must be the task's package. */
+export async function changeTaskStatus(ctx: ActionContext, input: { taskId?: string; packageId?: string; taskStatus?: number; bizType?: string }): Promise<void> {
+  const { deps } = ctx;
+  const { knex, dialect } = deps.db;
+  const taskId = parseId('TaskId', input.taskId, true)!;
+  const packageId = parseId('PackageId', input.packageId, false);
+  if (input.bizType && input.bizType.trim() && input.bizType.trim() !== 'nebula') throw invalid('BizType', `${shown(input.bizType)} is not allowed; use nebula.`);
+  if (input.taskStatus === undefined) throw invalid('TaskStatus', 'is required: 0 (to be released), 1 (releasing), 2 (finished) or 3 (paused).');
+  const to = input.taskStatus;
+  const now = deps.now();
+  await knex.transaction(async (trx) => {
+    const task = await getTask(trx, ctx, taskId);
+    if (!task) throw new BusinessError('NebulaTaskNotFound', `TaskId: no release task ${taskId} in this app and workspace.`);
+    if (packageId !== null && packageId !== task.resourceId) throw invalid('PackageId', `${packageId} is not the package of task ${taskId} (${task.resourceId}).`);
+    await lockedResource(trx, ctx, task.resourceId, 'PackageId');
+    checkStatusChange(task.taskStatus, to);
+    if (!(await updateTaskStatus(trx, task.id, task.taskStatus, to, now))) {
+      throw new BusinessError('ConcurrentChange', `TaskStatus: task ${taskId} was changed by another request meanwhile; read it again and retry.`);
+    }
+    await refreshPeriod(trx, ctx, task.resourceId, now);
+    await bumpStamp(trx, dialect, ctx.appId, ctx.workspaceId);
+  });
+  deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
+}
+
+export async function tasksOfResource(ctx: ActionContext, resourceId: number | undefined): Promise<{ resource: NebulaResource; tasks: NebulaTask[] }> {
+  if (!resourceId) throw invalid('Id', 'is required: the id of the offline package whose tasks are listed.');
+  const { knex } = ctx.deps.db;
+  const resource = await getResource(knex, ctx, resourceId);
+  if (!resource) throw notFound('Id', resourceId);
+  return { resource, tasks: await listTasks(knex, ctx, resourceId) };
+}
+
+export async function taskDetail(ctx: ActionContext, taskId: number | undefined): Promise<{ resource: NebulaResource; task: NebulaTask }> {
+  if (!taskId) throw invalid('TaskId', 'is required.');
+  const { knex } = ctx.deps.db;
+  const task = await getTask(knex, ctx, taskId);
+  if (!task) throw new BusinessError('NebulaTaskNotFound', `TaskId: no release task ${taskId} in this app and workspace.`);
+  const resource = (await getResource(knex, ctx, task.resourceId))!;
+  return { resource, task };
+}

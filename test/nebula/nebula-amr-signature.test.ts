@@ -1,0 +1,88 @@
+import { createVerify } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { mcube, publishFixture, rsaKeyPair, uploadFile } from '../helpers/nebula.js';
+import { startS3rver } from '../helpers/s3rver.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { parseTar, readZip } from '../packages/zip-fixtures.js';
+
+let srv: TestServer;
+beforeAll(async () => {
+  srv = await startTestServer();
+});
+afterAll(async () => {
+  await srv?.close();
+});
+
+async function downloadAmr(url: string): Promise<Map<string, Buffer>> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  const path = join(srv.env.dataDir, `dl-${Date.now()}.amr`);
+  await writeFile(path, Buffer.from(await res.arrayBuffer()));
+  return new Map((await readZip(path)).map((e) => [e.name, e.data]));
+}
+
+it('the produced .amr is signed with the uploaded key (SHA1withRSA over the tar and Manifest.xml) and carries the uploaded files', async () => {
+  const call = mcube(srv);
+  const { privatePem, publicPem } = rsaKeyPair();
+  expect((await call('UploadMcubeRsaKey', { FileUrl: await uploadFile(call, 'k.pem', Buffer.from(privatePem)), OnexFlag: true })).ResultCode).toBe('OK');
+  const files = {
+    'www/index.html': '<html><body>signed</body></html>',
+    'www/css/site.css': 'body{color:red}',
+    'www/img/logo.bin': Buffer.from([0, 1, 2, 3, 255, 254]),
+  };
+  const p = await publishFixture(srv, { h5Id: '70000001', version: '1.2.3.4', files });
+  const list = await p.call('ListMcubeNebulaResources', { H5Id: p.h5Id });
+  const amr = await downloadAmr(list.ListMcubeNebulaResourceResult.NebulaResourceInfo[0].DownloadUrl);
+  expect([...amr.keys()].sort()).toEqual(['70000001.tar', 'CERT.json', 'Manifest.xml']);
+
+  const cert = JSON.parse(amr.get('CERT.json')!.toString('utf8'));
+  for (const name of ['70000001.tar', 'Manifest.xml']) {
+    expect(cert[name], name).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    const ok = createVerify('RSA-SHA1').update(amr.get(name)!).verify(publicPem, cert[name], 'base64');
+    expect(ok, name).toBe(true);
+  }
+  // a different key does not verify: the signature really is bound to the uploaded key
+  expect(createVerify('RSA-SHA1').update(amr.get('Manifest.xml')!).verify(rsaKeyPair(1024).publicPem, cert['Manifest.xml'], 'base64')).toBe(false);
+  expect(amr.get('Manifest.xml')!.toString()).toContain('<version>1.2.3.4</version>');
+
+  const tar = parseTar(amr.get('70000001.tar')!).entries.filter((e) => e.type === '0' || e.type === '\0');
+  const got = new Map(tar.filter((e) => e.name !== 'hpmfile.json').map((e) => [e.name, e.data]));
+  expect([...got.keys()].sort()).toEqual(Object.keys(files).sort());
+  for (const [name, data] of Object.entries(files)) expect(got.get(name)!.equals(typeof data === 'string' ? Buffer.from(data) : data), name).toBe(true);
+});
+
+it('without an uploaded key CERT.json carries empty signatures', async () => {
+  const other = await startTestServer();
+  try {
+    const p = await publishFixture(other, { h5Id: '70000002' });
+    const list = await p.call('ListMcubeNebulaResources', { H5Id: p.h5Id });
+    const res = await fetch(list.ListMcubeNebulaResourceResult.NebulaResourceInfo[0].DownloadUrl);
+    const path = join(other.env.dataDir, 'unsigned.amr');
+    await writeFile(path, Buffer.from(await res.arrayBuffer()));
+    const cert = JSON.parse((await readZip(path)).find((e) => e.name === 'CERT.json')!.data.toString());
+    expect(cert).toEqual({ '70000002.tar': '', 'Manifest.xml': '' });
+  } finally {
+    await other.close();
+  }
+});
+
+it('with the s3 driver (s3rver) the package is built, stored and downloadable through its DownloadUrl', async () => {
+  const s3 = await startS3rver();
+  const s3srv = await startTestServer(s3.env);
+  try {
+    const p = await publishFixture(s3srv, { h5Id: '70000003', version: '3.0' });
+    const item = (await p.call('ListMcubeNebulaResources', { H5Id: p.h5Id })).ListMcubeNebulaResourceResult.NebulaResourceInfo[0];
+    const amr = await fetch(item.DownloadUrl);
+    expect(amr.status).toBe(200);
+    expect(String((await amr.arrayBuffer()).byteLength)).toBe(item.FileSize);
+    const json: any = await (await fetch(item.Memo)).json();
+    expect(json.data[0]).toMatchObject({ app_id: '70000003', version: '3.0' });
+    expect((await p.call('DeleteMcubeNebulaApp', { H5Id: p.h5Id })).ResultCode).toBe('OK');
+    expect((await fetch(item.DownloadUrl)).status).toBe(404);
+  } finally {
+    await s3srv.close();
+    await s3.close();
+  }
+});
