@@ -9,8 +9,18 @@ import type { Knex } from 'knex';
  * A crash anywhere leaves either nothing, or a 'pending' row whose object the
  * janitor deletes; never a committed row pointing at a missing object.
  */
-export async function reserveBlob(knex: Knex, key: string, appId: string, workspaceId: string, now: number): Promise<void> {
-  await knex('blobs').insert({ key, app_id: appId, workspace_id: workspaceId, state: 'pending', created_at: now }).onConflict('key').merge({ state: 'pending', created_at: now });
+
+/**
+ * Claims a key for writing. A new key is inserted; a key whose object awaits
+ * deletion is taken over by a conditional update. A key that is live or being
+ * written by another request is never taken (false), so two writers never own
+ * one key and a failed writer's cleanup cannot delete the winner's object.
+ */
+export async function reserveBlob(knex: Knex, key: string, appId: string, workspaceId: string, now: number): Promise<boolean> {
+  const scope = { app_id: appId, workspace_id: workspaceId };
+  const inserted = (await knex('blobs').insert({ key, ...scope, state: 'pending', created_at: now }).onConflict('key').ignore().returning('key')) as unknown[];
+  if (inserted.length) return true;
+  return (await knex('blobs').where({ key, state: 'deleted' }).update({ state: 'pending', created_at: now, ...scope })) === 1;
 }
 
 export async function commitBlob(trx: Knex | Knex.Transaction, key: string): Promise<void> {
@@ -21,4 +31,19 @@ export async function commitBlob(trx: Knex | Knex.Transaction, key: string): Pro
 /** Marks objects for deletion (their owning rows are gone or going in the same transaction). */
 export async function dropBlobs(trx: Knex | Knex.Transaction, keys: string[], now: number): Promise<void> {
   if (keys.length) await trx('blobs').whereIn('key', keys).update({ state: 'deleted', created_at: now });
+}
+
+/** Forgets pending rows whose objects were removed again (an aborted write). */
+export async function forgetPendingBlobs(knex: Knex, keys: string[]): Promise<void> {
+  if (keys.length) await knex('blobs').whereIn('key', keys).where({ state: 'pending' }).delete();
+}
+
+/** Forgets a deleted row whose object is gone (the janitor would otherwise retry it). */
+export async function forgetDeletedBlob(knex: Knex, key: string): Promise<void> {
+  await knex('blobs').where({ key, state: 'deleted' }).delete();
+}
+
+export async function blobState(knex: Knex, key: string): Promise<string | null> {
+  const r = await knex('blobs').where({ key }).first('state');
+  return r ? String(r.state) : null;
 }

@@ -1,8 +1,8 @@
 import { BusinessError } from '../../core/errors.js';
 import type { ActionContext } from '../../core/registry.js';
-import { dropBlobs } from '../../db/blob-registry.js';
+import { blobState, dropBlobs, forgetDeletedBlob } from '../../db/blob-registry.js';
 import { bumpStamp } from '../../db/stamps.js';
-import { blobState, deleteAppCascade, findApp, forgetDeletedBlob, insertAppIfMissing, listApps } from './nebula-store.js';
+import { deleteAppCascade, findApp, insertAppIfMissing, listApps } from './nebula-store.js';
 import type { NebulaApp } from './nebula-types.js';
 import { invalid } from './rules/field-error.js';
 import { checkH5Id } from './rules/h5-id.js';

@@ -262,36 +262,3 @@ export async function existingWhitelistIds(k: K, s: Scope, ids: number[]): Promi
   const rows = await k('whitelists').where(where(s)).whereIn('id', valid).select('id');
   return new Set(rows.map((r) => num(r.id)));
 }
-
-// ---- stored objects -----------------------------------------------------------------------------
-
-/**
- * Registers a pending object before it is written (see db/blob-registry.ts)
- * without ever taking over a key that is live or being written by another
- * request: a new key is inserted; a key whose object awaits deletion is taken
- * over only by a conditional update, so two requests never both own one key.
- */
-export async function claimBlob(k: Knex, key: string, s: Scope, now: number): Promise<boolean> {
-  const inserted = (await k('blobs')
-    .insert({ key, ...where(s), state: 'pending', created_at: now })
-    .onConflict('key')
-    .ignore()
-    .returning('key')) as unknown[];
-  if (inserted.length) return true;
-  return (await k('blobs').where({ key, state: 'deleted' }).update({ state: 'pending', created_at: now, ...where(s) })) === 1;
-}
-
-/** Forgets pending rows whose objects were removed again (an aborted create). */
-export async function forgetPendingBlobs(k: Knex, keys: string[]): Promise<void> {
-  if (keys.length) await k('blobs').whereIn('key', keys).where({ state: 'pending' }).delete();
-}
-
-/** Forgets deleted rows whose objects are gone (the janitor would otherwise retry them). */
-export async function forgetDeletedBlob(k: Knex, key: string): Promise<void> {
-  await k('blobs').where({ key, state: 'deleted' }).delete();
-}
-
-export async function blobState(k: Knex, key: string): Promise<string | null> {
-  const r = await k('blobs').where({ key }).first('state');
-  return r ? String(r.state) : null;
-}

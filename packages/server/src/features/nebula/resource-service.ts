@@ -2,11 +2,11 @@ import { join } from 'node:path';
 import { BusinessError } from '../../core/errors.js';
 import { releaseVersionOf } from '../../core/ids.js';
 import type { ActionContext } from '../../core/registry.js';
-import { commitBlob } from '../../db/blob-registry.js';
+import { commitBlob, forgetPendingBlobs, reserveBlob } from '../../db/blob-registry.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { buildAmr, h5Json, h5JsonEntry } from '../packages/index.js';
 import { resolveUploadedObject } from '../storage/index.js';
-import { claimBlob, findApp, forgetPendingBlobs, getVhost, insertAppIfMissing, insertResource, listVersions, setAppResourceType } from './nebula-store.js';
+import { findApp, getVhost, insertAppIfMissing, insertResource, listVersions, setAppResourceType } from './nebula-store.js';
 import type { Scope } from './nebula-types.js';
 import { asBusiness } from './package-errors.js';
 import { loadPrivateKey } from './rsa-key-service.js';
@@ -109,7 +109,7 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
   const claimed: string[] = [];
   try {
     for (const key of [amrKey, jsonKey]) {
-      if (!(await claimBlob(knex, key, ctx, now))) {
+      if (!(await reserveBlob(knex, key, ctx.appId, ctx.workspaceId, now))) {
         throw new BusinessError('H5VersionExists', `H5Version: version ${spec.h5Version} of H5 app ${spec.h5Id} already exists or is being created right now.`);
       }
       claimed.push(key);
