@@ -52,14 +52,16 @@ export function compileRules(greyConfigInfo: string | null | undefined): Compile
 
 function compileRule(raw: unknown): CompiledRule {
   if (!raw || typeof raw !== 'object') return { kind: 'never', why: 'a rule is not an object' };
-  const r = raw as { ruleElement?: unknown; operation?: unknown; value?: unknown };
-  const element = String(r.ruleElement ?? '');
-  const op = Number(r.operation);
+  const r = raw as { ruleElement?: unknown; operation?: unknown; value?: unknown; value1?: unknown; value2?: unknown };
+  const element = String(r.ruleElement ?? '').trim();
+  const op = Number(String(r.operation ?? '').trim());
   if (!ELEMENTS.has(element)) return { kind: 'never', why: `unknown ruleElement ${JSON.stringify(element)}` };
   const values = splitValues(r.value);
   if (element === 'osVersion') {
     if (op === 1 || op === 2) return { kind: 'version-in', values: values.map(parseVersion), negate: op === 2 };
     if (op === 3 || op === 4) {
+      // "aa-bb", or the bounds in value1/value2 (accepted on write as well)
+      if (values.length === 0 && (r.value1 !== undefined || r.value2 !== undefined)) values.push(`${String(r.value1 ?? '').trim()}-${String(r.value2 ?? '').trim()}`);
       const ranges = [];
       for (const v of values) {
         const range = parseRange(v);
@@ -87,6 +89,29 @@ function parseRange(v: string): { min: Version | null; max: Version | null } | n
   const hi = v.slice(dash + 1).trim();
   if (lo === '' && hi === '') return null;
   return { min: lo === '' ? null : parseVersion(lo), max: hi === '' ? null : parseVersion(hi) };
+}
+
+/** A task's compiled rules, shared by every task with the same rule text, with a memo for the device of the current request. */
+export interface RuleSet {
+  rules: readonly CompiledRule[];
+  lastFacts: DeviceFacts | null;
+  lastResult: boolean;
+}
+
+export const NO_RULES: RuleSet = { rules: [], lastFacts: null, lastResult: true };
+
+export function ruleSetOf(rules: CompiledRule[]): RuleSet {
+  return rules.length ? { rules, lastFacts: null, lastResult: false } : NO_RULES;
+}
+
+/** matchRules, evaluated once per request (facts object) for all tasks sharing the rule set. */
+export function matchRuleSet(rs: RuleSet, d: DeviceFacts): boolean {
+  if (rs.rules.length === 0) return true;
+  if (rs.lastFacts === d) return rs.lastResult;
+  const r = matchRules(rs.rules, d);
+  rs.lastFacts = d;
+  rs.lastResult = r;
+  return r;
 }
 
 /**

@@ -1,0 +1,22 @@
+// A bare node:http server answering every request with one fixed JSON body of
+// the given size (after reading the request body, as the device endpoint does).
+// Usage: node --import tsx bench/lib/bare-server.ts <bytes>
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const size = Math.max(64, Number(process.argv[2] ?? 1024));
+const head = '{"resultCode":100,"state":"success","pad":"';
+const tail = '"}';
+const body = Buffer.from(head + 'x'.repeat(size - head.length - tail.length) + tail);
+
+const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+  req.on('data', () => {});
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'cache-control': 'no-store' });
+    res.end(body);
+  });
+});
+server.listen(0, '127.0.0.1', () => {
+  process.stderr.write(`bare listening on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,0 +1,149 @@
+import type { Logger } from '../../core/logger.js';
+import type { Database } from '../../db/database.js';
+import type { Admission } from './engine/select.js';
+import type { TaskPlan } from './snapshot.js';
+
+interface TaskAdmissions {
+  /** users this node knows to be admitted (loaded at first sight, then grown on admission) */
+  admitted: Set<string>;
+  /** the task holds GreyNum users and `admitted` is the whole, final set */
+  complete: boolean;
+  loading: Promise<void> | null;
+}
+
+class TaskFull extends Error {}
+
+const PAGE = 50_000;
+
+/**
+ * Time-window gray admissions of one app/workspace. The database is the
+ * authority: a unique (task, user) row in grey_admissions plus the counter
+ * nebula_tasks.grey_admitted, raised by a conditional UPDATE only while it is
+ * below grey_num, in the same transaction, so two nodes never over-admit.
+ * This node caches what it has seen: an admitted user costs nothing on later
+ * checks, and once a task is full its final set is loaded once, so the users
+ * left out are answered from memory too. Only a NEW user of a task that still
+ * has room costs a database write.
+ */
+export class AdmissionCache {
+  private readonly tasks = new Map<number, TaskAdmissions>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly now: () => number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Synchronous verdict for the engine; 'unknown' means: call admit() and ask again. */
+  readonly verdict = (task: TaskPlan, userKey: string): Admission => {
+    if (userKey === '' || task.greyNum <= 0) return 'rejected';
+    const s = this.tasks.get(task.id);
+    if (s) {
+      if (s.admitted.has(userKey)) return 'admitted';
+      if (s.complete) return 'rejected';
+    }
+    return 'unknown';
+  };
+
+  /**
+   * Called by every snapshot build with the releasing time-window tasks:
+   * loads the admitted users of a task seen for the first time, loads the
+   * final set of a task that is full or past its end time, forgets tasks that
+   * no longer release.
+   */
+  async prepare(tasks: ReadonlyArray<{ id: number; greyNum: number; greyAdmitted: number; endTime: number | null }>): Promise<void> {
+    const live = new Set<number>();
+    const now = this.now();
+    for (const t of tasks) {
+      live.add(t.id);
+      let s = this.tasks.get(t.id);
+      const full = t.greyAdmitted >= t.greyNum || (t.endTime !== null && t.endTime > 0 && now >= t.endTime);
+      if (!s) {
+        s = { admitted: new Set(), complete: false, loading: null };
+        this.tasks.set(t.id, s);
+        await this.loadAll(t.id, s);
+        s.complete = full;
+      } else if (full && !s.complete) {
+        await this.markFull(t.id, s);
+      } else if (!full && s.complete) {
+        // GreyNum was raised (or the end time moved): the set may grow again
+        s.complete = false;
+      }
+    }
+    for (const id of this.tasks.keys()) if (!live.has(id)) this.tasks.delete(id);
+  }
+
+  /** Tries to admit a user the cache has no verdict for; afterwards verdict() knows. Concurrent calls for one user share one attempt. */
+  admit(task: TaskPlan, userKey: string): Promise<void> {
+    const key = task.id + '\u0000' + userKey;
+    let p = this.inFlight.get(key);
+    if (!p) {
+      p = this.tryAdmit(task, userKey).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, p);
+    }
+    return p;
+  }
+
+  private async tryAdmit(task: TaskPlan, userKey: string): Promise<void> {
+    let s = this.tasks.get(task.id);
+    if (!s) {
+      s = { admitted: new Set(), complete: false, loading: null };
+      this.tasks.set(task.id, s);
+    }
+    if (s.loading) return s.loading;
+    if (s.admitted.has(userKey) || s.complete) return;
+    const now = this.now();
+    // after the end time nobody new is admitted: the set is final, as when the task is full
+    if (task.endTime !== null && now >= task.endTime) return this.markFull(task.id, s);
+    const { knex } = this.db;
+    try {
+      await knex.transaction(async (trx) => {
+        const inserted = await trx('grey_admissions')
+          .insert({ task_id: task.id, user_key: userKey, created_at: now })
+          .onConflict(['task_id', 'user_key'])
+          .ignore()
+          .returning('task_id');
+        // already admitted (by this or another node): keeps the package, uses no second slot
+        if (inserted.length === 0) return;
+        const raised = await trx('nebula_tasks')
+          .where({ id: task.id, task_status: 1 })
+          .andWhere('grey_admitted', '<', trx.ref('grey_num'))
+          .andWhere((w) => w.whereNull('grey_endtime').orWhere('grey_endtime', 0).orWhere('grey_endtime', '>', now))
+          .increment('grey_admitted', 1);
+        if (Number(raised) === 0) throw new TaskFull();
+      });
+      s.admitted.add(userKey);
+    } catch (err) {
+      if (!(err instanceof TaskFull)) throw err;
+      await this.markFull(task.id, s);
+    }
+  }
+
+  /** The task is full (or past its end time): its admitted set is final, so load it once and answer everybody else from memory. */
+  private markFull(taskId: number, s: TaskAdmissions): Promise<void> {
+    if (!s.loading) {
+      s.loading = this.loadAll(taskId, s)
+        .then(() => {
+          s.complete = true;
+        })
+        .catch((err: Error) => this.log.warn('loading admitted users failed', { taskId, error: err.message }))
+        .finally(() => {
+          s.loading = null;
+        });
+    }
+    return s.loading;
+  }
+
+  private async loadAll(taskId: number, s: TaskAdmissions): Promise<void> {
+    let after: string | null = null;
+    for (;;) {
+      const q = this.db.knex('grey_admissions').where({ task_id: taskId }).orderBy('user_key').limit(PAGE).select('user_key');
+      if (after !== null) q.andWhere('user_key', '>', after);
+      const rows: Array<{ user_key: string }> = await q;
+      for (const r of rows) s.admitted.add(r.user_key);
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1]!.user_key;
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import { h5JsonEntry, RESOURCE_TYPE_GLOBAL } from '../packages/index.js';
+import type { ResourceRow } from './snapshot.js';
+
+/** Nebula's success code: clients reject an update answer unless resultCode is 100. */
+export const RESULT_OK = 100;
+/** Nebula's rate-limit code: the client backs off for its `limitReqRate`. */
+export const RESULT_RATE_LIMITED = 1002;
+
+/**
+ * Request interval in seconds from a resource's extend_info: `asyncReqRate`
+ * (or its short form `ar`) in `launchParams`, where Nebula reads it per app,
+ * or at the top level; null when absent.
+ */
+export function asyncReqRateOf(extendInfo: string | null | undefined): number | null {
+  if (!extendInfo || extendInfo.trim() === '') return null;
+  let object: Record<string, unknown>;
+  try {
+    const v = JSON.parse(extendInfo);
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
+    object = v as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const launch = object.launchParams && typeof object.launchParams === 'object' ? (object.launchParams as Record<string, unknown>) : {};
+  const raw = launch.asyncReqRate ?? launch.ar ?? object.asyncReqRate ?? object.ar;
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : null;
+}
+
+/** The vhost a package's files are served under: the resource's own (set on create), else https://<h5Id>.<workspace vhost domain>. */
+export function vhostOf(resource: Pick<ResourceRow, 'vhost' | 'h5_id'>, vhostDomain: string): string {
+  if (resource.vhost) return resource.vhost;
+  if (/^https?:\/\//i.test(vhostDomain)) return vhostDomain.replace(/\/+$/, '');
+  const domain = vhostDomain.replace(/\/+$/, '');
+  return domain ? `https://${resource.h5_id}.${domain}` : '';
+}
+
+/**
+ * The h5.json app object of one resource (offline-package-format.md §2.4),
+ * from the packages feature's h5JsonEntry (the same object the downloadable
+ * h5.json holds), plus `md5` (of the .amr) and `size` (its bytes); keys in
+ * alphabetical order, as console exports write them. Serialised once per
+ * snapshot, never per request.
+ */
+export function entryJson(r: ResourceRow, packageUrl: string, vhostDomain: string): string {
+  const input = {
+    h5Id: r.h5_id,
+    h5Name: r.h5_name,
+    version: r.h5_version,
+    packageUrl,
+    fallbackBaseUrl: '',
+    mainUrl: r.main_url,
+    vhost: vhostOf(r, vhostDomain),
+    autoInstall: r.auto_install,
+    installType: r.install_type,
+    extendInfo: r.extend_info,
+    subUrl: r.sub_url,
+    resourceType: (r.resource_type === RESOURCE_TYPE_GLOBAL ? 0 : 1) as 0 | 1,
+  };
+  let entry: Record<string, unknown>;
+  try {
+    entry = h5JsonEntry(input);
+  } catch {
+    // extend_info is checked on write; a row that still fails gets the console default
+    entry = h5JsonEntry({ ...input, extendInfo: '' });
+  }
+  entry.md5 = r.md5;
+  entry.size = r.file_size;
+  return JSON.stringify(Object.fromEntries(Object.entries(entry).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+}
+
+const TAIL = ',"removeAppIdList":[],"resultCode":100,"resultMsg":"success","state":"success"}';
+const COMMA = Buffer.from(',');
+const EMPTY_DISCARD_TAIL = Buffer.from('],"discardData":{}' + TAIL);
+
+/** `{"config":...,"data":[` of a snapshot, encoded once. */
+export function answerHead(configJson: string): Buffer {
+  return Buffer.from('{"config":' + configJson + ',"data":[');
+}
+
+/**
+ * The whole answer from pre-encoded parts (UTF-8 Buffers built with the
+ * snapshot, outside the JS heap): the head, the chosen entries, and
+ * `discard` pairs (H5 app id, installed version as the device sent it) for
+ * rollbacks. One copy per request, no string building.
+ */
+export function renderAnswer(head: Buffer, entries: ReadonlyArray<{ entryBytes: Buffer }>, discard: ReadonlyArray<readonly [string, string]>): Buffer {
+  const parts: Buffer[] = [head];
+  let len = head.length;
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0) {
+      parts.push(COMMA);
+      len++;
+    }
+    const e = entries[i]!.entryBytes;
+    parts.push(e);
+    len += e.length;
+  }
+  let tail = EMPTY_DISCARD_TAIL;
+  if (discard.length) {
+    const pairs: string[] = [];
+    for (const [h5Id, version] of discard) pairs.push(JSON.stringify(h5Id) + ':[' + JSON.stringify(version) + ']');
+    tail = Buffer.from('],"discardData":{' + pairs.join(',') + '}' + TAIL);
+  }
+  parts.push(tail);
+  return Buffer.concat(parts, len + tail.length);
+}
+
+/** Body of every refusal (401, 400, 429 ...), in the envelope's own terms. */
+export function errorBody(resultCode: number, message: string): string {
+  return JSON.stringify({ resultCode, resultMsg: message, state: 'fail' });
+}

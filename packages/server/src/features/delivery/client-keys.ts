@@ -1,0 +1,47 @@
+import type { Database } from '../../db/database.js';
+
+export interface DeviceScope {
+  appId: string;
+  workspaceId: string;
+}
+
+const HIT_TTL_MS = 5 * 60_000;
+const MISS_TTL_MS = 30_000;
+const MAX_CACHED = 100_000;
+const KEY_SHAPE = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * Maps a workspace's public client key (workspaces.client_key) to its app and
+ * workspace. Answers come from memory; a key is looked up in the database at
+ * most once per 5 minutes (30 s for unknown keys), so guessing keys cannot
+ * turn into a query per request.
+ */
+export class ClientKeys {
+  private cache = new Map<string, { scope: DeviceScope | null; until: number }>();
+  private readonly inFlight = new Map<string, Promise<DeviceScope | null>>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly now: () => number,
+  ) {}
+
+  resolve(key: string): DeviceScope | null | Promise<DeviceScope | null> {
+    if (!KEY_SHAPE.test(key)) return null;
+    const hit = this.cache.get(key);
+    if (hit && hit.until > this.now()) return hit.scope;
+    let p = this.inFlight.get(key);
+    if (!p) {
+      p = this.lookup(key).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, p);
+    }
+    return p;
+  }
+
+  private async lookup(key: string): Promise<DeviceScope | null> {
+    const row = await this.db.knex('workspaces').where({ client_key: key }).first('app_id', 'workspace_id');
+    const scope = row ? { appId: String(row.app_id), workspaceId: String(row.workspace_id) } : null;
+    if (this.cache.size >= MAX_CACHED) this.cache = new Map();
+    this.cache.set(key, { scope, until: this.now() + (scope ? HIT_TTL_MS : MISS_TTL_MS) });
+    return scope;
+  }
+}

@@ -1,0 +1,237 @@
+import type { Deps } from '../../core/registry.js';
+import { num } from '../../db/database.js';
+import type { AdmissionCache } from './admissions.js';
+import { PACKED_FROM, PackedIdSet } from './engine/id-set.js';
+import { buildSnapshot, compileWhitelist, whitelistIdsOf, type CompiledWhitelist, type ResourceRow, type Snapshot, type TaskRow } from './snapshot.js';
+
+/** What a holder keeps between builds so a change to one task does not reload a million-id whitelist or re-sign every URL. */
+export interface LoaderCaches {
+  whitelists: Map<number, { version: string; compiled: CompiledWhitelist }>;
+  urls: Map<string, { url: string; signedAt: number }>;
+}
+
+export interface LoadedSnapshot {
+  snapshot: Snapshot;
+  /** when the oldest download address should be re-signed (epoch ms), or Infinity */
+  refreshAt: number;
+}
+
+export const newLoaderCaches = (): LoaderCaches => ({ whitelists: new Map(), urls: new Map() });
+
+const ENTRY_PAGE = 10_000;
+const SIGN_CONCURRENCY = 16;
+/** Retry delay for download addresses that could not be signed. */
+const FAILED_URL_RETRY_MS = 5000;
+
+/** The change stamp of one app/workspace (0 before the first change). */
+export async function readStamp(deps: Deps, appId: string, workspaceId: string): Promise<number> {
+  const row = await deps.db.knex('change_stamps').where({ app_id: appId, workspace_id: workspaceId }).first('stamp');
+  return row ? num(row.stamp) : 0;
+}
+
+/**
+ * Reads everything devices of one app/workspace can get and compiles it. The
+ * stamp is read first: a change that commits while the rows are read moves
+ * the stamp past the snapshot's, so the next check rebuilds.
+ */
+export async function loadSnapshot(deps: Deps, appId: string, workspaceId: string, caches: LoaderCaches, admissions: AdmissionCache): Promise<LoadedSnapshot> {
+  const { knex } = deps.db;
+  const warn = (msg: string, fields: Record<string, unknown>) => deps.log.warn(msg, { appId, workspaceId, ...fields });
+  const stamp = await readStamp(deps, appId, workspaceId);
+  const raw = await knex('nebula_tasks as t')
+    .join('nebula_resources as r', 'r.id', 't.resource_id')
+    .where({ 't.app_id': appId, 't.workspace_id': workspaceId, 't.task_status': 1, 'r.app_id': appId, 'r.workspace_id': workspaceId })
+    .select(
+      't.id', 't.h5_id', 't.publish_type', 't.publish_mode', 't.task_status', 't.task_type', 't.grey_endtime', 't.grey_num',
+      't.grey_admitted', 't.grey_config_info', 't.whitelist_ids', 't.percent', 't.seed', 't.task_version',
+      'r.id as r_id', 'r.h5_id as r_h5_id', 'r.h5_name', 'r.h5_version', 'r.platform', 'r.client_version_min', 'r.client_version_max',
+      'r.amr_key', 'r.md5', 'r.file_size', 'r.main_url', 'r.vhost', 'r.auto_install', 'r.install_type', 'r.extend_info', 'r.sub_url',
+      'r.resource_type',
+    );
+  const rows = raw.map(toRows);
+
+  const whitelists = await loadWhitelists(deps, appId, workspaceId, rows, caches, warn);
+  const { urlOf, refreshAt } = await signUrls(deps, rows, caches, warn);
+  const vhostRow = await knex('vhosts').where({ app_id: appId, workspace_id: workspaceId }).first('vhost');
+
+  await admissions.prepare(
+    rows.filter((r) => r.task.publish_type === 2 && r.task.publish_mode === 2).map((r) => ({ id: r.task.id, greyNum: r.task.grey_num, greyAdmitted: r.task.grey_admitted, endTime: r.task.grey_endtime })),
+  );
+  const snapshot = buildSnapshot({
+    appId,
+    workspaceId,
+    stamp,
+    builtAt: deps.now(),
+    rows,
+    whitelists,
+    packageUrl: urlOf,
+    vhostDomain: vhostRow ? String(vhostRow.vhost) : '',
+    warn,
+  });
+  return { snapshot, refreshAt };
+}
+
+function toRows(r: Record<string, unknown>): { task: TaskRow; resource: ResourceRow } {
+  const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+  return {
+    task: {
+      id: num(r.id),
+      h5_id: s(r.h5_id),
+      publish_type: num(r.publish_type),
+      publish_mode: num(r.publish_mode),
+      task_status: num(r.task_status),
+      task_type: num(r.task_type),
+      grey_endtime: r.grey_endtime === null || r.grey_endtime === undefined ? null : num(r.grey_endtime),
+      grey_num: num(r.grey_num),
+      grey_admitted: num(r.grey_admitted),
+      grey_config_info: s(r.grey_config_info),
+      whitelist_ids: s(r.whitelist_ids),
+      percent: num(r.percent),
+      seed: s(r.seed),
+      task_version: num(r.task_version),
+    },
+    resource: {
+      id: num(r.r_id),
+      h5_id: s(r.r_h5_id),
+      h5_name: s(r.h5_name),
+      h5_version: s(r.h5_version),
+      platform: s(r.platform),
+      client_version_min: s(r.client_version_min),
+      client_version_max: s(r.client_version_max),
+      amr_key: s(r.amr_key),
+      md5: s(r.md5),
+      file_size: num(r.file_size),
+      main_url: s(r.main_url),
+      vhost: s(r.vhost),
+      auto_install: num(r.auto_install),
+      install_type: num(r.install_type),
+      extend_info: s(r.extend_info),
+      sub_url: s(r.sub_url),
+      resource_type: num(r.resource_type),
+    },
+  };
+}
+
+/** Whitelists referenced by releasing whitelist tasks; a list is reloaded only when its modified_at or entry_count moved. */
+async function loadWhitelists(
+  deps: Deps,
+  appId: string,
+  workspaceId: string,
+  rows: ReadonlyArray<{ task: TaskRow }>,
+  caches: LoaderCaches,
+  warn: (msg: string, fields: Record<string, unknown>) => void,
+): Promise<Map<number, CompiledWhitelist>> {
+  const wanted = new Set<number>();
+  for (const { task } of rows) if (task.publish_type === 2 && task.publish_mode === 1) for (const id of whitelistIdsOf(task.whitelist_ids)) wanted.add(id);
+  const out = new Map<number, CompiledWhitelist>();
+  if (wanted.size) {
+    // scoped by app and workspace: a task can never reach another tenant's list
+    const lists = await deps.db.knex('whitelists').where({ app_id: appId, workspace_id: workspaceId }).whereIn('id', [...wanted]).select('id', 'type', 'modified_at', 'entry_count');
+    for (const l of lists) {
+      const id = num(l.id);
+      const version = `${l.type}:${num(l.modified_at)}:${num(l.entry_count)}`;
+      const cached = caches.whitelists.get(id);
+      if (cached && cached.version === version) {
+        out.set(id, cached.compiled);
+        continue;
+      }
+      const values = await loadEntries(deps, id, String(l.type) !== 'regex' && num(l.entry_count) >= PACKED_FROM);
+      const compiled = compileWhitelist(id, String(l.type), values, warn);
+      caches.whitelists.set(id, { version, compiled });
+      out.set(id, compiled);
+    }
+  }
+  for (const id of caches.whitelists.keys()) if (!out.has(id)) caches.whitelists.delete(id);
+  return out;
+}
+
+/**
+ * Entries in pages: a big normal list goes straight into the packed id table,
+ * so its million strings never pile up on the JS heap; pages stay small
+ * enough to die young. SQLite pages by keyset on the primary key; PostgreSQL
+ * reads through a cursor, which needs no ORDER BY (right after a bulk import,
+ * before ANALYZE, the planner sorts the whole list for every keyset page).
+ */
+async function loadEntries(deps: Deps, whitelistId: number, packed: boolean): Promise<Set<string> | PackedIdSet> {
+  const set = packed ? null : new Set<string>();
+  const builder = packed ? PackedIdSet.builder(await entrySizes(deps, whitelistId)) : null;
+  const take = (page: string[]) => {
+    if (builder) for (const v of page) builder.add(v);
+    else for (const v of page) set!.add(v);
+  };
+  const { knex } = deps.db;
+  if (deps.db.dialect === 'pg') {
+    await knex.transaction(async (trx) => {
+      await trx.raw('declare mcube_wl no scroll cursor for select value from whitelist_entries where whitelist_id = ?', [whitelistId]);
+      for (;;) {
+        const res: { rows: Array<{ value: string }> } = await trx.raw(`fetch ${ENTRY_PAGE} from mcube_wl`);
+        take(res.rows.map((r) => r.value));
+        if (res.rows.length < ENTRY_PAGE) break;
+      }
+      await trx.raw('close mcube_wl');
+    });
+  } else {
+    let after: string | null = null;
+    for (;;) {
+      const q = knex('whitelist_entries').where({ whitelist_id: whitelistId }).orderBy('value').limit(ENTRY_PAGE);
+      if (after !== null) q.andWhere('value', '>', after);
+      const page: string[] = await q.pluck('value');
+      take(page);
+      if (page.length < ENTRY_PAGE) break;
+      after = page[page.length - 1]!;
+    }
+  }
+  return builder ? builder.finish() : set!;
+}
+
+/** Number of entries and their total UTF-8 bytes, so the packed table is allocated once. */
+async function entrySizes(deps: Deps, whitelistId: number): Promise<{ count: number; bytes: number }> {
+  const bytes = deps.db.dialect === 'pg' ? 'octet_length(value)' : 'length(cast(value as blob))';
+  const row = await deps.db.knex('whitelist_entries').where({ whitelist_id: whitelistId }).first(deps.db.knex.raw(`count(*) as n, coalesce(sum(${bytes}), 0) as b`));
+  return { count: num(row?.n), bytes: num(row?.b) };
+}
+
+/**
+ * Download addresses of the delivered .amr files. A presigned address is
+ * re-signed once half its lifetime has passed (the holder schedules a rebuild
+ * for that moment), so a device never receives one about to expire. A public
+ * or CDN base (MCUBE_DOWNLOAD_BASE_URL) never expires.
+ */
+async function signUrls(
+  deps: Deps,
+  rows: ReadonlyArray<{ resource: ResourceRow }>,
+  caches: LoaderCaches,
+  warn: (msg: string, fields: Record<string, unknown>) => void,
+): Promise<{ urlOf: (key: string) => string | null; refreshAt: number }> {
+  const now = deps.now();
+  const expiring = !deps.config.storage.downloadBaseUrl;
+  const halfLife = Math.max(30_000, (deps.config.storage.downloadUrlTtlSec * 1000) / 2);
+  const keys = [...new Set(rows.map((r) => r.resource.amr_key))];
+  const stale = keys.filter((k) => {
+    const c = caches.urls.get(k);
+    return !c || (expiring && now - c.signedAt >= halfLife);
+  });
+  let failed = 0;
+  for (let i = 0; i < stale.length; i += SIGN_CONCURRENCY) {
+    await Promise.all(
+      stale.slice(i, i + SIGN_CONCURRENCY).map(async (key) => {
+        try {
+          caches.urls.set(key, { url: await deps.blobs.downloadUrl(key), signedAt: now });
+        } catch (err) {
+          caches.urls.delete(key);
+          if (failed++ === 0) warn('download address unavailable', { key, error: (err as Error).message });
+        }
+      }),
+    );
+  }
+  const live = new Set(keys);
+  let oldest = Infinity;
+  for (const [k, c] of caches.urls) {
+    if (!live.has(k)) caches.urls.delete(k);
+    else if (c.signedAt < oldest) oldest = c.signedAt;
+  }
+  return {
+    urlOf: (key) => caches.urls.get(key)?.url ?? null,
+    refreshAt: failed > 0 ? now + FAILED_URL_RETRY_MS : expiring && oldest !== Infinity ? oldest + halfLife : Infinity,
+  };
+}

@@ -1,0 +1,161 @@
+import type { Deps } from '../../core/registry.js';
+import { num } from '../../db/database.js';
+import { AdmissionCache } from './admissions.js';
+import type { Snapshot } from './snapshot.js';
+import { loadSnapshot, newLoaderCaches, readStamp, type LoaderCaches } from './snapshot-loader.js';
+
+/** One app/workspace: its current snapshot and what it takes to rebuild it. */
+export interface Holder {
+  appId: string;
+  workspaceId: string;
+  current: Snapshot | null;
+  /** bumped by every known change; `current` shows all changes up to `builtGen` */
+  wantedGen: number;
+  builtGen: number;
+  building: Promise<void> | null;
+  refreshAt: number;
+  lastUsed: number;
+  caches: LoaderCaches;
+  admissions: AdmissionCache;
+}
+
+/** How long a request waits for a rebuild after a change before it is answered from the previous snapshot. */
+const STALE_WAIT_MS = 1000;
+/** Snapshots nobody asked for during this long are dropped (rebuilt on the next request). */
+const IDLE_MS = 15 * 60_000;
+
+/**
+ * The per-node set of snapshots. Every change (local onChange, NOTIFY, stamp
+ * poll, presigned URLs reaching half-life) moves a holder's wanted generation
+ * and starts a rebuild at once; requests that arrive before the snapshot
+ * shows it wait for it (bounded), so a pause or end is not served stale.
+ */
+export class SnapshotStore {
+  private readonly holders = new Map<string, Holder>();
+
+  constructor(private readonly deps: Deps) {}
+
+  /** The snapshot to answer from; null when none could be built. */
+  async get(appId: string, workspaceId: string): Promise<Snapshot | null> {
+    const h = this.holder(appId, workspaceId);
+    h.lastUsed = this.deps.now();
+    if (h.current && h.builtGen >= h.wantedGen) return h.current;
+    const build = h.building ?? this.rebuild(h);
+    if (!h.current) {
+      await build;
+      return h.current;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([build, new Promise<void>((r) => (timer = setTimeout(r, STALE_WAIT_MS)))]);
+    clearTimeout(timer);
+    return h.current;
+  }
+
+  /** The snapshot when it is up to date (the hot path: no promise); null when get() must be awaited. */
+  ready(appId: string, workspaceId: string): Snapshot | null {
+    const h = this.holders.get(key(appId, workspaceId));
+    if (!h || !h.current || h.builtGen < h.wantedGen) return null;
+    h.lastUsed = this.deps.now();
+    return h.current;
+  }
+
+  /** The holder of a loaded app, for its admission cache. */
+  peek(appId: string, workspaceId: string): Holder | undefined {
+    return this.holders.get(key(appId, workspaceId));
+  }
+
+  /** A change committed on this node (or announced by NOTIFY): rebuild now. */
+  invalidate(appId: string, workspaceId: string): void {
+    const h = this.holders.get(key(appId, workspaceId));
+    if (!h) return;
+    h.wantedGen++;
+    void this.rebuild(h);
+  }
+
+  /** NOTIFY carries no schema, so check the stamp before rebuilding (other schemas may share the channel). */
+  async notified(appId: string, workspaceId: string): Promise<void> {
+    const h = this.holders.get(key(appId, workspaceId));
+    if (!h || !h.current) return;
+    const stamp = await readStamp(this.deps, appId, workspaceId);
+    if (stamp !== h.current.stamp) this.invalidate(appId, workspaceId);
+  }
+
+  /** Safety net: one query over change_stamps, then rebuild what moved, re-sign what is at half-life, drop what is idle. */
+  async poll(): Promise<void> {
+    if (this.holders.size === 0) return;
+    const now = this.deps.now();
+    for (const [k, h] of this.holders) {
+      if (now - h.lastUsed > IDLE_MS && !h.building) this.holders.delete(k);
+    }
+    if (this.holders.size === 0) return;
+    const appIds = [...new Set([...this.holders.values()].map((h) => h.appId))];
+    const rows = await this.deps.db.knex('change_stamps').whereIn('app_id', appIds).select('app_id', 'workspace_id', 'stamp');
+    const stamps = new Map<string, number>();
+    for (const r of rows) stamps.set(key(String(r.app_id), String(r.workspace_id)), num(r.stamp));
+    for (const [k, h] of this.holders) {
+      if (!h.current || h.building) continue;
+      if ((stamps.get(k) ?? 0) !== h.current.stamp || now >= h.refreshAt) h.wantedGen++;
+      if (h.builtGen < h.wantedGen) void this.rebuild(h);
+    }
+  }
+
+  /** Waits for builds in flight (before the database closes). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.holders.values()].map((h) => h.building));
+  }
+
+  private holder(appId: string, workspaceId: string): Holder {
+    const k = key(appId, workspaceId);
+    let h = this.holders.get(k);
+    if (!h) {
+      h = {
+        appId,
+        workspaceId,
+        current: null,
+        wantedGen: 1,
+        builtGen: 0,
+        building: null,
+        refreshAt: Infinity,
+        lastUsed: this.deps.now(),
+        caches: newLoaderCaches(),
+        admissions: new AdmissionCache(this.deps.db, this.deps.now, this.deps.log),
+      };
+      this.holders.set(k, h);
+    }
+    return h;
+  }
+
+  /** One build at a time per holder; it loops while changes arrived during the previous round. */
+  private rebuild(h: Holder): Promise<void> {
+    if (h.building) return h.building;
+    h.building = (async () => {
+      while (h.builtGen < h.wantedGen) {
+        const gen = h.wantedGen;
+        const started = Date.now();
+        const loaded = await loadSnapshot(this.deps, h.appId, h.workspaceId, h.caches, h.admissions);
+        h.current = loaded.snapshot;
+        h.refreshAt = loaded.refreshAt;
+        h.builtGen = gen;
+        this.deps.log.log('debug', 'delivery snapshot built', {
+          appId: h.appId,
+          workspaceId: h.workspaceId,
+          stamp: loaded.snapshot.stamp,
+          apps: loaded.snapshot.apps.size,
+          ms: Date.now() - started,
+        });
+      }
+    })()
+      .catch((err: Error) => {
+        // keep serving the previous snapshot; the next poll tries again
+        this.deps.log.error('delivery snapshot build failed', { appId: h.appId, workspaceId: h.workspaceId, error: err.message });
+      })
+      .finally(() => {
+        h.building = null;
+      });
+    return h.building;
+  }
+}
+
+function key(appId: string, workspaceId: string): string {
+  return appId + '\u0000' + workspaceId;
+}
