@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { buildRegistry } from './actions.js';
 import type { Config } from './config.js';
+import { answerClientError } from './core/client-error.js';
 import { SecretBox } from './core/crypto.js';
 import { createLogger, type Logger } from './core/logger.js';
 import type { Deps } from './core/registry.js';
@@ -86,7 +87,10 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     if (delivery!.handle(req, res)) return;
     app(req, res);
   };
-  const server = createServer({ requestTimeout: config.http.bodyTimeoutMs + 5000, headersTimeout: 10000, keepAliveTimeout: 5000 }, onRequest);
+  // node refuses a headersTimeout above requestTimeout (a short MCUBE_BODY_TIMEOUT_MS would stop the start)
+  const requestTimeout = config.http.bodyTimeoutMs + 5000;
+  const server = createServer({ requestTimeout, headersTimeout: Math.min(10000, requestTimeout), keepAliveTimeout: 5000 }, onRequest);
+  server.on('clientError', answerClientError(hostId));
 
   const sweep = setInterval(() => {
     rpc.auth.sweep().catch((e: Error) => log.warn('nonce sweep failed', { error: e.message }));

@@ -49,7 +49,9 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dbSchem
           conn.prepare = (sql: string) => {
             let st = cache.get(sql);
             if (st === undefined) {
-              st = prepare(sql);
+              // Take the write lock when a transaction starts: a deferred one that reads first and writes
+              // later fails with SQLITE_BUSY (no busy wait) when another process wrote in between.
+              st = prepare(sql === 'BEGIN;' ? 'BEGIN IMMEDIATE;' : sql);
               if (cache.size >= 500) cache.delete(cache.keys().next().value!);
               cache.set(sql, st);
             }

@@ -35,7 +35,8 @@ export function parseListId(raw: string | number): number | null {
   const s = String(raw).trim();
   if (!/^\d{1,15}$/.test(s)) return null;
   const n = Number(s);
-  return n > 0 ? n : null;
+  // list ids are 32-bit serials: a larger one names no list, and PostgreSQL would refuse to compare it
+  return n > 0 && n <= 2147483647 ? n : null;
 }
 
 const notFound = (raw: string | number) => new BusinessError('WhitelistNotFound', `Whitelist "${String(raw).slice(0, 64)}" does not exist in this app and workspace.`);

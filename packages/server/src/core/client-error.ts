@@ -1,0 +1,32 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { newRequestId } from './ids.js';
+
+/**
+ * Answers requests that node's HTTP parser refuses before any handler sees
+ * them (raw bytes in the request line, a bad header, an unknown method,
+ * headers over the size limit) with the same POP error body as every other
+ * protocol failure, instead of node's bare "400 Bad Request" without a body.
+ */
+export function answerClientError(hostId: string) {
+  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    // Same guard as node's own handler: never write into a response already under way.
+    const inFlight = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'RequestTooLarge', 'The request headers exceed the size limit.']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT'
+          ? [408, 'RequestTimeout', 'The request was not received in time.']
+          : [400, 'InvalidParameter', 'The request is not well-formed HTTP/1.1.'];
+    const requestId = newRequestId();
+    const body = JSON.stringify({ RequestId: requestId, HostId: hostId, Code: code, Message: message, Recommend: `docs/errors.md#${code.toLowerCase()}` });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json;charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-acs-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  };
+}
