@@ -255,6 +255,9 @@ describe('refusals', () => {
     const bad = await ask({ userId: 'x', query: '{not json' });
     expect(bad.status).toBe(400);
     expect(bad.body.resultMsg).toMatch(/query/);
+    const nul = await ask({ userId: 'x\u0000y' });
+    expect(nul.status).toBe(400);
+    expect(nul.body.resultMsg).toMatch(/control characters/);
   });
 
   it('404 for another device path, 405 for another method', async () => {

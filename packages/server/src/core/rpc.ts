@@ -105,9 +105,12 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       if (!entry) throw Pop.action(call.action);
       principal = await auth.authenticate(call);
       params = { ...call.params };
+      // PostgreSQL cannot hold NUL in text: refuse it here for every action, the same on both databases
+      for (const [k, v] of Object.entries(params)) if (k.includes('\u0000') || (typeof v === 'string' && v.includes('\u0000'))) throw Pop.invalid(k, 'contains a NUL character');
+      // Tenant scope before validation: another tenant's AppId is Forbidden whatever else is wrong with the call.
+      const scope = await scopes.check(principal, params);
       for (const k of entry.nonStringProps) if (params[k] === '') delete params[k];
       if (!entry.validate(params)) throw ajvError(entry.validate.errors![0]!);
-      const scope = await scopes.check(principal, params);
       let result: Record<string, unknown>;
       try {
         result = await entry.def.handler(params, { requestId, ...principal, ...scope, deps });

@@ -85,6 +85,8 @@ export interface ParsedCheck {
 export function userKeyOf(f: Fields): string {
   const key = str(f, 'userId') || str(f, 'deviceId');
   if (key.length > MAX_ID_LENGTH) throw new BadDeviceRequest(`userId/deviceId has at most ${MAX_ID_LENGTH} characters`);
+  // control characters (NUL above all: PostgreSQL text cannot hold it) are refused the same on both databases
+  if (/[\u0000-\u001f\u007f]/.test(key)) throw new BadDeviceRequest('userId/deviceId must not contain control characters');
   return key;
 }
 
