@@ -1,10 +1,11 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
+import { isoNow, signAcs3, signV1 } from './signing.js';
 
 /**
- * A hand-rolled signer for tests that must send what the vendor clients never
- * would (stale dates, reused nonces, tampered bodies). Written from the
- * reference recipe, independently of the server's verifier.
+ * Signed calls for tests that must send what the vendor clients never would
+ * (stale dates, reused nonces, tampered bodies), over node:http. The signing
+ * itself is test/helpers/signing.ts, written from the reference recipe,
+ * independently of the server's verifier.
  */
 export interface RawCall {
   host: string;
@@ -21,16 +22,7 @@ export interface RawCall {
   bodyBytes?: number;
 }
 
-const enc = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
-const form = (p: Record<string, string>) =>
-  Object.keys(p)
-    .sort()
-    .map((k) => `${enc(k)}=${enc(p[k]!)}`)
-    .join('&');
-
-export function isoNow(offsetMs = 0): string {
-  return new Date(Date.now() + offsetMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+export { isoNow };
 
 export interface RawResponse {
   status: number;
@@ -63,43 +55,16 @@ export function send(host: string, method: string, path: string, headers: Record
 }
 
 export function acs3(call: RawCall): Promise<RawResponse> {
-  let body = form(call.params);
-  const headers: Record<string, string> = {
-    host: call.host,
-    'x-acs-action': call.action,
-    'x-acs-version': call.version ?? '2020-10-28',
-    'x-acs-date': call.date ?? isoNow(),
-    'x-acs-signature-nonce': call.nonce ?? randomBytes(32).toString('hex'),
-    'content-type': 'application/x-www-form-urlencoded',
-    'x-acs-content-sha256': createHash('sha256').update(body).digest('hex'),
-  };
-  const names = Object.keys(headers).sort();
-  const canonical = ['POST', '/', '', names.map((n) => `${n}:${headers[n]}\n`).join(''), names.join(';'), headers['x-acs-content-sha256']].join('\n');
-  const sts = 'ACS3-HMAC-SHA256\n' + createHash('sha256').update(canonical).digest('hex');
-  const sig = createHmac('sha256', call.secret).update(sts).digest('hex');
-  headers.authorization = `ACS3-HMAC-SHA256 Credential=${call.accessKeyId},SignedHeaders=${names.join(';')},Signature=${sig}`;
+  const signed = signAcs3(call, call.action, call.params, { date: call.date, nonce: call.nonce, version: call.version });
+  let body = signed.body.toString('utf8');
   if (call.tamperBody) body = call.tamperBody(body);
   if (call.bodyBytes) body = body + '&Pad=' + 'x'.repeat(Math.max(0, call.bodyBytes - body.length - 5));
+  const headers = Object.fromEntries(signed.headers);
   headers['content-length'] = String(Buffer.byteLength(body));
   return send(call.host, 'POST', '/', headers, body);
 }
 
 export function v1(call: RawCall & { method?: 'GET' | 'POST' }): Promise<RawResponse> {
-  const method = call.method ?? 'GET';
-  const all: Record<string, string> = {
-    Action: call.action,
-    Format: 'JSON',
-    Version: call.version ?? '2020-10-28',
-    Timestamp: call.date ?? isoNow(),
-    SignatureMethod: 'HMAC-SHA1',
-    SignatureVersion: '1.0',
-    SignatureNonce: call.nonce ?? randomBytes(16).toString('hex'),
-    AccessKeyId: call.accessKeyId,
-    ...call.params,
-  };
-  const sts = `${method}&%2F&${enc(form(all))}`;
-  all.Signature = createHmac('sha1', call.secret + '&').update(sts).digest('base64');
-  if (method === 'GET') return send(call.host, 'GET', '/?' + form(all), { host: call.host });
-  const body = form(all);
-  return send(call.host, 'POST', '/', { host: call.host, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) }, body);
+  const signed = signV1(call, call.action, call.params, call.method ?? 'GET', { date: call.date, nonce: call.nonce, version: call.version });
+  return send(call.host, signed.method, signed.target, Object.fromEntries(signed.headers), signed.body.length ? signed.body : undefined);
 }

@@ -5,7 +5,7 @@ import { makeH5Zip, mcube, rsaKeyPair, uploadFile } from '../helpers/nebula.js';
 import { runCommand } from '../helpers/process.js';
 import { startTestServer, TEST_CREDS, type TestServer } from '../helpers/server.js';
 import { SuiteFigures } from './lib/figures.js';
-import { sendRequest, signAcs3, signV1 } from './lib/signing.js';
+import { sendRequest, signAcs3, signV1 } from '../helpers/signing.js';
 
 /**
  * Every management action (mutates: true in the registry) leaves one audit

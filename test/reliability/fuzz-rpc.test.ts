@@ -8,7 +8,7 @@ import { SuiteFigures } from './lib/figures.js';
 import { generateCases, type CaseAnswer, type FuzzCase, type FuzzContext } from './lib/fuzz-inputs.js';
 import { runPool } from './lib/run-pool.js';
 import { Prng, runSeed } from './lib/prng.js';
-import { sendRequest, signAcs3 } from './lib/signing.js';
+import { sendRequest, signAcs3 } from '../helpers/signing.js';
 
 /**
  * Generated malformed requests against the RPC entry of a real server

@@ -11,7 +11,7 @@ import { listKeys, openSharedState, tableNames, type SharedState } from './lib/d
 import { SuiteFigures } from './lib/figures.js';
 import { freePort } from './lib/free-port.js';
 import { sleep } from './lib/run-pool.js';
-import { sendRequest, signAcs3, signV1, type Signer } from './lib/signing.js';
+import { sendRequest, signAcs3, signV1, type Signer } from '../helpers/signing.js';
 
 /**
  * Secrets: AccessKey secrets and the RSA private key are encrypted at rest

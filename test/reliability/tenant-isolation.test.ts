@@ -7,7 +7,7 @@ import { createTask, makeH5Zip, mcube, rsaKeyPair, uploadFile, utcIn, type Call 
 import { startTestServer, TEST_CREDS, type TestServer } from '../helpers/server.js';
 import { listKeys } from './lib/db-state.js';
 import { SuiteFigures } from './lib/figures.js';
-import { sendRequest, signAcs3 } from './lib/signing.js';
+import { sendRequest, signAcs3 } from '../helpers/signing.js';
 
 /**
  * Two tenants on one server. Tenant A's key is pointed at everything of

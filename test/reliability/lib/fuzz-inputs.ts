@@ -1,7 +1,7 @@
 import type { ActionDef } from '../../../packages/server/src/core/registry.js';
 import type { Prng } from './prng.js';
-import { exchange, requestHead, type RawAnswer } from './raw-http.js';
-import { formOf, isoNow, percent, sendRequest, signAcs3, signV1, type SignedRequest, type Signer } from './signing.js';
+import { exchange, requestHead, type RawAnswer } from '../../helpers/raw-http.js';
+import { formOf, isoNow, percent, sendRequest, signAcs3, signV1, type SignedRequest, type Signer } from '../../helpers/signing.js';
 
 /**
  * Generated malformed requests against the RPC entry. Every draw from the

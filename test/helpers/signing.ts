@@ -5,8 +5,8 @@ import { exchange, requestHead, type RawAnswer } from './raw-http.js';
  * Signs requests the way the vendor clients do (ACS3-HMAC-SHA256 in headers,
  * or signature 1.0 with HMAC-SHA1 in the query/form), but returns the raw
  * request, so a test can send it byte for byte, replay it, or look for the
- * signature in logs afterwards. Written from the reference recipe, like
- * test/helpers/raw-client.ts, independently of the server's verifier.
+ * signature in logs afterwards. Written from the reference recipe,
+ * independently of the server's verifier (raw-client.ts sends them over node:http).
  */
 export interface Signer {
   host: string;
