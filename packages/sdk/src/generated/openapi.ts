@@ -1378,7 +1378,7 @@ export interface components {
             PageNum?: number;
             /**
              * Format: int32
-             * @description page size (default 20, at most 200)
+             * @description page size, 1 to 200 (default 20)
              */
             PageSize?: number;
             /** @description part of the name to look for (lower-case l, unlike CreateMcubeWhitelist.WhiteListName) */
@@ -1392,11 +1392,11 @@ export interface components {
             ListWhitelistResult: {
                 /** Format: int32 */
                 CurrentPage?: number;
-                HasMore?: boolean;
                 /** Format: int32 */
                 PageSize?: number;
                 /** Format: int64 */
                 TotalCount?: number;
+                HasMore?: boolean;
                 Whitelists?: {
                     /** @description the AppId */
                     AppCode?: string;

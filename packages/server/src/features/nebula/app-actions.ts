@@ -1,7 +1,8 @@
+import { pageOutput, pageResult, paging } from '../../core/paging.js';
 import { defineAction } from '../../core/registry.js';
 import { S, commonInput } from '../../core/schema.js';
 import { createApp, deleteApp, pageOfApps } from './app-service.js';
-import { pageInput, paging, resultWithCode } from './wire-common.js';
+import { NEBULA_PAGE_SIZE, pageInput, resultWithCode } from './wire-common.js';
 
 export const listMcubeNebulaApps = defineAction<{ Keyword?: string; PageNum?: number; PageSize?: number }>({
   name: 'ListMcubeNebulaApps',
@@ -12,21 +13,15 @@ export const listMcubeNebulaApps = defineAction<{ Keyword?: string; PageNum?: nu
   resultKey: 'ListMcubeNebulaAppsResult',
   result: S.obj({
     ...resultWithCode,
-    CurrentPage: S.int32(),
-    PageSize: S.int32(),
-    TotalCount: S.int64(),
-    HasMore: S.bool(),
+    ...pageOutput,
     NebulaAppInfos: S.arr(S.obj({ H5Id: S.str(), H5Name: S.str() })),
   }),
   mutates: false,
   handler: async (input, ctx) => {
-    const { pageNum, pageSize } = paging(input);
+    const { pageNum, pageSize } = paging(input, NEBULA_PAGE_SIZE);
     const { total, apps } = await pageOfApps(ctx, input.Keyword ?? '', pageNum, pageSize);
     return {
-      CurrentPage: pageNum,
-      PageSize: pageSize,
-      TotalCount: total,
-      HasMore: pageNum * pageSize < total,
+      ...pageResult(pageNum, pageSize, total),
       NebulaAppInfos: apps.map((a) => ({ H5Id: a.h5Id, H5Name: a.h5Name })),
     };
   },

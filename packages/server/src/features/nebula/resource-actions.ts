@@ -1,3 +1,4 @@
+import { pageOutput, pageResult, paging } from '../../core/paging.js';
 import { BusinessError } from '../../core/errors.js';
 import { defineAction } from '../../core/registry.js';
 import { S, commonInput } from '../../core/schema.js';
@@ -7,7 +8,7 @@ import { createResource } from './resource-service.js';
 import { resourceInfoSchema, toResourceInfo } from './resource-wire.js';
 import { invalid, shown } from './rules/field-error.js';
 import { checkResourceInput, type CreateResourceInput } from './rules/resource-fields.js';
-import { UPLOAD_ERRORS, pageInput, paging, resultWithCode } from './wire-common.js';
+import { UPLOAD_ERRORS, NEBULA_PAGE_SIZE, pageInput, resultWithCode } from './wire-common.js';
 
 export const createMcubeNebulaResource = defineAction<CreateResourceInput>({
   name: 'CreateMcubeNebulaResource',
@@ -59,21 +60,15 @@ export const listMcubeNebulaResources = defineAction<{ H5Id?: string; PageNum?: 
   resultKey: 'ListMcubeNebulaResourceResult',
   result: S.obj({
     ...resultWithCode,
-    CurrentPage: S.int32(),
-    PageSize: S.int32(),
-    TotalCount: S.int64(),
-    HasMore: S.bool(),
+    ...pageOutput,
     NebulaResourceInfo: S.arr(resourceInfoSchema),
   }),
   mutates: false,
   handler: async (input, ctx) => {
-    const { pageNum, pageSize } = paging(input);
+    const { pageNum, pageSize } = paging(input, NEBULA_PAGE_SIZE);
     const { total, resources } = await listResources(ctx.deps.db.knex, ctx, (input.H5Id ?? '').trim(), (pageNum - 1) * pageSize, pageSize);
     return {
-      CurrentPage: pageNum,
-      PageSize: pageSize,
-      TotalCount: total,
-      HasMore: pageNum * pageSize < total,
+      ...pageResult(pageNum, pageSize, total),
       NebulaResourceInfo: await Promise.all(resources.map((r) => toResourceInfo(ctx, r))),
     };
   },

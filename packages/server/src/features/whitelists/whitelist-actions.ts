@@ -1,3 +1,4 @@
+import { pageInput, pageOutput, pageResult, paging } from '../../core/paging.js';
 import { BusinessError, PopError } from '../../core/errors.js';
 import { formatDateTime } from '../../core/ids.js';
 import { defineAction, type ActionContext } from '../../core/registry.js';
@@ -76,17 +77,13 @@ export const listMcubeWhitelists = defineAction<{ PageNum?: number; PageSize?: n
   tag: TAG,
   input: {
     ...commonInput,
-    PageNum: S.int32('page number, from 1 (default 1)'),
-    PageSize: S.int32(`page size (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`),
+    ...pageInput(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
     WhitelistName: S.str('part of the name to look for (lower-case l, unlike CreateMcubeWhitelist.WhiteListName)', 200),
   },
   required: ['AppId', 'WorkspaceId'],
   resultKey: 'ListWhitelistResult',
   result: S.obj({
-    CurrentPage: S.int32(),
-    HasMore: S.bool(),
-    PageSize: S.int32(),
-    TotalCount: S.int64(),
+    ...pageOutput,
     Whitelists: S.arr(
       S.obj({
         AppCode: S.str('the AppId'),
@@ -102,15 +99,11 @@ export const listMcubeWhitelists = defineAction<{ PageNum?: number; PageSize?: n
   }),
   mutates: false,
   handler: async (input, ctx) => {
-    const pageNum = input.PageNum && input.PageNum > 0 ? input.PageNum : 1;
-    const pageSize = input.PageSize && input.PageSize > 0 ? Math.min(input.PageSize, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
+    const { pageNum, pageSize } = paging(input, DEFAULT_PAGE_SIZE);
     const nameContains = input.WhitelistName?.trim() || undefined;
     const { total, items } = await service(ctx).list(scope(ctx), { nameContains, pageNum, pageSize });
     return {
-      CurrentPage: pageNum,
-      HasMore: pageNum * pageSize < total,
-      PageSize: pageSize,
-      TotalCount: total,
+      ...pageResult(pageNum, pageSize, total),
       Whitelists: items.map((w) => ({
         AppCode: w.appId,
         GmtCreate: formatDateTime(w.createdAt),
