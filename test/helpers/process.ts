@@ -47,7 +47,7 @@ export function startServerProcess(env: Record<string, string>, timeoutMs = 30_0
           stdout: () => out,
           stop: (signal = 'SIGTERM') =>
             new Promise((res) => {
-              if (proc.exitCode !== null) return res(proc.exitCode);
+              if (proc.exitCode !== null || proc.signalCode !== null) return res(proc.exitCode);
               proc.once('exit', (code) => res(code));
               proc.kill(signal);
             }),

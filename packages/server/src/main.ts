@@ -4,6 +4,24 @@ import { bootstrap } from './features/tenants/bootstrap.js';
 
 const config = loadConfig();
 const node = await createMcubeServer(config);
+
+// Handlers first: a SIGTERM that arrives right after the banner must still drain and exit cleanly.
+let stopping = false;
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    node.deps.log.info('shutting down', { signal: sig });
+    node.close().then(
+      () => process.exit(0),
+      (e) => {
+        node.deps.log.error('shutdown failed', { error: String(e) });
+        process.exit(1);
+      },
+    );
+  });
+}
+
 const boot = await bootstrap(config, node.deps.db, node.deps.box);
 const { url } = await node.listen();
 
@@ -23,18 +41,3 @@ if (boot.generatedSecret) {
 }
 process.stderr.write(lines.join('\n') + '\n');
 
-let stopping = false;
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(sig, () => {
-    if (stopping) return;
-    stopping = true;
-    node.deps.log.info('shutting down', { signal: sig });
-    node.close().then(
-      () => process.exit(0),
-      (e) => {
-        node.deps.log.error('shutdown failed', { error: String(e) });
-        process.exit(1);
-      },
-    );
-  });
-}
