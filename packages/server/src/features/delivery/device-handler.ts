@@ -7,7 +7,7 @@ import { decideApp, type AdmissionPort } from './engine/decide.js';
 import { selectForApp, type AppDecision } from './engine/select.js';
 import type { DeviceRateLimiter } from './rate-limit.js';
 import type { Snapshot, TaskPlan } from './snapshot.js';
-import type { SnapshotStore } from './snapshot-store.js';
+import type { ServingHolder, SnapshotStore } from './snapshot-store.js';
 
 export const DEVICE_UPDATE_PATH = '/device/nebula/update';
 export const CLIENT_KEY_HEADER = 'x-mcube-client-key';
@@ -134,10 +134,10 @@ function authorised(parts: DeviceHandlerParts, req: IncomingMessage, res: Server
     });
   }
   const parsed = parseCheck(fields, userKey, deps.now());
-  const snap: Maybe<Snapshot | null> = store.ready(scope.appId, scope.workspaceId) ?? store.get(scope.appId, scope.workspaceId);
-  return then(snap, (s) => {
-    if (!s) return send(res, 503, errorBody(503, 'Delivery data is not available yet; retry later.'));
-    return then(answer(parts, s, parsed), (out) => send(res, 200, out));
+  const held: Maybe<ServingHolder | null> = store.ready(scope.appId, scope.workspaceId) ?? store.get(scope.appId, scope.workspaceId);
+  return then(held, (h) => {
+    if (!h) return send(res, 503, errorBody(503, 'Delivery data is not available yet; retry later.'));
+    return then(answer(parts, h.current, h.admissions, parsed), (out) => send(res, 200, out));
   });
 }
 
@@ -147,8 +147,7 @@ interface Chosen {
 }
 
 /** Runs the engine for every asked app; turns async only to admit a new user to a time window. */
-function answer(parts: DeviceHandlerParts, snap: Snapshot, p: ParsedCheck): Maybe<Buffer> {
-  const port: AdmissionPort = parts.store.peek(snap.appId, snap.workspaceId)?.admissions ?? NO_ADMISSIONS;
+function answer(parts: DeviceHandlerParts, snap: Snapshot, port: AdmissionPort, p: ParsedCheck): Maybe<Buffer> {
   const ids = p.asked === 'all' ? snap.appOrder : p.asked;
   const chosen: Chosen = { entries: [], discard: [] };
   for (let i = 0; i < ids.length; i++) {
@@ -181,9 +180,6 @@ function take(chosen: Chosen, id: string, d: AppDecision): void {
   chosen.entries.push(d.task);
   if (d.discard !== null) chosen.discard.push([id, d.discard]);
 }
-
-/** Only while a holder was dropped between get() and peek(): nobody is admitted. */
-const NO_ADMISSIONS: AdmissionPort = { verdict: () => 'rejected', admit: async () => {} };
 
 function send(res: ServerResponse, status: number, body: string | Buffer, extra?: Record<string, string>): void {
   if (res.headersSent) return;

@@ -19,6 +19,11 @@ export interface Holder {
   admissions: AdmissionCache;
 }
 
+/** A holder with a snapshot to answer from (its admission cache belongs to the same app/workspace). */
+export type ServingHolder = Holder & { current: Snapshot };
+
+const serving = (h: Holder): ServingHolder | null => (h.current ? (h as ServingHolder) : null);
+
 /** How long a request waits for a rebuild after a change before it is answered from the previous snapshot. */
 const STALE_WAIT_MS = 1000;
 /** Snapshots nobody asked for during this long are dropped (rebuilt on the next request). */
@@ -35,33 +40,28 @@ export class SnapshotStore {
 
   constructor(private readonly deps: Deps) {}
 
-  /** The snapshot to answer from; null when none could be built. */
-  async get(appId: string, workspaceId: string): Promise<Snapshot | null> {
+  /** The holder to answer from; null when no snapshot could be built. */
+  async get(appId: string, workspaceId: string): Promise<ServingHolder | null> {
     const h = this.holder(appId, workspaceId);
     h.lastUsed = this.deps.now();
-    if (h.current && h.builtGen >= h.wantedGen) return h.current;
+    if (h.current && h.builtGen >= h.wantedGen) return serving(h);
     const build = h.building ?? this.rebuild(h);
     if (!h.current) {
       await build;
-      return h.current;
+      return serving(h);
     }
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([build, new Promise<void>((r) => (timer = setTimeout(r, STALE_WAIT_MS)))]);
     clearTimeout(timer);
-    return h.current;
+    return serving(h);
   }
 
-  /** The snapshot when it is up to date (the hot path: no promise); null when get() must be awaited. */
-  ready(appId: string, workspaceId: string): Snapshot | null {
+  /** The holder when its snapshot is up to date (the hot path: no promise); null when get() must be awaited. */
+  ready(appId: string, workspaceId: string): ServingHolder | null {
     const h = this.holders.get(key(appId, workspaceId));
     if (!h || !h.current || h.builtGen < h.wantedGen) return null;
     h.lastUsed = this.deps.now();
-    return h.current;
-  }
-
-  /** The holder of a loaded app, for its admission cache. */
-  peek(appId: string, workspaceId: string): Holder | undefined {
-    return this.holders.get(key(appId, workspaceId));
+    return h as ServingHolder;
   }
 
   /** A change committed on this node (or announced by NOTIFY): rebuild now. */
