@@ -1,3 +1,4 @@
+import { decodeFormComponent } from '../../core/form.js';
 import type { DeviceCheck } from './engine/select.js';
 import { parseVersion, type Version } from './engine/versions.js';
 
@@ -21,10 +22,8 @@ export class BadDeviceRequest extends Error {
 export type Fields = Record<string, unknown>;
 
 /**
- * application/x-www-form-urlencoded (and query strings), decoded with the
- * native decodeURIComponent: as strict as core/form.ts (bad percent-encoding
- * and invalid UTF-8 are refused) but far cheaper on the percent-heavy JSON
- * of `query`/`existed`. A repeated field: the last one wins.
+ * application/x-www-form-urlencoded (and query strings), with the RPC entry's
+ * strict component decoder. A repeated field: the last one wins.
  */
 export function fieldsFromForm(text: string, into: Fields = {}): Fields {
   let start = 0;
@@ -43,13 +42,9 @@ export function fieldsFromForm(text: string, into: Fields = {}): Fields {
 }
 
 function decodeFormPart(s: string): string {
-  const t = s.indexOf('+') >= 0 ? s.replace(/\+/g, ' ') : s;
-  if (t.indexOf('%') < 0) return t;
-  try {
-    return decodeURIComponent(t);
-  } catch {
-    throw new BadDeviceRequest('malformed percent-encoding or invalid UTF-8 in the form or query string');
-  }
+  const v = decodeFormComponent(s);
+  if (v === null) throw new BadDeviceRequest('malformed percent-encoding or invalid UTF-8 in the form or query string');
+  return v;
 }
 
 export function fieldsFromJson(text: string, into: Fields = {}): Fields {
