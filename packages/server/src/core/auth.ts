@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { SecretBox, safeEqual } from './crypto.js';
-import { Pop, PopError } from './errors.js';
+import { Pop } from './errors.js';
 import { parseForm } from './form.js';
 import { acs3Signature, parseAcs3Authorization, rpcSignature, sha256Hex } from './signature.js';
 import { NonceBatcher } from './nonce-batcher.js';
@@ -214,4 +214,3 @@ export function sealSecret(box: SecretBox, keyId: string, secret: string): strin
   return box.seal(secret, `ak:${keyId}`);
 }
 
-export { PopError };
