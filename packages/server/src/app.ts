@@ -36,7 +36,7 @@ export interface CreateOptions {
 /** Assembles one stateless node: PostgreSQL/SQLite and the blob store are the shared state. */
 export async function createMcubeServer(config: Config, opts: CreateOptions = {}): Promise<McubeServer> {
   const log = opts.logger ?? createLogger(config.logLevel, opts.logSink);
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, { serverLog: log });
   const box = new SecretBox(config.masterKey);
   const blobs = await createBlobStore(config, log);
   const now = opts.now ?? Date.now;

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { SecretBox, safeEqual } from './crypto.js';
 import { Pop } from './errors.js';
@@ -53,13 +54,8 @@ export function parseCall(req: IncomingMessage, raw: Buffer): ParsedCall {
   let body: Array<[string, string]> = [];
   if (raw.length) {
     if (!ct.startsWith('application/x-www-form-urlencoded')) throw Pop.badRequest('The request body must be application/x-www-form-urlencoded.');
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
-    } catch {
-      throw Pop.badRequest('The request body is not valid UTF-8.');
-    }
-    body = parseForm(text);
+    if (!isUtf8(raw)) throw Pop.badRequest('The request body is not valid UTF-8.');
+    body = parseForm(raw.toString('utf8'));
   }
   const all = [...query, ...body];
   const authz = header(req, 'authorization');
@@ -159,15 +155,19 @@ export class Authenticator {
     const expires = row.expires_at === null ? null : Number(row.expires_at);
     if (row.status !== 'active' || (expires !== null && expires <= t)) throw Pop.keyInactive();
     if (!call.verify(this.secretOf(row))) throw Pop.signature();
-    await this.useNonce(row.id, call.nonce, t);
-    await this.rateLimit(row.id, t);
+    // One batched write records the nonce and counts the request in its key's rate window.
+    const limit = config.auth.rateLimitPerSec;
+    const window = limit > 0 ? Math.floor(t / 1000) * 1000 : null;
+    const { fresh, count } = await this.nonces.admit(row.id, call.nonce, t + 2 * config.auth.timestampSkewSec * 1000, window);
+    if (!fresh) throw Pop.nonceUsed();
+    if (window !== null && count > limit) throw Pop.throttled(Math.max(1, Math.ceil((window + 1000 - t) / 1000)));
     return { accessKeyId: row.id, tenantId: row.tenant_id };
   }
 
   private async keyRow(id: string, t: number): Promise<KeyRow | null> {
     const hit = this.keyCache.get(id);
     if (hit && t - hit.at < this.cacheMs) return hit.row;
-    const row = (await this.deps.db.knex('access_keys').select('id', 'tenant_id', 'secret_enc', 'status', 'expires_at').where({ id }).first()) ?? null;
+    const [row = null] = await this.deps.db.all<KeyRow>('SELECT id, tenant_id, secret_enc, status, expires_at FROM access_keys WHERE id = ?', [id]);
     if (this.keyCache.size > 10000) this.keyCache.clear();
     this.keyCache.set(id, { row, at: t });
     return row;
@@ -183,30 +183,23 @@ export class Authenticator {
     return s;
   }
 
-  private async useNonce(keyId: string, nonce: string, t: number): Promise<void> {
-    const expiresAt = t + 2 * this.deps.config.auth.timestampSkewSec * 1000;
-    if (!(await this.nonces.use(keyId, nonce, expiresAt))) throw Pop.nonceUsed();
-  }
-
-  private async rateLimit(keyId: string, t: number): Promise<void> {
-    const limit = this.deps.config.auth.rateLimitPerSec;
-    if (limit <= 0) return;
-    const windowStart = Math.floor(t / 1000) * 1000;
-    const { knex } = this.deps.db;
-    const rows = await knex('rate_windows')
-      .insert({ key_id: keyId, window_start: windowStart, count: 1 })
-      .onConflict(['key_id', 'window_start'])
-      .merge({ count: knex.raw('?? + 1', ['rate_windows.count']) })
-      .returning('count');
-    const count = Number((rows[0] as { count: number | string }).count);
-    if (count > limit) throw Pop.throttled(Math.max(1, Math.ceil((windowStart + 1000 - t) / 1000)));
-  }
-
-  /** Deletes expired nonces and old rate windows; safe to run on every node. */
-  async sweep(): Promise<void> {
+  /**
+   * Deletes expired nonces and old rate windows; safe to run on every node.
+   * In chunks, each its own short statement: a minute of nonces under load is
+   * hundreds of thousands of rows, and one DELETE of them all would hold
+   * SQLite's write lock (and this node's event loop) for seconds.
+   */
+  async sweep(chunk = 2000): Promise<void> {
     const t = this.deps.now();
-    await this.deps.db.knex('request_nonces').where('expires_at', '<', t).del();
-    await this.deps.db.knex('rate_windows').where('window_start', '<', t - 60_000).del();
+    const { db } = this.deps;
+    const row = db.dialect === 'pg' ? 'ctid' : 'rowid';
+    const expired = [
+      [`DELETE FROM request_nonces WHERE ${row} IN (SELECT ${row} FROM request_nonces WHERE expires_at < ? LIMIT ${chunk}) RETURNING 1 AS gone`, t],
+      [`DELETE FROM rate_windows WHERE ${row} IN (SELECT ${row} FROM rate_windows WHERE window_start < ? LIMIT ${chunk}) RETURNING 1 AS gone`, t - 60_000],
+    ] as const;
+    for (const [sql, before] of expired) {
+      while ((await db.all(sql, [before])).length === chunk) await new Promise((r) => setImmediate(r));
+    }
   }
 }
 

@@ -30,13 +30,10 @@ class ScopeCache {
     const t = this.deps.now();
     let hit = this.cache.get(key);
     if (!hit || t - hit.at > 5000) {
-      const { knex } = this.deps.db;
-      const row = await knex('apps as a')
-        .leftJoin('workspaces as w', function () {
-          this.on('w.app_id', '=', 'a.app_id').andOn('w.workspace_id', '=', knex.raw('?', [workspaceId]));
-        })
-        .where('a.app_id', appId)
-        .first('a.tenant_id', 'w.workspace_id');
+      const [row] = await this.deps.db.all<{ tenant_id: string; workspace_id: string | null }>(
+        'SELECT a.tenant_id, w.workspace_id FROM apps a LEFT JOIN workspaces w ON w.app_id = a.app_id AND w.workspace_id = ? WHERE a.app_id = ?',
+        [workspaceId, appId],
+      );
       hit = { tenantId: row?.tenant_id ?? null, workspace: !!row?.workspace_id, at: t };
       if (this.cache.size > 10000) this.cache.clear();
       this.cache.set(key, hit);

@@ -2,21 +2,57 @@ import knexFactory, { type Knex } from 'knex';
 import { join } from 'node:path';
 import { migrationSource } from '../../../../migrations/index.js';
 import type { Config } from '../config.js';
+import type { Logger } from '../core/logger.js';
+import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 
 export type Db = Knex;
+
+export interface SqliteRunResult {
+  changes: number;
+  rows: Array<Record<string, unknown>>;
+}
+
+/** The part of a better-sqlite3 connection the raw paths use. */
+interface SqliteConn {
+  inTransaction: boolean;
+  prepare(sql: string): { reader: boolean; all(b: readonly unknown[]): unknown[]; run(b: readonly unknown[]): { changes: number } };
+  pragma(s: string): unknown;
+}
 
 export interface Database {
   knex: Knex;
   dialect: 'sqlite' | 'pg';
   /** an error code that means "unique constraint violated" */
   isUniqueViolation(err: unknown): boolean;
+  /**
+   * One hand-written statement (`?` placeholders, valid on both databases)
+   * without the query builder: rows for SELECT and RETURNING. The hot paths
+   * (credentials, scope, simple reads) use it; knex's builder costs more than
+   * SQLite's execution of such a statement.
+   */
+  all<T = Record<string, unknown>>(sql: string, bindings?: readonly unknown[]): Promise<T[]>;
+  /**
+   * SQLite only: runs `fn` synchronously inside BEGIN IMMEDIATE ... COMMIT on
+   * the shared connection, so a batch of small writes costs one commit.
+   * Returns undefined (nothing run) when the database is PostgreSQL or when a
+   * knex transaction holds the connection; the caller then uses knex.
+   */
+  sqliteBatch<T>(fn: (run: (sql: string, bindings: readonly unknown[]) => SqliteRunResult) => T): T | undefined;
   close(): Promise<void>;
 }
 
 /** Opens the configured database and brings its schema up to date. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dbSchema' | 'dataDir'>): Promise<Database> {
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dbSchema' | 'dataDir'>,
+  /** server nodes pass their logger: SQLite's WAL checkpoints then run in a worker thread (db/checkpointer.ts) */
+  opts: { serverLog?: Logger } = {},
+): Promise<Database> {
   let knex: Knex;
   let dialect: Database['dialect'];
+  // The pool's single SQLite connection, for the raw statements of all()/sqliteBatch().
+  let sqlite: SqliteConn | undefined;
+  let checkpointer: Checkpointer | undefined;
+  const sqliteFile = join(config.dataDir, 'mcube.sqlite');
   if (config.databaseUrl) {
     dialect = 'pg';
     const schema = config.dbSchema;
@@ -35,18 +71,19 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dbSchem
     if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
   } else {
     dialect = 'sqlite';
+    const background = !!opts.serverLog;
     knex = knexFactory({
       client: 'better-sqlite3',
-      connection: { filename: join(config.dataDir, 'mcube.sqlite') },
+      connection: { filename: sqliteFile },
       useNullAsDefault: true,
       pool: {
         min: 1,
         max: 1,
-        afterCreate: (conn: { pragma: (s: string) => unknown; prepare: (sql: string) => unknown }, done: (err: Error | null, c: unknown) => void) => {
+        afterCreate: (conn: SqliteConn, done: (err: Error | null, c: unknown) => void) => {
           // knex prepares every statement anew; better-sqlite3 statements are reusable, so keep them.
           const prepare = conn.prepare.bind(conn);
           const cache = new Map<string, unknown>();
-          conn.prepare = (sql: string) => {
+          conn.prepare = ((sql: string) => {
             let st = cache.get(sql);
             if (st === undefined) {
               // Take the write lock when a transaction starts: a deferred one that reads first and writes
@@ -56,26 +93,76 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dbSchem
               cache.set(sql, st);
             }
             return st;
-          };
+          }) as SqliteConn['prepare'];
           // WAL + busy timeout so several processes can share one file.
           conn.pragma('journal_mode = WAL');
           conn.pragma('busy_timeout = 10000');
           conn.pragma('synchronous = NORMAL');
           conn.pragma('foreign_keys = ON');
+          // the checkpointer thread keeps the log short; this is the backstop should it fall behind
+          if (background) conn.pragma('wal_autocheckpoint = 20000');
+          sqlite = conn;
           done(null, conn);
         },
       },
     });
   }
   await migrate(knex);
+  if (dialect === 'sqlite' && opts.serverLog) {
+    const log = opts.serverLog;
+    checkpointer = startCheckpointer(sqliteFile, (msg) => log.warn('sqlite checkpoint failed', { error: msg }));
+  }
+  // A knex transaction keeps BEGIN open across awaits on the one connection; a raw
+  // statement then would join it (and see or lose its uncommitted rows), so it waits its turn through knex.
+  const rawConn = () => (sqlite && !sqlite.inTransaction ? sqlite : undefined);
+  const viaKnex = async <T>(sql: string, bindings: readonly unknown[]): Promise<T[]> => {
+    const r = (await knex.raw(sql, bindings as Knex.RawBinding[])) as T[] | { rows?: T[] };
+    return Array.isArray(r) ? r : (r.rows ?? []);
+  };
   return {
     knex,
     dialect,
+    all: <T>(sql: string, bindings: readonly unknown[] = []): Promise<T[]> => {
+      const conn = rawConn();
+      if (!conn) return viaKnex<T>(sql, bindings);
+      try {
+        const st = conn.prepare(sql);
+        if (st.reader) return Promise.resolve(st.all(bindings) as T[]);
+        st.run(bindings);
+        return Promise.resolve([]);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    sqliteBatch: <T>(fn: (run: (sql: string, bindings: readonly unknown[]) => SqliteRunResult) => T): T | undefined => {
+      const conn = rawConn();
+      if (!conn) return undefined;
+      conn.prepare('BEGIN IMMEDIATE;').run([]);
+      try {
+        const value = fn((sql, bindings) => {
+          const st = conn.prepare(sql);
+          if (st.reader) {
+            const rows = st.all(bindings) as Array<Record<string, unknown>>;
+            return { changes: rows.length, rows };
+          }
+          return { changes: st.run(bindings).changes, rows: [] };
+        });
+        conn.prepare('COMMIT;').run([]);
+        return value;
+      } catch (err) {
+        if (conn.inTransaction) conn.prepare('ROLLBACK;').run([]);
+        throw err;
+      }
+    },
     isUniqueViolation: (err) => {
       const e = err as { code?: string; message?: string };
       return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
     },
-    close: () => knex.destroy(),
+    close: async () => {
+      await knex.destroy();
+      sqlite = undefined;
+      await checkpointer?.stop();
+    },
   };
 }
 

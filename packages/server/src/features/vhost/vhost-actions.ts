@@ -36,7 +36,7 @@ export const queryMcubeVhost = defineAction({
   result: S.obj({ Data: S.str(), ...resultBase }),
   mutates: false,
   handler: async (_input, ctx) => {
-    const row = await ctx.deps.db.knex('vhosts').where({ app_id: ctx.appId, workspace_id: ctx.workspaceId }).first('vhost');
+    const [row] = await ctx.deps.db.all<{ vhost: string }>('SELECT vhost FROM vhosts WHERE app_id = ? AND workspace_id = ?', [ctx.appId, ctx.workspaceId]);
     return { Data: row?.vhost ?? '' };
   },
 });
