@@ -1,6 +1,22 @@
 import type { IncomingMessage } from 'node:http';
 import { Pop } from './errors.js';
 
+// Stalled bodies are found by one sweep over the reads in progress rather than
+// a timer per request: arming and clearing a timer is a measurable share of a
+// small signed call. Deadlines are kept to within SWEEP_MS.
+const SWEEP_MS = 100;
+const reading = new Set<{ deadline: number; expire: () => void }>();
+let sweeper: NodeJS.Timeout | undefined;
+
+function sweep() {
+  const t = Date.now();
+  for (const r of reading) if (r.deadline <= t) r.expire();
+  if (reading.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
 /** Reads a request body up to `max` bytes; a body that stalls past `timeoutMs` is refused. */
 export function readBody(req: IncomingMessage, max: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -12,11 +28,9 @@ export function readBody(req: IncomingMessage, max: number, timeoutMs: number): 
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    let done = false;
+    const watch = { deadline: Date.now() + timeoutMs, expire: () => finish(Pop.timeout()) };
     const finish = (err: Error | null, buf?: Buffer) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
+      if (!reading.delete(watch)) return;
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
@@ -24,7 +38,6 @@ export function readBody(req: IncomingMessage, max: number, timeoutMs: number): 
       if (err) reject(err);
       else resolve(buf!);
     };
-    const timer = setTimeout(() => finish(Pop.timeout()), timeoutMs);
     const onData = (c: Buffer) => {
       size += c.length;
       if (size > max) {
@@ -34,9 +47,14 @@ export function readBody(req: IncomingMessage, max: number, timeoutMs: number): 
       }
       chunks.push(c);
     };
-    const onEnd = () => finish(null, Buffer.concat(chunks, size));
+    const onEnd = () => finish(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     const onError = (e: Error) => finish(e);
     const onAborted = () => finish(Object.assign(new Error('client aborted'), { aborted: true }));
+    reading.add(watch);
+    if (!sweeper) {
+      sweeper = setInterval(sweep, SWEEP_MS);
+      sweeper.unref();
+    }
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);

@@ -39,9 +39,20 @@ export function createLogger(level: Level | 'silent', sink: (line: string) => vo
 
 const SECRET_KEYS = /secret|signature|authorization|password|private|policy|token/i;
 
+// field names repeat on every line; remember the verdict per name (bounded: names come from code)
+const secretName = new Map<string, boolean>();
+function isSecretName(k: string): boolean {
+  let v = secretName.get(k);
+  if (v === undefined) {
+    v = SECRET_KEYS.test(k);
+    if (secretName.size < 1000) secretName.set(k, v);
+  }
+  return v;
+}
+
 export function redact(fields?: Record<string, unknown>): Record<string, unknown> | undefined {
   if (!fields) return fields;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) out[k] = SECRET_KEYS.test(k) ? '[redacted]' : v;
+  for (const k in fields) out[k] = isSecretName(k) ? '[redacted]' : fields[k];
   return out;
 }
