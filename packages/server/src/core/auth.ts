@@ -150,7 +150,8 @@ export class Authenticator {
     const t = now();
     checkTimestamp(call.timestamp, t, config.auth.timestampSkewSec);
     if (call.nonce.length > 128) throw Pop.invalid('SignatureNonce', 'at most 128 characters');
-    const row = await this.keyRow(call.accessKeyId, t);
+    const hit = this.keyCache.get(call.accessKeyId);
+    const row = hit && t - hit.at < this.cacheMs ? hit.row : await this.keyRow(call.accessKeyId, t);
     if (!row) throw Pop.keyNotFound();
     const expires = row.expires_at === null ? null : Number(row.expires_at);
     if (row.status !== 'active' || (expires !== null && expires <= t)) throw Pop.keyInactive();
@@ -165,8 +166,6 @@ export class Authenticator {
   }
 
   private async keyRow(id: string, t: number): Promise<KeyRow | null> {
-    const hit = this.keyCache.get(id);
-    if (hit && t - hit.at < this.cacheMs) return hit.row;
     const [row = null] = await this.deps.db.all<KeyRow>('SELECT id, tenant_id, secret_enc, status, expires_at FROM access_keys WHERE id = ?', [id]);
     if (this.keyCache.size > 10000) this.keyCache.clear();
     this.keyCache.set(id, { row, at: t });

@@ -5,15 +5,75 @@ import { Pop } from './errors.js';
 // a timer per request: arming and clearing a timer is a measurable share of a
 // small signed call. Deadlines are kept to within SWEEP_MS.
 const SWEEP_MS = 100;
-const reading = new Set<{ deadline: number; expire: () => void }>();
+const reading = new Set<BodyRead>();
 let sweeper: NodeJS.Timeout | undefined;
 
 function sweep() {
   const t = Date.now();
-  for (const r of reading) if (r.deadline <= t) r.expire();
+  for (const r of reading) if (r.deadline <= t) r.finish(Pop.timeout());
   if (reading.size === 0) {
     clearInterval(sweeper);
     sweeper = undefined;
+  }
+}
+
+// A class with bound methods rather than closures: this runs once per RPC call,
+// and each named closure costs a property definition under the TypeScript loader.
+class BodyRead {
+  readonly deadline: number;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly onData = this.data.bind(this);
+  private readonly onEnd = this.end.bind(this);
+  private readonly onError = this.finish.bind(this);
+  private readonly onAborted = this.aborted.bind(this);
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly max: number,
+    timeoutMs: number,
+    private readonly resolve: (b: Buffer) => void,
+    private readonly reject: (e: Error) => void,
+  ) {
+    this.deadline = Date.now() + timeoutMs;
+    reading.add(this);
+    if (!sweeper) {
+      sweeper = setInterval(sweep, SWEEP_MS);
+      sweeper.unref();
+    }
+    req.on('data', this.onData);
+    req.on('end', this.onEnd);
+    req.on('error', this.onError);
+    req.on('aborted', this.onAborted);
+  }
+
+  private data(c: Buffer) {
+    this.size += c.length;
+    if (this.size > this.max) {
+      this.finish(Pop.tooLarge(this.max));
+      this.req.resume();
+      return;
+    }
+    this.chunks.push(c);
+  }
+
+  private end() {
+    this.finish(null, this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size));
+  }
+
+  private aborted() {
+    this.finish(Object.assign(new Error('client aborted'), { aborted: true }));
+  }
+
+  finish(err: Error | null, buf?: Buffer) {
+    if (!reading.delete(this)) return;
+    const { req } = this;
+    req.off('data', this.onData);
+    req.off('end', this.onEnd);
+    req.off('error', this.onError);
+    req.off('aborted', this.onAborted);
+    if (err) this.reject(err);
+    else this.resolve(buf!);
   }
 }
 
@@ -26,38 +86,6 @@ export function readBody(req: IncomingMessage, max: number, timeoutMs: number): 
       reject(Pop.tooLarge(max));
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const watch = { deadline: Date.now() + timeoutMs, expire: () => finish(Pop.timeout()) };
-    const finish = (err: Error | null, buf?: Buffer) => {
-      if (!reading.delete(watch)) return;
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onAborted);
-      if (err) reject(err);
-      else resolve(buf!);
-    };
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        finish(Pop.tooLarge(max));
-        req.resume();
-        return;
-      }
-      chunks.push(c);
-    };
-    const onEnd = () => finish(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    const onError = (e: Error) => finish(e);
-    const onAborted = () => finish(Object.assign(new Error('client aborted'), { aborted: true }));
-    reading.add(watch);
-    if (!sweeper) {
-      sweeper = setInterval(sweep, SWEEP_MS);
-      sweeper.unref();
-    }
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
+    new BodyRead(req, max, timeoutMs, resolve, reject);
   });
 }

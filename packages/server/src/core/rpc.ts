@@ -19,7 +19,8 @@ class ScopeCache {
   private readonly cache = new Map<string, { tenantId: string | null; workspace: boolean; at: number }>();
   constructor(private readonly deps: Deps) {}
 
-  async check(p: Principal, params: Record<string, unknown>): Promise<{ appId: string; workspaceId: string }> {
+  /** synchronous on a cache hit (the common case), so the caller awaits only a miss */
+  check(p: Principal, params: Record<string, unknown>): { appId: string; workspaceId: string } | Promise<{ appId: string; workspaceId: string }> {
     const tenantId = params.TenantId as string | undefined;
     const appId = params.AppId as string | undefined;
     const workspaceId = params.WorkspaceId as string | undefined;
@@ -27,17 +28,23 @@ class ScopeCache {
     if (!appId) throw Pop.missing('AppId');
     if (!workspaceId) throw Pop.missing('WorkspaceId');
     const key = `${appId}\u0000${workspaceId}`;
-    const t = this.deps.now();
-    let hit = this.cache.get(key);
-    if (!hit || t - hit.at > 5000) {
-      const [row] = await this.deps.db.all<{ tenant_id: string; workspace_id: string | null }>(
-        'SELECT a.tenant_id, w.workspace_id FROM apps a LEFT JOIN workspaces w ON w.app_id = a.app_id AND w.workspace_id = ? WHERE a.app_id = ?',
-        [workspaceId, appId],
-      );
-      hit = { tenantId: row?.tenant_id ?? null, workspace: !!row?.workspace_id, at: t };
-      if (this.cache.size > 10000) this.cache.clear();
-      this.cache.set(key, hit);
-    }
+    const hit = this.cache.get(key);
+    if (hit && this.deps.now() - hit.at <= 5000) return this.verdict(p, hit, appId, workspaceId);
+    return this.load(key, appId, workspaceId).then((row) => this.verdict(p, row, appId, workspaceId));
+  }
+
+  private async load(key: string, appId: string, workspaceId: string) {
+    const [row] = await this.deps.db.all<{ tenant_id: string; workspace_id: string | null }>(
+      'SELECT a.tenant_id, w.workspace_id FROM apps a LEFT JOIN workspaces w ON w.app_id = a.app_id AND w.workspace_id = ? WHERE a.app_id = ?',
+      [workspaceId, appId],
+    );
+    const hit = { tenantId: row?.tenant_id ?? null, workspace: !!row?.workspace_id, at: this.deps.now() };
+    if (this.cache.size > 10000) this.cache.clear();
+    this.cache.set(key, hit);
+    return hit;
+  }
+
+  private verdict(p: Principal, hit: { tenantId: string | null; workspace: boolean }, appId: string, workspaceId: string) {
     if (hit.tenantId !== p.tenantId) throw Pop.forbidden(`app "${appId}"`);
     if (!hit.workspace) throw Pop.invalid('WorkspaceId', `workspace "${workspaceId}" does not exist in app "${appId}"`);
     return { appId, workspaceId };
@@ -105,7 +112,8 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       // PostgreSQL cannot hold NUL in text: refuse it here for every action, the same on both databases
       for (const [k, v] of Object.entries(params)) if (k.includes('\u0000') || (typeof v === 'string' && v.includes('\u0000'))) throw Pop.invalid(k, 'contains a NUL character');
       // Tenant scope before validation: another tenant's AppId is Forbidden whatever else is wrong with the call.
-      const scope = await scopes.check(principal, params);
+      const checked = scopes.check(principal, params);
+      const scope = checked instanceof Promise ? await checked : checked;
       for (const k of entry.nonStringProps) if (params[k] === '') delete params[k];
       if (!entry.validate(params)) throw ajvError(entry.validate.errors![0]!);
       let result: Record<string, unknown>;
