@@ -137,11 +137,12 @@ export function leanEntry(e: ZipEntry): ZipEntry {
 }
 
 /** Maps yauzl/zlib failures met while reading entries to package errors. */
-export function mapZipError(err: unknown): PackageError {
+export function mapZipError(err: unknown, entryName?: string): PackageError {
   if (err instanceof PackageError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   if (/too many bytes in the stream/.test(msg)) {
-    return new PackageError('ZipBomb', `An entry inflates beyond its declared size (${msg}).`);
+    const which = entryName === undefined ? 'An entry' : `The entry ${JSON.stringify(entryName)}`;
+    return new PackageError('ZipBomb', `${which} inflates beyond its declared size (${msg}).`);
   }
   if (/strong encryption/.test(msg)) return new PackageError('EncryptedEntry', 'The zip uses strong encryption, which is not accepted.');
   if (/unsupported compression method/.test(msg)) return new PackageError('UnsupportedEntry', `The zip uses an unsupported compression method (${msg}).`);
@@ -168,7 +169,9 @@ export async function* readEntryChunks(zip: ZipReader, s: ScannedEntry, budget: 
     if (s.crc32 !== 0) throw new PackageError('TruncatedZip', `The entry "${s.name}" is damaged (CRC-32 of an empty file is not 0).`);
     return;
   }
-  const stream = await zip.openStream(s.entry);
+  const stream = await zip.openStream(s.entry).catch((err: unknown) => {
+    throw mapZipError(err, s.name);
+  });
   let n = 0;
   let crc = 0;
   try {
@@ -180,7 +183,7 @@ export async function* readEntryChunks(zip: ZipReader, s: ScannedEntry, budget: 
       yield chunk;
     }
   } catch (err) {
-    throw mapZipError(err);
+    throw mapZipError(err, s.name);
   } finally {
     stream.destroy();
   }
