@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantStore } from '../../packages/server/src/features/tenants/tenant-store.js';
 import { acs3, isoNow, send, v1, type RawResponse } from '../helpers/raw-client.js';
+import { exchange } from '../helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -168,6 +169,16 @@ describe('protocol failures answer a POP error and write nothing', () => {
     expectPop(await send(srv.host, 'GET', '/?Action=%zz', { host: srv.host }), 400, 'InvalidParameter');
     expectPop(await send(srv.host, 'GET', '/?Action=%C3%28', { host: srv.host }), 400, 'InvalidParameter');
     expectPop(await send(srv.host, 'POST', '/', { host: srv.host, 'content-type': 'application/json' }, '{"Action":"x"}'), 400, 'InvalidParameter');
+  });
+
+  it('methods other than GET and POST, CONNECT included: 405 UnsupportedHTTPMethod', async () => {
+    await refusedWritesNothing(() => send(srv.host, 'PUT', '/', { host: srv.host }), 405, 'UnsupportedHTTPMethod');
+    // node gives CONNECT to a separate listener and, without one, drops the connection unanswered
+    const r = await exchange(srv.host, { parts: [{ bytes: Buffer.from(`CONNECT ${srv.host} HTTP/1.1\r\nhost: ${srv.host}\r\n\r\n`) }], timeoutMs: 5000 });
+    expect(r.status).toBe(405);
+    expect(r.json.Code).toBe('UnsupportedHTTPMethod');
+    expect(r.headers['x-acs-request-id']).toBe(r.json.RequestId);
+    expect(r.json.HostId).toBe(srv.host);
   });
 
   it('business failures are HTTP 200 with ResultCode other than OK and Success false', async () => {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { buildRegistry } from './actions.js';
 import type { Config } from './config.js';
-import { answerClientError } from './core/client-error.js';
+import { answerClientError, answerConnect } from './core/client-error.js';
 import { SecretBox } from './core/crypto.js';
 import { createLogger, type Logger } from './core/logger.js';
 import type { Deps } from './core/registry.js';
@@ -91,6 +91,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   const requestTimeout = config.http.bodyTimeoutMs + 5000;
   const server = createServer({ requestTimeout, headersTimeout: Math.min(10000, requestTimeout), keepAliveTimeout: 5000 }, onRequest);
   server.on('clientError', answerClientError(hostId));
+  server.on('connect', answerConnect(hostId));
 
   const sweep = setInterval(() => {
     rpc.auth.sweep().catch((e: Error) => log.warn('nonce sweep failed', { error: e.message }));

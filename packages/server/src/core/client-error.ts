@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { newRequestId } from './ids.js';
 
@@ -22,11 +22,30 @@ export function answerClientError(hostId: string) {
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT'
           ? [408, 'RequestTimeout', 'The request was not received in time.']
           : [400, 'InvalidParameter', 'The request is not well-formed HTTP/1.1.'];
-    const requestId = newRequestId();
-    const body = JSON.stringify({ RequestId: requestId, HostId: hostId, Code: code, Message: message, Recommend: `docs/errors.md#${code.toLowerCase()}` });
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json;charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-        `x-acs-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
-    );
+    endWithPop(socket, hostId, status, code, message);
   };
+}
+
+/**
+ * CONNECT never reaches the request handler (node hands it to a 'connect'
+ * listener or, without one, drops the socket without a word); answer it like
+ * any other method the gateway does not take.
+ */
+export function answerConnect(hostId: string) {
+  return (req: IncomingMessage, socket: Duplex): void => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    endWithPop(socket, req.headers.host ?? hostId, 405, 'UnsupportedHTTPMethod', 'Only GET and POST are supported.');
+  };
+}
+
+function endWithPop(socket: Duplex, hostId: string, status: number, code: string, message: string): void {
+  const requestId = newRequestId();
+  const body = JSON.stringify({ RequestId: requestId, HostId: hostId, Code: code, Message: message, Recommend: `docs/errors.md#${code.toLowerCase().replace(/\./g, '')}` });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json;charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-acs-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
