@@ -209,7 +209,7 @@ describe('throttling and internal errors', () => {
   it('answers 500 InternalError when the database is gone, and logs it', async () => {
     const s = await startTestServer();
     try {
-      await s.node.deps.db.knex.destroy();
+      await s.node.deps.db.close();
       const r = await acs3({ host: s.host, accessKeyId: s.creds.accessKeyId, secret: s.creds.accessKeySecret, action: 'QueryMcubeVhost', params: { AppId: s.creds.appId, WorkspaceId: 'default' } });
       expect(r.status).toBe(500);
       expect(r.body.Code).toBe('InternalError');

@@ -120,6 +120,9 @@ export function loadConfig(env: Env = process.env): Config {
   const logLevel = (env.MCUBE_LOG_LEVEL || 'info') as Config['logLevel'];
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new Error('MCUBE_LOG_LEVEL is invalid');
   const uploadTokenTtlSec = int(env, 'MCUBE_UPLOAD_TOKEN_TTL', 3600, 1);
+  const dbSchema = str(env, 'MCUBE_DB_SCHEMA');
+  // it also goes into a connection option (search_path), where only a plain identifier is safe
+  if (dbSchema !== null && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(dbSchema)) throw new Error('MCUBE_DB_SCHEMA must be a plain identifier (letters, digits, _)');
   if (uploadTokenTtlSec > 3600) throw new Error('MCUBE_UPLOAD_TOKEN_TTL is at most 3600 seconds');
   return {
     host,
@@ -127,7 +130,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     dataDir,
     databaseUrl: str(env, 'DATABASE_URL'),
-    dbSchema: str(env, 'MCUBE_DB_SCHEMA'),
+    dbSchema,
     masterKey: loadMasterKey(env, dataDir),
     bootstrap: {
       tenantId: env.MCUBE_BOOTSTRAP_TENANT_ID || 'TENANT01',

@@ -18,6 +18,9 @@ interface Pending {
 }
 
 const INSERT_NONCE = 'INSERT INTO request_nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (key_id, nonce) DO NOTHING';
+const INSERT_NONCES_PG =
+  'INSERT INTO request_nonces (key_id, nonce, expires_at) SELECT * FROM unnest(?::varchar[], ?::varchar[], ?::bigint[]) ' +
+  'ON CONFLICT (key_id, nonce) DO NOTHING RETURNING key_id, nonce';
 const COUNT_WINDOW =
   'INSERT INTO rate_windows (key_id, window_start, count) VALUES (?, ?, ?) ' +
   'ON CONFLICT (key_id, window_start) DO UPDATE SET count = rate_windows.count + excluded.count RETURNING count';
@@ -72,7 +75,7 @@ export class NonceBatcher {
         const fresh = batch.map((p, i) => first[i]! && run(INSERT_NONCE, [p.keyId, p.nonce, p.expiresAt]).changes === 1);
         return { fresh, totals: this.countWindows(batch, fresh, (k, w, n) => Number(run(COUNT_WINDOW, [k, w, n]).rows[0]!.count)) };
       });
-      const { fresh, totals } = written ?? (await this.writeWithKnex(batch, first));
+      const { fresh, totals } = written ?? (await this.writeShared(batch, first));
       // requests of one key get consecutive counts in arrival order, as if counted one by one
       const next = new Map<string, number>();
       batch.forEach((p, i) => {
@@ -106,14 +109,16 @@ export class NonceBatcher {
   }
 
   /** PostgreSQL, or SQLite while a knex transaction holds the connection. */
-  private async writeWithKnex(batch: Pending[], first: boolean[]) {
-    const rows = batch.filter((_, i) => first[i]).map((p) => ({ key_id: p.keyId, nonce: p.nonce, expires_at: p.expiresAt }));
-    const inserted: Array<{ key_id: string; nonce: string }> = await this.db
-      .knex('request_nonces')
-      .insert(rows)
-      .onConflict(['key_id', 'nonce'])
-      .ignore()
-      .returning(['key_id', 'nonce']);
+  private async writeShared(batch: Pending[], first: boolean[]) {
+    const unique = batch.filter((_, i) => first[i]);
+    let inserted: Array<{ key_id: string; nonce: string }>;
+    if (this.db.dialect === 'pg') {
+      // one statement text whatever the batch size
+      inserted = await this.db.all(INSERT_NONCES_PG, [unique.map((p) => p.keyId), unique.map((p) => p.nonce), unique.map((p) => p.expiresAt)]);
+    } else {
+      const rows = unique.map((p) => ({ key_id: p.keyId, nonce: p.nonce, expires_at: p.expiresAt }));
+      inserted = await this.db.knex('request_nonces').insert(rows).onConflict(['key_id', 'nonce']).ignore().returning(['key_id', 'nonce']);
+    }
     const ok = new Set(inserted.map((r) => `${r.key_id}\u0000${r.nonce}`));
     const fresh = batch.map((p, i) => first[i]! && ok.has(`${p.keyId}\u0000${p.nonce}`));
     const pending = this.countWindows(batch, fresh, (k, w, n) => this.db.all<{ count: number | string }>(COUNT_WINDOW, [k, w, n]));

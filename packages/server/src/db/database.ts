@@ -1,4 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
 import { join } from 'node:path';
 import { migrationSource } from '../../../../migrations/index.js';
 import type { Config } from '../config.js';
@@ -52,6 +53,8 @@ export async function openDatabase(
   // The pool's single SQLite connection, for the raw statements of all()/sqliteBatch().
   let sqlite: SqliteConn | undefined;
   let checkpointer: Checkpointer | undefined;
+  // PostgreSQL: a small pool of its own for db.all(), without knex's runner in between
+  let hotPool: pg.Pool | undefined;
   const sqliteFile = join(config.dataDir, 'mcube.sqlite');
   if (config.databaseUrl) {
     dialect = 'pg';
@@ -108,6 +111,15 @@ export async function openDatabase(
     });
   }
   await migrate(knex);
+  if (dialect === 'pg') {
+    hotPool = new pg.Pool({
+      connectionString: config.databaseUrl ?? undefined,
+      max: HOT_POOL_SIZE,
+      options: config.dbSchema ? `-c search_path=${config.dbSchema}` : undefined,
+    });
+    // an idle connection the server drops must not take the node down; the next query reconnects
+    hotPool.on('error', (e) => opts.serverLog?.warn('postgres connection lost', { error: e.message }));
+  }
   if (dialect === 'sqlite' && opts.serverLog) {
     const log = opts.serverLog;
     checkpointer = startCheckpointer(sqliteFile, (msg) => log.warn('sqlite checkpoint failed', { error: msg }));
@@ -123,6 +135,7 @@ export async function openDatabase(
     knex,
     dialect,
     all: <T>(sql: string, bindings: readonly unknown[] = []): Promise<T[]> => {
+      if (hotPool) return hotPool.query(dollarParams(sql), bindings as unknown[]).then((r) => r.rows as T[]);
       const conn = rawConn();
       if (!conn) return viaKnex<T>(sql, bindings);
       try {
@@ -160,10 +173,25 @@ export async function openDatabase(
     },
     close: async () => {
       await knex.destroy();
+      await hotPool?.end();
       sqlite = undefined;
       await checkpointer?.stop();
     },
   };
+}
+
+const HOT_POOL_SIZE = 4;
+
+/** `?` placeholders to PostgreSQL's `$1, $2, …` (the hot statements hold no `?` in literals). */
+const dollarCache = new Map<string, string>();
+function dollarParams(sql: string): string {
+  let out = dollarCache.get(sql);
+  if (out === undefined) {
+    let n = 0;
+    out = sql.replace(/\?/g, () => `$${++n}`);
+    if (dollarCache.size < 1000) dollarCache.set(sql, out);
+  }
+  return out;
 }
 
 async function migrate(knex: Knex): Promise<void> {
