@@ -7,6 +7,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import knexFactory from 'knex';
 import { startServerProcess } from '../test/helpers/process.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 
@@ -99,4 +100,9 @@ try {
 } finally {
   await server.stop();
   rmSync(dataDir, { recursive: true, force: true });
+  if (env.DATABASE_URL) {
+    const k = knexFactory({ client: 'pg', connection: env.DATABASE_URL });
+    await k.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [env.MCUBE_DB_SCHEMA!]).catch(() => {});
+    await k.destroy();
+  }
 }
