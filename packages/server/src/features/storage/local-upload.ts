@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../../core/logger.js';
 import { keyProblem } from './key-rules.js';
 import type { LocalBlobStore } from './local-store.js';
+import { isOssPostForm, ossFormAsSigV4 } from './oss-post-form.js';
 import { checkPostForm, PostFormError, type AcceptedForm } from './post-policy.js';
 import { s3Xml, sendS3Error } from './s3-xml.js';
 
@@ -16,7 +17,8 @@ const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-header
 const oneFile = () => new PostFormError(400, 'InvalidArgument', 'POST requires exactly one file upload per request.');
 
 /**
- * The local driver's stand-in for S3 "POST Object": checks the signed policy as
+ * The local driver's stand-in for S3 "POST Object" (and, with a policy we
+ * issued, the vendor's OSS PostObject spelling of it): checks the signed policy as
  * soon as the file part starts, streams the file to a temp file while counting
  * bytes, and renames it into place only after the whole form was read and
  * found valid. Any failure removes the temp file before the answer goes out.
@@ -85,7 +87,9 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
     file = stream;
     try {
       if (name.toLowerCase() !== 'file') throw new PostFormError(400, 'InvalidArgument', "The file must be sent in the form field named 'file'.");
-      accepted = checkPostForm(fields, info.filename ?? '', {
+      // an OSS-style form (OSSAccessKeyId/policy/Signature) is checked as the SigV4 form its policy names
+      const form = isOssPostForm(fields) ? ossFormAsSigV4(fields, store.accessId) : fields;
+      accepted = checkPostForm(form, info.filename ?? '', {
         bucket: store.bucket,
         accessId: store.accessId,
         secret: store.secrets.upload,

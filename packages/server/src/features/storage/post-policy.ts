@@ -54,6 +54,8 @@ export function signPostPolicy(r: PolicyRequest): SignedPolicy {
     { bucket: r.bucket },
     ['starts-with', '$key', r.dir],
     ...uploadConditions(r.maxBytes),
+    // OSS-style forms may carry Content-Type; the local driver ignores it (objects are served by extension)
+    ['starts-with', '$Content-Type', ''],
     { 'x-amz-algorithm': SIGV4_ALGORITHM },
     { 'x-amz-credential': credential },
     { 'x-amz-date': date },
