@@ -55,7 +55,7 @@ for (const driver of ['local', 's3'] as const) {
       expect(t.Signature).toMatch(/^[0-9a-f]{64}$/);
       expect(t.FormFields['X-Amz-Credential']!.split('/')[0]).toBe(t.Accessid);
       expect(t.Accessid).toBe(driver === 'local' ? 'mcube-local' : 'S3RVER');
-      expect(t.Host).toBe(driver === 'local' ? `${srv.url}/_storage/upload` : `${s3!.endpoint}/${s3!.bucket}`);
+      expect(t.Host).toBe(driver === 'local' ? `${srv.url}/_storage/obj` : `${s3!.endpoint}/${s3!.bucket}`);
       const policy = JSON.parse(Buffer.from(t.Policy, 'base64').toString('utf8'));
       expect(Date.parse(policy.expiration) / 1000).toBe(Number(t.Expire));
       const conds = policy.conditions.map((c: unknown) => JSON.stringify(c).toLowerCase());

@@ -12,6 +12,7 @@ import { deriveLocalSecrets, LOCAL_ACCESS_ID, signDownload, verifyDownload, type
 import { joinKey, keyFromObjectUrl, normaliseBase } from './object-urls.js';
 import { signPostPolicy } from './post-policy.js';
 
+/** where tokens issued before uploads moved to the object base still post */
 export const LOCAL_UPLOAD_PATH = '/_storage/upload';
 export const LOCAL_OBJECT_PATH = '/_storage/obj';
 const STALE_TEMP_MS = 24 * 3600 * 1000;
@@ -108,7 +109,8 @@ export class LocalBlobStore implements BlobStore {
       region: this.region,
     });
     return {
-      url: `${this.base()}${LOCAL_UPLOAD_PATH}`,
+      // the object base, as an S3 bucket's URL is: Host + "/" + key is then the uploaded object's URL
+      url: `${this.base()}${LOCAL_OBJECT_PATH}`,
       fields: signed.fields,
       dir: opts.dir,
       expire: signed.expire,
