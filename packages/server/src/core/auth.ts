@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { SecretBox, safeEqual } from './crypto.js';
 import { Pop } from './errors.js';
 import { parseForm } from './form.js';
-import { acs3Signature, parseAcs3Authorization, rpcSignature, sha256Hex } from './signature.js';
+import { acs3Signature, parseAcs3Authorization, rpcSignature, sha256Hex, type Acs3Authorization } from './signature.js';
 import { NonceBatcher } from './nonce-batcher.js';
 import type { Deps } from './registry.js';
 
@@ -43,21 +43,69 @@ function toRecord(pairs: Array<[string, string]>): Record<string, string> {
   return out;
 }
 
+const NO_PAIRS: Array<[string, string]> = [];
+
+// Calls are classes rather than object literals with a verify closure: this runs for every RPC call.
+class Acs3Call implements ParsedCall {
+  readonly style = 'acs3' as const;
+  constructor(
+    readonly action: string,
+    readonly version: string,
+    readonly accessKeyId: string,
+    readonly nonce: string,
+    readonly timestamp: string,
+    readonly params: Record<string, string>,
+    private readonly req: IncomingMessage,
+    private readonly query: Array<[string, string]>,
+    private readonly auth: Acs3Authorization,
+    private readonly hashed: string,
+  ) {}
+
+  verify(secret: string): boolean {
+    const { req } = this;
+    if (!safeEqual(this.hashed, (header(req, 'x-acs-content-sha256') ?? '').toLowerCase())) return false;
+    const sig = acs3Signature(
+      { method: req.method ?? 'POST', path: '/', query: this.query, headers: req.headers, signedHeaders: this.auth.signedHeaders, hashedPayload: this.hashed },
+      secret,
+    );
+    return safeEqual(sig, this.auth.signature);
+  }
+}
+
+class V1Call implements ParsedCall {
+  readonly style = 'v1' as const;
+  constructor(
+    readonly action: string,
+    readonly version: string,
+    readonly accessKeyId: string,
+    readonly nonce: string,
+    readonly timestamp: string,
+    readonly params: Record<string, string>,
+    private readonly method: string,
+    private readonly all: Array<[string, string]>,
+    private readonly given: string,
+  ) {}
+
+  verify(secret: string): boolean {
+    return safeEqual(rpcSignature(this.method, this.all, secret), this.given);
+  }
+}
+
 /** Splits a request into action, credentials and parameters; throws PopError on malformed input. */
 export function parseCall(req: IncomingMessage, raw: Buffer): ParsedCall {
   const url = req.url ?? '/';
   const qi = url.indexOf('?');
   const path = qi < 0 ? url : url.slice(0, qi);
   if (path !== '/') throw Pop.action(undefined);
-  const query = parseForm(qi < 0 ? '' : url.slice(qi + 1));
-  const ct = (header(req, 'content-type') ?? '').toLowerCase();
-  let body: Array<[string, string]> = [];
+  const query = qi < 0 ? NO_PAIRS : parseForm(url.slice(qi + 1));
+  let body = NO_PAIRS;
   if (raw.length) {
+    const ct = (header(req, 'content-type') ?? '').toLowerCase();
     if (!ct.startsWith('application/x-www-form-urlencoded')) throw Pop.badRequest('The request body must be application/x-www-form-urlencoded.');
     if (!isUtf8(raw)) throw Pop.badRequest('The request body is not valid UTF-8.');
     body = parseForm(raw.toString('utf8'));
   }
-  const all = [...query, ...body];
+  const all = query.length === 0 ? body : body.length === 0 ? query : [...query, ...body];
   const authz = header(req, 'authorization');
   if (authz && /^ACS3-/i.test(authz)) {
     const parsed = parseAcs3Authorization(authz);
@@ -67,25 +115,18 @@ export function parseCall(req: IncomingMessage, raw: Buffer): ParsedCall {
       if (!parsed.signedHeaders.includes(h)) throw Pop.badRequest(`SignedHeaders must include ${h}.`);
     }
     if (raw.length && !parsed.signedHeaders.includes('content-type')) throw Pop.badRequest('SignedHeaders must include content-type.');
-    const hashed = sha256Hex(raw);
-    const params = toRecord(all);
-    return {
-      style: 'acs3',
-      action: header(req, 'x-acs-action')!,
-      version: header(req, 'x-acs-version')!,
-      accessKeyId: parsed.accessKeyId,
-      nonce: header(req, 'x-acs-signature-nonce')!,
-      timestamp: header(req, 'x-acs-date')!,
-      params,
-      verify: (secret) => {
-        if (!safeEqual(hashed, (header(req, 'x-acs-content-sha256') ?? '').toLowerCase())) return false;
-        const sig = acs3Signature(
-          { method: req.method ?? 'POST', path, query, headers: req.headers, signedHeaders: parsed.signedHeaders, hashedPayload: hashed },
-          secret,
-        );
-        return safeEqual(sig, parsed.signature);
-      },
-    };
+    return new Acs3Call(
+      header(req, 'x-acs-action')!,
+      header(req, 'x-acs-version')!,
+      parsed.accessKeyId,
+      header(req, 'x-acs-signature-nonce')!,
+      header(req, 'x-acs-date')!,
+      toRecord(all),
+      req,
+      query,
+      parsed,
+      sha256Hex(raw),
+    );
   }
   const all1 = toRecord(all);
   if (all1.Signature === undefined) throw Pop.missing(authz ? 'Authorization' : 'Signature');
@@ -93,18 +134,8 @@ export function parseCall(req: IncomingMessage, raw: Buffer): ParsedCall {
   if (all1.SignatureMethod !== 'HMAC-SHA1') throw Pop.invalid('SignatureMethod', 'only HMAC-SHA1 is supported');
   if (all1.SignatureVersion !== '1.0') throw Pop.invalid('SignatureVersion', 'only 1.0 is supported');
   const params: Record<string, string> = Object.create(null);
-  for (const [k, v] of Object.entries(all1)) if (!COMMON_PARAMS.has(k)) params[k] = v;
-  const given = all1.Signature;
-  return {
-    style: 'v1',
-    action: all1.Action!,
-    version: all1.Version!,
-    accessKeyId: all1.AccessKeyId!,
-    nonce: all1.SignatureNonce!,
-    timestamp: all1.Timestamp!,
-    params,
-    verify: (secret) => safeEqual(rpcSignature(req.method ?? 'GET', all, secret), given),
-  };
+  for (const k in all1) if (!COMMON_PARAMS.has(k)) params[k] = all1[k]!;
+  return new V1Call(all1.Action!, all1.Version!, all1.AccessKeyId!, all1.SignatureNonce!, all1.Timestamp!, params, req.method ?? 'GET', all, all1.Signature);
 }
 
 export function checkTimestamp(ts: string, nowMs: number, skewSec: number): void {

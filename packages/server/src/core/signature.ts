@@ -24,20 +24,28 @@ export interface Acs3Input {
 }
 
 export function acs3CanonicalRequest(i: Acs3Input): string {
-  const uri = i.path.replace(/\+/g, '%20').replace(/\*/g, '%2A').replace(/%7E/g, '~') || '/';
-  const query = [...i.query]
-    .sort((a, b) => byCodeUnit(a[0], b[0]) || byCodeUnit(a[1], b[1]))
-    .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
-    .join('&');
-  const names = [...i.signedHeaders].sort(byCodeUnit);
-  const canonicalHeaders = names
-    .map((n) => {
-      const raw = i.headers[n];
-      const values = (Array.isArray(raw) ? raw : [raw ?? '']).map((v) => v.trim()).sort(byCodeUnit);
-      return `${n}:${values.join(',')}\n`;
-    })
-    .join('');
-  return [i.method.toUpperCase(), uri, query, canonicalHeaders, names.join(';'), i.hashedPayload].join('\n');
+  const uri = i.path === '/' ? '/' : i.path.replace(/\+/g, '%20').replace(/\*/g, '%2A').replace(/%7E/g, '~') || '/';
+  const query =
+    i.query.length === 0
+      ? ''
+      : [...i.query]
+          .sort((a, b) => byCodeUnit(a[0], b[0]) || byCodeUnit(a[1], b[1]))
+          .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
+          .join('&');
+  const names = isSorted(i.signedHeaders) ? i.signedHeaders : [...i.signedHeaders].sort(byCodeUnit);
+  let canonicalHeaders = '';
+  for (const n of names) {
+    const raw = i.headers[n];
+    // node joins repeated headers into one string; only a few (set-cookie) stay arrays
+    const value = typeof raw === 'string' ? raw.trim() : Array.isArray(raw) ? raw.map((v) => v.trim()).sort(byCodeUnit).join(',') : '';
+    canonicalHeaders += `${n}:${value}\n`;
+  }
+  return `${i.method.toUpperCase()}\n${uri}\n${query}\n${canonicalHeaders}\n${names.join(';')}\n${i.hashedPayload}`;
+}
+
+function isSorted(a: readonly string[]): boolean {
+  for (let k = 1; k < a.length; k++) if (a[k - 1]! > a[k]!) return false;
+  return true;
 }
 
 export function acs3Signature(i: Acs3Input, secret: string): string {
@@ -51,20 +59,32 @@ export interface Acs3Authorization {
   signature: string;
 }
 
+const HEX64 = /^[0-9a-f]{64}$/i;
+
 /** Parses `ACS3-HMAC-SHA256 Credential=..,SignedHeaders=..,Signature=..`; null when malformed. */
 export function parseAcs3Authorization(header: string): Acs3Authorization | null {
-  const m = /^ACS3-HMAC-SHA256\s+(.*)$/.exec(header.trim());
-  if (!m) return null;
-  const parts: Record<string, string> = {};
-  for (const p of m[1]!.split(',')) {
+  const h = header.trim();
+  const scheme = 'ACS3-HMAC-SHA256';
+  if (!h.startsWith(scheme) || !/\s/.test(h.charAt(scheme.length))) return null;
+  let credential: string | undefined;
+  let signedHeaders: string | undefined;
+  let signature: string | undefined;
+  for (const p of h.slice(scheme.length + 1).split(',')) {
     const eq = p.indexOf('=');
     if (eq < 0) return null;
-    parts[p.slice(0, eq).trim()] = p.slice(eq + 1).trim();
+    const name = p.slice(0, eq).trim();
+    const value = p.slice(eq + 1).trim();
+    if (name === 'Credential') credential = value;
+    else if (name === 'SignedHeaders') signedHeaders = value;
+    else if (name === 'Signature') signature = value;
   }
-  const { Credential, SignedHeaders, Signature } = parts;
-  if (!Credential || !SignedHeaders || !Signature || !/^[0-9a-f]{64}$/i.test(Signature)) return null;
-  const signedHeaders = SignedHeaders.split(';').map((h) => h.trim().toLowerCase()).filter(Boolean);
-  return { accessKeyId: Credential, signedHeaders, signature: Signature.toLowerCase() };
+  if (!credential || !signedHeaders || !signature || !HEX64.test(signature)) return null;
+  const names: string[] = [];
+  for (const n of signedHeaders.split(';')) {
+    const t = n.trim().toLowerCase();
+    if (t) names.push(t);
+  }
+  return { accessKeyId: credential, signedHeaders: names, signature: signature.toLowerCase() };
 }
 
 /** HMAC-SHA1 signature version 1.0 over every parameter but Signature (query and form body together). */
