@@ -846,11 +846,11 @@ export interface components {
                     Dir?: string;
                     /** @description expiry of the policy, epoch seconds */
                     Expire?: string;
-                    /** @description URL the multipart form is POSTed to */
+                    /** @description URL the multipart form is POSTed to; Host + "/" + key is the uploaded object's FileUrl */
                     Host?: string;
-                    /** @description base64 SigV4 POST policy */
+                    /** @description base64 SigV4 POST policy (the local store also takes it as the OSS form field "policy", with OSSAccessKeyId = Accessid and Signature) */
                     Policy?: string;
-                    /** @description hex SigV4 signature of Policy */
+                    /** @description hex SigV4 signature of Policy, sent as issued */
                     Signature?: string;
                     /** @description every form field to send, in this order, before the file part (named "file"); key is Dir + "${filename}": the store replaces ${filename} with the file part's file name, or the client replaces it itself */
                     FormFields?: {

@@ -7,9 +7,9 @@ const fileToken = S.obj({
   Accessid: S.str('access key id the policy is signed with (vendor spelling)'),
   Dir: S.str('key prefix the upload must use; the object key is Dir + file name'),
   Expire: S.str('expiry of the policy, epoch seconds'),
-  Host: S.str('URL the multipart form is POSTed to', 2048),
-  Policy: S.str('base64 SigV4 POST policy', 8192),
-  Signature: S.str('hex SigV4 signature of Policy'),
+  Host: S.str('URL the multipart form is POSTed to; Host + "/" + key is the uploaded object\'s FileUrl', 2048),
+  Policy: S.str('base64 SigV4 POST policy (the local store also takes it as the OSS form field "policy", with OSSAccessKeyId = Accessid and Signature)', 8192),
+  Signature: S.str('hex SigV4 signature of Policy, sent as issued'),
   FormFields: {
     type: 'object',
     description:
