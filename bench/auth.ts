@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import knexFactory from 'knex';
-import { startServerProcess } from '../test/helpers/process.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ROOT, startServerProcess } from '../test/helpers/process.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 
 const arg = (name: string, def: number) => {
@@ -65,16 +66,21 @@ function authReq(): string {
   return `POST / HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
 }
 
-/** CPU seconds (user + system) the server process has used so far, from /proc (Linux) */
-function serverCpu(): number {
-  const fields = readFileSync(`/proc/${server.proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux) */
+function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function run(title: string, makeRequest: () => string, secs = seconds): Promise<LoadResult & { cpuUs: number }> {
-  const cpu0 = serverCpu();
-  const r = await runLoad({ host: hostname!, port, connections, seconds: secs, makeRequest });
-  const cpuUs = ((serverCpu() - cpu0) * 1e6) / Math.max(1, r.requests);
+async function run(
+  title: string,
+  makeRequest: () => string,
+  secs = seconds,
+  target: { port: number; pid: number } = { port, pid: server.proc.pid! },
+): Promise<LoadResult & { cpuUs: number }> {
+  const cpu0 = cpuOf(target.pid);
+  const r = await runLoad({ host: hostname!, port: target.port, connections, seconds: secs, makeRequest });
+  const cpuUs = ((cpuOf(target.pid) - cpu0) * 1e6) / Math.max(1, r.requests);
   console.log(
     `${title.padEnd(34)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  server CPU ${cpuUs.toFixed(0)} µs/req  non-2xx ${r.non2xx}  errors ${r.errors}`,
   );
@@ -90,6 +96,19 @@ function presigned(n: number): () => string {
   return () => (i < pool.length ? pool[i++]! : authReq());
 }
 
+function startBare(bytes: number): Promise<{ port: number; pid: number; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/lib/bare-server.ts'), String(bytes)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let err = '';
+    proc.stderr!.on('data', (c) => {
+      err += c;
+      const m = /listening on http:\/\/[\d.]+:(\d+)/.exec(err);
+      if (m) resolve({ port: Number(m[1]), pid: proc.pid!, proc });
+    });
+    proc.on('exit', (code) => reject(new Error(`bare server exited with ${code}: ${err}`)));
+  });
+}
+
 try {
   console.log(`one server process (${env.DATABASE_URL ? 'PostgreSQL' : 'SQLite'}), ${connections} connections, ${seconds} s each, loopback`);
   await run('warm-up', authReq, 2);
@@ -97,6 +116,16 @@ try {
   const auth = await run('QueryMcubeVhost (ACS3, signed)', presigned(seconds * 15_000));
   const ratio = health.rps / auth.rps;
   console.log(`cost of an authenticated action relative to the health check: ${ratio.toFixed(2)}x by throughput (target: at most 2x), ${(auth.cpuUs / health.cpuUs).toFixed(2)}x by server CPU per request`);
+  // The HTTP floor: the same signed requests (headers and body) to a bare node:http handler that
+  // reads the body and answers a fixed JSON body of the same size, with no parsing, signature or database.
+  const answerBytes = Buffer.byteLength(JSON.stringify({ RequestId: '00000000-0000-0000-0000-000000000000', ResultCode: 'OK', ResultMessage: '', QueryVhostResult: { Data: '', Success: true, ResultMsg: '' } }));
+  const bare = await startBare(answerBytes);
+  try {
+    const floor = await run('same requests, bare node:http', presigned(seconds * 15_000), seconds, bare);
+    console.log(`HTTP floor of such a request relative to the health check: ${(health.rps / floor.rps).toFixed(2)}x by throughput, ${(floor.cpuUs / health.cpuUs).toFixed(2)}x by CPU per request`);
+  } finally {
+    bare.proc.kill('SIGTERM');
+  }
 } finally {
   await server.stop();
   rmSync(dataDir, { recursive: true, force: true });
