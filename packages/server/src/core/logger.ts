@@ -8,7 +8,7 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** Structured JSON lines. Callers never pass secrets; `redact` is a second line of defence. */
+/** Structured JSON lines. Callers never pass secrets; redacting secret-looking field names is a second line of defence. */
 /** Coalesces the lines written in one tick into one write (a request log line each would be a syscall each). */
 function stdoutSink(): (line: string) => void {
   let buf: string[] = [];
@@ -27,7 +27,9 @@ export function createLogger(level: Level | 'silent', sink: (line: string) => vo
   const min = order[level];
   const log = (lv: Level, msg: string, fields?: Record<string, unknown>) => {
     if (order[lv] < min) return;
-    sink(JSON.stringify({ time: new Date().toISOString(), level: lv, msg, ...redact(fields) }));
+    const line: Record<string, unknown> = { time: new Date().toISOString(), level: lv, msg };
+    if (fields) for (const k in fields) line[k] = isSecretName(k) ? '[redacted]' : fields[k];
+    sink(JSON.stringify(line));
   };
   return {
     log,
@@ -48,11 +50,4 @@ function isSecretName(k: string): boolean {
     if (secretName.size < 1000) secretName.set(k, v);
   }
   return v;
-}
-
-export function redact(fields?: Record<string, unknown>): Record<string, unknown> | undefined {
-  if (!fields) return fields;
-  const out: Record<string, unknown> = {};
-  for (const k in fields) out[k] = isSecretName(k) ? '[redacted]' : fields[k];
-  return out;
 }
