@@ -4,10 +4,12 @@
 // expressions and advanced rules. For each database (SQLite; PostgreSQL too
 // when DATABASE_URL is set): seed a fresh database, start the server process
 // and a bare server answering a fixed body of the typical answer's size,
-// drive both from a separate process with autocannon (peak, then half of the
-// device endpoint's peak rate), and print throughput, p50/p99, RSS, the
+// drive both the same way from a separate process (bench/lib/delivery-drive.ts:
+// peak, then half of the device endpoint's peak rate, evenly paced), and print
+// throughput, p50/p99, the CPU each server and the driver used, RSS, the
 // ratios against the targets and the change propagation time.
-// Usage: npx tsx bench/delivery.ts [--seconds 10] [--connections 50] [--only sqlite|postgres]   (DATABASE_URL=postgres://... for PostgreSQL too)
+// Usage: npx tsx bench/delivery.ts [--seconds 10] [--connections 50] [--only sqlite|postgres] [--driver raw|autocannon]
+//   (DATABASE_URL=postgres://... for PostgreSQL too; --driver autocannon: the earlier driver, for comparison)
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,16 +27,46 @@ const arg = (name: string, def: number) => {
 };
 const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 50);
+const DRIVER = process.argv.includes('--driver') ? process.argv[process.argv.indexOf('--driver') + 1] : 'raw';
+if (DRIVER !== 'raw' && DRIVER !== 'autocannon') throw new Error('--driver raw|autocannon');
+// --server-args "<node flags>": extra flags for the server process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p" or "--trace-gc");
+// its stdout (where --trace-gc writes) is saved to --server-stdout <file> when given
+const SERVER_ARGS = process.argv.includes('--server-args') ? process.argv[process.argv.indexOf('--server-args') + 1]!.split(' ').filter(Boolean) : [];
+const SERVER_STDOUT = process.argv.includes('--server-stdout') ? process.argv[process.argv.indexOf('--server-stdout') + 1]! : null;
 const TARGET = { ratio: 0.7, p99Ms: 5, rssMb: 250, propagationMs: 1000 };
 
-interface Drive {
+/** What one driver run reports (bench/lib/delivery-drive.ts); sums, so runs can be added up. */
+interface RunResult {
   requests: number;
+  non2xx: number;
+  errors: number;
+  /** counted seconds */
+  seconds: number;
+  windowMs: number;
+  driverCpuMs: number;
+  serverCpuMs: number;
+  /** machine jiffies busy / stolen by the hypervisor / in all over the counted window */
+  machineBusy: number;
+  machineSteal: number;
+  machineTotal: number;
+  /** paced runs: p99 of how late the driver noticed a due request (ms) */
+  lagP99: number;
+}
+/** The figures of one server under one load, over all its segments. */
+interface Drive {
   rps: number;
   p50: number;
   p99: number;
-  autocannonP99: number;
   non2xx: number;
   errors: number;
+  /** % of one core */
+  driverCpu: number;
+  serverCpu: number;
+  serverUsPerReq: number;
+  /** % of all CPUs: busy, and stolen by the hypervisor (this is a VM; steal means the figures are low) */
+  machineBusy: number;
+  machineSteal: number;
+  lagP99: number;
 }
 interface Req {
   method: string;
@@ -72,9 +104,12 @@ function requestPool(clientKey: string, n = 1000): Req[] {
   return pool;
 }
 
-function drive(url: string, requests: Req[], seconds: number, rate?: number): Promise<Drive> {
-  const file = join(tmpdir(), `mcube-drive-${randomBytes(4).toString('hex')}.json`);
-  writeFileSync(file, JSON.stringify({ url, connections: CONNECTIONS, seconds, rate, requests }));
+/** One run of the driver against the server process `pid` (the driver also reads that process's CPU time over its counted window). */
+function drive(url: string, pid: number, requests: Req[], seconds: number, rate?: number): Promise<{ run: RunResult; latencies: Float64Array }> {
+  const id = randomBytes(4).toString('hex');
+  const file = join(tmpdir(), `mcube-drive-${id}.json`);
+  const latencyFile = join(tmpdir(), `mcube-drive-${id}.lat`);
+  writeFileSync(file, JSON.stringify({ url, connections: CONNECTIONS, seconds, rate, requests, driver: DRIVER, serverPid: pid, latencyFile }));
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/lib/delivery-drive.ts'), file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -82,10 +117,59 @@ function drive(url: string, requests: Req[], seconds: number, rate?: number): Pr
     p.on('exit', (code) => {
       rmSync(file, { force: true });
       const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) reject(new Error(`driver failed (${code}): ${out}`));
-      else resolve(JSON.parse(line) as Drive);
+      if (code !== 0 || !line.startsWith('{')) return reject(new Error(`driver failed (${code}): ${out}`));
+      const raw = readFileSync(latencyFile);
+      rmSync(latencyFile, { force: true });
+      resolve({ run: JSON.parse(line) as RunResult, latencies: new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)) });
     });
   });
+}
+
+/** Figures over several runs of one server: sums added up, latencies merged. */
+function merge(runs: Array<{ run: RunResult; latencies: Float64Array }>): Drive {
+  const sum = (f: (r: RunResult) => number) => runs.reduce((a, r) => a + f(r.run), 0);
+  const lat = new Float64Array(runs.reduce((a, r) => a + r.latencies.length, 0));
+  let at = 0;
+  for (const r of runs) {
+    lat.set(r.latencies, at);
+    at += r.latencies.length;
+  }
+  lat.sort();
+  const pct = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(lat.length * p))]! : NaN);
+  const requests = sum((r) => r.requests);
+  const windowMs = sum((r) => r.windowMs);
+  return {
+    rps: requests / sum((r) => r.seconds),
+    p50: pct(0.5),
+    p99: pct(0.99),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    driverCpu: (100 * sum((r) => r.driverCpuMs)) / windowMs,
+    serverCpu: (100 * sum((r) => r.serverCpuMs)) / windowMs,
+    serverUsPerReq: (1000 * sum((r) => r.serverCpuMs)) / Math.max(1, requests),
+    machineBusy: (100 * sum((r) => r.machineBusy)) / Math.max(1, sum((r) => r.machineTotal)),
+    machineSteal: (100 * sum((r) => r.machineSteal)) / Math.max(1, sum((r) => r.machineTotal)),
+    lagP99: Math.max(...runs.map((r) => r.run.lagP99)),
+  };
+}
+
+type Target = { url: string; pid: number };
+
+/**
+ * The device endpoint and the bare server under the same load, in
+ * interleaved segments (device, bare, bare, device), so a change in the
+ * machine's speed during the measurement (it is a shared VM) weighs on both
+ * alike instead of on whichever ran second.
+ */
+async function compare(dev: Target, bare: Target, pool: Req[], seconds: number, rate?: number): Promise<{ dev: Drive; bare: Drive }> {
+  const half = seconds / 2;
+  const d: Array<{ run: RunResult; latencies: Float64Array }> = [];
+  const b: Array<{ run: RunResult; latencies: Float64Array }> = [];
+  d.push(await drive(dev.url, dev.pid, pool, half, rate));
+  b.push(await drive(bare.url, bare.pid, pool, half, rate));
+  b.push(await drive(bare.url, bare.pid, pool, half, rate));
+  d.push(await drive(dev.url, dev.pid, pool, half, rate));
+  return { dev: merge(d), bare: merge(b) };
 }
 
 function startBare(bytes: number): Promise<{ url: string; pid: number; stop(): void }> {
@@ -154,7 +238,7 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
     console.log(`\n== ${dbName}: seeding ${BENCH_APPS} H5 apps x 10 versions x 3 tasks, 1,000,000 whitelist ids, 20 regexes ...`);
     const seeded = await seedDelivery(config);
     console.log(`   seeded ${seeded.tasks} tasks in ${(seeded.ms / 1000).toFixed(1)} s`);
-    server = await startServerProcess(env, 60_000);
+    server = await startServerProcess(env, 60_000, SERVER_ARGS);
     if (!server.stderr().includes(`database: ${dbName === 'postgres' ? 'pg' : 'sqlite'}`)) throw new Error(`the server did not open ${dbName}:\n${server.stderr()}`);
     const pool = requestPool(seeded.clientKey);
 
@@ -163,35 +247,41 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
     const first = await post(server.url, pool[0]!);
     const coldMs = performance.now() - t;
     if (first.status !== 200) throw new Error(`device endpoint answered ${first.status}: ${first.text}`);
-    let bytes = 0;
-    let entries = 0;
-    for (let i = 0; i < 100; i++) {
-      const r = await post(server.url, pool[i]!);
-      bytes += Buffer.byteLength(r.text);
-      entries += JSON.parse(r.text).data.length;
-    }
-    const typical = Math.round(bytes / 100);
-    if (entries === 0) throw new Error(`the data set delivered nothing; server log:\n${server.stdout().slice(-3000)}\n${server.stderr().slice(-3000)}`);
-    console.log(`   first request (snapshot build) ${coldMs.toFixed(0)} ms; typical answer ${typical} bytes, ${(entries / 100).toFixed(1)} entries`);
-    bare = await startBare(typical);
+    console.log(`   first request (snapshot build) ${coldMs.toFixed(0)} ms`);
 
     // steady state: every device of the pool asks once (its time-window admissions are written now,
-    // each a database transaction), then a warm-up for the JIT; the measured runs cost no database work
+    // each a database transaction), then a warm-up for the JIT; the measured runs cost no database work.
+    // The bare server's body is the mean size of these answers, one per device of the pool.
     t = performance.now();
-    for (let i = 0; i < pool.length; i += 10) await Promise.all(pool.slice(i, i + 10).map((r) => post(server!.url, r)));
+    let bytes = 0;
+    let entries = 0;
+    for (let i = 0; i < pool.length; i += 10) {
+      for (const r of await Promise.all(pool.slice(i, i + 10).map((q) => post(server!.url, q)))) {
+        if (r.status !== 200) throw new Error(`device endpoint answered ${r.status}: ${r.text}`);
+        bytes += Buffer.byteLength(r.text);
+        entries += JSON.parse(r.text).data.length;
+      }
+    }
     const primeMs = performance.now() - t;
+    const typical = Math.round(bytes / pool.length);
+    if (entries === 0) throw new Error(`the data set delivered nothing; server log:\n${server.stdout().slice(-3000)}\n${server.stderr().slice(-3000)}`);
     const admitted = await countAdmissions(env, dataDir, schema);
-    console.log(`   first check of all ${pool.length} devices (time-window admissions: ${admitted} written) ${(primeMs / 1000).toFixed(1)} s`);
-    await drive(server.url, pool, 3);
-    await drive(bare.url, pool, 2);
-    const memAfterWarm = memory(server.proc.pid!);
+    console.log(`   first check of all ${pool.length} devices (time-window admissions: ${admitted} written) ${(primeMs / 1000).toFixed(1)} s; answers ${typical} bytes, ${(entries / pool.length).toFixed(1)} entries on average`);
+    bare = await startBare(typical);
+    const dev: Target = { url: server.url, pid: server.proc.pid! };
+    const ref: Target = { url: bare.url, pid: bare.pid };
+    await drive(dev.url, dev.pid, pool, 3);
+    await drive(ref.url, ref.pid, pool, 2);
+    const memAfterWarm = memory(dev.pid);
 
-    const devPeak = await drive(server.url, pool, SECONDS);
-    const barePeak = await drive(bare.url, pool, SECONDS);
+    const peak = await compare(dev, ref, pool, SECONDS);
+    const devPeak = peak.dev;
+    const barePeak = peak.bare;
     const half = Math.max(1, Math.round(devPeak.rps / 2));
-    const devHalf = await drive(server.url, pool, SECONDS, half);
-    const bareHalf = await drive(bare.url, pool, SECONDS, half);
-    const devMem = memory(server.proc.pid!);
+    const halfLoad = await compare(dev, ref, pool, SECONDS, half);
+    const devHalf = halfLoad.dev;
+    const bareHalf = halfLoad.bare;
+    const devMem = memory(dev.pid);
     const bareMem = memory(bare.pid);
 
     // propagation: pause and resume an official task from outside the node (stamp + NOTIFY), poll the node
@@ -222,9 +312,17 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
     const ratio = devPeak.rps / barePeak.rps;
     const row = (name: string, peak: Drive, halfLoad: Drive, mem: { rss: number; peak: number }) =>
       `   ${name.padEnd(16)} ${f1(peak.rps).padStart(9)} req/s   p50 ${f2(peak.p50)} ms  p99 ${f2(peak.p99)} ms   | at ${half} req/s: p50 ${f2(halfLoad.p50)} ms  p99 ${f2(halfLoad.p99)} ms   | RSS ${f1(mem.rss)} MB (peak ${f1(mem.peak)} MB)   non-2xx ${peak.non2xx + halfLoad.non2xx}, errors ${peak.errors + halfLoad.errors}`;
-    console.log(`   ${CONNECTIONS} connections, ${SECONDS} s per run, driver in its own process (autocannon), loopback; ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    const cpuRow = (name: string, peak: Drive, halfLoad: Drive) =>
+      `   ${name.padEnd(16)} CPU at peak: server ${f1(peak.serverCpu)} % of a core (${f1(peak.serverUsPerReq)} us/request), driver ${f1(peak.driverCpu)} %, machine ${f1(peak.machineBusy)} % busy, ${f1(peak.machineSteal)} % stolen` +
+      `   | at ${half} req/s: server ${f1(halfLoad.serverCpu)} % (${f1(halfLoad.serverUsPerReq)} us/request), driver ${f1(halfLoad.driverCpu)} %, ${f1(halfLoad.machineSteal)} % stolen, driver timer lag p99 ${f2(halfLoad.lagP99)} ms`;
+    console.log(
+      `   ${CONNECTIONS} connections, ${SECONDS} s per server and load (two runs of ${SECONDS / 2} s, device and bare interleaved), driver in its own process (${DRIVER === 'raw' ? 'bench/lib/delivery-drive.ts: raw keep-alive sockets, 1 s warm-up not counted per run, half load evenly paced' : 'autocannon'}), loopback; ` +
+        `${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+    );
     console.log(row('device endpoint', devPeak, devHalf, devMem));
     console.log(row('bare node:http', barePeak, bareHalf, bareMem));
+    console.log(cpuRow('device endpoint', devPeak, devHalf));
+    console.log(cpuRow('bare node:http', barePeak, bareHalf));
     console.log(`   RSS of the server after warm-up: ${f1(memAfterWarm.rss)} MB`);
     const verdict = (ok: boolean) => (ok ? 'meets' : 'MISSES');
     console.log(`   throughput ratio device/bare: ${f2(ratio)} (target >= ${TARGET.ratio}: ${verdict(ratio >= TARGET.ratio)})`);
@@ -236,6 +334,7 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
     );
   } finally {
     bare?.stop();
+    if (SERVER_STDOUT && server) writeFileSync(SERVER_STDOUT, server.stdout());
     await server?.stop();
     if (schema) {
       const k = knexFactory({ client: 'pg', connection: process.env.DATABASE_URL!, pool: { min: 0, max: 1 } });

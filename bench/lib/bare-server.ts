@@ -1,5 +1,7 @@
 // A bare node:http server answering every request with one fixed JSON body of
-// the given size (after reading the request body, as the device endpoint does).
+// the given size (after reading the request body, as the device endpoint
+// does), sent the way the device endpoint sends its answer: status and
+// headers by writeHead, the body as one string by end().
 // Usage: node --import tsx bench/lib/bare-server.ts <bytes>
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,12 +9,13 @@ import type { AddressInfo } from 'node:net';
 const size = Math.max(64, Number(process.argv[2] ?? 1024));
 const head = '{"resultCode":100,"state":"success","pad":"';
 const tail = '"}';
-const body = Buffer.from(head + 'x'.repeat(size - head.length - tail.length) + tail);
+const body = head + 'x'.repeat(size - head.length - tail.length) + tail;
+const length = Buffer.byteLength(body);
 
 const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
   req.on('data', () => {});
   req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'cache-control': 'no-store' });
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': length, 'cache-control': 'no-store' });
     res.end(body);
   });
 });
