@@ -70,40 +70,47 @@ export function entryJson(r: ResourceRow, packageUrl: string, vhostDomain: strin
 }
 
 const TAIL = ',"removeAppIdList":[],"resultCode":100,"resultMsg":"success","state":"success"}';
-const COMMA = Buffer.from(',');
-const EMPTY_DISCARD_TAIL = Buffer.from('],"discardData":{}' + TAIL);
+const EMPTY_DISCARD_TAIL = '],"discardData":{}' + TAIL;
+const EMPTY_DISCARD_TAIL_BYTES = Buffer.byteLength(EMPTY_DISCARD_TAIL);
 
-/** `{"config":...,"data":[` of a snapshot, encoded once. */
-export function answerHead(configJson: string): Buffer {
-  return Buffer.from('{"config":' + configJson + ',"data":[');
+/** A piece of the answer and its length in UTF-8 bytes (so Content-Length needs no encoding pass). */
+export interface Piece {
+  text: string;
+  bytes: number;
+}
+
+export const piece = (text: string): Piece => ({ text, bytes: Buffer.byteLength(text) });
+
+/** `{"config":...,"data":[` of a snapshot. */
+export function answerHead(configJson: string): Piece {
+  return piece('{"config":' + configJson + ',"data":[');
 }
 
 /**
- * The whole answer from pre-encoded parts (UTF-8 Buffers built with the
- * snapshot, outside the JS heap): the head, the chosen entries, and
- * `discard` pairs (H5 app id, installed version as the device sent it) for
- * rollbacks. One copy per request, no string building.
+ * The whole answer from the snapshot's pre-serialised parts: the head, the
+ * chosen entries, and `discard` pairs (H5 app id, installed version as the
+ * device sent it) for rollbacks. A string, not a Buffer: nothing to allocate
+ * outside the heap per answer (the Buffer version took a fresh pool slab every
+ * other request), and node:http joins a string body to its header string, so
+ * the socket gets one chunk where a Buffer body is a second one.
  */
-export function renderAnswer(head: Buffer, entries: ReadonlyArray<{ entryBytes: Buffer }>, discard: ReadonlyArray<readonly [string, string]>): Buffer {
-  const parts: Buffer[] = [head];
-  let len = head.length;
+export function renderAnswer(head: Piece, entries: ReadonlyArray<{ entry: Piece }>, discard: ReadonlyArray<readonly [string, string]>): Piece {
+  let text = head.text;
+  let bytes = head.bytes;
   for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!.entry;
     if (i > 0) {
-      parts.push(COMMA);
-      len++;
+      text += ',';
+      bytes++;
     }
-    const e = entries[i]!.entryBytes;
-    parts.push(e);
-    len += e.length;
+    text += e.text;
+    bytes += e.bytes;
   }
-  let tail = EMPTY_DISCARD_TAIL;
-  if (discard.length) {
-    const pairs: string[] = [];
-    for (const [h5Id, version] of discard) pairs.push(JSON.stringify(h5Id) + ':[' + JSON.stringify(version) + ']');
-    tail = Buffer.from('],"discardData":{' + pairs.join(',') + '}' + TAIL);
-  }
-  parts.push(tail);
-  return Buffer.concat(parts, len + tail.length);
+  if (discard.length === 0) return { text: text + EMPTY_DISCARD_TAIL, bytes: bytes + EMPTY_DISCARD_TAIL_BYTES };
+  const pairs: string[] = [];
+  for (const [h5Id, version] of discard) pairs.push(JSON.stringify(h5Id) + ':[' + JSON.stringify(version) + ']');
+  const tail = '],"discardData":{' + pairs.join(',') + '}' + TAIL;
+  return { text: text + tail, bytes: bytes + Buffer.byteLength(tail) };
 }
 
 /** Body of every refusal (401, 400, 429 ...), in the envelope's own terms. */

@@ -3,7 +3,12 @@ import type { Database } from '../../db/database.js';
 export interface DeviceScope {
   appId: string;
   workspaceId: string;
+  /** scopeKey(appId, workspaceId), built once per cached key */
+  key: string;
 }
+
+/** The key of an app/workspace in the per-node maps (snapshots, rate counters). */
+export const scopeKey = (appId: string, workspaceId: string): string => appId + '\u0000' + workspaceId;
 
 const HIT_TTL_MS = 5 * 60_000;
 const MISS_TTL_MS = 30_000;
@@ -26,9 +31,10 @@ export class ClientKeys {
   ) {}
 
   resolve(key: string): DeviceScope | null | Promise<DeviceScope | null> {
-    if (!KEY_SHAPE.test(key)) return null;
+    // only well-formed keys are ever cached, so a hit needs no shape check
     const hit = this.cache.get(key);
     if (hit && hit.until > this.now()) return hit.scope;
+    if (!KEY_SHAPE.test(key)) return null;
     let p = this.inFlight.get(key);
     if (!p) {
       p = this.lookup(key).finally(() => this.inFlight.delete(key));
@@ -39,7 +45,7 @@ export class ClientKeys {
 
   private async lookup(key: string): Promise<DeviceScope | null> {
     const row = await this.db.knex('workspaces').where({ client_key: key }).first('app_id', 'workspace_id');
-    const scope = row ? { appId: String(row.app_id), workspaceId: String(row.workspace_id) } : null;
+    const scope = row ? { appId: String(row.app_id), workspaceId: String(row.workspace_id), key: scopeKey(String(row.app_id), String(row.workspace_id)) } : null;
     if (this.cache.size >= MAX_CACHED) this.cache = new Map();
     this.cache.set(key, { scope, until: this.now() + (scope ? HIT_TTL_MS : MISS_TTL_MS) });
     return scope;

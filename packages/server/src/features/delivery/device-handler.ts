@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../../core/registry.js';
-import { errorBody, renderAnswer, RESULT_RATE_LIMITED } from './answer.js';
+import { errorBody, renderAnswer, RESULT_RATE_LIMITED, type Piece } from './answer.js';
 import type { ClientKeys, DeviceScope } from './client-keys.js';
 import { BadDeviceRequest, fieldsFromForm, fieldsFromJson, parseCheck, str, userKeyOf, type Fields, type ParsedCheck } from './device-request.js';
 import { decideApp, type AdmissionPort } from './engine/decide.js';
@@ -127,17 +127,16 @@ function authorised(parts: DeviceHandlerParts, req: IncomingMessage, res: Server
   }
   const { deps, store, limiter } = parts;
   const userKey = userKeyOf(fields);
-  const deviceKey = scope.appId + '\u0000' + scope.workspaceId + '\u0000' + (userKey || 'ip:' + (req.socket.remoteAddress ?? ''));
-  if (!limiter.allow(deviceKey)) {
+  if (!limiter.allow(scope.key, userKey || 'ip:' + (req.socket.remoteAddress ?? ''))) {
     return send(res, 429, errorBody(RESULT_RATE_LIMITED, 'Too many update checks from this device; retry later.'), {
       'retry-after': String(limiter.retryAfterSec()),
     });
   }
   const parsed = parseCheck(fields, userKey, deps.now());
-  const held: Maybe<ServingHolder | null> = store.ready(scope.appId, scope.workspaceId) ?? store.get(scope.appId, scope.workspaceId);
+  const held: Maybe<ServingHolder | null> = store.ready(scope.key) ?? store.get(scope.appId, scope.workspaceId);
   return then(held, (h) => {
     if (!h) return send(res, 503, errorBody(503, 'Delivery data is not available yet; retry later.'));
-    return then(answer(parts, h.current, h.admissions, parsed), (out) => send(res, 200, out));
+    return then(answer(parts, h.current, h.admissions, parsed), (out) => sendAnswer(res, out));
   });
 }
 
@@ -147,7 +146,7 @@ interface Chosen {
 }
 
 /** Runs the engine for every asked app; turns async only to admit a new user to a time window. */
-function answer(parts: DeviceHandlerParts, snap: Snapshot, port: AdmissionPort, p: ParsedCheck): Maybe<Buffer> {
+function answer(parts: DeviceHandlerParts, snap: Snapshot, port: AdmissionPort, p: ParsedCheck): Maybe<Piece> {
   const ids = p.asked === 'all' ? snap.appOrder : p.asked;
   const chosen: Chosen = { entries: [], discard: [] };
   for (let i = 0; i < ids.length; i++) {
@@ -163,7 +162,7 @@ function answer(parts: DeviceHandlerParts, snap: Snapshot, port: AdmissionPort, 
 }
 
 /** The rest of answer() once an admission is needed. */
-async function admitting(parts: DeviceHandlerParts, snap: Snapshot, p: ParsedCheck, port: AdmissionPort, ids: readonly string[], from: number, chosen: Chosen): Promise<Buffer> {
+async function admitting(parts: DeviceHandlerParts, snap: Snapshot, p: ParsedCheck, port: AdmissionPort, ids: readonly string[], from: number, chosen: Chosen): Promise<Piece> {
   const onError = (task: TaskPlan, err: Error) => parts.deps.log.warn('time-window admission failed', { taskId: task.id, error: err.message });
   for (let i = from; i < ids.length; i++) {
     const id = ids[i]!;
@@ -181,13 +180,20 @@ function take(chosen: Chosen, id: string, d: AppDecision): void {
   if (d.discard !== null) chosen.discard.push([id, d.discard]);
 }
 
-function send(res: ServerResponse, status: number, body: string | Buffer, extra?: Record<string, string>): void {
+function send(res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void {
   if (res.headersSent) return;
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
-    'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
+    'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     ...extra,
   });
   res.end(body);
+}
+
+/** The 200 answer: its length is known without encoding it; node:http joins header and body into one chunk. */
+function sendAnswer(res: ServerResponse, body: Piece): void {
+  if (res.headersSent) return;
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.bytes, 'cache-control': 'no-store' });
+  res.end(body.text);
 }

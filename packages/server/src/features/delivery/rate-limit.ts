@@ -5,23 +5,26 @@
  */
 export class DeviceRateLimiter {
   private window = -1;
-  private counts = new Map<string, number>();
+  /** scope (app/workspace) -> device -> requests in the current window */
+  private counts = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly perMinute: number,
     private readonly now: () => number,
   ) {}
 
-  /** counts one request; false when the device is over its limit */
-  allow(deviceKey: string): boolean {
+  /** counts one request of a device (user key, else remote address) of an app/workspace; false when it is over its limit */
+  allow(scopeKey: string, deviceKey: string): boolean {
     if (this.perMinute <= 0) return true;
     const w = Math.floor(this.now() / 60_000);
     if (w !== this.window) {
       this.window = w;
       this.counts = new Map();
     }
-    const n = (this.counts.get(deviceKey) ?? 0) + 1;
-    this.counts.set(deviceKey, n);
+    let devices = this.counts.get(scopeKey);
+    if (!devices) this.counts.set(scopeKey, (devices = new Map()));
+    const n = (devices.get(deviceKey) ?? 0) + 1;
+    devices.set(deviceKey, n);
     return n <= this.perMinute;
   }
 

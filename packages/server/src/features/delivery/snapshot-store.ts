@@ -1,6 +1,7 @@
 import type { Deps } from '../../core/registry.js';
 import { num } from '../../db/database.js';
 import { AdmissionCache } from './admissions.js';
+import { scopeKey as key } from './client-keys.js';
 import type { Snapshot } from './snapshot.js';
 import { loadSnapshot, newLoaderCaches, readStamp, type LoaderCaches } from './snapshot-loader.js';
 
@@ -56,9 +57,9 @@ export class SnapshotStore {
     return serving(h);
   }
 
-  /** The holder when its snapshot is up to date (the hot path: no promise); null when get() must be awaited. */
-  ready(appId: string, workspaceId: string): ServingHolder | null {
-    const h = this.holders.get(key(appId, workspaceId));
+  /** The holder when its snapshot is up to date (the hot path: no promise); null when get() must be awaited. `k` is scopeKey(appId, workspaceId). */
+  ready(k: string): ServingHolder | null {
+    const h = this.holders.get(k);
     if (!h || !h.current || h.builtGen < h.wantedGen) return null;
     h.lastUsed = this.deps.now();
     return h as ServingHolder;
@@ -154,8 +155,4 @@ export class SnapshotStore {
       });
     return h.building;
   }
-}
-
-function key(appId: string, workspaceId: string): string {
-  return appId + '\u0000' + workspaceId;
 }

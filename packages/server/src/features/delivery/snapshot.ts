@@ -1,6 +1,7 @@
-import { answerHead, asyncReqRateOf, entryJson } from './answer.js';
+import { answerHead, asyncReqRateOf, entryJson, piece, type Piece } from './answer.js';
 import { idSetOf, PackedIdSet, type IdSet } from './engine/id-set.js';
 import { compileRules, ruleSetOf, type RuleSet } from './engine/rules.js';
+import { seedHashOf } from './engine/select.js';
 import { compareVersions, parseVersion, type Version } from './engine/versions.js';
 import { compileWhitelistRegex } from '../whitelists/index.js';
 
@@ -63,6 +64,9 @@ export interface CompiledWhitelist {
 export interface ClientRange {
   min: Version | null;
   max: Version | null;
+  /** single-entry memo (ranges are shared by every task with the same bounds): the client version last asked about, and the answer */
+  memoClient: Version | null;
+  memoHit: boolean;
 }
 
 export type Gate = 'all' | 'whitelist' | 'window' | 'percent' | 'none';
@@ -88,11 +92,11 @@ export interface TaskPlan {
   /** percent * 100, compared with the user's bucket out of 10,000 */
   percentBuckets: number;
   seed: string;
+  /** FNV-1a state after `seed + ":"` (bucketOf continues from it with the user key) */
+  seedHash: number;
   taskVersion: number;
-  /** the pre-serialised h5.json app object of the task's resource */
-  entry: string;
-  /** the same, UTF-8 encoded once (answers are assembled from these) */
-  entryBytes: Buffer;
+  /** the pre-serialised h5.json app object of the task's resource, with its UTF-8 length (answers are assembled from these) */
+  entry: Piece;
 }
 
 export interface Snapshot {
@@ -108,7 +112,7 @@ export interface Snapshot {
   /** pre-serialised `config` object */
   configJson: string;
   /** pre-serialised start of every answer: `{"config":...,"data":[` */
-  head: Buffer;
+  head: Piece;
   /** time-window tasks, for the admission cache */
   windowTasks: TaskPlan[];
 }
@@ -173,8 +177,9 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   const apps = new Map<string, TaskPlan[]>();
   const windowTasks: TaskPlan[] = [];
   // one serialised entry per resource, shared by its tasks
-  const entries = new Map<number, { text: string; bytes: Buffer } | null>();
+  const entries = new Map<number, Piece | null>();
   const ruleSets = new Map<string, RuleSet>();
+  const ranges = new Map<string, ClientRange>();
   let minRate: number | null = null;
   for (const { task, resource } of input.rows) {
     if (task.task_status !== 1) continue;
@@ -182,12 +187,12 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     if (entry === undefined) {
       const url = input.packageUrl(resource.amr_key);
       const text = url === null ? null : entryJson(resource, url, input.vhostDomain);
-      entry = text === null ? null : { text, bytes: Buffer.from(text) };
+      entry = text === null ? null : piece(text);
       entries.set(resource.id, entry);
       if (url === null) input.warn?.('resource has no download address; its tasks deliver nothing', { resourceId: resource.id, h5Id: resource.h5_id });
     }
     if (entry === null) continue;
-    const plan = compileTask(task, resource, entry, input, ruleSets);
+    const plan = compileTask(task, resource, entry, input, ruleSets, ranges);
     const list = apps.get(plan.h5Id);
     if (list) list.push(plan);
     else apps.set(plan.h5Id, [plan]);
@@ -215,7 +220,7 @@ export function byPriority(a: TaskPlan, b: TaskPlan): number {
   return compareVersions(b.version, a.version) || b.tier - a.tier || b.taskVersion - a.taskVersion || b.id - a.id;
 }
 
-function compileTask(task: TaskRow, resource: ResourceRow, entry: { text: string; bytes: Buffer }, input: SnapshotInput, ruleSets: Map<string, RuleSet>): TaskPlan {
+function compileTask(task: TaskRow, resource: ResourceRow, entry: Piece, input: SnapshotInput, ruleSets: Map<string, RuleSet>, ranges: Map<string, ClientRange>): TaskPlan {
   const gate = gateOf(task);
   const tier = task.publish_type === 3 ? 3 : gate === 'whitelist' ? 2 : 1;
   const ruleText = (task.grey_config_info ?? '').trim();
@@ -240,8 +245,13 @@ function compileTask(task: TaskRow, resource: ResourceRow, entry: { text: string
     if (!on) return null;
     // "1.0.0;" targets iOS only: an empty minimum of one platform in the "ios;android" form leaves it out
     if (perPlatformMin && min === '') return null;
-    return { min: min === '' ? null : parseVersion(min), max: max === '' ? null : parseVersion(max) };
+    // one object per distinct pair of bounds, so its memo serves every task that has them
+    const k = min + '\u0000' + max;
+    let r = ranges.get(k);
+    if (!r) ranges.set(k, (r = { min: min === '' ? null : parseVersion(min), max: max === '' ? null : parseVersion(max), memoClient: null, memoHit: false }));
+    return r;
   };
+  const seed = task.seed || String(task.id);
   return {
     id: task.id,
     h5Id: task.h5_id || resource.h5_id,
@@ -258,10 +268,10 @@ function compileTask(task: TaskRow, resource: ResourceRow, entry: { text: string
     endTime: task.grey_endtime ? task.grey_endtime : null,
     greyNum: task.grey_num,
     percentBuckets: Math.max(0, Math.min(100, task.percent)) * 100,
-    seed: task.seed || String(task.id),
+    seed,
+    seedHash: seedHashOf(seed),
     taskVersion: task.task_version,
-    entry: entry.text,
-    entryBytes: entry.bytes,
+    entry,
   };
 }
 

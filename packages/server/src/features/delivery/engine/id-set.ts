@@ -62,8 +62,9 @@ export class PackedIdSet implements IdSet {
       },
       finish() {
         offsets[n] = used;
-        const packed = used === arena.length ? arena : Buffer.from(arena.subarray(0, used));
-        const offs = n + 1 === offsets.length ? offsets : offsets.slice(0, n + 1);
+        // copied down to size only when the slack is worth it (a copy of a big list is a transient of its full size)
+        const packed = arena.length - used <= arena.length / 8 ? arena.subarray(0, used) : Buffer.from(arena.subarray(0, used));
+        const offs = offsets.length - (n + 1) <= offsets.length / 8 ? offsets.subarray(0, n + 1) : offsets.slice(0, n + 1);
         let cap = 16;
         while (cap < n * 2) cap *= 2;
         const table = new Int32Array(cap);
@@ -83,6 +84,27 @@ export class PackedIdSet implements IdSet {
 
   has(id: string): boolean {
     if (id.length >= MAX_ID_BYTES) return false;
+    // ASCII ids (the usual case): their UTF-8 bytes are their char codes, so no encoding into the scratch buffer
+    const n = id.length;
+    let h = 0x811c9dc5;
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      const c = id.charCodeAt(i);
+      if (c > 0x7f) {
+        ascii = false;
+        break;
+      }
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    if (ascii) {
+      if (n >= MAX_ID_BYTES - 3) return false;
+      let slot = fmix32(h) & this.mask;
+      for (let e = this.table[slot]!; e !== 0; e = this.table[slot]!) {
+        if (this.equalsAscii(e - 1, id)) return true;
+        slot = (slot + 1) & this.mask;
+      }
+      return false;
+    }
     const len = this.scratch.write(id, 0, 'utf8');
     if (len >= MAX_ID_BYTES - 3) return false;
     let slot = hashBytes(this.scratch, 0, len) & this.mask;
@@ -103,6 +125,14 @@ export class PackedIdSet implements IdSet {
       slot = (slot + 1) & this.mask;
     }
     this.table[slot] = i + 1;
+    return true;
+  }
+
+  private equalsAscii(entry: number, id: string): boolean {
+    const off = this.offsets[entry]!;
+    if (this.offsets[entry + 1]! - off !== id.length) return false;
+    const a = this.arena;
+    for (let i = 0; i < id.length; i++) if (a[off + i] !== id.charCodeAt(i)) return false;
     return true;
   }
 

@@ -1,4 +1,4 @@
-import type { CompiledWhitelist, TaskPlan } from '../snapshot.js';
+import type { ClientRange, CompiledWhitelist, TaskPlan } from '../snapshot.js';
 import { fmix32 } from './id-set.js';
 import { matchRuleSet, type DeviceFacts } from './rules.js';
 import { compareVersions, inVersionRange, type Version } from './versions.js';
@@ -33,9 +33,19 @@ export const BUCKETS = 10_000;
  * buckets, never moves a user out.
  */
 export function bucketOf(seed: string, userKey: string): number {
+  return bucketFrom(seedHashOf(seed), userKey);
+}
+
+/** The FNV-1a state after `seed + ":"`, computed once per task (snapshot.ts). */
+export function seedHashOf(seed: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ 58 /* : */, 0x01000193);
+  return Math.imul(h ^ 58 /* : */, 0x01000193);
+}
+
+/** bucketOf, continuing from a task's seedHashOf. */
+export function bucketFrom(seedHash: number, userKey: string): number {
+  let h = seedHash;
   for (let i = 0; i < userKey.length; i++) h = Math.imul(h ^ userKey.charCodeAt(i), 0x01000193);
   return fmix32(h) % BUCKETS;
 }
@@ -59,9 +69,17 @@ export function onList(wl: CompiledWhitelist, userKey: string): boolean {
  */
 export function matchesTask(t: TaskPlan, d: DeviceCheck): boolean {
   const range = d.platform === 'android' ? t.android : t.ios;
-  if (!range || !inVersionRange(d.client, range.min, range.max)) return false;
+  if (!range || !inClientRange(range, d.client)) return false;
   if (!passesGate(t, d)) return false;
   return matchRuleSet(t.rules, d.facts);
+}
+
+function inClientRange(range: ClientRange, client: Version): boolean {
+  if (range.memoClient === client) return range.memoHit;
+  const hit = inVersionRange(client, range.min, range.max);
+  range.memoClient = client;
+  range.memoHit = hit;
+  return hit;
 }
 
 function passesGate(t: TaskPlan, d: DeviceCheck): boolean {
@@ -77,7 +95,7 @@ function passesGate(t: TaskPlan, d: DeviceCheck): boolean {
       // the end time is checked with the admission: admitted users keep the package after it
       return d.userKey !== '';
     case 'percent':
-      return d.userKey !== '' && t.percentBuckets > 0 && (t.percentBuckets >= BUCKETS || bucketOf(t.seed, d.userKey) < t.percentBuckets);
+      return d.userKey !== '' && t.percentBuckets > 0 && (t.percentBuckets >= BUCKETS || bucketFrom(t.seedHash, d.userKey) < t.percentBuckets);
     case 'none':
       return false;
   }
