@@ -153,36 +153,82 @@ async function loadWhitelists(
  * before ANALYZE, the planner sorts the whole list for every keyset page).
  */
 async function loadEntries(deps: Deps, whitelistId: number, packed: boolean): Promise<Set<string> | PackedIdSet> {
-  const set = packed ? null : new Set<string>();
-  const builder = packed ? PackedIdSet.builder(await entrySizes(deps, whitelistId)) : null;
-  const take = (page: string[]) => {
-    if (builder) for (const v of page) builder.add(v);
-    else for (const v of page) set!.add(v);
-  };
   const { knex } = deps.db;
-  if (deps.db.dialect === 'pg') {
-    await knex.transaction(async (trx) => {
-      await trx.raw('declare mcube_wl no scroll cursor for select value from whitelist_entries where whitelist_id = ?', [whitelistId]);
+  // SQLite: a big list passes through the connection's page cache (better-sqlite3 makes it 16 MB) and would
+  // leave it full of pages nothing reads again until the list changes: read it through a small cache instead.
+  const small = packed && deps.db.dialect === 'sqlite';
+  if (small) await smallCache.enter(knex);
+  try {
+    const set = packed ? null : new Set<string>();
+    const builder = packed ? PackedIdSet.builder(await entrySizes(deps, whitelistId)) : null;
+    const take = (page: string[]) => {
+      if (builder) for (const v of page) builder.add(v);
+      else for (const v of page) set!.add(v);
+    };
+    if (deps.db.dialect === 'pg') {
+      await knex.transaction(async (trx) => {
+        await trx.raw('declare mcube_wl no scroll cursor for select value from whitelist_entries where whitelist_id = ?', [whitelistId]);
+        for (;;) {
+          const res: { rows: Array<{ value: string }> } = await trx.raw(`fetch ${ENTRY_PAGE} from mcube_wl`);
+          take(res.rows.map((r) => r.value));
+          if (res.rows.length < ENTRY_PAGE) break;
+        }
+        await trx.raw('close mcube_wl');
+      });
+    } else {
+      let after: string | null = null;
       for (;;) {
-        const res: { rows: Array<{ value: string }> } = await trx.raw(`fetch ${ENTRY_PAGE} from mcube_wl`);
-        take(res.rows.map((r) => r.value));
-        if (res.rows.length < ENTRY_PAGE) break;
+        const q = knex('whitelist_entries').where({ whitelist_id: whitelistId }).orderBy('value').limit(ENTRY_PAGE);
+        if (after !== null) q.andWhere('value', '>', after);
+        const page: string[] = await q.pluck('value');
+        take(page);
+        if (page.length < ENTRY_PAGE) break;
+        after = page[page.length - 1]!;
       }
-      await trx.raw('close mcube_wl');
-    });
-  } else {
-    let after: string | null = null;
-    for (;;) {
-      const q = knex('whitelist_entries').where({ whitelist_id: whitelistId }).orderBy('value').limit(ENTRY_PAGE);
-      if (after !== null) q.andWhere('value', '>', after);
-      const page: string[] = await q.pluck('value');
-      take(page);
-      if (page.length < ENTRY_PAGE) break;
-      after = page[page.length - 1]!;
     }
+    return builder ? builder.finish() : set!;
+  } finally {
+    if (small) await smallCache.leave(knex);
   }
-  return builder ? builder.finish() : set!;
 }
+
+/** SQLite page cache while a big whitelist is read, KiB. */
+const SQLITE_LOAD_CACHE_KIB = 1024;
+
+/**
+ * The small SQLite page cache while big lists load (the knex pool has one
+ * connection, so the setting is that connection's). Loads for several
+ * app/workspaces may overlap: the first sets it, the last restores it.
+ */
+const smallCache = (() => {
+  const states = new WeakMap<object, { loads: number; saved: Promise<number> }>();
+  return {
+    async enter(knex: Deps['db']['knex']): Promise<void> {
+      let st = states.get(knex);
+      if (!st) {
+        const saved = (async () => {
+          const rows: Array<{ cache_size: number }> = await knex.raw('PRAGMA cache_size');
+          await knex.raw(`PRAGMA cache_size = ${-SQLITE_LOAD_CACHE_KIB}`);
+          return Number(rows[0]?.cache_size ?? -2000);
+        })();
+        states.set(knex, (st = { loads: 0, saved }));
+      }
+      st.loads++;
+      try {
+        await st.saved;
+      } catch (err) {
+        if (--st.loads === 0) states.delete(knex);
+        throw err;
+      }
+    },
+    async leave(knex: Deps['db']['knex']): Promise<void> {
+      const st = states.get(knex)!;
+      if (--st.loads > 0) return;
+      states.delete(knex);
+      await knex.raw(`PRAGMA cache_size = ${Math.trunc(await st.saved)}`);
+    },
+  };
+})();
 
 /** Number of entries and their total UTF-8 bytes, so the packed table is allocated once. */
 async function entrySizes(deps: Deps, whitelistId: number): Promise<{ count: number; bytes: number }> {

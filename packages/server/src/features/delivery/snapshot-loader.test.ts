@@ -1,0 +1,42 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bump, insertResource, insertTask, insertWhitelist } from '../../../../../test/helpers/delivery-fixtures.js';
+import { startTestServer, type TestServer } from '../../../../../test/helpers/server.js';
+import { AdmissionCache } from './admissions.js';
+import { PACKED_FROM, PackedIdSet } from './engine/id-set.js';
+import { loadSnapshot, newLoaderCaches } from './snapshot-loader.js';
+
+let srv: TestServer;
+beforeAll(async () => {
+  srv = await startTestServer();
+});
+afterAll(async () => {
+  await srv.close();
+});
+
+describe('snapshot loader: a big whitelist', () => {
+  it('is packed, matches exactly, and on SQLite leaves the page cache size as it was', async () => {
+    const { deps } = srv.node;
+    const knex = deps.db.knex;
+    const cacheSize = async () => ((await knex.raw('PRAGMA cache_size')) as Array<{ cache_size: number }>)[0]!.cache_size;
+    const before = deps.db.dialect === 'sqlite' ? await cacheSize() : null;
+    const ids = Array.from({ length: PACKED_FROM + 10 }, (_, i) => `big-${i}`);
+    const list = await insertWhitelist(knex, 'normal', ids);
+    const r = await insertResource(knex, { h5_id: '55550001', h5_version: '1.0' });
+    await insertTask(knex, r, { publish_type: 2, publish_mode: 1, whitelist_ids: String(list) });
+    await bump(deps.db);
+
+    const caches = newLoaderCaches();
+    const admissions = new AdmissionCache(deps.db, deps.now, deps.log);
+    // two app/workspace loads at once: the cache size is restored once both are done
+    const [a, b] = await Promise.all([1, 2].map(() => loadSnapshot(deps, srv.creds.appId, srv.creds.workspaceId, newLoaderCaches(), admissions)));
+    const { snapshot } = await loadSnapshot(deps, srv.creds.appId, srv.creds.workspaceId, caches, admissions);
+    for (const snap of [a!.snapshot, b!.snapshot, snapshot]) {
+      const wl = snap.apps.get('55550001')![0]!.whitelists[0]!;
+      expect(wl.ids).toBeInstanceOf(PackedIdSet);
+      expect(wl.ids!.size).toBe(ids.length);
+      expect(wl.ids!.has('big-0') && wl.ids!.has(`big-${ids.length - 1}`)).toBe(true);
+      expect(wl.ids!.has('big-x')).toBe(false);
+    }
+    if (before !== null) expect(await cacheSize()).toBe(before);
+  });
+});
