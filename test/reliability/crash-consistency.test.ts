@@ -20,7 +20,8 @@ import { Prng, runSeed } from './lib/prng.js';
  * and again. After every restart: the list actions show only whole packages
  * and tasks (both stored objects present, sizes and md5 right), an
  * acknowledged change is never lost, and after the janitor (grace 0) no
- * object under pkg/ lacks its committed row.
+ * object under pkg/ lacks its committed row and no work folder or temp file
+ * of a killed build is left.
  */
 const KILLS = Number(process.env.MCUBE_CRASH_KILLS) >= 1 ? Number(process.env.MCUBE_CRASH_KILLS) : 50;
 const SEED = runSeed();
@@ -34,7 +35,7 @@ const fig = new SuiteFigures(
     hangs: 'calls without an answer within 60 s while the server was not killed',
     forgedOrForeignAccepted: 'n/a: every caller here is genuine',
     overAdmissions: 'n/a: no time-window task is involved',
-    orphansLeft: 'after the janitor (grace 0): objects under pkg/ without a live registry row, pending registry rows, rows whose object is missing',
+    orphansLeft: 'after the janitor (grace 0): objects under pkg/ without a live registry row, pending registry rows, rows whose object is missing, work folders or temp files of killed builds',
     bytesFetchedFromForeignUrls: 'n/a: covered by foreign-urls',
   },
   SEED,
@@ -184,6 +185,10 @@ async function sweepAndCountOrphans(): Promise<{ report: Awaited<ReturnType<type
   }
   const referenced = new Set((await state.db.knex('nebula_resources').select('amr_key', 'json_key')).flatMap((r) => [r.amr_key, r.json_key]));
   for (const [key, st] of live) if (st === 'live' && !referenced.has(key)) orphans.push(`live row ${key} is referenced by no package`);
+  // what a killed build or write left on disk (the server is idle now, so nothing there is in use)
+  for (const dir of [state.config.packages.workDir, join(env.dataDir, 'blobs', '.tmp')]) {
+    for (const name of existsSync(dir) ? readdirSync(dir) : []) orphans.push(`leftover ${join(dir, name)}`);
+  }
   return { report, orphans };
 }
 
@@ -198,7 +203,7 @@ describe(`SIGKILL at random points, ${KILLS} times, on one data folder`, () => {
     fig.extra('uninterruptedBuildMs', buildMs);
 
     const problems: string[] = [];
-    const swept = { pendingSwept: 0, deletedSwept: 0, orphansSwept: 0, uploadsSwept: 0 };
+    const swept = { pendingSwept: 0, deletedSwept: 0, orphansSwept: 0, uploadsSwept: 0, tempSwept: 0 };
     const outcomes: Record<string, number> = {};
     let restartMsTotal = 0;
     const killsBy: Record<string, number> = {};

@@ -44,6 +44,8 @@ export interface BlobStore {
   /** address a device downloads from: presigned GET, or the configured public/CDN base */
   downloadUrl(key: string): Promise<string>;
   close?(): Promise<void>;
+  /** local driver: removes temp files of writes killed midway, untouched for `olderThanMs`; returns how many */
+  sweepTemp?(olderThanMs: number): Promise<number>;
 }
 
 /** getStream/downloadToFile on a key that holds no object. */

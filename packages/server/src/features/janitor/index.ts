@@ -1,3 +1,4 @@
+import { sweepStaleEntries } from '../../core/stale-files.js';
 import type { Deps } from '../../core/registry.js';
 
 export interface JanitorReport {
@@ -5,6 +6,8 @@ export interface JanitorReport {
   deletedSwept: number;
   orphansSwept: number;
   uploadsSwept: number;
+  /** leftovers of killed writers: local-store temp files and package work folders */
+  tempSwept: number;
 }
 
 /**
@@ -18,7 +21,7 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
   const { knex } = deps.db;
   const t = deps.now();
   const grace = deps.config.janitor.graceSec * 1000;
-  const report: JanitorReport = { pendingSwept: 0, deletedSwept: 0, orphansSwept: 0, uploadsSwept: 0 };
+  const report: JanitorReport = { pendingSwept: 0, deletedSwept: 0, orphansSwept: 0, uploadsSwept: 0, tempSwept: 0 };
   const drop = async (key: string) => {
     await deps.blobs.delete(key).catch((e: Error) => deps.log.warn('janitor delete failed', { key, error: e.message }));
   };
@@ -48,7 +51,10 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
       report.uploadsSwept++;
     }
   }
-  if (report.pendingSwept + report.deletedSwept + report.orphansSwept + report.uploadsSwept > 0) deps.log.info('janitor swept', { ...report });
+  // a package build works in a folder under workDir and a local write in blobs/.tmp; a killed node leaves them behind
+  report.tempSwept += (await deps.blobs.sweepTemp?.(grace)) ?? 0;
+  report.tempSwept += await sweepStaleEntries(deps.config.packages.workDir, grace, deps.now());
+  if (report.pendingSwept + report.deletedSwept + report.orphansSwept + report.uploadsSwept + report.tempSwept > 0) deps.log.info('janitor swept', { ...report });
   return report;
 }
 

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Config } from '../../config.js';
 import { BlobNotFoundError, BlobTooLargeError, type BlobInfo, type BlobStore, type UploadToken } from '../../core/blob-store.js';
 import type { Logger } from '../../core/logger.js';
+import { sweepStaleEntries } from '../../core/stale-files.js';
 import { assertSafeDir, assertSafeKey, UnsafeKeyError } from './key-rules.js';
 import { deriveLocalSecrets, LOCAL_ACCESS_ID, signDownload, verifyDownload, type LocalSecrets } from './local-signing.js';
 import { joinKey, keyFromObjectUrl, normaliseBase } from './object-urls.js';
@@ -15,14 +16,14 @@ import { signPostPolicy } from './post-policy.js';
 /** where tokens issued before uploads moved to the object base still post */
 export const LOCAL_UPLOAD_PATH = '/_storage/upload';
 export const LOCAL_OBJECT_PATH = '/_storage/obj';
-const STALE_TEMP_MS = 24 * 3600 * 1000;
 
 const missing = (e: unknown) => ['ENOENT', 'ENOTDIR', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
 
 /**
  * Objects as files under <dataDir>/blobs/<bucket>/<key>. Every write goes to
  * <dataDir>/blobs/.tmp first and is renamed into place, so a reader never sees
- * half an object and a crash leaves only temp files (swept on start).
+ * half an object and a crash leaves only temp files (swept on start and by
+ * the janitor once they are older than its grace period).
  */
 export class LocalBlobStore implements BlobStore {
   readonly driver = 'local' as const;
@@ -57,11 +58,12 @@ export class LocalBlobStore implements BlobStore {
   async start(): Promise<void> {
     await mkdir(this.root, { recursive: true });
     await mkdir(this.tmpDir, { recursive: true });
-    for (const name of await readdir(this.tmpDir)) {
-      const p = join(this.tmpDir, name);
-      const st = await stat(p).catch(() => null);
-      if (st && this.now() - st.mtimeMs > STALE_TEMP_MS) await rm(p, { force: true, recursive: true });
-    }
+    await this.sweepTemp(this.config.janitor.graceSec * 1000);
+  }
+
+  /** Removes temp files no writer has touched for `olderThanMs` (left by a killed process); returns how many. */
+  sweepTemp(olderThanMs: number): Promise<number> {
+    return sweepStaleEntries(this.tmpDir, olderThanMs, this.now());
   }
 
   /** The file of a key; throws for any key that is unsafe or would leave the root. */
