@@ -226,7 +226,7 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
     MCUBE_RATE_LIMIT: '0',
     // high enough never to trip with a 1,000-device pool, so the limiter's cost is measured
     MCUBE_DEVICE_RATE_PER_MIN: '1000000000',
-    MCUBE_LOG_LEVEL: 'warn',
+    MCUBE_LOG_LEVEL: process.env.MCUBE_LOG_LEVEL || 'warn',
     // the server process inherits this process's environment: say "no PostgreSQL" explicitly for the SQLite run
     DATABASE_URL: schema ? process.env.DATABASE_URL! : '',
     MCUBE_DB_SCHEMA: schema ?? '',

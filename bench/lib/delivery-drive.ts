@@ -17,10 +17,13 @@
 // requests of all connections interleave evenly. (autocannon's overallRate
 // sends each connection's whole quota for a second in a burst at the start
 // of the second, so its "half load" was peak load for part of every second.)
-// Latency is counted from when the driver noticed a request was due, so a
-// request that waits for its connection's previous answer counts that wait
-// too (no coordinated omission); the driver's own timer granularity (checked
-// every millisecond) is not counted: `lagP99` reports it separately.
+// Latency is counted from the moment a request was due (its intended send
+// time), as wrk2 does: a request that waits for its connection's previous
+// answer, however many slots back, counts all of that wait, so a server stall
+// shows in the percentiles instead of hiding in fewer requests sent
+// (coordinated omission). That includes the driver's own timer granularity
+// (it checks every millisecond); `lagP99` reports that part: how late the
+// driver noticed due requests.
 //
 // The first `warmup` seconds (default 1) are driven but not counted: a fresh
 // driver process stalls for milliseconds while its own code is compiled,
@@ -103,12 +106,12 @@ const push = (a: Float64Array, n: number, v: number): Float64Array => {
 class Conn {
   sock!: Socket;
   busy = false;
-  /** when the request in flight was sent (closed loop) or noticed due (paced) */
+  /** when the request in flight was sent (closed loop) or due (paced) */
   since = 0;
-  /** paced: when the next request is due, and whether one is overdue (noticed at dueSince) */
+  /** paced: when this connection's next request is due */
   dueAt = 0;
-  due = false;
-  dueSince = 0;
+  /** paced: due times of requests that came due while the connection was busy, oldest first */
+  waiting: number[] = [];
   private buf: Buffer | null = null;
   private need = -1;
   private status = 0;
@@ -161,16 +164,14 @@ class Conn {
     const now = performance.now();
     this.buf = null;
     this.busy = false;
-    if (this.since >= from && now <= until) {
+    // paced: every request due in the window counts, whenever its answer comes (the slowest come last)
+    if (this.since >= from && (rate ? this.since < until : now <= until)) {
       if (this.status >= 200 && this.status < 300) latencies = push(latencies, nLat++, now - this.since);
       else non2xx++;
     }
     if (!running) return;
     if (!rate) this.send(now);
-    else if (this.due) {
-      this.due = false;
-      this.send(this.dueSince);
-    }
+    else if (this.waiting.length) this.send(this.waiting.shift()!);
   }
 }
 
@@ -199,18 +200,23 @@ if (!rate) {
       const now = performance.now();
       if (now > until) {
         clearInterval(timer);
-        resolve();
+        // let the requests due in the window finish (up to 2 s more), so the slowest are counted too
+        const drainUntil = now + 2000;
+        const drain = setInterval(() => {
+          if (performance.now() > drainUntil || conns.every((c) => !c.busy && c.waiting.length === 0)) {
+            clearInterval(drain);
+            resolve();
+          }
+        }, 1);
         return;
       }
       for (const c of conns) {
-        // every slot that came due since the last tick; a busy connection sends on its answer
-        while (c.dueAt <= now && !c.due) {
+        // every slot that came due since the last tick; a busy connection sends them, in order, on its answers
+        while (c.dueAt <= now) {
           if (c.dueAt >= from) lags = push(lags, nLag++, now - c.dueAt);
+          if (c.busy) c.waiting.push(c.dueAt);
+          else c.send(c.dueAt);
           c.dueAt += interval;
-          if (c.busy) {
-            c.due = true;
-            c.dueSince = now;
-          } else c.send(now);
         }
       }
     }, 1);
