@@ -156,6 +156,12 @@ type AskedApps = Pick<ParsedCheck, 'asked' | 'installed'>;
  * sent without an `existed` or with the same text as `existed` (the two give
  * the same pair). Shared between requests: never modified.
  */
+/**
+ * What one parsed app costs a cache beyond its text, in characters (the pair
+ * or map entry and its objects): counted, so a flood of distinct maps of
+ * many tiny entries stays within the caches' bounds in memory too.
+ */
+const PER_APP_WEIGHT = 48;
 const parsedMaps = new TextCache<Array<[string, string]>>(8192, 4_000_000);
 const parsedApps = new TextCache<AskedApps>(8192, 4_000_000);
 
@@ -186,7 +192,7 @@ function appsOf(queryRaw: unknown, existedRaw: unknown): AskedApps {
   const out: AskedApps = { asked: all ? 'all' : asked, installed };
   if (single) {
     const key = detached(queryRaw);
-    if (key !== null) parsedApps.set(key, out, key.length);
+    if (key !== null) parsedApps.set(key, out, key.length + PER_APP_WEIGHT * (asked.length + installed.size));
   }
   return out;
 }
@@ -199,7 +205,7 @@ function cachedAppMap(raw: unknown, name: string): Array<[string, string]> | nul
   if (key === null) return appMap(raw, name);
   // parsed from the copy, so the ids and versions (slices of it) hold no request body
   const pairs = appMap(key, name)!;
-  parsedMaps.set(key, pairs, 0);
+  parsedMaps.set(key, pairs, PER_APP_WEIGHT * pairs.length);
   return pairs;
 }
 
