@@ -50,7 +50,7 @@ export async function loadSnapshot(deps: Deps, appId: string, workspaceId: strin
     );
   const rows = raw.map(toRows);
 
-  const whitelists = await loadWhitelists(deps, appId, workspaceId, rows, caches, warn);
+  const whitelists = await loadWhitelists(deps, appId, workspaceId, wantedWhitelists(rows), caches, warn);
   const { urlOf, refreshAt } = await signUrls(deps, rows, caches, warn);
   const vhostRow = await knex('vhosts').where({ app_id: appId, workspace_id: workspaceId }).first('vhost');
 
@@ -113,16 +113,27 @@ function toRows(r: Record<string, unknown>): { task: TaskRow; resource: Resource
 }
 
 /** Whitelists referenced by releasing whitelist tasks; a list is reloaded only when its modified_at or entry_count moved. */
-async function loadWhitelists(
+/** The ids of the whitelists the whitelist-gray tasks among `rows` name. */
+function wantedWhitelists(rows: ReadonlyArray<{ task: TaskRow }>): Set<number> {
+  const wanted = new Set<number>();
+  for (const { task } of rows) if (task.publish_type === 2 && task.publish_mode === 1) for (const id of whitelistIdsOf(task.whitelist_ids)) wanted.add(id);
+  return wanted;
+}
+
+/**
+ * The compiled whitelists of `wanted` (ids of one app/workspace: a list of
+ * another scope is never found), big ones packed; a list whose version did
+ * not move since the last load comes from `caches`. Also used by the upgrade
+ * check for its own tasks.
+ */
+export async function loadWhitelists(
   deps: Deps,
   appId: string,
   workspaceId: string,
-  rows: ReadonlyArray<{ task: TaskRow }>,
-  caches: LoaderCaches,
+  wanted: ReadonlySet<number>,
+  caches: Pick<LoaderCaches, 'whitelists'>,
   warn: (msg: string, fields: Record<string, unknown>) => void,
 ): Promise<Map<number, CompiledWhitelist>> {
-  const wanted = new Set<number>();
-  for (const { task } of rows) if (task.publish_type === 2 && task.publish_mode === 1) for (const id of whitelistIdsOf(task.whitelist_ids)) wanted.add(id);
   const out = new Map<number, CompiledWhitelist>();
   if (wanted.size) {
     // scoped by app and workspace: a task can never reach another tenant's list
