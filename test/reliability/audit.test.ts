@@ -53,6 +53,13 @@ const RECIPES: Array<[string, () => Promise<Record<string, unknown>>, (json: any
   ['DeleteMdsWhitelistContent', async () => ({ WhitelistId: ctx.wl, WhitelistValue: 'user-1' }), () => {}],
   ['CreateMcubeNebulaTask', async () => ({ Id: 0, PackageId: ctx.pkg, BizType: 'nebula', PublishType: 3, Memo: 'audited' }), (j) => (ctx.task = j.CreateMcubeNebulaTaskResult.NebulaTaskId)],
   ['ChangeMcubeNebulaTaskStatus', async () => ({ BizType: 'nebula', TaskId: ctx.task, PackageId: ctx.pkg, TaskStatus: 3 }), () => {}],
+  [
+    'CreateMcubeUpgradePackage',
+    async () => ({ Platform: 'Android', AppVersion: '1.0.0', FileUrl: await uploadFile(mcube(srv), 'audit.apk', await makeH5Zip(H5)), Desc: 'audited', OnexFlag: true }),
+    (j) => (ctx.upgrade = j.ResultContent.Data),
+  ],
+  ['CreateMcubeUpgradeTask', async () => ({ PackageInfoId: ctx.upgrade, PublishType: 3, UpgradeType: 202, Memo: 'audited' }), () => {}],
+  ['DeleteMcubeUpgradeResource', async () => ({ Id: ctx.upgrade, Platform: 'Android' }), () => {}],
   ['DeleteMcubeWhitelist', async () => ({ Id: ctx.ide }), () => {}],
   ['DeleteMcubeNebulaApp', async () => ({ H5Id: H5 }), () => {}],
 ];

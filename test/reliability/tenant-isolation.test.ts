@@ -38,7 +38,10 @@ const B_MARKERS = ['B-SECRET', 'b-secret', '7.7.7.'];
 let srv: TestServer;
 const A = { ...TEST_CREDS };
 const B = { accessKeyId: '', accessKeySecret: '', tenantId: 'TENANT02', appId: 'ALIPUB0000002', workspaceId: 'default' };
-const ids = { aResources: [] as number[], aTasks: [] as number[], aWhitelists: [] as number[], bResources: [] as number[], bTasks: [] as number[], bWhitelists: [] as number[] };
+const ids = {
+  aResources: [] as number[], aTasks: [] as number[], aWhitelists: [] as number[], bResources: [] as number[], bTasks: [] as number[], bWhitelists: [] as number[],
+  aUpgradePackages: [] as number[], aUpgradeTasks: [] as number[], bUpgradePackages: [] as number[], bUpgradeTasks: [] as number[],
+};
 const bUploads: string[] = [];
 let aUpload = '';
 let bClientKey = '';
@@ -64,7 +67,7 @@ async function whitelist(call: Call, name: string, type: string, values: string)
 async function snapshotOfB(): Promise<string> {
   const k = srv.node.deps.db.knex;
   const out: Record<string, unknown> = {};
-  for (const t of ['vhosts', 'rsa_keys', 'nebula_apps', 'nebula_resources', 'nebula_tasks', 'whitelists', 'blobs', 'change_stamps', 'workspaces']) {
+  for (const t of ['vhosts', 'rsa_keys', 'nebula_apps', 'nebula_resources', 'nebula_tasks', 'whitelists', 'blobs', 'change_stamps', 'workspaces', 'upgrade_packages', 'upgrade_tasks']) {
     out[t] = await k(t).where({ app_id: B.appId }).select('*').orderByRaw('1');
   }
   out.apps = await k('apps').where({ tenant_id: B.tenantId }).select('*');
@@ -106,6 +109,19 @@ beforeAll(async () => {
   ids.bTasks.push(await createTask(b, ids.bResources[1]!, { PublishType: 2, PublishMode: 1, WhitelistIds: String(ids.bWhitelists[0]), Memo: 'B-SECRET-MEMO' }));
   ids.bTasks.push(await createTask(b, ids.bResources[1]!, { PublishType: 2, PublishMode: 2, GreyNum: 5, GreyEndtimeData: utcIn(24 * 3600_000), Memo: 'B-SECRET-MEMO' }));
   ids.aTasks.push(await createTask(a, ids.aResources[1]!, { PublishType: 2, PublishMode: 1, WhitelistIds: String(ids.aWhitelists[0]), Memo: 'a-memo' }));
+  // upgrade packages (copied .apk files) and tasks of A, then of B, so their ids are neighbours too
+  const aUp = await a('CreateMcubeUpgradePackage', { Platform: 'Android', AppVersion: '1.0.1', FileUrl: await uploadFile(a, 'a.apk', await makeH5Zip(A_H5)), OnexFlag: true });
+  expect(aUp.ResultCode).toBe('OK');
+  ids.aUpgradePackages.push(Number(aUp.ResultContent.Data));
+  const aUt = await a('CreateMcubeUpgradeTask', { PackageInfoId: aUp.ResultContent.Data, PublishType: 3, UpgradeType: 204, Memo: 'a-memo' });
+  ids.aUpgradeTasks.push(Number(aUt.CreateTaskResult.upgradeTaskId));
+  const bApk = await uploadFile(b, 'b-secret.apk', await makeH5Zip(B_H5));
+  const up = await b('CreateMcubeUpgradePackage', { Platform: 'Android', AppVersion: '7.7.7.9', FileUrl: bApk, Desc: 'B-SECRET-DESC', OnexFlag: true });
+  expect(up.ResultCode).toBe('OK');
+  ids.bUpgradePackages.push(Number(up.ResultContent.Data));
+  const ut = await b('CreateMcubeUpgradeTask', { PackageInfoId: up.ResultContent.Data, PublishType: 2, PublishMode: 1, WhitelistIds: String(ids.bWhitelists[0]), UpgradeType: 202, UpgradeContent: 'B-SECRET-PROMPT' });
+  expect(ut.ResultCode).toBe('OK');
+  ids.bUpgradeTasks.push(Number(ut.CreateTaskResult.upgradeTaskId));
   // a device of B takes a time-window slot, so grey_admissions holds a row of B
   await deviceCheck(srv.url, { platform: 'android', client: '2.0.0', userId: 'b-secret-device', query: queryOf({ [B_H5]: '' }) }, { clientKey: bClientKey });
   for (const k of ['key.pem', `${B_H5}.zip`, 'ids.txt']) bUploads.push(await uploadFile(b, k, Buffer.from(k === 'key.pem' ? rsaKeyPair(1024).privatePem : 'b-secret-user-9\n')));
@@ -131,10 +147,14 @@ async function callAs(who: typeof A, action: string, params: Record<string, unkn
   return { status: r.timedOut ? -1 : r.status, json: r.json, text: r.body.toString() };
 }
 
-type Kind = 'resource' | 'task' | 'whitelist';
+type Kind = 'resource' | 'task' | 'whitelist' | 'upgradePackage' | 'upgradeTask';
 
 /** What a numeric id field of an action names (ids are per table); unknown fields may name anything. */
 function kindsOf(action: string, field: string): Kind[] {
+  if (/Upgrade/.test(action)) {
+    if (field === 'TaskId') return ['upgradeTask'];
+    if (/^Package(Info)?Id$/.test(field) || field === 'Id') return ['upgradePackage'];
+  }
   if (field === 'TaskId') return ['task'];
   if (field === 'PackageId') return ['resource'];
   if (/Whitelist/.test(field)) return ['whitelist'];
@@ -143,10 +163,15 @@ function kindsOf(action: string, field: string): Kind[] {
     if (/Resource|NebulaTasks$/.test(action)) return ['resource'];
     if (/Task/.test(action)) return ['task'];
   }
-  return ['resource', 'task', 'whitelist'];
+  return ['resource', 'task', 'whitelist', 'upgradePackage', 'upgradeTask'];
 }
 const idsOf = (who: 'a' | 'b', kinds: Kind[]) =>
-  kinds.flatMap((k) => (who === 'a' ? { resource: ids.aResources, task: ids.aTasks, whitelist: ids.aWhitelists } : { resource: ids.bResources, task: ids.bTasks, whitelist: ids.bWhitelists })[k]);
+  kinds.flatMap(
+    (k) =>
+      (who === 'a'
+        ? { resource: ids.aResources, task: ids.aTasks, whitelist: ids.aWhitelists, upgradePackage: ids.aUpgradePackages, upgradeTask: ids.aUpgradeTasks }
+        : { resource: ids.bResources, task: ids.bTasks, whitelist: ids.bWhitelists, upgradePackage: ids.bUpgradePackages, upgradeTask: ids.bUpgradeTasks })[k],
+  );
 
 /**
  * Values that make every other field of an action valid for tenant A (the
@@ -162,6 +187,9 @@ function sampleFor(name: string, action: string): unknown {
     WhitelistId: del ? 999_999 : ids.aWhitelists[0], WhiteListName: `a-iso-${Math.random().toString(36).slice(2)}`, WhitelistType: 'normal', UserId: 'a-ide',
     WhitelistValue: 'a-user-1', KeyIds: 'a-user-3', Vhost: 'a-vhost.example', PageNum: 1, PageSize: 200, FileUrl: aUpload,
   };
+  if (/Upgrade/.test(action) && /^Package(Info)?Id$/.test(name)) return ids.aUpgradePackages[0];
+  if (/Upgrade/.test(action) && name === 'TaskId') return ids.aUpgradeTasks[0];
+  if (name === 'UpgradeType') return 204;
   if (name === 'H5Version') return `2.0.${Math.floor(Math.random() * 1e6)}`;
   if (name === 'TaskStatus') return action === 'ChangeMcubeNebulaTaskStatus' ? 3 : 1;
   if (name === 'Id') return action === 'CreateMcubeNebulaTask' ? 0 : del ? 999_999 : idsOf('a', kindsOf(action, name))[0];

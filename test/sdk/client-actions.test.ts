@@ -229,6 +229,30 @@ describe('nebula through the client', () => {
   });
 });
 
+describe('upgrade packages and tasks through the client', () => {
+  it('upload an .apk, create, list, get, release, read the task both ways, delete', async () => {
+    const client = clientFor({ throwOnBusinessError: true });
+    const token = (await client.getMcubeFileToken({ onexFlag: true })).getFileTokenResult.fileToken!;
+    // the server checks the name (.apk) and that the content is a zip archive (its first bytes)
+    const apk = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.from('sdk apk bytes')]);
+    const fileUrl = await uploadFile(token, apk, { filename: 'sdk.apk' });
+    const created = await client.createMcubeUpgradePackage({ platform: 'Android', appVersion: '3.2.1', fileUrl, desc: 'sdk', onexFlag: true });
+    const packageId = Number(created.resultContent.data);
+    expect(packageId).toBeGreaterThan(0);
+    const listed = await client.listMcubeUpgradePackages({ pageNum: 1, pageSize: 10 });
+    expect(listed.listPackagesResult.packages).toEqual([expect.objectContaining({ id: packageId, platform: 'Android', productVersion: '3.2.1', changeLog: 'sdk' })]);
+    const got = await client.getMcubeUpgradePackageInfo({ packageId });
+    expect(got.getPackageResult.packageInfo?.upgradeBaseInfoDO).toMatchObject({ id: packageId, md5: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    const task = await client.createMcubeUpgradeTask({ packageInfoId: packageId, publishType: 3, upgradeType: 202, upgradeContent: 'update' });
+    const taskId = Number(task.createTaskResult.upgradeTaskId);
+    expect((await client.listMcubeUpgradeTasks({ packageId: String(packageId) })).listTaskResult.taskInfo).toEqual([expect.objectContaining({ id: taskId, upgradeType: 202 })]);
+    expect((await client.getMcubeUpgradeTaskInfo({ taskId })).getTaskResult.taskInfo).toMatchObject({ id: taskId, upgradeContent: 'update' });
+    expect((await client.queryMdsUpgradeTaskDetail({ taskId })).resultContent.data?.content).toMatchObject({ id: taskId, packageInfoId: packageId });
+    expect((await client.deleteMcubeUpgradeResource({ id: String(packageId), platform: 'Android' })).deleteResult.success).toBe(true);
+    expect((await client.listMcubeUpgradePackages({})).listPackagesResult.totalCount).toBe(0);
+  });
+});
+
 describe('coverage', () => {
   it('this file called every registered action successfully at least once', () => {
     const answered = new Set(

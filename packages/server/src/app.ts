@@ -10,6 +10,7 @@ import type { Deps } from './core/registry.js';
 import { createRpcHandler } from './core/rpc.js';
 import { openDatabase } from './db/database.js';
 import { createDelivery } from './features/delivery/index.js';
+import { createUpgradeCheck } from './features/upgrade/upgrade-check.js';
 import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
 import { startJanitor } from './features/janitor/index.js';
 
@@ -41,6 +42,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   const blobs = await createBlobStore(config, log);
   const now = opts.now ?? Date.now;
   let delivery: ReturnType<typeof createDelivery> | undefined;
+  let upgradeCheck: ReturnType<typeof createUpgradeCheck> | undefined;
   const deps: Deps = {
     config,
     db,
@@ -48,9 +50,13 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     box,
     blobs,
     now,
-    onDeliveryChange: (appId, ws) => delivery?.onChange(appId, ws),
+    onDeliveryChange: (appId, ws) => {
+      delivery?.onChange(appId, ws);
+      upgradeCheck?.onChange(appId, ws);
+    },
   };
   delivery = createDelivery(deps);
+  upgradeCheck = createUpgradeCheck(deps);
   const registry = buildRegistry();
   const hostId = new URL(config.publicUrl).host;
   const rpc = createRpcHandler({ deps, registry, hostId });
@@ -84,6 +90,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
         .catch((e: Error) => sendJson(res, 503, JSON.stringify({ status: 'unavailable', error: e.message })));
       return;
     }
+    if (upgradeCheck!.handle(req, res)) return;
     if (delivery!.handle(req, res)) return;
     app(req, res);
   };

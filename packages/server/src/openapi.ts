@@ -1,4 +1,5 @@
 import { deviceOpenApiPaths, deviceOpenApiSchemas } from './features/delivery/openapi.js';
+import { upgradeCheckOpenApiPaths, upgradeCheckOpenApiSchemas } from './features/upgrade/check-openapi.js';
 import type { ActionRegistry } from './core/registry.js';
 
 const popError = {
@@ -61,8 +62,8 @@ export function buildOpenApi(registry: ActionRegistry): Record<string, unknown> 
       },
     };
   }
-  Object.assign(paths, deviceOpenApiPaths);
-  Object.assign(schemas, deviceOpenApiSchemas);
+  Object.assign(paths, deviceOpenApiPaths, upgradeCheckOpenApiPaths);
+  Object.assign(schemas, deviceOpenApiSchemas, upgradeCheckOpenApiSchemas);
   return {
     openapi: '3.1.0',
     info: {

@@ -13,21 +13,29 @@ export const ACTIONS = [
   { name: 'CreateMcubeNebulaApp', method: 'createMcubeNebulaApp', resultKey: 'CreateNebulaAppResult', mutates: true, fields: ['AppId', 'H5Id', 'H5Name', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeNebulaResource', method: 'createMcubeNebulaResource', resultKey: 'CreateMcubeNebulaResourceReslult', mutates: true, fields: ['AppId', 'AutoInstall', 'ClientVersionMax', 'ClientVersionMin', 'CustomDomainName', 'ExtendInfo', 'FileUrl', 'H5Id', 'H5Name', 'H5Version', 'InstallType', 'MainUrl', 'OnexFlag', 'Platform', 'RepeatNebula', 'ResourceType', 'SubUrl', 'TenantId', 'Vhost', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeNebulaTask', method: 'createMcubeNebulaTask', resultKey: 'CreateMcubeNebulaTaskResult', mutates: true, fields: ['AppCode', 'AppId', 'BizType', 'Creator', 'GmtCreate', 'GmtModified', 'GmtModifiedStr', 'GreyConfigInfo', 'GreyEndtime', 'GreyEndtimeData', 'GreyEndtimeStr', 'GreyNum', 'GreyUrl', 'Id', 'Memo', 'Modifier', 'PackageId', 'Percent', 'Platform', 'ProductId', 'ProductVersion', 'PublishMode', 'PublishType', 'ReleaseVersion', 'ResIds', 'SerialVersionUID', 'Status', 'SyncMode', 'SyncResult', 'TaskName', 'TaskStatus', 'TaskType', 'TaskVersion', 'TenantId', 'UpgradeNoticeNum', 'UpgradeProgress', 'WhitelistIds', 'WorkspaceId'], verbatim: [] },
+  { name: 'CreateMcubeUpgradePackage', method: 'createMcubeUpgradePackage', resultKey: 'ResultContent', mutates: true, fields: ['AppId', 'AppVersion', 'AppstoreUrl', 'BundleId', 'CustomDomainName', 'Desc', 'DownloadUrl', 'FileUrl', 'HarmonyLabel', 'IconFileUrl', 'InstallAmount', 'IosSymbolfileUrl', 'IsEnterprise', 'LargeIconUrl', 'NeedCheck', 'OnexFlag', 'Platform', 'TenantId', 'ValidDays', 'WorkspaceId'], verbatim: [] },
+  { name: 'CreateMcubeUpgradeTask', method: 'createMcubeUpgradeTask', resultKey: 'CreateTaskResult', mutates: true, fields: ['AppId', 'GreyConfigInfo', 'GreyEndtimeData', 'GreyNum', 'HistoryForce', 'Memo', 'PackageInfoId', 'PublishMode', 'PublishType', 'TenantId', 'UpgradeContent', 'UpgradeType', 'WhitelistIds', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeVhost', method: 'createMcubeVhost', resultKey: 'CreateVhostResult', mutates: true, fields: ['AppId', 'TenantId', 'Vhost', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeWhitelist', method: 'createMcubeWhitelist', resultKey: 'CreateWhitelistResult', mutates: true, fields: ['AppId', 'TenantId', 'WhiteListName', 'WhitelistType', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeWhitelistForIde', method: 'createMcubeWhitelistForIde', resultKey: 'CreateWhitelistForIdeResult', mutates: true, fields: ['AppId', 'TenantId', 'UserId', 'WhitelistValue', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeNebulaApp', method: 'deleteMcubeNebulaApp', resultKey: 'DeleteMcubeNebulaAppResult', mutates: true, fields: ['AppId', 'H5Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'DeleteMcubeUpgradeResource', method: 'deleteMcubeUpgradeResource', resultKey: 'DeleteResult', mutates: true, fields: ['AppId', 'Id', 'Platform', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeWhitelist', method: 'deleteMcubeWhitelist', resultKey: 'DeleteWhitelistResult', mutates: true, fields: ['AppId', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMdsWhitelistContent', method: 'deleteMdsWhitelistContent', resultKey: 'ResultContent', mutates: true, fields: ['AppId', 'TenantId', 'WhitelistId', 'WhitelistValue', 'WorkspaceId'], verbatim: [] },
   { name: 'ExistMcubeRsaKey', method: 'existMcubeRsaKey', resultKey: 'CheckRsaKeyResult', mutates: false, fields: ['AppId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'GetMcubeFileToken', method: 'getMcubeFileToken', resultKey: 'GetFileTokenResult', mutates: false, fields: ['AppId', 'OnexFlag', 'TenantId', 'WorkspaceId'], verbatim: ['GetFileTokenResult.FileToken.FormFields'] },
   { name: 'GetMcubeNebulaResource', method: 'getMcubeNebulaResource', resultKey: 'GetNebulaResourceResult', mutates: false, fields: ['AppId', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'GetMcubeNebulaTaskDetail', method: 'getMcubeNebulaTaskDetail', resultKey: 'GetMcubeNebulaTaskDetailResult', mutates: false, fields: ['AppId', 'TaskId', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'GetMcubeUpgradePackageInfo', method: 'getMcubeUpgradePackageInfo', resultKey: 'GetPackageResult', mutates: false, fields: ['AppId', 'PackageId', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'GetMcubeUpgradeTaskInfo', method: 'getMcubeUpgradeTaskInfo', resultKey: 'GetTaskResult', mutates: false, fields: ['AppId', 'TaskId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeNebulaApps', method: 'listMcubeNebulaApps', resultKey: 'ListMcubeNebulaAppsResult', mutates: false, fields: ['AppId', 'Keyword', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeNebulaResources', method: 'listMcubeNebulaResources', resultKey: 'ListMcubeNebulaResourceResult', mutates: false, fields: ['AppId', 'H5Id', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeNebulaTasks', method: 'listMcubeNebulaTasks', resultKey: 'ListMcubeNebulaTaskResult', mutates: false, fields: ['AppId', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'ListMcubeUpgradePackages', method: 'listMcubeUpgradePackages', resultKey: 'ListPackagesResult', mutates: false, fields: ['AppId', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'ListMcubeUpgradeTasks', method: 'listMcubeUpgradeTasks', resultKey: 'ListTaskResult', mutates: false, fields: ['AppId', 'PackageId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeWhitelists', method: 'listMcubeWhitelists', resultKey: 'ListWhitelistResult', mutates: false, fields: ['AppId', 'PageNum', 'PageSize', 'TenantId', 'WhitelistName', 'WorkspaceId'], verbatim: [] },
   { name: 'QueryMcubeVhost', method: 'queryMcubeVhost', resultKey: 'QueryVhostResult', mutates: false, fields: ['AppId', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'QueryMdsUpgradeTaskDetail', method: 'queryMdsUpgradeTaskDetail', resultKey: 'ResultContent', mutates: false, fields: ['AppId', 'TaskId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'UpdateMcubeWhitelist', method: 'updateMcubeWhitelist', resultKey: 'AddWhitelistResult', mutates: true, fields: ['AppId', 'Id', 'KeyIds', 'OnexFlag', 'OssUrl', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'UploadMcubeRsaKey', method: 'uploadMcubeRsaKey', resultKey: 'UploadRsaResult', mutates: true, fields: ['AppId', 'FileUrl', 'OnexFlag', 'TenantId', 'WorkspaceId'], verbatim: [] },
 ] as const satisfies readonly ActionSpec[];
@@ -50,6 +58,14 @@ export type CreateMcubeNebulaResourceResponse = ResponseOf<Schemas['CreateMcubeN
 export type CreateMcubeNebulaTaskRequest = RequestOf<Schemas['CreateMcubeNebulaTaskRequest']>;
 export type CreateMcubeNebulaTaskResponse = ResponseOf<Schemas['CreateMcubeNebulaTaskResponse']>;
 
+/** Register an upgrade package: an uploaded .apk (Android), .hap/.app (Harmony) or enterprise .ipa (iOS), a download link, or an App Store / TestFlight link (iOS). Uploaded files are copied with their md5 and size. */
+export type CreateMcubeUpgradePackageRequest = RequestOf<Schemas['CreateMcubeUpgradePackageRequest']>;
+export type CreateMcubeUpgradePackageResponse = ResponseOf<Schemas['CreateMcubeUpgradePackageResponse']>;
+
+/** Create a release task for an upgrade package: gray (whitelist or time window, with advanced rules) or official, with its upgrade mode (202, 204, 206). */
+export type CreateMcubeUpgradeTaskRequest = RequestOf<Schemas['CreateMcubeUpgradeTaskRequest']>;
+export type CreateMcubeUpgradeTaskResponse = ResponseOf<Schemas['CreateMcubeUpgradeTaskResponse']>;
+
 /** Set the virtual domain under which the app's H5 offline packages are served. */
 export type CreateMcubeVhostRequest = RequestOf<Schemas['CreateMcubeVhostRequest']>;
 export type CreateMcubeVhostResponse = ResponseOf<Schemas['CreateMcubeVhostResponse']>;
@@ -65,6 +81,10 @@ export type CreateMcubeWhitelistForIdeResponse = ResponseOf<Schemas['CreateMcube
 /** Delete an H5 app with all its offline packages, release tasks and stored files. */
 export type DeleteMcubeNebulaAppRequest = RequestOf<Schemas['DeleteMcubeNebulaAppRequest']>;
 export type DeleteMcubeNebulaAppResponse = ResponseOf<Schemas['DeleteMcubeNebulaAppResponse']>;
+
+/** Delete an upgrade package with its release tasks and stored files; devices stop being offered it at once. */
+export type DeleteMcubeUpgradeResourceRequest = RequestOf<Schemas['DeleteMcubeUpgradeResourceRequest']>;
+export type DeleteMcubeUpgradeResourceResponse = ResponseOf<Schemas['DeleteMcubeUpgradeResourceResponse']>;
 
 /** Delete a whitelist and its entries; refused while an unfinished release task uses it. */
 export type DeleteMcubeWhitelistRequest = RequestOf<Schemas['DeleteMcubeWhitelistRequest']>;
@@ -90,6 +110,14 @@ export type GetMcubeNebulaResourceResponse = ResponseOf<Schemas['GetMcubeNebulaR
 export type GetMcubeNebulaTaskDetailRequest = RequestOf<Schemas['GetMcubeNebulaTaskDetailRequest']>;
 export type GetMcubeNebulaTaskDetailResponse = ResponseOf<Schemas['GetMcubeNebulaTaskDetailResponse']>;
 
+/** Get one upgrade package: its base information and, for TestFlight packages, the TestFlight settings. */
+export type GetMcubeUpgradePackageInfoRequest = RequestOf<Schemas['GetMcubeUpgradePackageInfoRequest']>;
+export type GetMcubeUpgradePackageInfoResponse = ResponseOf<Schemas['GetMcubeUpgradePackageInfoResponse']>;
+
+/** Get one upgrade release task with its advanced rules and whitelists. */
+export type GetMcubeUpgradeTaskInfoRequest = RequestOf<Schemas['GetMcubeUpgradeTaskInfoRequest']>;
+export type GetMcubeUpgradeTaskInfoResponse = ResponseOf<Schemas['GetMcubeUpgradeTaskInfoResponse']>;
+
 /** List the H5 apps (offline-package apps), filtered by a keyword on id or name, paged. */
 export type ListMcubeNebulaAppsRequest = RequestOf<Schemas['ListMcubeNebulaAppsRequest']>;
 export type ListMcubeNebulaAppsResponse = ResponseOf<Schemas['ListMcubeNebulaAppsResponse']>;
@@ -102,6 +130,14 @@ export type ListMcubeNebulaResourcesResponse = ResponseOf<Schemas['ListMcubeNebu
 export type ListMcubeNebulaTasksRequest = RequestOf<Schemas['ListMcubeNebulaTasksRequest']>;
 export type ListMcubeNebulaTasksResponse = ResponseOf<Schemas['ListMcubeNebulaTasksResponse']>;
 
+/** List the upgrade packages of the app and workspace, newest first, paged. */
+export type ListMcubeUpgradePackagesRequest = RequestOf<Schemas['ListMcubeUpgradePackagesRequest']>;
+export type ListMcubeUpgradePackagesResponse = ResponseOf<Schemas['ListMcubeUpgradePackagesResponse']>;
+
+/** List the release tasks of one upgrade package (PackageId, a string here), newest first; not paged. */
+export type ListMcubeUpgradeTasksRequest = RequestOf<Schemas['ListMcubeUpgradeTasksRequest']>;
+export type ListMcubeUpgradeTasksResponse = ResponseOf<Schemas['ListMcubeUpgradeTasksResponse']>;
+
 /** List whitelists, newest first, paged, optionally filtered by a case-insensitive part of the name. */
 export type ListMcubeWhitelistsRequest = RequestOf<Schemas['ListMcubeWhitelistsRequest']>;
 export type ListMcubeWhitelistsResponse = ResponseOf<Schemas['ListMcubeWhitelistsResponse']>;
@@ -109,6 +145,10 @@ export type ListMcubeWhitelistsResponse = ResponseOf<Schemas['ListMcubeWhitelist
 /** Read the virtual domain of the app's H5 offline packages. */
 export type QueryMcubeVhostRequest = RequestOf<Schemas['QueryMcubeVhostRequest']>;
 export type QueryMcubeVhostResponse = ResponseOf<Schemas['QueryMcubeVhostResponse']>;
+
+/** Get one upgrade release task in the MDS form (rules spread into CityContains, MobileModelExcludes, ...), inside ResultContent.Data.Content. */
+export type QueryMdsUpgradeTaskDetailRequest = RequestOf<Schemas['QueryMdsUpgradeTaskDetailRequest']>;
+export type QueryMdsUpgradeTaskDetailResponse = ResponseOf<Schemas['QueryMdsUpgradeTaskDetailResponse']>;
 
 /** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file. */
 export type UpdateMcubeWhitelistRequest = RequestOf<Schemas['UpdateMcubeWhitelistRequest']>;
@@ -124,21 +164,29 @@ export interface ActionTypes {
   CreateMcubeNebulaApp: { request: CreateMcubeNebulaAppRequest; response: CreateMcubeNebulaAppResponse };
   CreateMcubeNebulaResource: { request: CreateMcubeNebulaResourceRequest; response: CreateMcubeNebulaResourceResponse };
   CreateMcubeNebulaTask: { request: CreateMcubeNebulaTaskRequest; response: CreateMcubeNebulaTaskResponse };
+  CreateMcubeUpgradePackage: { request: CreateMcubeUpgradePackageRequest; response: CreateMcubeUpgradePackageResponse };
+  CreateMcubeUpgradeTask: { request: CreateMcubeUpgradeTaskRequest; response: CreateMcubeUpgradeTaskResponse };
   CreateMcubeVhost: { request: CreateMcubeVhostRequest; response: CreateMcubeVhostResponse };
   CreateMcubeWhitelist: { request: CreateMcubeWhitelistRequest; response: CreateMcubeWhitelistResponse };
   CreateMcubeWhitelistForIde: { request: CreateMcubeWhitelistForIdeRequest; response: CreateMcubeWhitelistForIdeResponse };
   DeleteMcubeNebulaApp: { request: DeleteMcubeNebulaAppRequest; response: DeleteMcubeNebulaAppResponse };
+  DeleteMcubeUpgradeResource: { request: DeleteMcubeUpgradeResourceRequest; response: DeleteMcubeUpgradeResourceResponse };
   DeleteMcubeWhitelist: { request: DeleteMcubeWhitelistRequest; response: DeleteMcubeWhitelistResponse };
   DeleteMdsWhitelistContent: { request: DeleteMdsWhitelistContentRequest; response: DeleteMdsWhitelistContentResponse };
   ExistMcubeRsaKey: { request: ExistMcubeRsaKeyRequest; response: ExistMcubeRsaKeyResponse };
   GetMcubeFileToken: { request: GetMcubeFileTokenRequest; response: GetMcubeFileTokenResponse };
   GetMcubeNebulaResource: { request: GetMcubeNebulaResourceRequest; response: GetMcubeNebulaResourceResponse };
   GetMcubeNebulaTaskDetail: { request: GetMcubeNebulaTaskDetailRequest; response: GetMcubeNebulaTaskDetailResponse };
+  GetMcubeUpgradePackageInfo: { request: GetMcubeUpgradePackageInfoRequest; response: GetMcubeUpgradePackageInfoResponse };
+  GetMcubeUpgradeTaskInfo: { request: GetMcubeUpgradeTaskInfoRequest; response: GetMcubeUpgradeTaskInfoResponse };
   ListMcubeNebulaApps: { request: ListMcubeNebulaAppsRequest; response: ListMcubeNebulaAppsResponse };
   ListMcubeNebulaResources: { request: ListMcubeNebulaResourcesRequest; response: ListMcubeNebulaResourcesResponse };
   ListMcubeNebulaTasks: { request: ListMcubeNebulaTasksRequest; response: ListMcubeNebulaTasksResponse };
+  ListMcubeUpgradePackages: { request: ListMcubeUpgradePackagesRequest; response: ListMcubeUpgradePackagesResponse };
+  ListMcubeUpgradeTasks: { request: ListMcubeUpgradeTasksRequest; response: ListMcubeUpgradeTasksResponse };
   ListMcubeWhitelists: { request: ListMcubeWhitelistsRequest; response: ListMcubeWhitelistsResponse };
   QueryMcubeVhost: { request: QueryMcubeVhostRequest; response: QueryMcubeVhostResponse };
+  QueryMdsUpgradeTaskDetail: { request: QueryMdsUpgradeTaskDetailRequest; response: QueryMdsUpgradeTaskDetailResponse };
   UpdateMcubeWhitelist: { request: UpdateMcubeWhitelistRequest; response: UpdateMcubeWhitelistResponse };
   UploadMcubeRsaKey: { request: UploadMcubeRsaKeyRequest; response: UploadMcubeRsaKeyResponse };
 }
@@ -153,6 +201,10 @@ export interface McubeActionMethods {
   createMcubeNebulaResource(request: CreateMcubeNebulaResourceRequest, options?: CallOptions): Promise<CreateMcubeNebulaResourceResponse>;
   /** Create a release task for an offline package: gray (whitelist, time window, percentage) or official; normal or rollback. */
   createMcubeNebulaTask(request: CreateMcubeNebulaTaskRequest, options?: CallOptions): Promise<CreateMcubeNebulaTaskResponse>;
+  /** Register an upgrade package: an uploaded .apk (Android), .hap/.app (Harmony) or enterprise .ipa (iOS), a download link, or an App Store / TestFlight link (iOS). Uploaded files are copied with their md5 and size. */
+  createMcubeUpgradePackage(request: CreateMcubeUpgradePackageRequest, options?: CallOptions): Promise<CreateMcubeUpgradePackageResponse>;
+  /** Create a release task for an upgrade package: gray (whitelist or time window, with advanced rules) or official, with its upgrade mode (202, 204, 206). */
+  createMcubeUpgradeTask(request: CreateMcubeUpgradeTaskRequest, options?: CallOptions): Promise<CreateMcubeUpgradeTaskResponse>;
   /** Set the virtual domain under which the app's H5 offline packages are served. */
   createMcubeVhost(request: CreateMcubeVhostRequest, options?: CallOptions): Promise<CreateMcubeVhostResponse>;
   /** Create an empty whitelist: normal (user ids, exact match) or regex (up to 20 expressions, each matching the whole user id). */
@@ -161,6 +213,8 @@ export interface McubeActionMethods {
   createMcubeWhitelistForIde(request: CreateMcubeWhitelistForIdeRequest, options?: CallOptions): Promise<CreateMcubeWhitelistForIdeResponse>;
   /** Delete an H5 app with all its offline packages, release tasks and stored files. */
   deleteMcubeNebulaApp(request: DeleteMcubeNebulaAppRequest, options?: CallOptions): Promise<DeleteMcubeNebulaAppResponse>;
+  /** Delete an upgrade package with its release tasks and stored files; devices stop being offered it at once. */
+  deleteMcubeUpgradeResource(request: DeleteMcubeUpgradeResourceRequest, options?: CallOptions): Promise<DeleteMcubeUpgradeResourceResponse>;
   /** Delete a whitelist and its entries; refused while an unfinished release task uses it. */
   deleteMcubeWhitelist(request: DeleteMcubeWhitelistRequest, options?: CallOptions): Promise<DeleteMcubeWhitelistResponse>;
   /** Remove one user id (normal list) or one expression (regex list) from a whitelist. */
@@ -173,16 +227,26 @@ export interface McubeActionMethods {
   getMcubeNebulaResource(request: GetMcubeNebulaResourceRequest, options?: CallOptions): Promise<GetMcubeNebulaResourceResponse>;
   /** Get one release task with its advanced rules and its package's download address and release state. */
   getMcubeNebulaTaskDetail(request: GetMcubeNebulaTaskDetailRequest, options?: CallOptions): Promise<GetMcubeNebulaTaskDetailResponse>;
+  /** Get one upgrade package: its base information and, for TestFlight packages, the TestFlight settings. */
+  getMcubeUpgradePackageInfo(request: GetMcubeUpgradePackageInfoRequest, options?: CallOptions): Promise<GetMcubeUpgradePackageInfoResponse>;
+  /** Get one upgrade release task with its advanced rules and whitelists. */
+  getMcubeUpgradeTaskInfo(request: GetMcubeUpgradeTaskInfoRequest, options?: CallOptions): Promise<GetMcubeUpgradeTaskInfoResponse>;
   /** List the H5 apps (offline-package apps), filtered by a keyword on id or name, paged. */
   listMcubeNebulaApps(request: ListMcubeNebulaAppsRequest, options?: CallOptions): Promise<ListMcubeNebulaAppsResponse>;
   /** List the offline packages of an H5 app (all H5 apps when H5Id is empty), newest first, paged. */
   listMcubeNebulaResources(request: ListMcubeNebulaResourcesRequest, options?: CallOptions): Promise<ListMcubeNebulaResourcesResponse>;
   /** List the release tasks of one offline package (Id = package id), newest first; not paged. */
   listMcubeNebulaTasks(request: ListMcubeNebulaTasksRequest, options?: CallOptions): Promise<ListMcubeNebulaTasksResponse>;
+  /** List the upgrade packages of the app and workspace, newest first, paged. */
+  listMcubeUpgradePackages(request: ListMcubeUpgradePackagesRequest, options?: CallOptions): Promise<ListMcubeUpgradePackagesResponse>;
+  /** List the release tasks of one upgrade package (PackageId, a string here), newest first; not paged. */
+  listMcubeUpgradeTasks(request: ListMcubeUpgradeTasksRequest, options?: CallOptions): Promise<ListMcubeUpgradeTasksResponse>;
   /** List whitelists, newest first, paged, optionally filtered by a case-insensitive part of the name. */
   listMcubeWhitelists(request: ListMcubeWhitelistsRequest, options?: CallOptions): Promise<ListMcubeWhitelistsResponse>;
   /** Read the virtual domain of the app's H5 offline packages. */
   queryMcubeVhost(request: QueryMcubeVhostRequest, options?: CallOptions): Promise<QueryMcubeVhostResponse>;
+  /** Get one upgrade release task in the MDS form (rules spread into CityContains, MobileModelExcludes, ...), inside ResultContent.Data.Content. */
+  queryMdsUpgradeTaskDetail(request: QueryMdsUpgradeTaskDetailRequest, options?: CallOptions): Promise<QueryMdsUpgradeTaskDetailResponse>;
   /** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file. */
   updateMcubeWhitelist(request: UpdateMcubeWhitelistRequest, options?: CallOptions): Promise<UpdateMcubeWhitelistResponse>;
   /** Register the RSA private key (PEM, uploaded beforehand with GetMcubeFileToken) that signs the app's offline packages. */

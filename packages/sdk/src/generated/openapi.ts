@@ -72,6 +72,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/?Action=CreateMcubeUpgradePackage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Register an upgrade package: an uploaded .apk (Android), .hap/.app (Harmony) or enterprise .ipa (iOS), a download link, or an App Store / TestFlight link (iOS). Uploaded files are copied with their md5 and size. */
+        post: operations["CreateMcubeUpgradePackage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=CreateMcubeUpgradeTask": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a release task for an upgrade package: gray (whitelist or time window, with advanced rules) or official, with its upgrade mode (202, 204, 206). */
+        post: operations["CreateMcubeUpgradeTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/?Action=CreateMcubeVhost": {
         parameters: {
             query?: never;
@@ -134,6 +168,23 @@ export interface paths {
         put?: never;
         /** Delete an H5 app with all its offline packages, release tasks and stored files. */
         post: operations["DeleteMcubeNebulaApp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=DeleteMcubeUpgradeResource": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Delete an upgrade package with its release tasks and stored files; devices stop being offered it at once. */
+        post: operations["DeleteMcubeUpgradeResource"];
         delete?: never;
         options?: never;
         head?: never;
@@ -242,6 +293,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/?Action=GetMcubeUpgradePackageInfo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Get one upgrade package: its base information and, for TestFlight packages, the TestFlight settings. */
+        post: operations["GetMcubeUpgradePackageInfo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=GetMcubeUpgradeTaskInfo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Get one upgrade release task with its advanced rules and whitelists. */
+        post: operations["GetMcubeUpgradeTaskInfo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/?Action=ListMcubeNebulaApps": {
         parameters: {
             query?: never;
@@ -293,6 +378,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/?Action=ListMcubeUpgradePackages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** List the upgrade packages of the app and workspace, newest first, paged. */
+        post: operations["ListMcubeUpgradePackages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=ListMcubeUpgradeTasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** List the release tasks of one upgrade package (PackageId, a string here), newest first; not paged. */
+        post: operations["ListMcubeUpgradeTasks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/?Action=ListMcubeWhitelists": {
         parameters: {
             query?: never;
@@ -321,6 +440,23 @@ export interface paths {
         put?: never;
         /** Read the virtual domain of the app's H5 offline packages. */
         post: operations["QueryMcubeVhost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=QueryMdsUpgradeTaskDetail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Get one upgrade release task in the MDS form (rules spread into CityContains, MobileModelExcludes, ...), inside ResultContent.Data.Content. */
+        post: operations["QueryMdsUpgradeTaskDetail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -379,6 +515,23 @@ export interface paths {
          * @description Which offline packages this device should have, in the Nebula update-answer format (h5.json envelope). Read-only. Rules: docs DELIVERY-RULES.md. Only releasing tasks deliver; platform and client-version range must match; gray tasks by whitelist, time window (first GreyNum users; an admitted user keeps the package), percentage (stable hash buckets) and advanced rules (ANDed). Among matching tasks: higher package version, then Official > Whitelist gray > Time-window/percentage gray, then the latest task. One entry per H5 app; never a version equal to or older than the installed one, except from a rollback task, which then lists the installed newer version in discardData. removeAppIdList is always empty: a package is never removed because nothing new is offered.
          */
         post: operations["DeviceNebulaUpdatePost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/device/upgrade/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Which new client version a device should be told about (guide §4.3): the releasing upgrade tasks of its platform, ranked higher version > Official > Whitelist gray > Time-window gray > latest task, with whitelists, time-window admissions and advanced rules. GET with a query string works too. */
+        post: operations["deviceUpgradeCheck"];
         delete?: never;
         options?: never;
         head?: never;
@@ -650,6 +803,138 @@ export interface components {
                 NebulaTaskId?: string;
             };
         };
+        /** @description Form fields of CreateMcubeUpgradePackage (wire names; every value travels as a form string). */
+        CreateMcubeUpgradePackageRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description version of the client in the package, dotted numeric (e.g. 9.9.0); unique per platform and distribution type */
+            AppVersion?: string;
+            /** @description iOS App Store address, or the App Store Connect public link of a TestFlight package; stored as given, never fetched */
+            AppstoreUrl?: string;
+            /** @description iOS bundle id (optional) */
+            BundleId?: string;
+            /** @description a domain name, stored as given */
+            CustomDomainName?: string;
+            /** @description release description, at most 2000 characters */
+            Desc?: string;
+            /** @description http(s) link to the package, instead of an upload (Android, Harmony, iOS enterprise); stored as given, never fetched */
+            DownloadUrl?: string;
+            /** @description the uploaded .apk / .hap / .app / enterprise .ipa (GetMcubeFileToken); must be an object of this server */
+            FileUrl?: string;
+            /** @description label of a Harmony app (optional) */
+            HarmonyLabel?: string;
+            /** @description uploaded .png or .jpg icon, at most 5 MB (optional) */
+            IconFileUrl?: string;
+            /**
+             * Format: int32
+             * @description TestFlight tester limit, 1 to 10000 (given with ValidDays: makes an iOS package a TestFlight package)
+             */
+            InstallAmount?: number;
+            /** @description uploaded dSYM symbol table packed as .tgz (iOS, optional) */
+            IosSymbolfileUrl?: string;
+            /**
+             * Format: int32
+             * @description 1 iOS enterprise distribution (an uploaded .ipa), 0 otherwise (default)
+             */
+            IsEnterprise?: number;
+            /** @description http(s) link to a large icon; stored as given, never fetched */
+            LargeIconUrl?: string;
+            /**
+             * Format: int32
+             * @description 1 download verification (a code is generated), 0 none (default); downloadable packages only
+             */
+            NeedCheck?: number;
+            /** @description accepted and ignored */
+            OnexFlag?: boolean;
+            /** @description Android, iOS or Harmony */
+            Platform?: string;
+            /**
+             * Format: int32
+             * @description days a TestFlight build stays valid, 1 to 90 (given with InstallAmount)
+             */
+            ValidDays?: number;
+        };
+        CreateMcubeUpgradePackageResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ResultContent: {
+                Success?: boolean;
+                ResultMsg?: string;
+                ErrorCode?: string;
+                RequestId?: string;
+                /** @description id of the new package, as a decimal string */
+                Data?: string;
+            };
+        };
+        /** @description Form fields of CreateMcubeUpgradeTask (wire names; every value travels as a form string). */
+        CreateMcubeUpgradeTaskRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion, operation: 1 include|2 exclude|3 within range|4 out of range, value} */
+            GreyConfigInfo?: string;
+            /** @description end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in UTC, in the future and less than 7 days ahead */
+            GreyEndtimeData?: string;
+            /**
+             * Format: int32
+             * @description number of users of a time-window gray release (PublishMode 2)
+             */
+            GreyNum?: number;
+            /**
+             * Format: int32
+             * @description 0 (default) or 1; stored and shown
+             */
+            HistoryForce?: number;
+            /** @description release description, at most 1024 characters */
+            Memo?: string;
+            /**
+             * Format: int64
+             * @description id of the upgrade package
+             */
+            PackageInfoId?: number;
+            /**
+             * Format: int32
+             * @description gray: 1 whitelist, 2 time window; official: empty, 0 or 4 (stored as 4)
+             */
+            PublishMode?: number;
+            /**
+             * Format: int32
+             * @description 2 gray release, 3 official release (enterprise and TestFlight packages: gray only)
+             */
+            PublishType?: number;
+            /** @description upgrade prompt shown to users, at most 2000 characters */
+            UpgradeContent?: string;
+            /**
+             * Format: int32
+             * @description upgrade mode: 202 single reminder (once per silence period), 204 multiple reminders, 206 forced upgrade (not for TestFlight)
+             */
+            UpgradeType?: number;
+            /** @description whitelist ids, comma-separated (PublishMode 1; enterprise packages need it) */
+            WhitelistIds?: string;
+        };
+        CreateMcubeUpgradeTaskResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            CreateTaskResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                ErrorCode?: string;
+                RequestId?: string;
+                /** @description id of the new task, a string; lower-case u on the wire */
+                upgradeTaskId?: string;
+            };
+        };
         /** @description Form fields of CreateMcubeVhost (wire names; every value travels as a form string). */
         CreateMcubeVhostRequest: {
             /** @description mPaaS app id */
@@ -739,6 +1024,31 @@ export interface components {
             ResultCode: string;
             ResultMessage?: string;
             DeleteMcubeNebulaAppResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                ErrorCode?: string;
+                RequestId?: string;
+            };
+        };
+        /** @description Form fields of DeleteMcubeUpgradeResource (wire names; every value travels as a form string). */
+        DeleteMcubeUpgradeResourceRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description package id (a string here) */
+            Id?: string;
+            /** @description the package's platform (checked when given) */
+            Platform?: string;
+        };
+        DeleteMcubeUpgradeResourceResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            DeleteResult: {
                 Success?: boolean;
                 ResultMsg?: string;
                 ErrorCode?: string;
@@ -1102,6 +1412,254 @@ export interface components {
                 };
             };
         };
+        /** @description Form fields of GetMcubeUpgradePackageInfo (wire names; every value travels as a form string). */
+        GetMcubeUpgradePackageInfoRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /**
+             * Format: int64
+             * @description package id (an integer here)
+             */
+            PackageId?: number;
+        };
+        GetMcubeUpgradePackageInfoResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            GetPackageResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                ErrorCode?: string;
+                RequestId?: string;
+                PackageInfo?: {
+                    MobileTestFlightConfigDO?: {
+                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        GmtCreate?: string;
+                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        GmtModified?: string;
+                        /** Format: int64 */
+                        Id?: number;
+                        /**
+                         * Format: int32
+                         * @description tester limit
+                         */
+                        InstallAmount?: number;
+                        /** @description when the build expires: creation + ValidDays, yyyy-MM-dd HH:mm:ss (UTC) */
+                        InvalidTime?: string;
+                        /**
+                         * Format: int64
+                         * @description the package id
+                         */
+                        UpgradeId?: number;
+                    };
+                    UpgradeBaseInfoDO?: {
+                        /** @description false once the package has 10 unfinished tasks */
+                        AllowCreateTask?: boolean;
+                        /** @description appId-workspaceId */
+                        AppCode?: string;
+                        /** @description App Store address, or the TestFlight public link */
+                        AppstoreUrl?: string;
+                        BackLog?: string;
+                        /** @description the release description (Desc) */
+                        ChangeLog?: string;
+                        /**
+                         * Format: int32
+                         * @description size of the uploaded package in bytes (0 for links)
+                         */
+                        ClientFileSize?: number;
+                        /** @description BundleId (iOS) or HarmonyLabel (Harmony) */
+                        ClientName?: string;
+                        CpId?: string;
+                        /** @description AccessKey id that created the package */
+                        Creator?: string;
+                        /** @description where devices get this version: the stored file (signed address), the DownloadUrl given, or the AppstoreUrl */
+                        DownloadUrl?: string;
+                        GlobalVariables?: string;
+                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        GmtCreate?: string;
+                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        GmtCreateStr?: string;
+                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        GmtModified?: string;
+                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        GmtModifiedStr?: string;
+                        /**
+                         * Format: int64
+                         * @description package id
+                         */
+                        Id?: number;
+                        /** @description the AppVersion */
+                        InnerVersion?: string;
+                        /** @description address of the stored symbol table (.tgz), iOS */
+                        IosSymbol?: string;
+                        /**
+                         * Format: int32
+                         * @description 1 iOS enterprise distribution
+                         */
+                        IsEnterprise?: number;
+                        /** Format: int32 */
+                        IsRc?: number;
+                        /**
+                         * Format: int32
+                         * @description 1 while a task releases the package
+                         */
+                        IsRelease?: number;
+                        MaxVersion?: string;
+                        /** @description md5 of the uploaded package ("" for links) */
+                        Md5?: string;
+                        Modifier?: string;
+                        /**
+                         * Format: int32
+                         * @description 1 download verification
+                         */
+                        NeedCheck?: number;
+                        /** @description storage key of the package file */
+                        OssPath?: string;
+                        /** @description apk, hap, enterprise, appstore or testflight */
+                        PackageType?: string;
+                        /** @description Android, iOS or Harmony */
+                        Platform?: string;
+                        /** @description appId-workspaceId */
+                        ProductId?: string;
+                        ProductName?: string;
+                        /** @description the AppVersion */
+                        ProductVersion?: string;
+                        /**
+                         * Format: int32
+                         * @description 0 to be released, 1 whitelist gray, 2 time-window gray, 3 official, 5 finished
+                         */
+                        PublishPeriod?: number;
+                        /** @description the address a download QR code encodes (downloadable packages) */
+                        QrcodeUrl?: string;
+                        /** @description the distribution type, as PackageType */
+                        ReleaseType?: string;
+                        ReleaseWindow?: string;
+                        ScmDownloadUrl?: string;
+                        /** Format: int32 */
+                        ServerVersion?: number;
+                        /** @description code asked before download when NeedCheck is 1 */
+                        VerificationCode?: string;
+                        /** Format: int32 */
+                        VerifyResult?: number;
+                        VersionCode?: string;
+                    };
+                };
+            };
+        };
+        /** @description Form fields of GetMcubeUpgradeTaskInfo (wire names; every value travels as a form string). */
+        GetMcubeUpgradeTaskInfoRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /**
+             * Format: int64
+             * @description task id
+             */
+            TaskId?: number;
+        };
+        GetMcubeUpgradeTaskInfoResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            GetTaskResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                ErrorCode?: string;
+                RequestId?: string;
+                TaskInfo?: {
+                    /** @description appId-workspaceId */
+                    AppCode?: string;
+                    AppId?: string;
+                    AppstoreUrl?: string;
+                    /** @description same as Creator (the vendor carries both spellings) */
+                    Creater?: string;
+                    Creator?: string;
+                    /** @description where devices get this version */
+                    DownloadUrl?: string;
+                    GreyConfigInfo?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    GreyEndtimeData?: string;
+                    /** Format: int32 */
+                    GreyNum?: number;
+                    /** Format: int32 */
+                    HistoryForce?: number;
+                    /** Format: int64 */
+                    Id?: number;
+                    /** Format: int32 */
+                    IsEnterprise?: number;
+                    /** Format: int32 */
+                    IsOfficial?: number;
+                    /** Format: int32 */
+                    IsRc?: number;
+                    /** Format: int32 */
+                    IsRelease?: number;
+                    Memo?: string;
+                    Modifier?: string;
+                    /** @description networks of the netType include rule */
+                    NetType?: string;
+                    /** @description OS versions or range of the osVersion rule */
+                    OsVersion?: string;
+                    /** Format: int64 */
+                    PackageInfoId?: number;
+                    /** @description apk, hap, enterprise, appstore or testflight */
+                    PackageType?: string;
+                    Platform?: string;
+                    ProductId?: string;
+                    /** Format: int32 */
+                    PublishMode?: number;
+                    /** Format: int32 */
+                    PublishType?: number;
+                    PushContent?: string;
+                    QrcodeUrl?: string;
+                    RuleJsonList?: {
+                        /** @description 1 include, 2 exclude, 3 within range, 4 out of range */
+                        Operation?: string;
+                        /** @description city, mobileModel, netType or osVersion */
+                        RuleElement?: string;
+                        /** @description contains, excludes, vLimitIn or vLimitOut */
+                        RuleType?: string;
+                        /** @description comma-separated values, or "lower-upper" for ranges */
+                        Value?: string;
+                    }[];
+                    /** Format: int32 */
+                    SilentType?: number;
+                    /** Format: int32 */
+                    TaskStatus?: number;
+                    UpgradeContent?: string;
+                    /** Format: int32 */
+                    UpgradeType?: number;
+                    /** Format: int32 */
+                    UpgradeValidTime?: number;
+                    Whitelist?: {
+                        AppCode?: string;
+                        /** Format: int64 */
+                        Id?: number;
+                        /** @description userId */
+                        IdType?: string;
+                        Platform?: string;
+                        /** Format: int32 */
+                        Status?: number;
+                        UserType?: string;
+                        /** Format: int64 */
+                        WhiteListCount?: number;
+                        WhiteListName?: string;
+                        /** @description normal or regex */
+                        WhitelistType?: string;
+                    }[];
+                    WhitelistIds?: string;
+                    WorkspaceId?: string;
+                };
+            };
+        };
         /** @description Form fields of ListMcubeNebulaApps (wire names; every value travels as a form string). */
         ListMcubeNebulaAppsRequest: {
             /** @description mPaaS app id */
@@ -1363,6 +1921,285 @@ export interface components {
                 }[];
             };
         };
+        /** @description Form fields of ListMcubeUpgradePackages (wire names; every value travels as a form string). */
+        ListMcubeUpgradePackagesRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /**
+             * Format: int32
+             * @description page number, from 1 (default 1)
+             */
+            PageNum?: number;
+            /**
+             * Format: int32
+             * @description page size, 1 to 200 (default 20)
+             */
+            PageSize?: number;
+        };
+        ListMcubeUpgradePackagesResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ListPackagesResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                ErrorCode?: string;
+                RequestId?: string;
+                /** Format: int32 */
+                CurrentPage?: number;
+                /** Format: int32 */
+                PageSize?: number;
+                /** Format: int64 */
+                TotalCount?: number;
+                HasMore?: boolean;
+                Packages?: {
+                    /** @description false once the package has 10 unfinished tasks */
+                    AllowCreateTask?: boolean;
+                    /** @description appId-workspaceId */
+                    AppCode?: string;
+                    /** @description App Store address, or the TestFlight public link */
+                    AppstoreUrl?: string;
+                    BackLog?: string;
+                    /** @description the release description (Desc) */
+                    ChangeLog?: string;
+                    /**
+                     * Format: int32
+                     * @description size of the uploaded package in bytes (0 for links)
+                     */
+                    ClientFileSize?: number;
+                    /** @description BundleId (iOS) or HarmonyLabel (Harmony) */
+                    ClientName?: string;
+                    CpId?: string;
+                    /** @description AccessKey id that created the package */
+                    Creator?: string;
+                    /** @description where devices get this version: the stored file (signed address), the DownloadUrl given, or the AppstoreUrl */
+                    DownloadUrl?: string;
+                    GlobalVariables?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    GmtCreate?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    GmtCreateStr?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    GmtModified?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    GmtModifiedStr?: string;
+                    /**
+                     * Format: int64
+                     * @description package id
+                     */
+                    Id?: number;
+                    /** @description the AppVersion */
+                    InnerVersion?: string;
+                    /** @description address of the stored symbol table (.tgz), iOS */
+                    IosSymbol?: string;
+                    /**
+                     * Format: int32
+                     * @description 1 iOS enterprise distribution
+                     */
+                    IsEnterprise?: number;
+                    /** Format: int32 */
+                    IsRc?: number;
+                    /**
+                     * Format: int32
+                     * @description 1 while a task releases the package
+                     */
+                    IsRelease?: number;
+                    MaxVersion?: string;
+                    /** @description md5 of the uploaded package ("" for links) */
+                    Md5?: string;
+                    Modifier?: string;
+                    /**
+                     * Format: int32
+                     * @description 1 download verification
+                     */
+                    NeedCheck?: number;
+                    /** @description storage key of the package file */
+                    OssPath?: string;
+                    /** @description apk, hap, enterprise, appstore or testflight */
+                    PackageType?: string;
+                    /** @description Android, iOS or Harmony */
+                    Platform?: string;
+                    /** @description appId-workspaceId */
+                    ProductId?: string;
+                    ProductName?: string;
+                    /** @description the AppVersion */
+                    ProductVersion?: string;
+                    /**
+                     * Format: int32
+                     * @description 0 to be released, 1 whitelist gray, 2 time-window gray, 3 official, 5 finished
+                     */
+                    PublishPeriod?: number;
+                    /** @description the address a download QR code encodes (downloadable packages) */
+                    QrcodeUrl?: string;
+                    /** @description the distribution type, as PackageType */
+                    ReleaseType?: string;
+                    ReleaseWindow?: string;
+                    ScmDownloadUrl?: string;
+                    /** Format: int32 */
+                    ServerVersion?: number;
+                    /** @description code asked before download when NeedCheck is 1 */
+                    VerificationCode?: string;
+                    /** Format: int32 */
+                    VerifyResult?: number;
+                    VersionCode?: string;
+                }[];
+            };
+        };
+        /** @description Form fields of ListMcubeUpgradeTasks (wire names; every value travels as a form string). */
+        ListMcubeUpgradeTasksRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description package id (a string here) */
+            PackageId?: string;
+        };
+        ListMcubeUpgradeTasksResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ListTaskResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                ErrorCode?: string;
+                RequestId?: string;
+                TaskInfo?: {
+                    /** @description appId-workspaceId */
+                    AppCode?: string;
+                    /** @description AccessKey id that created the task */
+                    Creator?: string;
+                    /** Format: int32 */
+                    DevicePercent?: number;
+                    /** Format: int32 */
+                    ExecutionOrder?: number;
+                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    GmtCreate?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    GmtCreateStr?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    GmtModified?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    GmtModifiedStr?: string;
+                    /** @description advanced rules, the JSON text as given */
+                    GreyConfigInfo?: string;
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (UTC) */
+                    GreyEndtime?: string;
+                    /** Format: int32 */
+                    GreyNotice?: number;
+                    /**
+                     * Format: int32
+                     * @description users a time-window task admits
+                     */
+                    GreyNum?: number;
+                    /** Format: int32 */
+                    GreyPausePoint?: number;
+                    /** Format: int32 */
+                    GreyPauseType?: number;
+                    /**
+                     * Format: int32
+                     * @description users admitted so far (time window)
+                     */
+                    GreyUv?: number;
+                    /**
+                     * Format: int32
+                     * @description 0/1 as given
+                     */
+                    HistoryForce?: number;
+                    HuobanNoticeId?: string;
+                    HuobanUrl?: string;
+                    /**
+                     * Format: int64
+                     * @description task id
+                     */
+                    Id?: number;
+                    /** @description package version */
+                    InnerVersion?: string;
+                    /** Format: int32 */
+                    IsEnterprise?: number;
+                    /**
+                     * Format: int32
+                     * @description 1 official release
+                     */
+                    IsOfficial?: number;
+                    /** Format: int32 */
+                    IsPush?: number;
+                    /**
+                     * Format: int32
+                     * @description 1 releasing
+                     */
+                    IsRelease?: number;
+                    MaxVersion?: string;
+                    Memo?: string;
+                    Modifier?: string;
+                    /**
+                     * Format: int64
+                     * @description package id
+                     */
+                    PackageInfoId?: number;
+                    /** @description Android, iOS or Harmony */
+                    Platform?: string;
+                    /** @description appId-workspaceId */
+                    ProductId?: string;
+                    /** @description package version */
+                    ProductVersion?: string;
+                    /**
+                     * Format: int32
+                     * @description 1 whitelist, 2 time window, 4 official
+                     */
+                    PublishMode?: number;
+                    /**
+                     * Format: int32
+                     * @description 2 gray, 3 official
+                     */
+                    PublishType?: number;
+                    /** @description the upgrade prompt (UpgradeContent) */
+                    PushContent?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    RealGreyEndtime?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    RealGreyEndtimeStr?: string;
+                    /** Format: int32 */
+                    RealGreyEndtype?: number;
+                    /**
+                     * Format: int32
+                     * @description users admitted so far (time window)
+                     */
+                    RealGreyNum?: number;
+                    /**
+                     * Format: int32
+                     * @description users admitted so far (time window)
+                     */
+                    RealGreyUv?: number;
+                    /** Format: int32 */
+                    SilentType?: number;
+                    SyncResult?: string;
+                    /**
+                     * Format: int32
+                     * @description 1 releasing (upgrade tasks start releasing; the API has no status change)
+                     */
+                    TaskStatus?: number;
+                    /** @description upgrade prompt message */
+                    UpgradeContent?: string;
+                    /**
+                     * Format: int32
+                     * @description 202 single reminder, 204 multiple reminders, 206 forced upgrade
+                     */
+                    UpgradeType?: number;
+                    /** Format: int32 */
+                    UpgradeValidTime?: number;
+                    /** @description comma-separated whitelist ids */
+                    WhitelistIds?: string;
+                }[];
+            };
+        };
         /** @description Form fields of ListMcubeWhitelists (wire names; every value travels as a form string). */
         ListMcubeWhitelistsRequest: {
             /** @description mPaaS app id */
@@ -1435,6 +2272,144 @@ export interface components {
             ResultMessage?: string;
             QueryVhostResult: {
                 Data?: string;
+                Success?: boolean;
+                ResultMsg?: string;
+            };
+        };
+        /** @description Form fields of QueryMdsUpgradeTaskDetail (wire names; every value travels as a form string). */
+        QueryMdsUpgradeTaskDetailRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /**
+             * Format: int64
+             * @description task id (required)
+             */
+            TaskId: number;
+        };
+        QueryMdsUpgradeTaskDetailResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ResultContent: {
+                Data?: {
+                    Content?: {
+                        AppCode?: string;
+                        AppId?: string;
+                        /** @description App Store address (spelt Appstoreurl here, AppstoreUrl elsewhere) */
+                        Appstoreurl?: string;
+                        ChannelContains?: string;
+                        ChannelExcludes?: string;
+                        /** @description cities of the city include rule */
+                        CityContains?: string;
+                        /** @description cities of the city exclude rule */
+                        CityExcludes?: string;
+                        Creator?: string;
+                        /** Format: int64 */
+                        DeviceGreyNum?: number;
+                        /** Format: int64 */
+                        DevicePercent?: number;
+                        DownloadUrl?: string;
+                        /** Format: int64 */
+                        ExecutionOrder?: number;
+                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        GmtCreateStr?: string;
+                        GreyConfigInfo?: string;
+                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        GreyEndtimeData?: string;
+                        /** Format: int64 */
+                        GreyNotice?: number;
+                        /** Format: int64 */
+                        GreyNum?: number;
+                        /**
+                         * Format: int64
+                         * @description users admitted so far (time window)
+                         */
+                        GreyUv?: number;
+                        /** Format: int64 */
+                        Id?: number;
+                        InnerVersion?: string;
+                        /** Format: int64 */
+                        IsEnterprise?: number;
+                        /** Format: int64 */
+                        IsOfficial?: number;
+                        /** Format: int64 */
+                        IsPush?: number;
+                        /** Format: int64 */
+                        IsRc?: number;
+                        /** Format: int64 */
+                        IsRelease?: number;
+                        Memo?: string;
+                        /** @description models of the mobileModel include rule */
+                        MobileModelContains?: string;
+                        /** @description models of the mobileModel exclude rule */
+                        MobileModelExcludes?: string;
+                        Modifier?: string;
+                        NetType?: string;
+                        OsVersion?: string;
+                        /** Format: int64 */
+                        PackageInfoId?: number;
+                        PackageType?: string;
+                        Platform?: string;
+                        ProductId?: string;
+                        ProductVersion?: string;
+                        /** Format: int64 */
+                        PublishMode?: number;
+                        /** Format: int64 */
+                        PublishType?: number;
+                        PushContent?: string;
+                        QrcodeUrl?: string;
+                        ReleaseType?: string;
+                        RuleJsonList?: {
+                            /** @description 1 include, 2 exclude, 3 within range, 4 out of range */
+                            Operation?: string;
+                            /** @description city, mobileModel, netType or osVersion */
+                            RuleElement?: string;
+                            /** @description contains, excludes, vLimitIn or vLimitOut */
+                            RuleType?: string;
+                            /** @description comma-separated values, or "lower-upper" for ranges */
+                            Value?: string;
+                        }[];
+                        /** Format: int64 */
+                        SilentType?: number;
+                        SyncMode?: string;
+                        SyncResult?: string;
+                        /** Format: int64 */
+                        TaskStatus?: number;
+                        UpgradeContent?: string;
+                        /** Format: int64 */
+                        UpgradeType?: number;
+                        /** Format: int64 */
+                        UpgradeValidTime?: number;
+                        Whitelist?: {
+                            AppCode?: string;
+                            /** @description always upgrade */
+                            Business?: string;
+                            /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                            GmtModified?: string;
+                            /** Format: int64 */
+                            Id?: number;
+                            /** @description userId */
+                            IdType?: string;
+                            Platform?: string;
+                            /** Format: int64 */
+                            Status?: number;
+                            /** Format: int64 */
+                            WhiteListCount?: number;
+                            WhiteListName?: string;
+                        }[];
+                        WhitelistIds?: string;
+                    };
+                    ErrorCode?: string;
+                    RequestId?: string;
+                    ResultMsg?: string;
+                    Success?: boolean;
+                };
+                RequestId?: string;
                 Success?: boolean;
                 ResultMsg?: string;
             };
@@ -1598,6 +2573,37 @@ export interface components {
             resultMsg: string;
             /** @enum {string} */
             state?: "fail";
+        };
+        DeviceUpgradeAnswer: {
+            /** @enum {integer} */
+            resultCode: 100;
+            /**
+             * @description 201 no new version, 202 single reminder, 204 multiple reminders, 206 forced upgrade (the codes of the client SDK)
+             * @enum {integer}
+             */
+            resultStatus: 201 | 202 | 204 | 206;
+            /** @enum {integer} */
+            upgradeType?: 202 | 204 | 206;
+            forceUpgrade?: boolean;
+            /** @description single reminder (202): days the prompt stays silent after the user dismisses it (3, the guide's default; the client setting wins); 0 otherwise */
+            silentPeriodDays?: number;
+            /** @description version of the offered package */
+            newestVersion?: string;
+            /** @description the upgrade prompt (UpgradeContent) */
+            guideMemo?: string;
+            /** @description signed address of the stored package, the DownloadUrl given, or the App Store / TestFlight link */
+            downloadURL?: string;
+            /** @enum {string} */
+            packageType?: "apk" | "enterprise" | "appstore" | "testflight";
+            /** @enum {string} */
+            platform?: "Android" | "iOS";
+            /** @description md5 of the stored package ("" for links) */
+            md5?: string;
+            fileSize?: number;
+            /** @description download verification: the user must give the package's verification code */
+            needCheck?: boolean;
+            packageId?: number;
+            taskId?: number;
         };
     };
     responses: never;
@@ -1776,6 +2782,90 @@ export interface operations {
             };
         };
     };
+    CreateMcubeUpgradePackage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["CreateMcubeUpgradePackageRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateMcubeUpgradePackageResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    CreateMcubeUpgradeTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["CreateMcubeUpgradeTaskRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateMcubeUpgradeTaskResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
     CreateMcubeVhost: {
         parameters: {
             query?: never;
@@ -1922,6 +3012,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeleteMcubeNebulaAppResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    DeleteMcubeUpgradeResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["DeleteMcubeUpgradeResourceRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeleteMcubeUpgradeResourceResponse"];
                 };
             };
             /** @description Protocol failure */
@@ -2196,6 +3328,90 @@ export interface operations {
             };
         };
     };
+    GetMcubeUpgradePackageInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["GetMcubeUpgradePackageInfoRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetMcubeUpgradePackageInfoResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    GetMcubeUpgradeTaskInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["GetMcubeUpgradeTaskInfoRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetMcubeUpgradeTaskInfoResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
     ListMcubeNebulaApps: {
         parameters: {
             query?: never;
@@ -2322,6 +3538,90 @@ export interface operations {
             };
         };
     };
+    ListMcubeUpgradePackages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ListMcubeUpgradePackagesRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListMcubeUpgradePackagesResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    ListMcubeUpgradeTasks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ListMcubeUpgradeTasksRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListMcubeUpgradeTasksResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
     ListMcubeWhitelists: {
         parameters: {
             query?: never;
@@ -2384,6 +3684,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["QueryMcubeVhostResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    QueryMdsUpgradeTaskDetail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["QueryMdsUpgradeTaskDetailRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueryMdsUpgradeTaskDetailResponse"];
                 };
             };
             /** @description Protocol failure */
@@ -2620,6 +3962,113 @@ export interface operations {
             };
             /** @description Delivery data could not be loaded yet. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceError"];
+                };
+            };
+        };
+    };
+    deviceUpgradeCheck: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The workspace public client key (or the clientKey field). */
+                "x-mcube-client-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description mPaaS app id. Optional: the client key names it; when given it must match. */
+                    appId?: string;
+                    /** @description Workspace id. Optional, like appId. */
+                    workspaceId?: string;
+                    /** @description The workspace public client key, when not sent in the x-mcube-client-key header. */
+                    clientKey?: string;
+                    /**
+                     * @description Device platform (any letter case).
+                     * @enum {string}
+                     */
+                    platform: "android" | "ios";
+                    /** @description Installed client version (dotted numeric, required); only packages of a higher version are offered. */
+                    client: string;
+                    /** @description OS version, for osVersion rules. */
+                    system?: string;
+                    /** @description User id: whitelist and time-window gray releases are decided on it. */
+                    userId?: string;
+                    /** @description Used as the user key when there is no userId. */
+                    deviceId?: string;
+                    /** @description For city rules (case-insensitive). */
+                    city?: string;
+                    /** @description Device model, for mobileModel rules (case-insensitive). */
+                    model?: string;
+                    /** @description Network type, for netType rules (case-insensitive). */
+                    netType?: string;
+                };
+                "application/json": {
+                    /** @description mPaaS app id. Optional: the client key names it; when given it must match. */
+                    appId?: string;
+                    /** @description Workspace id. Optional, like appId. */
+                    workspaceId?: string;
+                    /** @description The workspace public client key, when not sent in the x-mcube-client-key header. */
+                    clientKey?: string;
+                    /**
+                     * @description Device platform (any letter case).
+                     * @enum {string}
+                     */
+                    platform: "android" | "ios";
+                    /** @description Installed client version (dotted numeric, required); only packages of a higher version are offered. */
+                    client: string;
+                    /** @description OS version, for osVersion rules. */
+                    system?: string;
+                    /** @description User id: whitelist and time-window gray releases are decided on it. */
+                    userId?: string;
+                    /** @description Used as the user key when there is no userId. */
+                    deviceId?: string;
+                    /** @description For city rules (case-insensitive). */
+                    city?: string;
+                    /** @description Device model, for mobileModel rules (case-insensitive). */
+                    model?: string;
+                    /** @description Network type, for netType rules (case-insensitive). */
+                    netType?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The upgrade to offer, or resultStatus 201 (no new version). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceUpgradeAnswer"];
+                };
+            };
+            /** @description Malformed request (platform other than android/ios, client version missing or not dotted numeric ...). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceError"];
+                };
+            };
+            /** @description Missing or unknown client key, or a key that does not belong to appId/workspaceId. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceError"];
+                };
+            };
+            /** @description Rate limited (per device, per node, MCUBE_DEVICE_RATE_PER_MIN): resultCode 1002; Retry-After gives the seconds left. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,6 +5,7 @@ import { nebulaApps, nebulaResources, nebulaTasks } from './nebula-lists.js';
 import { nebulaPack } from './nebula-pack.js';
 import { nebulaPublish } from './nebula-publish.js';
 import { taskCommands } from './task.js';
+import { upgradeCommands } from './upgrade.js';
 import { vhostCommands } from './vhost.js';
 import { whitelistCommands } from './whitelist.js';
 
@@ -18,6 +19,7 @@ export const COMMANDS: Command[] = [
   ...vhostCommands,
   ...keyCommands,
   ...whitelistCommands,
+  ...upgradeCommands,
   apiCommand,
 ];
 
@@ -27,4 +29,5 @@ export const GROUPS: Record<string, string> = {
   vhost: 'virtual domain of the offline packages',
   key: 'RSA key that signs the offline packages',
   whitelist: 'gray-release whitelists',
+  upgrade: 'app upgrade packages (APK / IPA / HAP, App Store, TestFlight) and their release tasks',
 };

@@ -13,6 +13,15 @@ interface TaskAdmissions {
 
 class TaskFull extends Error {}
 
+/** Where admissions live: the admission rows and the tasks holding grey_num / grey_admitted / grey_endtime / task_status. */
+export interface AdmissionTables {
+  admissions: string;
+  tasks: string;
+}
+
+/** Offline-package tasks (the default); upgrade tasks use upgrade_admissions / upgrade_tasks, with the same columns. */
+export const NEBULA_ADMISSION_TABLES: AdmissionTables = { admissions: 'grey_admissions', tasks: 'nebula_tasks' };
+
 const PAGE = 50_000;
 
 /**
@@ -33,6 +42,7 @@ export class AdmissionCache {
     private readonly db: Database,
     private readonly now: () => number,
     private readonly log: Logger,
+    private readonly tables: AdmissionTables = NEBULA_ADMISSION_TABLES,
   ) {}
 
   /** Synchronous verdict for the engine; 'unknown' means: call admit() and ask again. */
@@ -99,14 +109,14 @@ export class AdmissionCache {
     const { knex } = this.db;
     try {
       await knex.transaction(async (trx) => {
-        const inserted = await trx('grey_admissions')
+        const inserted = await trx(this.tables.admissions)
           .insert({ task_id: task.id, user_key: userKey, created_at: now })
           .onConflict(['task_id', 'user_key'])
           .ignore()
           .returning('task_id');
         // already admitted (by this or another node): keeps the package, uses no second slot
         if (inserted.length === 0) return;
-        const raised = await trx('nebula_tasks')
+        const raised = await trx(this.tables.tasks)
           .where({ id: task.id, task_status: 1 })
           .andWhere('grey_admitted', '<', trx.ref('grey_num'))
           .andWhere((w) => w.whereNull('grey_endtime').orWhere('grey_endtime', 0).orWhere('grey_endtime', '>', now))
@@ -138,7 +148,7 @@ export class AdmissionCache {
   private async loadAll(taskId: number, s: TaskAdmissions): Promise<void> {
     let after: string | null = null;
     for (;;) {
-      const q = this.db.knex('grey_admissions').where({ task_id: taskId }).orderBy('user_key').limit(PAGE).select('user_key');
+      const q = this.db.knex(this.tables.admissions).where({ task_id: taskId }).orderBy('user_key').limit(PAGE).select('user_key');
       if (after !== null) q.andWhere('user_key', '>', after);
       const rows: Array<{ user_key: string }> = await q;
       for (const r of rows) s.admitted.add(r.user_key);

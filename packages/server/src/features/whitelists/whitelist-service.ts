@@ -113,7 +113,7 @@ export class WhitelistService {
       if (tasks.length) {
         throw new BusinessError(
           'WhitelistInUse',
-          `Whitelist ${list.id} is used by unfinished release task(s) ${tasks.slice(0, 20).join(', ')}; end them before deleting the whitelist.`,
+          `Whitelist ${list.id} is used by unfinished release task(s) ${tasks.slice(0, 20).join(', ')}; end them (an upgrade task ends with its package, DeleteMcubeUpgradeResource) before deleting the whitelist.`,
         );
       }
       await store.delete(trx, s, list.id);

@@ -120,17 +120,21 @@ export const whitelistStore = {
     return count;
   },
 
-  /** Tasks that are not finished (task_status != 2) and name this list in whitelist_ids. */
-  async activeTaskIdsUsing(q: Q, s: Scope, whitelistId: number): Promise<number[]> {
-    const rows = await q('nebula_tasks')
-      .where({ app_id: s.appId, workspace_id: s.workspaceId })
-      .whereNot('task_status', 2)
-      .whereNot('whitelist_ids', '')
-      .select('id', 'whitelist_ids');
+  /** Tasks that are not finished (task_status != 2) and name this list in whitelist_ids: offline-package task ids, then "upgrade task <id>". */
+  async activeTaskIdsUsing(q: Q, s: Scope, whitelistId: number): Promise<string[]> {
     // whitelist_ids is a list of decimal ids; reading every number keeps this independent of the separator.
     const wanted = String(whitelistId);
-    return rows
-      .filter((r: { whitelist_ids: string }) => (String(r.whitelist_ids).match(/\d+/g) ?? ([] as string[])).includes(wanted))
-      .map((r: { id: unknown }) => num(r.id));
+    const out: string[] = [];
+    for (const table of ['nebula_tasks', 'upgrade_tasks']) {
+      const rows = await q(table)
+        .where({ app_id: s.appId, workspace_id: s.workspaceId })
+        .whereNot('task_status', 2)
+        .whereNot('whitelist_ids', '')
+        .select('id', 'whitelist_ids');
+      for (const r of rows as Array<{ id: unknown; whitelist_ids: string }>) {
+        if ((String(r.whitelist_ids).match(/\d+/g) ?? ([] as string[])).includes(wanted)) out.push(table === 'upgrade_tasks' ? `upgrade task ${num(r.id)}` : String(num(r.id)));
+      }
+    }
+    return out;
   },
 };

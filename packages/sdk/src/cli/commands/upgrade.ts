@@ -1,0 +1,155 @@
+import { basename, resolve } from 'node:path';
+import type { McubeClient } from '../../client.js';
+import { uploadFile } from '../../upload.js';
+import type { Command } from '../command.js';
+import { table } from '../io.js';
+import { UsageError } from '../usage-error.js';
+
+const PERIOD: Record<number, string> = { 0: 'to be released', 1: 'whitelist gray', 2: 'gray', 3: 'official', 5: 'finished' };
+const MODES: Record<string, number> = { single: 202, multiple: 204, forced: 206 };
+const MODE_NAMES: Record<number, string> = { 202: 'single', 204: 'multiple', 206: 'forced' };
+
+function numericId(raw: string, what: string, command: string[]): string {
+  if (!/^\d+$/.test(raw)) throw new UsageError(`${what} "${raw}" is not a number`, command);
+  return raw;
+}
+
+async function uploadTo(client: McubeClient, cwd: string, path: string, contentType: string): Promise<string> {
+  const token = await client.getMcubeFileToken({ onexFlag: true });
+  return uploadFile(token.getFileTokenResult.fileToken ?? {}, resolve(cwd, path), { filename: basename(path), contentType });
+}
+
+export const upgradeCommands: Command[] = [
+  {
+    path: ['upgrade', 'create'],
+    args: '[package file]',
+    positionals: [0, 1],
+    summary: 'Upload an .apk / .hap / enterprise .ipa, or register a link, as an upgrade package (CreateMcubeUpgradePackage); prints its id',
+    description:
+      'With a file, the file is uploaded first. Without one, give --download-url (Android, Harmony, iOS enterprise) or --appstore-url (iOS App Store; with --valid-days and --testers a TestFlight package).',
+    options: [
+      { name: 'platform', value: '<Android|iOS|Harmony>', help: 'platform of the package (required)' },
+      { name: 'version', value: '<x.y.z>', help: 'client version in the package (required)' },
+      { name: 'desc', value: '<text>', help: 'release description' },
+      { name: 'enterprise', help: 'iOS enterprise distribution (an .ipa)' },
+      { name: 'download-url', value: '<url>', help: 'link to the package instead of a file' },
+      { name: 'appstore-url', value: '<url>', help: 'App Store address, or the TestFlight public link' },
+      { name: 'valid-days', value: '<n>', help: 'TestFlight: days the build stays valid (1-90)' },
+      { name: 'testers', value: '<n>', help: 'TestFlight: tester limit (1-10000)' },
+      { name: 'bundle-id', value: '<id>', help: 'iOS bundle id' },
+      { name: 'icon', value: '<png|jpg>', help: 'icon file to upload' },
+      { name: 'symbols', value: '<tgz>', help: 'iOS: dSYM symbol table packed as .tgz, uploaded' },
+      { name: 'verify', help: 'download verification (a code is generated)' },
+    ],
+    examples: [
+      'mcube upgrade create app-release.apk --platform Android --version 2.1.0 --desc "bug fixes"',
+      'mcube upgrade create --platform iOS --version 2.1.0 --appstore-url https://apps.apple.com/app/id123',
+      'ID=$(mcube upgrade create Shop.ipa --platform iOS --enterprise --version 2.1.0 --json | jq -r .resultContent.data)',
+    ],
+    async run(ctx) {
+      const client = ctx.client();
+      const file = ctx.positionals[0];
+      const icon = ctx.str('icon');
+      const symbols = ctx.str('symbols');
+      const r = await client.createMcubeUpgradePackage({
+        platform: ctx.str('platform', true),
+        appVersion: ctx.str('version', true),
+        desc: ctx.str('desc'),
+        isEnterprise: ctx.values.enterprise ? 1 : undefined,
+        needCheck: ctx.values.verify ? 1 : undefined,
+        downloadUrl: ctx.str('download-url'),
+        appstoreUrl: ctx.str('appstore-url'),
+        validDays: ctx.int('valid-days'),
+        installAmount: ctx.int('testers'),
+        bundleId: ctx.str('bundle-id'),
+        fileUrl: file ? await uploadTo(client, ctx.io.cwd, file, 'application/octet-stream') : undefined,
+        iconFileUrl: icon ? await uploadTo(client, ctx.io.cwd, icon, 'application/octet-stream') : undefined,
+        iosSymbolfileUrl: symbols ? await uploadTo(client, ctx.io.cwd, symbols, 'application/gzip') : undefined,
+        onexFlag: true,
+      });
+      ctx.emit(r);
+      ctx.say(`${r.resultContent.data ?? ''}\n`);
+    },
+  },
+  {
+    path: ['upgrade', 'list'],
+    positionals: [0, 0],
+    summary: 'List the upgrade packages (ListMcubeUpgradePackages)',
+    options: [
+      { name: 'page', value: '<n>', help: 'page number, from 1' },
+      { name: 'page-size', value: '<n>', help: 'items per page (at most 200)' },
+    ],
+    examples: ['mcube upgrade list', 'mcube upgrade list --json | jq ".listPackagesResult.packages[0].id"'],
+    async run(ctx) {
+      const r = await ctx.client().listMcubeUpgradePackages({ pageNum: ctx.int('page'), pageSize: ctx.int('page-size') });
+      ctx.emit(r);
+      const res = r.listPackagesResult;
+      ctx.say(
+        table(
+          ['ID', 'PLATFORM', 'TYPE', 'VERSION', 'STATE', 'MD5', 'CREATED (UTC)'],
+          (res.packages ?? []).map((p) => [p.id, p.platform, p.packageType, p.productVersion, PERIOD[p.publishPeriod ?? -1] ?? p.publishPeriod, p.md5, p.gmtCreate]),
+        ),
+      );
+      if (res.hasMore) ctx.say(`(page ${res.currentPage} of ${res.totalCount} packages; --page ${(res.currentPage ?? 1) + 1} for more)\n`);
+    },
+  },
+  {
+    path: ['upgrade', 'release'],
+    args: '<packageId>',
+    positionals: [1, 1],
+    summary: 'Create a release task for an upgrade package (CreateMcubeUpgradeTask); prints its id',
+    description: 'Official by default; --whitelist ids make a whitelist gray release, --end-time and --users a time-window gray release.',
+    options: [
+      { name: 'mode', value: '<single|multiple|forced>', help: 'upgrade mode (202, 204, 206; default single)' },
+      { name: 'whitelist', value: '<id,id>', help: 'whitelist ids (whitelist gray release)' },
+      { name: 'end-time', value: '<yyyy-MM-dd HH:mm:ss>', help: 'end of a time-window gray release (UTC)' },
+      { name: 'users', value: '<n>', help: 'users of a time-window gray release' },
+      { name: 'rules', value: '<json>', help: 'advanced rules (gray only), as GreyConfigInfo' },
+      { name: 'message', value: '<text>', help: 'upgrade prompt shown to users' },
+      { name: 'memo', value: '<text>', help: 'release description' },
+    ],
+    examples: ['mcube upgrade release 42 --mode forced --message "Please update"', 'mcube upgrade release 42 --whitelist 17 --mode multiple'],
+    async run(ctx) {
+      const id = numericId(ctx.positionals[0]!, 'package id', this.path);
+      const modeName = ctx.str('mode') ?? 'single';
+      const upgradeType = MODES[modeName];
+      if (!upgradeType) throw new UsageError(`--mode must be single, multiple or forced, not "${modeName}"`, this.path);
+      const whitelist = ctx.str('whitelist');
+      const endTime = ctx.str('end-time');
+      if (whitelist && endTime) throw new UsageError('give --whitelist or --end-time, not both', this.path);
+      const gray = whitelist ? { publishType: 2, publishMode: 1, whitelistIds: whitelist } : endTime ? { publishType: 2, publishMode: 2, greyEndtimeData: endTime, greyNum: ctx.int('users', true) } : { publishType: 3 };
+      const r = await ctx.client().createMcubeUpgradeTask({
+        packageInfoId: Number(id),
+        upgradeType,
+        ...gray,
+        greyConfigInfo: ctx.str('rules'),
+        upgradeContent: ctx.str('message'),
+        memo: ctx.str('memo'),
+      });
+      ctx.emit(r);
+      ctx.say(`${r.createTaskResult.upgradeTaskId ?? ''}\n`);
+    },
+  },
+  {
+    path: ['upgrade', 'tasks'],
+    args: '<packageId>',
+    positionals: [1, 1],
+    summary: 'List the release tasks of an upgrade package (ListMcubeUpgradeTasks)',
+    options: [],
+    examples: ['mcube upgrade tasks 42'],
+    async run(ctx) {
+      const id = numericId(ctx.positionals[0]!, 'package id', this.path);
+      const r = await ctx.client().listMcubeUpgradeTasks({ packageId: id });
+      ctx.emit(r);
+      ctx.say(
+        table(
+          ['ID', 'RELEASE', 'MODE', 'STATUS', 'WHITELISTS', 'WINDOW END (UTC)', 'CREATED (UTC)'],
+          (r.listTaskResult.taskInfo ?? []).map((t) => [
+            t.id, t.publishType === 3 ? 'official' : t.publishMode === 1 ? 'whitelist gray' : 'time-window gray', MODE_NAMES[t.upgradeType ?? 0] ?? t.upgradeType,
+            t.taskStatus === 1 ? 'releasing' : t.taskStatus, t.whitelistIds, t.greyEndtime, t.gmtCreate,
+          ]),
+        ),
+      );
+    },
+  },
+];

@@ -1,0 +1,72 @@
+/**
+ * OpenAPI path and schema of the device-facing upgrade check (merged into
+ * openapi/ next to the offline-package device endpoint). Devices do not sign
+ * requests: they present the workspace's public client key.
+ */
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+const fields = {
+  appId: { type: 'string', description: 'mPaaS app id. Optional: the client key names it; when given it must match.' },
+  workspaceId: { type: 'string', description: 'Workspace id. Optional, like appId.' },
+  clientKey: { type: 'string', description: 'The workspace public client key, when not sent in the x-mcube-client-key header.' },
+  platform: { type: 'string', enum: ['android', 'ios'], description: 'Device platform (any letter case).' },
+  client: { type: 'string', description: 'Installed client version (dotted numeric, required); only packages of a higher version are offered.' },
+  system: { type: 'string', description: 'OS version, for osVersion rules.' },
+  userId: { type: 'string', maxLength: 256, description: 'User id: whitelist and time-window gray releases are decided on it.' },
+  deviceId: { type: 'string', maxLength: 256, description: 'Used as the user key when there is no userId.' },
+  city: { type: 'string', description: 'For city rules (case-insensitive).' },
+  model: { type: 'string', description: 'Device model, for mobileModel rules (case-insensitive).' },
+  netType: { type: 'string', description: 'Network type, for netType rules (case-insensitive).' },
+};
+
+const error = (description: string) => ({ description, content: { 'application/json': { schema: ref('DeviceError') } } });
+
+export const upgradeCheckOpenApiPaths = {
+  '/device/upgrade/check': {
+    post: {
+      tags: ['Device'],
+      operationId: 'deviceUpgradeCheck',
+      summary:
+        'Which new client version a device should be told about (guide §4.3): the releasing upgrade tasks of its platform, ranked higher version > Official > Whitelist gray > Time-window gray > latest task, with whitelists, time-window admissions and advanced rules. GET with a query string works too.',
+      parameters: [
+        { name: 'x-mcube-client-key', in: 'header', required: false, schema: { type: 'string' }, description: 'The workspace public client key (or the clientKey field).' },
+      ],
+      requestBody: {
+        content: {
+          'application/x-www-form-urlencoded': { schema: { type: 'object', properties: fields, required: ['platform', 'client'] } },
+          'application/json': { schema: { type: 'object', properties: fields, required: ['platform', 'client'] } },
+        },
+      },
+      responses: {
+        '200': { description: 'The upgrade to offer, or resultStatus 201 (no new version).', content: { 'application/json': { schema: ref('DeviceUpgradeAnswer') } } },
+        '400': error('Malformed request (platform other than android/ios, client version missing or not dotted numeric ...).'),
+        '401': error('Missing or unknown client key, or a key that does not belong to appId/workspaceId.'),
+        '429': error('Rate limited (per device, per node, MCUBE_DEVICE_RATE_PER_MIN): resultCode 1002; Retry-After gives the seconds left.'),
+      },
+    },
+  },
+};
+
+export const upgradeCheckOpenApiSchemas = {
+  DeviceUpgradeAnswer: {
+    type: 'object',
+    properties: {
+      resultCode: { type: 'integer', enum: [100] },
+      resultStatus: { type: 'integer', enum: [201, 202, 204, 206], description: '201 no new version, 202 single reminder, 204 multiple reminders, 206 forced upgrade (the codes of the client SDK)' },
+      upgradeType: { type: 'integer', enum: [202, 204, 206] },
+      forceUpgrade: { type: 'boolean' },
+      silentPeriodDays: { type: 'integer', description: 'single reminder (202): days the prompt stays silent after the user dismisses it (3, the guide\'s default; the client setting wins); 0 otherwise' },
+      newestVersion: { type: 'string', description: 'version of the offered package' },
+      guideMemo: { type: 'string', description: 'the upgrade prompt (UpgradeContent)' },
+      downloadURL: { type: 'string', description: 'signed address of the stored package, the DownloadUrl given, or the App Store / TestFlight link' },
+      packageType: { type: 'string', enum: ['apk', 'enterprise', 'appstore', 'testflight'] },
+      platform: { type: 'string', enum: ['Android', 'iOS'] },
+      md5: { type: 'string', description: 'md5 of the stored package ("" for links)' },
+      fileSize: { type: 'integer' },
+      needCheck: { type: 'boolean', description: 'download verification: the user must give the package\'s verification code' },
+      packageId: { type: 'integer' },
+      taskId: { type: 'integer' },
+    },
+    required: ['resultCode', 'resultStatus'],
+  },
+};

@@ -1,0 +1,98 @@
+import type { Knex } from 'knex';
+import { BusinessError } from '../../core/errors.js';
+import type { ActionContext } from '../../core/registry.js';
+import { bumpStamp } from '../../db/stamps.js';
+import { existingWhitelistIds } from '../nebula/nebula-store.js';
+import { invalid, shown } from '../nebula/rules/field-error.js';
+import { publishPeriodOf } from '../nebula/rules/publish-period.js';
+import { MAX_OPEN_TASKS } from '../nebula/task-service.js';
+import { packageNotFound, parsePackageId } from './package-service.js';
+import { UPGRADE_TYPE_NAMES, type UpgradeTaskSpec } from './rules/task-fields.js';
+import { getPackage, getTask, insertTask, listTasks, setPublishPeriod } from './upgrade-store.js';
+import type { UpgradePackage, UpgradeTask } from './upgrade-types.js';
+
+const TYPE_NAMES: Record<string, string> = { enterprise: 'iOS enterprise distribution', testflight: 'iOS TestFlight' };
+
+/** What the guide (§4.4) allows per distribution type. */
+function checkFitsPackage(p: UpgradePackage, spec: UpgradeTaskSpec): void {
+  if ((p.packageType === 'enterprise' || p.packageType === 'testflight') && spec.publishType !== 2) {
+    throw invalid('PublishType', `${TYPE_NAMES[p.packageType]} packages support gray releases (2) only.`);
+  }
+  if (p.packageType === 'enterprise' && spec.publishMode !== 1) {
+    throw invalid('PublishMode', `${TYPE_NAMES[p.packageType]} packages support whitelist gray releases (1) only.`);
+  }
+  if (p.packageType === 'testflight' && spec.upgradeType === 206) {
+    throw invalid('UpgradeType', `${UPGRADE_TYPE_NAMES[206]} (206) is not available for TestFlight packages; use 202 or 204.`);
+  }
+}
+
+async function refreshPeriod(trx: Knex.Transaction, ctx: ActionContext, packageId: number, now: number): Promise<void> {
+  const tasks = (await listTasks(trx, ctx, packageId)).map((t) => ({ ...t, taskType: 0 }));
+  await setPublishPeriod(trx, packageId, publishPeriodOf(tasks), now);
+}
+
+/**
+ * Creates a release task (releasing from the start: the API has no status
+ * change for upgrade tasks); the package's publish period and the delivery
+ * stamp move in the same transaction.
+ */
+export async function createUpgradeTask(ctx: ActionContext, spec: UpgradeTaskSpec): Promise<{ id: number }> {
+  const { deps } = ctx;
+  const { knex, dialect } = deps.db;
+  const now = deps.now();
+  const id = await knex.transaction(async (trx) => {
+    const p = await getPackage(trx, ctx, spec.packageId, dialect === 'pg');
+    if (!p) throw packageNotFound('PackageInfoId', spec.packageId);
+    checkFitsPackage(p, spec);
+    if (spec.whitelistIds.length) {
+      const found = await existingWhitelistIds(trx, ctx, spec.whitelistIds);
+      const missing = spec.whitelistIds.filter((w) => !found.has(w));
+      if (missing.length) throw invalid('WhitelistIds', `no whitelist ${missing.join(', ')} in this app and workspace.`);
+    }
+    const open = (await listTasks(trx, ctx, p.id)).filter((t) => t.taskStatus !== 2).length;
+    if (open >= MAX_OPEN_TASKS) {
+      throw new BusinessError('TooManyTasks', `PackageInfoId: package ${p.id} already has ${open} tasks that are not finished; at most ${MAX_OPEN_TASKS} are allowed.`);
+    }
+    const id = await insertTask(trx, ctx, {
+      packageId: p.id,
+      platform: p.platform,
+      publishType: spec.publishType,
+      publishMode: spec.publishMode,
+      taskStatus: 1,
+      upgradeType: spec.upgradeType,
+      historyForce: spec.historyForce,
+      greyEndtime: spec.greyEndtime,
+      greyNum: spec.greyNum,
+      greyConfigInfo: spec.greyConfigInfo,
+      whitelistIds: spec.whitelistIds.join(','),
+      memo: spec.memo,
+      upgradeContent: spec.upgradeContent,
+      creator: ctx.accessKeyId,
+      createdAt: now,
+      modifiedAt: now,
+    });
+    await refreshPeriod(trx, ctx, p.id, now);
+    await bumpStamp(trx, dialect, ctx.appId, ctx.workspaceId);
+    return id;
+  });
+  deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
+  return { id };
+}
+
+export async function tasksOfPackage(ctx: ActionContext, rawId: string | undefined): Promise<{ pkg: UpgradePackage; tasks: UpgradeTask[] }> {
+  const id = parsePackageId('PackageId', rawId);
+  const { knex } = ctx.deps.db;
+  const pkg = await getPackage(knex, ctx, id);
+  if (!pkg) throw packageNotFound('PackageId', id);
+  return { pkg, tasks: await listTasks(knex, ctx, id) };
+}
+
+export async function upgradeTaskDetail(ctx: ActionContext, taskId: number | undefined): Promise<{ pkg: UpgradePackage; task: UpgradeTask }> {
+  if (taskId === undefined) throw invalid('TaskId', 'is required: the id of the upgrade task.');
+  if (taskId === 0) throw invalid('TaskId', `${shown(String(taskId))} is not a task id.`);
+  const { knex } = ctx.deps.db;
+  const task = await getTask(knex, ctx, taskId);
+  if (!task) throw new BusinessError('UpgradeTaskNotFound', `TaskId: no upgrade task ${taskId} in this app and workspace.`);
+  const pkg = (await getPackage(knex, ctx, task.packageId))!;
+  return { pkg, task };
+}

@@ -1,0 +1,171 @@
+import type { Deps } from '../../core/registry.js';
+import { num } from '../../db/database.js';
+import { AdmissionCache } from '../delivery/admissions.js';
+import { piece } from '../delivery/answer.js';
+import { compileRules, ruleSetOf, type RuleSet } from '../delivery/engine/rules.js';
+import { parseVersion } from '../delivery/engine/versions.js';
+import { loadWhitelists, readStamp, type LoaderCaches } from '../delivery/snapshot-loader.js';
+import { byPriority, whitelistIdsOf, type ClientRange, type Gate, type TaskPlan } from '../delivery/snapshot.js';
+import { UPGRADE_TYPE } from './rules/task-fields.js';
+
+/** Days a single-reminder prompt stays silent after the user dismisses it (guide §4.2.2: 3 by default; the client may change it). */
+export const DEFAULT_SILENT_DAYS = 3;
+
+/** The releasing upgrade tasks of one app/workspace, compiled for the delivery engine, best first per platform. */
+export interface UpgradePlans {
+  stamp: number;
+  /** when the stamp was last compared with the database */
+  checkedAt: number;
+  /** when the signed download addresses should be renewed */
+  refreshAt: number;
+  android: TaskPlan[];
+  ios: TaskPlan[];
+  admissions: AdmissionCache;
+}
+
+interface Row {
+  id: number;
+  publish_type: number;
+  publish_mode: number;
+  task_status: number;
+  upgrade_type: number;
+  grey_endtime: number | null;
+  grey_num: number;
+  grey_admitted: number;
+  grey_config_info: string;
+  whitelist_ids: string;
+  upgrade_content: string;
+  created_at: number;
+  package_id: number;
+  platform: string;
+  package_type: string;
+  app_version: string;
+  file_key: string;
+  md5: string;
+  file_size: number;
+  download_url: string;
+  appstore_url: string;
+  need_check: number;
+  verification_code: string;
+}
+
+const OPEN: ClientRange = { min: null, max: null, memoClient: null, memoHit: false };
+
+function gateOf(r: Row): Gate {
+  if (r.publish_type === 3) return 'all';
+  if (r.publish_type === 2 && r.publish_mode === 1) return 'whitelist';
+  if (r.publish_type === 2 && r.publish_mode === 2) return 'window';
+  return 'none';
+}
+
+/** The answer a device gets from this task, serialised once per build. */
+function answerOf(r: Row, downloadUrl: string): string {
+  const single = r.upgrade_type === UPGRADE_TYPE.single;
+  return JSON.stringify({
+    resultCode: 100,
+    resultStatus: r.upgrade_type,
+    upgradeType: r.upgrade_type,
+    forceUpgrade: r.upgrade_type === UPGRADE_TYPE.forced,
+    silentPeriodDays: single ? DEFAULT_SILENT_DAYS : 0,
+    newestVersion: r.app_version,
+    guideMemo: r.upgrade_content,
+    downloadURL: downloadUrl,
+    packageType: r.package_type,
+    platform: r.platform,
+    md5: r.md5,
+    fileSize: num(r.file_size),
+    needCheck: r.need_check === 1,
+    packageId: r.package_id,
+    taskId: r.id,
+  });
+}
+
+/**
+ * Reads and compiles the releasing upgrade tasks (stamp first, as the H5
+ * snapshots do: a change committing meanwhile moves the stamp past it).
+ * Whitelists are read scoped by app and workspace; regular-expression and
+ * normal lists load and compile as the delivery snapshot's do (loadWhitelists).
+ */
+export async function loadUpgradePlans(
+  deps: Deps,
+  appId: string,
+  workspaceId: string,
+  admissions: AdmissionCache,
+  caches: Pick<LoaderCaches, 'whitelists'> = { whitelists: new Map() },
+): Promise<UpgradePlans> {
+  const { knex } = deps.db;
+  const now = deps.now();
+  const stamp = await readStamp(deps, appId, workspaceId);
+  const raw = await knex('upgrade_tasks as t')
+    .join('upgrade_packages as p', 'p.id', 't.package_id')
+    .where({ 't.app_id': appId, 't.workspace_id': workspaceId, 't.task_status': 1 })
+    .select(
+      't.id', 't.publish_type', 't.publish_mode', 't.task_status', 't.upgrade_type', 't.grey_endtime', 't.grey_num', 't.grey_admitted', 't.grey_config_info',
+      't.whitelist_ids', 't.upgrade_content', 't.created_at', 't.package_id', 'p.platform', 'p.package_type', 'p.app_version', 'p.file_key', 'p.md5', 'p.file_size',
+      'p.download_url', 'p.appstore_url', 'p.need_check', 'p.verification_code',
+    );
+  const rows: Row[] = raw.map((r: Record<string, any>) => ({
+    ...r,
+    id: num(r.id),
+    publish_type: num(r.publish_type),
+    publish_mode: num(r.publish_mode),
+    task_status: num(r.task_status),
+    upgrade_type: num(r.upgrade_type),
+    grey_endtime: r.grey_endtime === null || r.grey_endtime === undefined ? null : num(r.grey_endtime),
+    grey_num: num(r.grey_num),
+    grey_admitted: num(r.grey_admitted),
+    created_at: num(r.created_at),
+    package_id: num(r.package_id),
+    need_check: num(r.need_check),
+  })) as Row[];
+
+  const wanted = new Set<number>();
+  for (const r of rows) if (gateOf(r) === 'whitelist') for (const id of whitelistIdsOf(r.whitelist_ids)) wanted.add(id);
+  // the delivery loader's: big lists packed and read in pages, unchanged lists kept from the last build
+  const lists = await loadWhitelists(deps, appId, workspaceId, wanted, caches, (msg, f) => deps.log.warn(msg, f));
+
+  const urls = new Map<string, string>();
+  const ruleSets = new Map<string, RuleSet>();
+  const out = { android: [] as TaskPlan[], ios: [] as TaskPlan[] };
+  for (const r of rows) {
+    const platform = r.platform.toLowerCase();
+    if (platform !== 'android' && platform !== 'ios') continue;
+    let url = r.download_url || r.appstore_url;
+    if (r.file_key) {
+      if (!urls.has(r.file_key)) urls.set(r.file_key, await deps.blobs.downloadUrl(r.file_key));
+      url = urls.get(r.file_key)!;
+    }
+    const gate = gateOf(r);
+    const ruleText = (r.grey_config_info ?? '').trim();
+    let rules = ruleSets.get(ruleText);
+    if (!rules) ruleSets.set(ruleText, (rules = ruleSetOf(compileRules(ruleText))));
+    const plan: TaskPlan = {
+      id: r.id,
+      h5Id: 'upgrade',
+      resourceId: r.package_id,
+      version: parseVersion(r.app_version),
+      versionText: r.app_version,
+      tier: r.publish_type === 3 ? 3 : gate === 'whitelist' ? 2 : 1,
+      rollback: false,
+      gate,
+      // an upgrade package has no client range: every older client of its platform is a candidate
+      android: platform === 'android' ? OPEN : null,
+      ios: platform === 'ios' ? OPEN : null,
+      rules,
+      whitelists: gate === 'whitelist' ? whitelistIdsOf(r.whitelist_ids).flatMap((id) => (lists.has(id) ? [lists.get(id)!] : [])) : [],
+      endTime: r.grey_endtime ? r.grey_endtime : null,
+      greyNum: r.grey_num,
+      percentBuckets: 0,
+      seed: String(r.id),
+      seedHash: 0,
+      taskVersion: r.created_at,
+      entry: piece(answerOf(r, url)),
+    };
+    out[platform].push(plan);
+  }
+  out.android.sort(byPriority);
+  out.ios.sort(byPriority);
+  await admissions.prepare(rows.filter((r) => gateOf(r) === 'window').map((r) => ({ id: r.id, greyNum: r.grey_num, greyAdmitted: r.grey_admitted, endTime: r.grey_endtime || null })));
+  const ttlMs = deps.config.storage.downloadUrlTtlSec * 1000;
+  return { stamp, checkedAt: now, refreshAt: urls.size ? now + ttlMs / 2 : Infinity, android: out.android, ios: out.ios, admissions };
+}

@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { utcIn } from '../helpers/nebula.js';
+import { androidPackage, createPackage, createUpgradeTask, md5, fakeApp, startUpgradeServer, upload, type Upgrade } from './upgrade-fixtures.js';
+
+let u: Upgrade;
+const lists = { beta: 0, vip: 0 };
+
+/** A device asking /device/upgrade/check, with the workspace's client key. */
+async function check(fields: Record<string, string>, o: { method?: 'GET' | 'POST'; clientKey?: string | null; json?: boolean } = {}) {
+  const headers: Record<string, string> = {};
+  const key = o.clientKey === undefined ? u.srv.creds.clientKey : o.clientKey;
+  if (key) headers['x-mcube-client-key'] = key;
+  let url = `${u.srv.url}/device/upgrade/check`;
+  let body: string | undefined;
+  if (o.method === 'GET') url += '?' + new URLSearchParams(fields).toString();
+  else if (o.json) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(fields);
+  } else {
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    body = new URLSearchParams(fields).toString();
+  }
+  const res = await fetch(url, { method: o.method ?? 'POST', headers, body });
+  return { status: res.status, body: JSON.parse(await res.text()) };
+}
+
+const android = (client: string, userId = '', extra: Record<string, string> = {}) => check({ platform: 'android', client, ...(userId ? { userId } : {}), ...extra });
+
+async function whitelist(name: string, ids: string): Promise<number> {
+  const id = Number((await u.a('CreateMcubeWhitelist', { WhiteListName: name, WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId);
+  expect((await u.a('UpdateMcubeWhitelist', { Id: String(id), KeyIds: ids })).ResultCode).toBe('OK');
+  return id;
+}
+
+beforeAll(async () => {
+  u = await startUpgradeServer({ MCUBE_DEVICE_RATE_PER_MIN: '100000' });
+  lists.beta = await whitelist('beta', 'tester-1,tester-2');
+  lists.vip = await whitelist('vip', 'vip-1');
+}, 60_000);
+
+afterAll(async () => {
+  await u?.srv.close();
+});
+
+describe('/device/upgrade/check', () => {
+  it('nothing released: 201 (no new version)', async () => {
+    await androidPackage(u.a, '3.0.0');
+    expect(await android('1.0.0', 'anyone')).toEqual({ status: 200, body: { resultCode: 100, resultStatus: 201 } });
+  });
+
+  it('an official task: older clients of its platform get the mode, the prompt and the stored package; others get 201', async () => {
+    const apk = await fakeApp('v4');
+    const pkg = await createPackage(u.a, { Platform: 'Android', AppVersion: '4.0.0', FileUrl: await upload(u.a, 'shop-4.apk', apk) });
+    const task = await createUpgradeTask(u.a, pkg, { PublishType: 3, UpgradeType: 202, UpgradeContent: 'Version 4 is here' });
+    const r = await android('3.9.9', 'someone');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({
+      resultCode: 100, resultStatus: 202, upgradeType: 202, forceUpgrade: false, silentPeriodDays: 3, newestVersion: '4.0.0', guideMemo: 'Version 4 is here',
+      packageType: 'apk', platform: 'Android', md5: md5(apk), fileSize: apk.length, packageId: pkg, taskId: task,
+    });
+    const dl = await fetch(r.body.downloadURL);
+    expect(Buffer.from(await dl.arrayBuffer()).equals(apk)).toBe(true);
+    // a device without any user id still gets an official release
+    expect((await android('3.0')).body.resultStatus).toBe(202);
+    for (const client of ['4.0', '4.0.0', '4.1', '10.0']) expect((await android(client, 'someone')).body.resultStatus, client).toBe(201);
+    expect((await check({ platform: 'ios', client: '1.0', userId: 'someone' })).body.resultStatus).toBe(201);
+    // GET and JSON bodies work the same
+    expect((await check({ platform: 'Android', client: '3.0', userId: 'x' }, { method: 'GET' })).body.taskId).toBe(task);
+    expect((await check({ platform: 'android', client: '3.0', userId: 'x' }, { json: true })).body.taskId).toBe(task);
+  });
+
+  it('priority: the higher version first; for one version Official > Whitelist gray > time window, then the latest task', async () => {
+    const v5 = await androidPackage(u.a, '5.0.0');
+    const wlA = await createUpgradeTask(u.a, v5, { PublishType: 2, PublishMode: 1, WhitelistIds: String(lists.beta), UpgradeType: 202 });
+    expect((await android('3.0', 'tester-1')).body).toMatchObject({ newestVersion: '5.0.0', taskId: wlA, resultStatus: 202 });
+    expect((await android('3.0', 'stranger')).body).toMatchObject({ newestVersion: '4.0.0' });
+    // a newer whitelist task for the same version (guide's example: task B, forced, wins over task A)
+    const wlB = await createUpgradeTask(u.a, v5, { PublishType: 2, PublishMode: 1, WhitelistIds: `${lists.beta},${lists.vip}`, UpgradeType: 206 });
+    expect((await android('3.0', 'tester-1')).body).toMatchObject({ taskId: wlB, resultStatus: 206, forceUpgrade: true, silentPeriodDays: 0 });
+    expect((await android('3.0', 'vip-1')).body).toMatchObject({ taskId: wlB });
+    // an official task of the same version outranks both
+    const off = await createUpgradeTask(u.a, v5, { PublishType: 3, UpgradeType: 204 });
+    expect((await android('3.0', 'tester-1')).body).toMatchObject({ taskId: off, resultStatus: 204 });
+    expect((await android('3.0', 'stranger')).body).toMatchObject({ taskId: off, newestVersion: '5.0.0' });
+    // a higher version reaches only its whitelist; everybody else keeps the 5.0.0 official release
+    const v6 = await androidPackage(u.a, '6.0.0');
+    const v6task = await createUpgradeTask(u.a, v6, { PublishType: 2, PublishMode: 1, WhitelistIds: String(lists.vip), UpgradeType: 202 });
+    expect((await android('3.0', 'vip-1')).body).toMatchObject({ taskId: v6task, newestVersion: '6.0.0' });
+    expect((await android('5.0.0', 'vip-1')).body).toMatchObject({ taskId: v6task });
+    expect((await android('5.0.0', 'tester-1')).body.resultStatus).toBe(201);
+  });
+
+  it('advanced rules: city, model, network and OS version must all match', async () => {
+    const pkg = await createPackage(u.a, { Platform: 'iOS', AppVersion: '7.0.0', AppstoreUrl: 'https://apps.apple.com/app/id7' });
+    const rules = JSON.stringify([
+      { ruleElement: 'city', operation: 1, value: 'Shanghai,Beijing' },
+      { ruleElement: 'osVersion', operation: 3, value: '13.0-17.9' },
+    ]);
+    const wl = await whitelist('ios-testers', 'ios-1,ios-2');
+    const task = await createUpgradeTask(u.a, pkg, { PublishType: 2, PublishMode: 1, WhitelistIds: String(wl), GreyConfigInfo: rules, UpgradeType: 204 });
+    const ios = (fields: Record<string, string>) => check({ platform: 'ios', client: '6.0', userId: 'ios-1', ...fields });
+    expect((await ios({ city: 'Shanghai', system: '16.2' })).body).toMatchObject({ taskId: task, downloadURL: 'https://apps.apple.com/app/id7', packageType: 'appstore', md5: '' });
+    expect((await ios({ city: 'shanghai', system: '13.0' })).body.taskId).toBe(task);
+    expect((await ios({ city: 'Hangzhou', system: '16.2' })).body.resultStatus).toBe(201);
+    expect((await ios({ city: 'Beijing', system: '18.0' })).body.resultStatus).toBe(201);
+    expect((await ios({ city: 'Beijing' })).body.resultStatus).toBe(201);
+    expect((await check({ platform: 'ios', client: '6.0', userId: 'ios-9', city: 'Beijing', system: '16.0' })).body.resultStatus).toBe(201);
+  });
+
+  it('a time window admits GreyNum distinct users; an admitted user keeps it, nobody takes a second slot', async () => {
+    const pkg = await createPackage(u.a, { Platform: 'iOS', AppVersion: '8.0.0', AppstoreUrl: 'https://apps.apple.com/app/id8' });
+    const task = await createUpgradeTask(u.a, pkg, { PublishType: 2, PublishMode: 2, GreyEndtimeData: utcIn(86_400_000), GreyNum: 2, UpgradeType: 204 });
+    const ios = (userId: string) => check({ platform: 'ios', client: '7.5', userId });
+    expect((await ios('w-1')).body.taskId).toBe(task);
+    expect((await ios('w-1')).body.taskId).toBe(task);
+    expect((await ios('w-2')).body.taskId).toBe(task);
+    expect((await ios('w-3')).body.taskId).not.toBe(task);
+    expect((await ios('w-1')).body.taskId).toBe(task);
+    // a device with no user id cannot take a slot
+    expect((await check({ platform: 'ios', client: '7.5' })).body.taskId).not.toBe(task);
+    const rows = await u.srv.node.deps.db.knex('upgrade_admissions').where({ task_id: task }).orderBy('user_key').pluck('user_key');
+    expect(rows).toEqual(['w-1', 'w-2']);
+    const listed = (await u.a('ListMcubeUpgradeTasks', { PackageId: String(pkg) })).ListTaskResult.TaskInfo[0];
+    expect(listed).toMatchObject({ Id: task, RealGreyNum: 2, GreyUv: 2 });
+  });
+
+  it('deleting the package stops the offer at once; other tenants and bad requests are refused', async () => {
+    const pkg = await androidPackage(u.a, '9.0.0');
+    const task = await createUpgradeTask(u.a, pkg, { PublishType: 3, UpgradeType: 206 });
+    expect((await android('8.0', 'any')).body.taskId).toBe(task);
+    expect((await u.a('DeleteMcubeUpgradeResource', { Id: String(pkg) })).ResultCode).toBe('OK');
+    expect((await android('8.0', 'any')).body.taskId).not.toBe(task);
+
+    // B's release never reaches A's devices, and A's client key cannot name B's app
+    const bPkg = await androidPackage(u.b, '99.0.0');
+    await createUpgradeTask(u.b, bPkg, { PublishType: 3, UpgradeType: 206 });
+    expect((await android('1.0', 'any')).body.newestVersion).not.toBe('99.0.0');
+    expect((await android('1.0', 'any', { appId: u.B.appId })).status).toBe(401);
+    expect((await check({ platform: 'android', client: '1.0' }, { clientKey: null })).status).toBe(401);
+    expect((await check({ platform: 'android', client: '1.0' }, { clientKey: 'mck_nosuchkey' })).status).toBe(401);
+    expect((await check({ platform: 'symbian', client: '1.0' })).status).toBe(400);
+    expect((await check({ platform: 'android' })).status).toBe(400);
+    expect((await check({ platform: 'android', client: 'latest' })).status).toBe(400);
+    expect((await fetch(`${u.srv.url}/device/upgrade/check`, { method: 'PUT' })).status).toBe(405);
+    // the offline-package endpoint is untouched
+    expect((await fetch(`${u.srv.url}/device/nebula/update`, { method: 'POST', headers: { 'x-mcube-client-key': u.srv.creds.clientKey, 'content-type': 'application/x-www-form-urlencoded' }, body: 'platform=android&client=1.0' })).status).toBe(200);
+  });
+});
