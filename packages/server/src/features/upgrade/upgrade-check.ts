@@ -12,8 +12,6 @@ import { loadUpgradePlans, type UpgradePlans } from './upgrade-plans.js';
 export const UPGRADE_CHECK_PATH = '/device/upgrade/check';
 const CLIENT_KEY_HEADER = 'x-mcube-client-key';
 const MAX_BODY = 16 * 1024;
-/** How long a node answers from its plans before it compares the change stamp again (changes made on this node apply at once). */
-const STAMP_CHECK_MS = 1000;
 const NO_UPGRADE = JSON.stringify({ resultCode: 100, resultStatus: 201 });
 
 interface Held {
@@ -62,7 +60,9 @@ export function createUpgradeCheck(deps: Deps): UpgradeCheckService {
     const h = holder(appId, workspaceId);
     const now = deps.now();
     if (h.plans && !h.dirty && now < h.plans.refreshAt) {
-      if (now - h.plans.checkedAt < STAMP_CHECK_MS) return h.plans;
+      // answers from its plans for one stamp-poll interval (MCUBE_STAMP_POLL_MS, as the H5 snapshots), then compares the
+      // change stamp again: a change made on another node shows within that interval; one made here applies at once
+      if (now - h.plans.checkedAt < deps.config.delivery.pollIntervalMs) return h.plans;
       if ((await readStamp(deps, appId, workspaceId)) === h.plans.stamp) {
         h.plans.checkedAt = now;
         return h.plans;
