@@ -242,7 +242,8 @@ describe('pause, continue and end fired at one task from both nodes at once', ()
     for (let round = 0; round < ROUNDS; round++) {
       const shots = await volley(status === 1 ? [3, 3, 1, 1, 3, 1] : [1, 1, 3, 3, 1, 3]);
       for (const s of shots) outcomes[s.code] = (outcomes[s.code] ?? 0) + 1;
-      const bad = shots.filter((s) => !['OK', 'InvalidTaskStatusChange', 'ConcurrentChange'].includes(s.code));
+      // changes of one task are serialised under its package's lock: each sees the one before, so none fails as ConcurrentChange
+      const bad = shots.filter((s) => !['OK', 'InvalidTaskStatusChange'].includes(s.code));
       if (bad.length) {
         fig.check('disallowedOutcome', bad.length);
         problems.push(`round ${round}: ${bad.map((s) => `${s.to}:${s.code}`).join(' ')}`);

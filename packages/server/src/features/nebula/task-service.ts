@@ -98,10 +98,14 @@ export async function changeTaskStatus(ctx: ActionContext, input: { taskId?: str
   const to = input.taskStatus;
   const now = deps.now();
   await knex.transaction(async (trx) => {
+    const seen = await getTask(trx, ctx, taskId);
+    if (!seen) throw new BusinessError('NebulaTaskNotFound', `TaskId: no release task ${taskId} in this app and workspace.`);
+    if (packageId !== null && packageId !== seen.resourceId) throw invalid('PackageId', `${packageId} is not the package of task ${taskId} (${seen.resourceId}).`);
+    await lockedResource(trx, ctx, seen.resourceId, 'PackageId');
+    // read again under the package's lock (PostgreSQL): a change committed while this request waited for the lock
+    // is what this one moves on from (an end after a pause is valid), instead of both failing on a stale status
     const task = await getTask(trx, ctx, taskId);
-    if (!task) throw new BusinessError('NebulaTaskNotFound', `TaskId: no release task ${taskId} in this app and workspace.`);
-    if (packageId !== null && packageId !== task.resourceId) throw invalid('PackageId', `${packageId} is not the package of task ${taskId} (${task.resourceId}).`);
-    await lockedResource(trx, ctx, task.resourceId, 'PackageId');
+    if (!task) throw new BusinessError('NebulaTaskNotFound', `TaskId: release task ${taskId} was deleted meanwhile.`);
     checkStatusChange(task.taskStatus, to);
     if (!(await updateTaskStatus(trx, task.id, task.taskStatus, to, now))) {
       throw new BusinessError('ConcurrentChange', `TaskStatus: task ${taskId} was changed by another request meanwhile; read it again and retry.`);
