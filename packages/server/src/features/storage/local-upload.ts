@@ -1,6 +1,6 @@
 import busboy from 'busboy';
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
@@ -32,6 +32,7 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
   let sink: Transform | null = null;
   let tmp: string | null = null;
   let written: Promise<void> | null = null;
+  let out: WriteStream | null = null;
   let accepted: AcceptedForm | null = null;
   let size = 0;
   const md5 = createHash('md5');
@@ -41,6 +42,14 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
     sink?.destroy(new Error('upload abandoned'));
     file?.resume();
     await written?.catch(() => {});
+    // the temp file must be closed before it is removed: a write stream still opening creates it afterwards
+    if (out && !out.closed) {
+      const stream = out;
+      await new Promise<void>((resolve) => {
+        stream.once('close', () => resolve());
+        stream.destroy();
+      });
+    }
     if (tmp) await rm(tmp, { force: true });
     tmp = null;
   };
@@ -113,7 +122,8 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
     });
     tmp = store.tempPath();
     sink = count;
-    written = pipeline(stream, count, createWriteStream(tmp));
+    out = createWriteStream(tmp);
+    written = pipeline(stream, count, out);
     written.catch((e) => fail(e));
   });
 
