@@ -1,16 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../../core/registry.js';
 import { AdmissionCache } from '../delivery/admissions.js';
-import { errorBody, RESULT_RATE_LIMITED } from '../delivery/answer.js';
-import { ClientKeys, scopeKey } from '../delivery/client-keys.js';
-import { BadDeviceRequest, fieldsFromForm, fieldsFromJson, parseCheck, str, userKeyOf, type Fields } from '../delivery/device-request.js';
+import { ClientKeys, scopeKey, type DeviceScope } from '../delivery/client-keys.js';
+import { admitDevice, failWith, readDeviceRequest, send, type DeviceEndpoint } from '../delivery/device-io.js';
+import { BadDeviceRequest, parseCheck, str, type Fields } from '../delivery/device-request.js';
 import { decideApp } from '../delivery/engine/decide.js';
 import { DeviceRateLimiter } from '../delivery/rate-limit.js';
 import { readStamp, type LoaderCaches } from '../delivery/snapshot-loader.js';
 import { loadUpgradePlans, type UpgradePlans } from './upgrade-plans.js';
 
 export const UPGRADE_CHECK_PATH = '/device/upgrade/check';
-const CLIENT_KEY_HEADER = 'x-mcube-client-key';
 const MAX_BODY = 16 * 1024;
 const NO_UPGRADE = JSON.stringify({ resultCode: 100, resultStatus: 201 });
 
@@ -83,20 +82,8 @@ export function createUpgradeCheck(deps: Deps): UpgradeCheckService {
     return h.building;
   };
 
-  const answer = async (req: IncomingMessage, res: ServerResponse, fields: Fields): Promise<void> => {
-    const header = req.headers[CLIENT_KEY_HEADER];
-    const clientKey = (typeof header === 'string' ? header : '') || str(fields, 'clientKey');
-    if (!clientKey) return send(res, 401, errorBody(401, `Missing client key (header ${CLIENT_KEY_HEADER} or field clientKey).`));
-    const scope = await keys.resolve(clientKey);
-    const appId = str(fields, 'appId');
-    const workspaceId = str(fields, 'workspaceId');
-    if (!scope || (appId && appId !== scope.appId) || (workspaceId && workspaceId !== scope.workspaceId)) {
-      return send(res, 401, errorBody(401, 'Unknown client key, or the key does not belong to this appId/workspaceId.'));
-    }
-    const userKey = userKeyOf(fields);
-    if (!limiter.allow(scope.key, userKey || 'ip:' + (req.socket.remoteAddress ?? ''))) {
-      return send(res, 429, errorBody(RESULT_RATE_LIMITED, 'Too many update checks from this device; retry later.'), { 'retry-after': String(limiter.retryAfterSec()) });
-    }
+  /** A known device within its rate: the engine over the releasing upgrade tasks of its platform. */
+  const answer = async (res: ServerResponse, fields: Fields, scope: DeviceScope, userKey: string): Promise<void> => {
     if (!/^\d{1,9}(\.\d{1,9}){0,7}$/.test(str(fields, 'client'))) throw new BadDeviceRequest('client must be the installed client version, e.g. 4.0.0');
     const { check } = parseCheck({ ...fields, query: undefined, existed: undefined }, userKey, deps.now());
     const plans = await current(scope.appId, scope.workspaceId);
@@ -105,10 +92,10 @@ export function createUpgradeCheck(deps: Deps): UpgradeCheckService {
     send(res, 200, d.kind === 'deliver' ? d.task.entry.text : NO_UPGRADE);
   };
 
-  const fail = (res: ServerResponse, err: unknown) => {
-    if (err instanceof BadDeviceRequest) return send(res, err.status, errorBody(err.status, err.message));
-    deps.log.error('upgrade check failed', { error: (err as Error).message });
-    send(res, 500, errorBody(500, 'Internal error.'));
+  const endpoint: DeviceEndpoint = {
+    maxBody: MAX_BODY,
+    fail: failWith(deps.log, 'upgrade check failed'),
+    run: (req, res, fields) => admitDevice(keys, limiter, req, res, fields, answer),
   };
 
   return {
@@ -120,51 +107,8 @@ export function createUpgradeCheck(deps: Deps): UpgradeCheckService {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       if ((q < 0 ? url : url.slice(0, q)) !== UPGRADE_CHECK_PATH) return false;
-      if (req.method !== 'GET' && req.method !== 'POST') {
-        req.resume();
-        send(res, 405, errorBody(405, 'Use GET or POST.'), { allow: 'GET, POST' });
-        return true;
-      }
-      let fields: Fields;
-      try {
-        fields = q < 0 ? {} : fieldsFromForm(url.slice(q + 1));
-      } catch (err) {
-        req.resume();
-        fail(res, err);
-        return true;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let refused = false;
-      req.on('data', (c: Buffer) => {
-        if (refused) return;
-        size += c.length;
-        if (size > MAX_BODY) {
-          refused = true;
-          fail(res, new BadDeviceRequest(`The body is larger than ${MAX_BODY} bytes.`, 413));
-        } else chunks.push(c);
-      });
-      req.on('end', () => {
-        if (refused) return;
-        try {
-          const body = Buffer.concat(chunks, size).toString('utf8');
-          if (body !== '') {
-            if ((req.headers['content-type'] ?? '').includes('json')) fieldsFromJson(body, fields);
-            else fieldsFromForm(body, fields);
-          }
-        } catch (err) {
-          fail(res, err);
-          return;
-        }
-        answer(req, res, fields).catch((err) => fail(res, err));
-      });
+      readDeviceRequest(endpoint, req, res, q);
       return true;
     },
   };
-}
-
-function send(res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extra });
-  res.end(body);
 }
