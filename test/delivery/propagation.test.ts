@@ -1,10 +1,9 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceCheck, queryOf } from '../helpers/device-client.js';
 import { createTask, mcube, publishFixture, setTaskStatus, utcIn, type Call } from '../helpers/nebula.js';
-import { startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { startPeerNode, type ServerProcess } from '../helpers/process.js';
 import { makeTestEnv, TEST_CREDS, testPgUrl, type TestEnv, type TestServer } from '../helpers/server.js';
 
 /**
@@ -23,28 +22,6 @@ let b: ServerProcess;
 let call: Call;
 let db: Knex;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startNode(port: number): Promise<ServerProcess> {
-  return startServerProcess({
-    ...env.env,
-    // the child inherits this process's environment: on SQLite make sure no DATABASE_URL leaks in
-    ...(env.schema ? {} : { DATABASE_URL: '', MCUBE_DB_SCHEMA: '' }),
-    MCUBE_PORT: String(port),
-    MCUBE_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    MCUBE_LOG_LEVEL: 'warn',
-  });
-}
-
 const ask = (node: ServerProcess, userId: string, installed = '') =>
   deviceCheck(node.url, { platform: 'android', client: '2.0.0', userId, query: queryOf({ [H5]: installed }) }, { clientKey: TEST_CREDS.clientKey });
 
@@ -61,9 +38,8 @@ async function visibleOn(node: ServerProcess, userId: string, want: (versions: s
 
 beforeAll(async () => {
   env = makeTestEnv({ MCUBE_DEVICE_RATE_PER_MIN: '100000' });
-  const [pa, pb] = [await freePort(), await freePort()];
-  a = await startNode(pa);
-  b = await startNode(pb);
+  a = await startPeerNode(env);
+  b = await startPeerNode(env);
   const shim = { host: a.host, url: a.url, creds: TEST_CREDS } as unknown as TestServer;
   call = mcube(shim);
   await publishFixture(shim, { h5Id: H5, version: '1.0.0.0' });

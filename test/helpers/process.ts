@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -65,5 +66,21 @@ export function runCommand(cmd: string, args: string[], env: Record<string, stri
     p.stdout.on('data', (c) => (stdout += c));
     p.stderr.on('data', (c) => (stderr += c));
     p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * Another node of one deployment: a server process on a free port (public
+ * URL to match) over the test environment's database and data folder.
+ */
+export async function startPeerNode(env: { env: Record<string, string>; schema: string | null }): Promise<ServerProcess> {
+  const port = await freePort();
+  return startServerProcess({
+    ...env.env,
+    // the child inherits this process's environment: on SQLite make sure no DATABASE_URL leaks in
+    ...(env.schema ? {} : { DATABASE_URL: '', MCUBE_DB_SCHEMA: '' }),
+    MCUBE_PORT: String(port),
+    MCUBE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    MCUBE_LOG_LEVEL: 'warn',
   });
 }

@@ -9,7 +9,7 @@ import { makeTestEnv, TEST_CREDS, type TestEnv } from '../helpers/server.js';
 import { openapiCore } from '../helpers/vendor-clients.js';
 import { listKeys, openSharedState, type SharedState } from './lib/db-state.js';
 import { SuiteFigures } from './lib/figures.js';
-import { freePort } from './lib/free-port.js';
+import { freePort } from '../helpers/free-port.js';
 import { sleep } from './lib/run-pool.js';
 import { Prng, runSeed } from './lib/prng.js';
 

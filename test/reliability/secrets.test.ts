@@ -9,7 +9,7 @@ import { makeTestEnv, TEST_CREDS, testDb, type TestEnv } from '../helpers/server
 import { uploadWithToken } from '../helpers/upload.js';
 import { listKeys, openSharedState, tableNames, type SharedState } from './lib/db-state.js';
 import { SuiteFigures } from './lib/figures.js';
-import { freePort } from './lib/free-port.js';
+import { freePort } from '../helpers/free-port.js';
 import { sleep } from './lib/run-pool.js';
 import { sendRequest, signAcs3, signV1, type Signer } from '../helpers/signing.js';
 

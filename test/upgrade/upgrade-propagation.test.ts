@@ -1,9 +1,8 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcube, utcIn, type Call } from '../helpers/nebula.js';
-import { startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { startPeerNode, type ServerProcess } from '../helpers/process.js';
 import { makeTestEnv, TEST_CREDS, testPgUrl, type TestEnv, type TestServer } from '../helpers/server.js';
 import { androidPackage, createUpgradeTask } from './upgrade-fixtures.js';
 
@@ -20,27 +19,6 @@ let a: ServerProcess;
 let b: ServerProcess;
 let call: Call;
 let db: Knex;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function startNode(port: number): Promise<ServerProcess> {
-  return startServerProcess({
-    ...env.env,
-    ...(env.schema ? {} : { DATABASE_URL: '', MCUBE_DB_SCHEMA: '' }),
-    MCUBE_PORT: String(port),
-    MCUBE_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    MCUBE_LOG_LEVEL: 'warn',
-  });
-}
 
 async function check(node: ServerProcess, userId: string, client = '1.0.0'): Promise<{ status: number; body: any }> {
   const res = await fetch(`${node.url}/device/upgrade/check`, {
@@ -64,8 +42,8 @@ async function visibleOn(node: ServerProcess, userId: string, want: (body: any) 
 
 beforeAll(async () => {
   env = makeTestEnv({ MCUBE_DEVICE_RATE_PER_MIN: '100000', MCUBE_JANITOR_INTERVAL_SEC: '0' });
-  a = await startNode(await freePort());
-  b = await startNode(await freePort());
+  a = await startPeerNode(env);
+  b = await startPeerNode(env);
   call = mcube({ host: a.host, url: a.url, creds: TEST_CREDS } as unknown as TestServer);
   db = env.schema
     ? knexFactory({ client: 'pg', connection: testPgUrl, searchPath: [env.schema], pool: { min: 0, max: 2 } })

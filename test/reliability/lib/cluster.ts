@@ -1,6 +1,6 @@
 import { startServerProcess, type ServerProcess } from '../../helpers/process.js';
 import { makeTestEnv, type TestEnv } from '../../helpers/server.js';
-import { freePort } from './free-port.js';
+import { freePort } from '../../helpers/free-port.js';
 
 /**
  * Server processes sharing one database (one SQLite data folder, or one
