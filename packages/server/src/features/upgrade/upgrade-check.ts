@@ -55,16 +55,17 @@ export function createUpgradeCheck(deps: Deps): UpgradeCheckService {
     return h;
   };
 
-  const current = async (appId: string, workspaceId: string): Promise<UpgradePlans> => {
+  /** The holder of the app/workspace once its plans are up to date (rebuilt when the stamp moved or a change was made here). */
+  const current = async (appId: string, workspaceId: string): Promise<Held & { plans: UpgradePlans }> => {
     const h = holder(appId, workspaceId);
     const now = deps.now();
     if (h.plans && !h.dirty && now < h.plans.refreshAt) {
       // answers from its plans for one stamp-poll interval (MCUBE_STAMP_POLL_MS, as the H5 snapshots), then compares the
       // change stamp again: a change made on another node shows within that interval; one made here applies at once
-      if (now - h.plans.checkedAt < deps.config.delivery.pollIntervalMs) return h.plans;
+      if (now - h.plans.checkedAt < deps.config.delivery.pollIntervalMs) return h as Held & { plans: UpgradePlans };
       if ((await readStamp(deps, appId, workspaceId)) === h.plans.stamp) {
         h.plans.checkedAt = now;
-        return h.plans;
+        return h as Held & { plans: UpgradePlans };
       }
     }
     if (!h.building) {
@@ -79,16 +80,17 @@ export function createUpgradeCheck(deps: Deps): UpgradeCheckService {
           h.building = null;
         });
     }
-    return h.building;
+    await h.building;
+    return h as Held & { plans: UpgradePlans };
   };
 
   /** A known device within its rate: the engine over the releasing upgrade tasks of its platform. */
   const answer = async (res: ServerResponse, fields: Fields, scope: DeviceScope, userKey: string): Promise<void> => {
     if (!/^\d{1,9}(\.\d{1,9}){0,7}$/.test(str(fields, 'client'))) throw new BadDeviceRequest('client must be the installed client version, e.g. 4.0.0');
     const { check } = parseCheck({ ...fields, query: undefined, existed: undefined }, userKey, deps.now());
-    const plans = await current(scope.appId, scope.workspaceId);
+    const { plans, admissions } = await current(scope.appId, scope.workspaceId);
     const tasks = check.platform === 'android' ? plans.android : plans.ios;
-    const d = await decideApp(tasks, check, check.client, '', plans.admissions, (task, err) => deps.log.warn('upgrade time-window admission failed', { taskId: task.id, error: err.message }));
+    const d = await decideApp(tasks, check, check.client, '', admissions, (task, err) => deps.log.warn('upgrade time-window admission failed', { taskId: task.id, error: err.message }));
     send(res, 200, d.kind === 'deliver' ? d.task.entry.text : NO_UPGRADE);
   };
 

@@ -20,7 +20,6 @@ export interface UpgradePlans {
   refreshAt: number;
   android: TaskPlan[];
   ios: TaskPlan[];
-  admissions: AdmissionCache;
 }
 
 interface Row {
@@ -167,5 +166,5 @@ export async function loadUpgradePlans(
   out.ios.sort(byPriority);
   await admissions.prepare(rows.filter((r) => gateOf(r) === 'window').map((r) => ({ id: r.id, greyNum: r.grey_num, greyAdmitted: r.grey_admitted, endTime: r.grey_endtime || null })));
   const ttlMs = deps.config.storage.downloadUrlTtlSec * 1000;
-  return { stamp, checkedAt: now, refreshAt: urls.size ? now + ttlMs / 2 : Infinity, android: out.android, ios: out.ios, admissions };
+  return { stamp, checkedAt: now, refreshAt: urls.size ? now + ttlMs / 2 : Infinity, android: out.android, ios: out.ios };
 }
