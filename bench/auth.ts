@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import knexFactory from 'knex';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { buildServer } from '../packages/server/scripts/build.mjs';
 import { ROOT, startServerProcess } from '../test/helpers/process.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 
@@ -38,6 +39,8 @@ if (process.env.DATABASE_URL) {
 // --cpu-prof <dir>: the server writes a V8 CPU profile there when it stops
 const profIdx = process.argv.indexOf('--cpu-prof');
 const nodeArgs = profIdx > 0 ? ['--cpu-prof', `--cpu-prof-dir=${process.argv[profIdx + 1]}`] : [];
+// the server runs as production runs it: the built JavaScript, no TypeScript loader
+await buildServer();
 const server = await startServerProcess(env, 30_000, nodeArgs);
 
 const body = 'AppId=ALIPUB0000001&WorkspaceId=default';
@@ -98,7 +101,7 @@ function presigned(n: number): () => string {
 }
 
 function startBare(bytes: number): Promise<{ port: number; pid: number; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/lib/bare-server.ts'), String(bytes)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [join(ROOT, 'bench/lib/bare-server.mjs'), String(bytes)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let err = '';
     proc.stderr!.on('data', (c) => {

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import knexFactory from 'knex';
 import { loadConfig } from '../packages/server/src/config.js';
 import { bumpStamp } from '../packages/server/src/db/stamps.js';
+import { buildServer } from '../packages/server/scripts/build.mjs';
 import { ROOT, startServerProcess, type ServerProcess } from '../test/helpers/process.js';
 import { BENCH_APPS, h5IdOf, regexMatchingId, seedDelivery, whitelistedId } from './lib/delivery-seed.js';
 
@@ -173,7 +174,7 @@ async function compare(dev: Target, bare: Target, pool: Req[], seconds: number, 
 }
 
 function startBare(bytes: number): Promise<{ url: string; pid: number; stop(): void }> {
-  const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/lib/bare-server.ts'), String(bytes)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [join(ROOT, 'bench/lib/bare-server.mjs'), String(bytes)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let err = '';
     p.stderr!.on('data', (c) => {
@@ -345,6 +346,8 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
   }
 }
 
+// the server runs as production runs it: the built JavaScript, no TypeScript loader
+await buildServer();
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 if (!only || only === 'sqlite') await runOne('sqlite');
 if (process.env.DATABASE_URL && (!only || only === 'postgres')) await runOne('postgres');

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 
 export interface ServerProcess {
   proc: ChildProcess;
@@ -14,10 +14,14 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `packages/server/src/main.ts` as a real process and waits for its listening line. */
+/** What production runs, built by packages/server/scripts/build.mjs (vitest's global setup builds it once per run). */
+export const SERVER_MAIN = join(ROOT, 'packages/server/dist/main.mjs');
+export const ADMIN_MAIN = join(ROOT, 'packages/server/dist/admin.mjs');
+
+/** Starts the built server as a real process, as `npm start` does, and waits for its listening line. */
 export function startServerProcess(env: Record<string, string>, timeoutMs = 30_000, nodeArgs: string[] = []): Promise<ServerProcess> {
-  // node --import tsx (not the tsx CLI) so signals reach the server itself
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'packages/server/src/main.ts')], {
+  if (!existsSync(SERVER_MAIN)) throw new Error(`${SERVER_MAIN} is missing: run "npm run build" (vitest's global setup does)`);
+  const proc = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, SERVER_MAIN], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,9 +1,8 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openapiCore } from '../helpers/vendor-clients.js';
-import { ROOT, TSX, runCommand, startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { ADMIN_MAIN, runCommand, startServerProcess, type ServerProcess } from '../helpers/process.js';
 import { makeTestEnv, type TestEnv } from '../helpers/server.js';
 
 const envs: TestEnv[] = [];
@@ -52,7 +51,7 @@ describe('the server process', () => {
     const env = firstStartEnv();
     const p = await startServerProcess(env);
     procs.push(p);
-    const admin = (...args: string[]) => runCommand(TSX, [join(ROOT, 'packages/server/src/admin/cli.ts'), ...args, '--json'], env);
+    const admin = (...args: string[]) => runCommand(process.execPath, [ADMIN_MAIN, ...args, '--json'], env);
     expect((await admin('tenants', 'create', 'ACME01')).code).toBe(0);
     const app = await admin('apps', 'create', 'ACMEAPP0000001', '--tenant', 'ACME01');
     expect(JSON.parse(app.stdout)).toMatchObject({ appId: 'ACMEAPP0000001', workspaceId: 'default' });

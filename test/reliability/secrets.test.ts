@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretBox, safeEqual } from '../../packages/server/src/core/crypto.js';
 import { makeH5Zip, rsaKeyPair } from '../helpers/nebula.js';
-import { ROOT, runCommand, startServerProcess, TSX, type ServerProcess } from '../helpers/process.js';
+import { ADMIN_MAIN, ROOT, runCommand, startServerProcess, type ServerProcess } from '../helpers/process.js';
 import { makeTestEnv, TEST_CREDS, testDb, type TestEnv } from '../helpers/server.js';
 import { uploadWithToken } from '../helpers/upload.js';
 import { listKeys, openSharedState, tableNames, type SharedState } from './lib/db-state.js';
@@ -37,7 +37,7 @@ let state: SharedState;
 const sent: string[] = []; // every signature and Authorization value sent
 let keyPem = '';
 let cliKey = { accessKeyId: '', accessKeySecret: '' };
-const admin = (...args: string[]) => runCommand(TSX, [join(ROOT, 'packages/server/src/admin/cli.ts'), ...args, '--json'], env.env);
+const admin = (...args: string[]) => runCommand(process.execPath, [ADMIN_MAIN, ...args, '--json'], env.env);
 
 interface Answer {
   status: number;

@@ -2,9 +2,9 @@
 // the given size (after reading the request body, as the device endpoint
 // does), sent the way the device endpoint sends its answer: status and
 // headers by writeHead, the body as one string by end().
-// Usage: node --import tsx bench/lib/bare-server.ts <bytes>
+// Plain JavaScript, run without a loader, as the built server is.
+// Usage: node bench/lib/bare-server.mjs <bytes>
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 const size = Math.max(64, Number(process.argv[2] ?? 1024));
 const head = '{"resultCode":100,"state":"success","pad":"';
@@ -20,6 +20,6 @@ const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
   });
 });
 server.listen(0, '127.0.0.1', () => {
-  process.stderr.write(`bare listening on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
+  process.stderr.write(`bare listening on http://127.0.0.1:${server.address().port}\n`);
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
