@@ -13,6 +13,8 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | null;
   dbSchema: string | null;
+  /** PostgreSQL: run the hot raw statements as named prepared statements (off behind PgBouncer < 1.21 in transaction mode) */
+  dbPreparedStatements: boolean;
   masterKey: Buffer;
   bootstrap: {
     tenantId: string;
@@ -131,6 +133,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     databaseUrl: str(env, 'DATABASE_URL'),
     dbSchema,
+    dbPreparedStatements: bool(env, 'MCUBE_DB_PREPARED_STATEMENTS', true),
     masterKey: loadMasterKey(env, dataDir),
     bootstrap: {
       tenantId: env.MCUBE_BOOTSTRAP_TENANT_ID || 'TENANT01',

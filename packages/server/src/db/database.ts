@@ -5,6 +5,7 @@ import { migrationSource } from '../../../../migrations/index.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../core/logger.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
+import { PgStatements } from './pg-statements.js';
 
 export type Db = Knex;
 
@@ -44,7 +45,7 @@ export interface Database {
 
 /** Opens the configured database and brings its schema up to date. */
 export async function openDatabase(
-  config: Pick<Config, 'databaseUrl' | 'dbSchema' | 'dataDir'>,
+  config: Pick<Config, 'databaseUrl' | 'dbSchema' | 'dataDir' | 'dbPreparedStatements'>,
   /** server nodes pass their logger: SQLite's WAL checkpoints then run in a worker thread (db/checkpointer.ts) */
   opts: { serverLog?: Logger } = {},
 ): Promise<Database> {
@@ -55,6 +56,7 @@ export async function openDatabase(
   let checkpointer: Checkpointer | undefined;
   // PostgreSQL: a small pool of its own for db.all(), without knex's runner in between
   let hotPool: pg.Pool | undefined;
+  let statements: PgStatements | undefined;
   const sqliteFile = join(config.dataDir, 'mcube.sqlite');
   if (config.databaseUrl) {
     dialect = 'pg';
@@ -119,6 +121,7 @@ export async function openDatabase(
     });
     // an idle connection the server drops must not take the node down; the next query reconnects
     hotPool.on('error', (e) => opts.serverLog?.warn('postgres connection lost', { error: e.message }));
+    statements = new PgStatements(hotPool, config.dbPreparedStatements, (msg, fields) => opts.serverLog?.warn(msg, fields));
   }
   if (dialect === 'sqlite' && opts.serverLog) {
     const log = opts.serverLog;
@@ -135,7 +138,7 @@ export async function openDatabase(
     knex,
     dialect,
     all: <T>(sql: string, bindings: readonly unknown[] = []): Promise<T[]> => {
-      if (hotPool) return hotPool.query(dollarParams(sql), bindings as unknown[]).then((r) => r.rows as T[]);
+      if (statements) return statements.query<T>(dollarParams(sql), bindings as unknown[]);
       const conn = rawConn();
       if (!conn) return viaKnex<T>(sql, bindings);
       try {
