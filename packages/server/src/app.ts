@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { buildRegistry } from './actions.js';
 import type { Config } from './config.js';
 import { answerClientError, answerConnect } from './core/client-error.js';
-import { SecretBox } from './core/crypto.js';
 import { createLogger, type Logger } from './core/logger.js';
+import { Metrics, type DeviceEndpointName } from './core/metrics.js';
+import { SecretBox, safeEqual } from './core/crypto.js';
 import type { Deps } from './core/registry.js';
 import { createRpcHandler } from './core/rpc.js';
 import { openDatabase } from './db/database.js';
@@ -41,6 +42,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   const box = new SecretBox(config.masterKey);
   const blobs = await createBlobStore(config, log);
   const now = opts.now ?? Date.now;
+  const metrics = new Metrics();
   let delivery: ReturnType<typeof createDelivery> | undefined;
   let upgradeCheck: ReturnType<typeof createUpgradeCheck> | undefined;
   const deps: Deps = {
@@ -50,6 +52,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     box,
     blobs,
     now,
+    metrics,
     onDeliveryChange: (appId, ws) => {
       delivery?.onChange(appId, ws);
       upgradeCheck?.onChange(appId, ws);
@@ -72,7 +75,13 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   let closing = false;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
-    res.on('close', () => inFlight--);
+    // the one listener a request gets anyway (graceful drain) also counts device answers
+    let device: DeviceEndpointName | null = null;
+    const t0 = performance.now();
+    res.on('close', () => {
+      inFlight--;
+      if (device !== null) metrics.device(device, res.statusCode, (performance.now() - t0) / 1000);
+    });
     if (closing) res.setHeader('connection', 'close');
     const path = req.url ?? '/';
     if (path === '/' || path.startsWith('/?')) {
@@ -90,13 +99,34 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
         .catch((e: Error) => sendJson(res, 503, JSON.stringify({ status: 'unavailable', error: e.message })));
       return;
     }
-    if (upgradeCheck!.handle(req, res)) return;
-    if (delivery!.handle(req, res)) return;
+    if (path === '/metrics') {
+      serveMetrics(req, res);
+      return;
+    }
+    if (upgradeCheck!.handle(req, res)) {
+      device = 'upgrade';
+      return;
+    }
+    if (delivery!.handle(req, res)) {
+      device = 'nebula';
+      return;
+    }
     app(req, res);
   };
   // node refuses a headersTimeout above requestTimeout (a short MCUBE_BODY_TIMEOUT_MS would stop the start)
   const requestTimeout = config.http.bodyTimeoutMs + 5000;
   const server = createServer({ requestTimeout, headersTimeout: Math.min(10000, requestTimeout), keepAliveTimeout: 5000 }, onRequest);
+  const serveMetrics = (req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    const { enabled, token } = config.metrics;
+    if (!enabled) return sendJson(res, 404, JSON.stringify({ Code: 'NotFound', Message: 'No such endpoint.' }));
+    if (token !== null && !safeEqual(req.headers.authorization ?? '', `Bearer ${token}`)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return sendJson(res, 401, JSON.stringify({ Code: 'Unauthorized', Message: 'GET /metrics wants Authorization: Bearer <MCUBE_METRICS_TOKEN>.' }));
+    }
+    const text = metrics.render();
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' }).end(text);
+  };
   server.on('clientError', answerClientError(hostId));
   server.on('connect', answerConnect(hostId));
 
@@ -130,6 +160,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       server.closeAllConnections();
       await closed;
       await delivery!.stop();
+      metrics.stop();
       await blobs.close?.();
       await db.close();
     },

@@ -56,6 +56,12 @@ export interface Config {
     pollIntervalMs: number;
     deviceRatePerMin: number;
   };
+  metrics: {
+    /** GET /metrics served at all */
+    enabled: boolean;
+    /** when set, /metrics wants `Authorization: Bearer <token>` */
+    token: string | null;
+  };
   whitelists: {
     /** ids (or expressions) one UpdateMcubeWhitelist / CreateMcubeWhitelistForIde call may add */
     importMaxIds: number;
@@ -174,6 +180,10 @@ export function loadConfig(env: Env = process.env): Config {
     delivery: {
       pollIntervalMs: int(env, 'MCUBE_STAMP_POLL_MS', 250, 10),
       deviceRatePerMin: int(env, 'MCUBE_DEVICE_RATE_PER_MIN', 120, 0),
+    },
+    metrics: {
+      enabled: bool(env, 'MCUBE_METRICS', true),
+      token: str(env, 'MCUBE_METRICS_TOKEN'),
     },
     whitelists: {
       importMaxIds: int(env, 'MCUBE_WHITELIST_IMPORT_MAX_IDS', 1_000_000, 1),

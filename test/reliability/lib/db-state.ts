@@ -3,6 +3,7 @@ import { loadConfig, type Config } from '../../../packages/server/src/config.js'
 import type { BlobStore } from '../../../packages/server/src/core/blob-store.js';
 import { SecretBox } from '../../../packages/server/src/core/crypto.js';
 import { createLogger } from '../../../packages/server/src/core/logger.js';
+import { Metrics } from '../../../packages/server/src/core/metrics.js';
 import type { Deps } from '../../../packages/server/src/core/registry.js';
 import { openDatabase, type Database } from '../../../packages/server/src/db/database.js';
 import { createBlobStore } from '../../../packages/server/src/features/storage/index.js';
@@ -72,6 +73,7 @@ export async function openSharedState(env: Record<string, string>): Promise<Shar
       box,
       blobs,
       now: Date.now,
+      metrics: new Metrics(),
       onDeliveryChange: () => {},
     }),
     async close() {

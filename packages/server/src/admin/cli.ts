@@ -4,6 +4,7 @@ import { createLogger } from '../core/logger.js';
 import { openDatabase } from '../db/database.js';
 import { createBlobStore } from '../features/storage/index.js';
 import { runJanitor } from '../features/janitor/index.js';
+import { Metrics } from '../core/metrics.js';
 import { TenantStore } from '../features/tenants/tenant-store.js';
 
 const HELP = `mcube admin: provision tenants, apps, workspaces and AccessKeys; read the audit log.
@@ -163,7 +164,7 @@ async function main(): Promise<number> {
       }
       case 'janitor run': {
         const blobs = await createBlobStore(config, createLogger('warn'));
-        const report = await runJanitor({ config, db, log: createLogger('warn'), box, blobs, now: Date.now, onDeliveryChange: () => {} });
+        const report = await runJanitor({ config, db, log: createLogger('warn'), box, blobs, now: Date.now, metrics: new Metrics(), onDeliveryChange: () => {} });
         await blobs.close?.();
         out(JSON.stringify(report), report);
         return 0;

@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js';
 import type { BlobStore } from './blob-store.js';
 import type { SecretBox } from './crypto.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 import type { JsonSchema } from './schema.js';
 
 /** Process-wide dependencies handed to every action; features build their services from these. */
@@ -13,6 +14,8 @@ export interface Deps {
   box: SecretBox;
   blobs: BlobStore;
   now: () => number;
+  /** this node's request counters (GET /metrics) */
+  metrics: Metrics;
   /** called after a commit that changes what devices get; wakes local delivery snapshots */
   onDeliveryChange: (appId: string, workspaceId: string) => void;
 }

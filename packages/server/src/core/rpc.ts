@@ -151,6 +151,7 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       };
     }
     const latencyMs = Math.round((performance.now() - t0) * 1000) / 1000;
+    deps.metrics.rpc(entry ? entry.def.name : '(unknown)', status, code, latencyMs / 1000);
     log.info('rpc', {
       requestId,
       action: call?.action ?? null,

@@ -39,7 +39,9 @@ const IDLE_MS = 15 * 60_000;
 export class SnapshotStore {
   private readonly holders = new Map<string, Holder>();
 
-  constructor(private readonly deps: Deps) {}
+  constructor(private readonly deps: Deps) {
+    deps.metrics.sources.deliverySnapshots = () => this.holders.size;
+  }
 
   /** The holder to answer from; null when no snapshot could be built. */
   async get(appId: string, workspaceId: string): Promise<ServingHolder | null> {
@@ -133,7 +135,14 @@ export class SnapshotStore {
       while (h.builtGen < h.wantedGen) {
         const gen = h.wantedGen;
         const started = Date.now();
-        const loaded = await loadSnapshot(this.deps, h.appId, h.workspaceId, h.caches, h.admissions);
+        let loaded: Awaited<ReturnType<typeof loadSnapshot>>;
+        try {
+          loaded = await loadSnapshot(this.deps, h.appId, h.workspaceId, h.caches, h.admissions);
+        } catch (err) {
+          this.deps.metrics.snapshotBuilt((Date.now() - started) / 1000, false);
+          throw err;
+        }
+        this.deps.metrics.snapshotBuilt((Date.now() - started) / 1000, true);
         h.current = loaded.snapshot;
         h.refreshAt = loaded.refreshAt;
         h.builtGen = gen;

@@ -1,0 +1,118 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { deviceCheck, queryOf } from '../helpers/device-client.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { openapiCore } from '../helpers/vendor-clients.js';
+
+/** GET /metrics: per-node counters in the Prometheus text format. */
+const servers: TestServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close();
+});
+async function start(overrides: Record<string, string> = {}) {
+  const srv = await startTestServer({ MCUBE_DEVICE_RATE_PER_MIN: '0', ...overrides });
+  servers.push(srv);
+  return srv;
+}
+
+/** sample lines as `name{labels}` -> value; checks the text format on the way */
+function parse(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  const typed = new Set<string>();
+  for (const line of text.trimEnd().split('\n')) {
+    const t = /^# TYPE ([a-z_]+) (counter|gauge|histogram)$/.exec(line);
+    if (t) typed.add(t[1]!);
+    if (line.startsWith('#')) {
+      expect(line).toMatch(/^# (HELP|TYPE) [a-z_]+ \S/);
+      continue;
+    }
+    const m = /^([a-z_]+)(\{(?:[a-z_]+="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.]+(?:e[-+]?[0-9]+)?)$/.exec(line);
+    expect(m, line).not.toBeNull();
+    expect(typed.has(m![1]!.replace(/_(bucket|sum|count)$/, '')) || typed.has(m![1]!), `${m![1]} has a TYPE line`).toBe(true);
+    samples.set(m![1]! + (m![2] ?? ''), Number(m![3]));
+  }
+  return samples;
+}
+
+async function scrape(srv: TestServer, headers: Record<string, string> = {}) {
+  const res = await fetch(`${srv.url}/metrics`, { headers });
+  return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+}
+
+/** device answers are counted when their response closes, which may come a moment after the client has read it */
+async function scrapeUntil(srv: TestServer, ok: (m: Map<string, number>) => boolean): Promise<Map<string, number>> {
+  const end = Date.now() + 3000;
+  for (;;) {
+    const m = parse((await scrape(srv)).text);
+    if (ok(m) || Date.now() > end) return m;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('GET /metrics', () => {
+  it('counts signed calls by action, status and code, and device answers by endpoint and status', async () => {
+    const srv = await start();
+    const call = openapiCore(srv.host, srv.creds);
+    const scope = { AppId: srv.creds.appId, WorkspaceId: srv.creds.workspaceId };
+    await call('QueryMcubeVhost', scope);
+    await call('QueryMcubeVhost', scope);
+    await expect(openapiCore(srv.host, { ...srv.creds, accessKeySecret: 'wrong' })('QueryMcubeVhost', scope)).rejects.toThrow();
+    // made-up action names must not become label values (bounded cardinality)
+    for (const a of ['NoSuchActionA', 'NoSuchActionB', 'NoSuch"Action\\C']) await expect(call(a, scope)).rejects.toThrow();
+
+    const fields = { platform: 'android', client: '2.0', userId: 'metrics-user', query: queryOf({ '77700001': '' }) };
+    expect((await deviceCheck(srv.url, fields, { clientKey: srv.creds.clientKey })).status).toBe(200);
+    expect((await deviceCheck(srv.url, fields, { clientKey: srv.creds.clientKey })).status).toBe(200);
+    expect((await deviceCheck(srv.url, fields, { keyIn: 'none' })).status).toBe(401);
+    const up = await fetch(`${srv.url}/device/upgrade/check?${new URLSearchParams({ platform: 'android', client: '1.0.0', userId: 'metrics-user' })}`, {
+      headers: { 'x-mcube-client-key': srv.creds.clientKey },
+    });
+    expect(up.status).toBe(200);
+    await up.text();
+
+    const first = await scrape(srv);
+    expect(first.status).toBe(200);
+    expect(first.type).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const m = await scrapeUntil(srv, (x) => x.get('mcube_device_requests_total{endpoint="upgrade",status="200"}') === 1 && x.get('mcube_device_requests_total{endpoint="nebula",status="401"}') === 1);
+
+    expect(m.get('mcube_rpc_requests_total{action="QueryMcubeVhost",status="200",code="OK"}')).toBe(2);
+    expect(m.get('mcube_rpc_requests_total{action="QueryMcubeVhost",status="400",code="SignatureDoesNotMatch"}')).toBe(1);
+    expect(m.get('mcube_rpc_requests_total{action="(unknown)",status="404",code="InvalidAction.NotFound"}')).toBe(3);
+    expect([...m.keys()].filter((k) => k.includes('NoSuch'))).toEqual([]);
+    expect(m.get('mcube_rpc_request_duration_seconds_count{action="QueryMcubeVhost"}')).toBe(3);
+    expect(m.get('mcube_rpc_request_duration_seconds_bucket{action="QueryMcubeVhost",le="+Inf"}')).toBe(3);
+    expect(m.get('mcube_rpc_request_duration_seconds_bucket{action="QueryMcubeVhost",le="10"}')).toBe(3);
+
+    expect(m.get('mcube_device_requests_total{endpoint="nebula",status="200"}')).toBe(2);
+    expect(m.get('mcube_device_requests_total{endpoint="nebula",status="401"}')).toBe(1);
+    expect(m.get('mcube_device_requests_total{endpoint="upgrade",status="200"}')).toBe(1);
+    expect(m.get('mcube_device_request_duration_seconds_count{endpoint="nebula"}')).toBe(3);
+    // buckets are cumulative
+    const buckets = [...m].filter(([k]) => k.startsWith('mcube_device_request_duration_seconds_bucket{endpoint="nebula"')).map(([, v]) => v);
+    expect(buckets.length).toBeGreaterThan(5);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+
+    expect(m.get('mcube_delivery_snapshot_builds_total')).toBeGreaterThanOrEqual(1);
+    expect(m.get('mcube_delivery_snapshot_build_failures_total')).toBe(0);
+    expect(m.get('mcube_delivery_snapshots')).toBe(1);
+    expect(m.get('mcube_process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
+    expect(m.get('mcube_event_loop_delay_seconds{quantile="0.99"}')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('with MCUBE_METRICS_TOKEN: 401 without the bearer token or with another, 200 with it', async () => {
+    const srv = await start({ MCUBE_METRICS_TOKEN: 'scrape-secret-1' });
+    const none = await scrape(srv);
+    expect(none.status).toBe(401);
+    expect(none.text).not.toContain('mcube_');
+    expect((await scrape(srv, { authorization: 'Bearer scrape-secret-2' })).status).toBe(401);
+    const ok = await scrape(srv, { authorization: 'Bearer scrape-secret-1' });
+    expect(ok.status).toBe(200);
+    expect(parse(ok.text).get('mcube_delivery_snapshot_builds_total')).toBe(0);
+  });
+
+  it('MCUBE_METRICS=off: no such endpoint', async () => {
+    const srv = await start({ MCUBE_METRICS: 'off' });
+    const r = await scrape(srv);
+    expect(r.status).toBe(404);
+    expect(r.text).not.toContain('mcube_');
+  });
+});
