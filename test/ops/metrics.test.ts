@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deviceCheck, queryOf } from '../helpers/device-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -96,6 +97,26 @@ describe('GET /metrics', () => {
     expect(m.get('mcube_delivery_snapshots')).toBe(1);
     expect(m.get('mcube_process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
     expect(m.get('mcube_event_loop_delay_seconds{quantile="0.99"}')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a device that leaves before its answer is not counted as answered', async () => {
+    const srv = await start();
+    // half a body, then gone: the server never answers this request
+    await new Promise<void>((resolve, reject) => {
+      const sock = connect(srv.port, '127.0.0.1', () => {
+        sock.write(`POST /device/nebula/update HTTP/1.1\r\nhost: x\r\nx-mcube-client-key: ${srv.creds.clientKey}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\nplatform=android`);
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, 100);
+      });
+      sock.on('error', reject);
+    });
+    const fields = { platform: 'android', client: '2.0', userId: 'after-abort', query: queryOf({ '77700001': '' }) };
+    expect((await deviceCheck(srv.url, fields, { clientKey: srv.creds.clientKey })).status).toBe(200);
+    const m = await scrapeUntil(srv, (x) => x.get('mcube_device_requests_total{endpoint="nebula",status="200"}') === 1);
+    expect(m.get('mcube_device_requests_total{endpoint="nebula",status="200"}')).toBe(1);
+    expect(m.get('mcube_device_request_duration_seconds_count{endpoint="nebula"}')).toBe(1);
   });
 
   it('with MCUBE_METRICS_TOKEN: 401 without the bearer token or with another, 200 with it', async () => {

@@ -80,7 +80,8 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     const t0 = performance.now();
     res.on('close', () => {
       inFlight--;
-      if (device !== null) metrics.device(device, res.statusCode, (performance.now() - t0) / 1000);
+      // a device gone before its answer was sent is not an answer (statusCode would still read 200)
+      if (device !== null && res.headersSent) metrics.device(device, res.statusCode, (performance.now() - t0) / 1000);
     });
     if (closing) res.setHeader('connection', 'close');
     const path = req.url ?? '/';
