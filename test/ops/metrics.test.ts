@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deviceCheck, queryOf } from '../helpers/device-client.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, testDb, type TestServer } from '../helpers/server.js';
 import { openapiCore } from '../helpers/vendor-clients.js';
 
 /** GET /metrics: per-node counters in the Prometheus text format. */
@@ -96,6 +96,13 @@ describe('GET /metrics', () => {
     expect(m.get('mcube_delivery_snapshot_build_failures_total')).toBe(0);
     expect(m.get('mcube_delivery_snapshots')).toBe(1);
     expect(m.get('mcube_process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
+    // the knex pool always; on PostgreSQL also the pool of the per-request statements the signed calls used
+    expect(m.get('mcube_db_pool_max_connections{pool="main"}')).toBe(testDb === 'postgres' ? 10 : 1);
+    expect(m.get('mcube_db_pool_waiting{pool="main"}')).toBe(0);
+    if (testDb === 'postgres') {
+      expect(m.get('mcube_db_pool_max_connections{pool="hot"}')).toBe(4);
+      expect(m.get('mcube_db_pool_connections{pool="hot",state="idle"}')).toBeGreaterThanOrEqual(1);
+    } else expect([...m.keys()].some((k) => k.includes('pool="hot"'))).toBe(false);
     expect(m.get('mcube_event_loop_delay_seconds{quantile="0.99"}')).toBeGreaterThanOrEqual(0);
   });
 

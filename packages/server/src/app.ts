@@ -43,6 +43,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   const blobs = await createBlobStore(config, log);
   const now = opts.now ?? Date.now;
   const metrics = new Metrics();
+  metrics.sources.dbPools = () => db.poolStats();
   let delivery: ReturnType<typeof createDelivery> | undefined;
   let upgradeCheck: ReturnType<typeof createUpgradeCheck> | undefined;
   const deps: Deps = {

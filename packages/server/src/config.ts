@@ -15,6 +15,9 @@ export interface Config {
   dbSchema: string | null;
   /** PostgreSQL: run the hot raw statements as named prepared statements (off behind PgBouncer < 1.21 in transaction mode) */
   dbPreparedStatements: boolean;
+  /** PostgreSQL connections per node: knex's pool (actions, snapshots) and the pool of the per-request statements */
+  dbPoolMax: number;
+  dbHotPoolMax: number;
   masterKey: Buffer;
   bootstrap: {
     tenantId: string;
@@ -140,6 +143,8 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: str(env, 'DATABASE_URL'),
     dbSchema,
     dbPreparedStatements: bool(env, 'MCUBE_DB_PREPARED_STATEMENTS', true),
+    dbPoolMax: int(env, 'MCUBE_DB_POOL_MAX', 10, 1),
+    dbHotPoolMax: int(env, 'MCUBE_DB_HOT_POOL_MAX', 4, 1),
     masterKey: loadMasterKey(env, dataDir),
     bootstrap: {
       tenantId: env.MCUBE_BOOTSTRAP_TENANT_ID || 'TENANT01',

@@ -32,6 +32,8 @@ export type DeviceEndpointName = 'nebula' | 'upgrade';
 export interface MetricsSources {
   /** delivery snapshots (app/workspace) this node holds */
   deliverySnapshots?: () => number;
+  /** database connection pools */
+  dbPools?: () => ReadonlyArray<{ pool: string; max: number; used: number; idle: number; waiting: number }>;
 }
 
 export class Metrics {
@@ -105,6 +107,16 @@ export class Metrics {
     if (this.sources.deliverySnapshots) {
       family('mcube_delivery_snapshots', 'gauge', 'Delivery snapshots (app and workspace) held in memory.');
       out.push(`mcube_delivery_snapshots ${this.sources.deliverySnapshots()}`);
+    }
+
+    if (this.sources.dbPools) {
+      const pools = this.sources.dbPools();
+      family('mcube_db_pool_connections', 'gauge', 'Database connections of this node by pool ("main": knex, "hot": per-request statements on PostgreSQL) and state.');
+      for (const p of pools) out.push(`mcube_db_pool_connections{pool="${p.pool}",state="used"} ${p.used}`, `mcube_db_pool_connections{pool="${p.pool}",state="idle"} ${p.idle}`);
+      family('mcube_db_pool_max_connections', 'gauge', 'Largest size of each pool.');
+      for (const p of pools) out.push(`mcube_db_pool_max_connections{pool="${p.pool}"} ${p.max}`);
+      family('mcube_db_pool_waiting', 'gauge', 'Callers waiting for a connection, by pool; above 0 for long, the pool is too small for the load.');
+      for (const p of pools) out.push(`mcube_db_pool_waiting{pool="${p.pool}"} ${p.waiting}`);
     }
 
     const mem = process.memoryUsage();

@@ -40,12 +40,31 @@ export interface Database {
    * knex transaction holds the connection; the caller then uses knex.
    */
   sqliteBatch<T>(fn: (run: (sql: string, bindings: readonly unknown[]) => SqliteRunResult) => T): T | undefined;
+  /** connections of each pool: "main" (knex) and, on PostgreSQL, "hot" (all()) */
+  poolStats(): PoolStats[];
   close(): Promise<void>;
+}
+
+export interface PoolStats {
+  pool: 'main' | 'hot';
+  max: number;
+  used: number;
+  idle: number;
+  /** callers waiting for a connection: the sign of a pool too small for the load */
+  waiting: number;
+}
+
+/** the part of knex's (tarn) pool read for poolStats() */
+interface TarnPool {
+  max: number;
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
 }
 
 /** Opens the configured database and brings its schema up to date. */
 export async function openDatabase(
-  config: Pick<Config, 'databaseUrl' | 'dbSchema' | 'dataDir' | 'dbPreparedStatements'>,
+  config: Pick<Config, 'databaseUrl' | 'dbSchema' | 'dataDir' | 'dbPreparedStatements' | 'dbPoolMax' | 'dbHotPoolMax'>,
   /** server nodes pass their logger: SQLite's WAL checkpoints then run in a worker thread (db/checkpointer.ts) */
   opts: { serverLog?: Logger } = {},
 ): Promise<Database> {
@@ -67,7 +86,7 @@ export async function openDatabase(
       searchPath: schema ? [schema] : undefined,
       pool: {
         min: 0,
-        max: 10,
+        max: config.dbPoolMax,
         // bigint (int8) and numeric come back as strings from pg; ours stay below 2^53.
         afterCreate: (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, c: unknown) => void) =>
           done(null, conn),
@@ -116,7 +135,7 @@ export async function openDatabase(
   if (dialect === 'pg') {
     hotPool = new pg.Pool({
       connectionString: config.databaseUrl ?? undefined,
-      max: HOT_POOL_SIZE,
+      max: config.dbHotPoolMax,
       options: config.dbSchema ? `-c search_path=${config.dbSchema}` : undefined,
     });
     // an idle connection the server drops must not take the node down; the next query reconnects
@@ -174,6 +193,16 @@ export async function openDatabase(
       const e = err as { code?: string; message?: string };
       return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
     },
+    poolStats: () => {
+      const out: PoolStats[] = [];
+      const main = (knex.client as { pool?: TarnPool }).pool;
+      if (main) out.push({ pool: 'main', max: main.max, used: main.numUsed(), idle: main.numFree(), waiting: main.numPendingAcquires() });
+      if (hotPool) {
+        const p = hotPool;
+        out.push({ pool: 'hot', max: config.dbHotPoolMax, used: p.totalCount - p.idleCount, idle: p.idleCount, waiting: p.waitingCount });
+      }
+      return out;
+    },
     close: async () => {
       await knex.destroy();
       await hotPool?.end();
@@ -182,8 +211,6 @@ export async function openDatabase(
     },
   };
 }
-
-const HOT_POOL_SIZE = 4;
 
 /** `?` placeholders to PostgreSQL's `$1, $2, …` (the hot statements hold no `?` in literals). */
 const dollarCache = new Map<string, string>();

@@ -34,7 +34,7 @@ afterEach(async () => {
 
 const prepared = (db: Database) => db.all<{ statement: string }>('SELECT statement FROM pg_prepared_statements').then((r) => r.map((x) => x.statement));
 
-describe('prepared statements of db.all()', () => {
+describe('db.all(): prepared statements and connection pools', () => {
   it('keep answering after another node migrates their table', async () => {
     const { db, env } = await open();
     // "another node": its own connections to the same database
@@ -69,6 +69,19 @@ describe('prepared statements of db.all()', () => {
       expect(await db.all(q, [2])).toEqual([{ a: 2 }]);
       expect(warnings).toEqual([]);
     }
+  });
+
+  it(pg ? 'MCUBE_DB_POOL_MAX and MCUBE_DB_HOT_POOL_MAX size the two pools' : 'SQLite: one connection, whatever MCUBE_DB_POOL_MAX says', async () => {
+    const { db } = await open({ MCUBE_DB_POOL_MAX: '3', MCUBE_DB_HOT_POOL_MAX: '2' });
+    // more concurrent statements than the hot pool has connections: the rest wait their turn
+    await Promise.all(Array.from({ length: 6 }, () => db.all(pg ? 'SELECT pg_sleep(0.05)' : 'SELECT 1')));
+    const stats = Object.fromEntries(db.poolStats().map((p) => [p.pool, p]));
+    expect(stats.main!.max).toBe(pg ? 3 : 1);
+    if (pg) {
+      expect(stats.hot!.max).toBe(2);
+      expect(stats.hot!.used + stats.hot!.idle).toBe(2);
+      expect(stats.hot!.waiting).toBe(0);
+    } else expect(stats.hot).toBeUndefined();
   });
 
   it(pg ? 'MCUBE_DB_PREPARED_STATEMENTS=off: no named statements' : 'SQLite: MCUBE_DB_PREPARED_STATEMENTS=off changes nothing', async () => {
