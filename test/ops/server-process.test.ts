@@ -125,4 +125,26 @@ describe('the server process', () => {
     expect(await exited).toBe(0);
     await expect(fetch(p.url + '/healthz')).rejects.toThrow();
   });
+  it('MCUBE_SHUTDOWN_DELAY_MS: after SIGTERM /readyz fails at once while requests are still served, then the node exits 0', async () => {
+    const e = makeTestEnv({ MCUBE_SHUTDOWN_DELAY_MS: '1500' });
+    envs.push(e);
+    const p = await startServerProcess(e.env);
+    procs.push(p);
+    expect((await fetch(p.url + '/readyz')).status).toBe(200);
+    const exited = new Promise<number | null>((r) => p.proc.once('exit', (code) => r(code)));
+    const t0 = Date.now();
+    p.proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    const ready = await fetch(p.url + '/readyz');
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'draining' });
+    expect(ready.headers.get('connection')).toBe('close');
+    // still serving the API while the balancer takes the node out
+    const call = openapiCore(p.host, { accessKeyId: e.env.MCUBE_BOOTSTRAP_ACCESS_KEY_ID!, accessKeySecret: e.env.MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET! });
+    const r = await call('QueryMcubeVhost', { AppId: e.env.MCUBE_BOOTSTRAP_APP_ID, WorkspaceId: e.env.MCUBE_BOOTSTRAP_WORKSPACE_ID });
+    expect(r.body.ResultCode).toBe('OK');
+    expect(await exited).toBe(0);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
+    await expect(fetch(p.url + '/healthz')).rejects.toThrow();
+  });
 });

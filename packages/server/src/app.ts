@@ -17,6 +17,7 @@ import { startJanitor } from './features/janitor/index.js';
 
 const HEALTHY = '{"status":"ok"}';
 const READY = '{"status":"ready"}';
+const DRAINING = '{"status":"draining"}';
 function sendJson(res: ServerResponse, status: number, text: string) {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
@@ -95,6 +96,8 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       return;
     }
     if (path === '/readyz') {
+      // a stopping node tells its balancer first, while it still serves
+      if (closing) return sendJson(res, 503, DRAINING);
       db.knex
         .raw('select 1')
         .then(() => sendJson(res, 200, READY))
@@ -155,6 +158,9 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       closing = true;
       clearInterval(sweep);
       janitor.stop();
+      // MCUBE_SHUTDOWN_DELAY_MS: /readyz fails and answers carry "connection: close" while requests are still
+      // served, so a balancer polling /readyz takes the node out before its listener goes away
+      if (config.http.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.http.shutdownDelayMs));
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       const deadline = Date.now() + config.http.shutdownGraceMs;

@@ -35,6 +35,8 @@ export interface Config {
     maxBodyBytes: number;
     bodyTimeoutMs: number;
     shutdownGraceMs: number;
+    /** on SIGTERM, how long to keep serving (with /readyz failing) before closing the listener */
+    shutdownDelayMs: number;
   };
   storage: {
     driver: 'local' | 's3';
@@ -162,6 +164,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxBodyBytes: int(env, 'MCUBE_MAX_BODY_BYTES', 1024 * 1024, 1024),
       bodyTimeoutMs: int(env, 'MCUBE_BODY_TIMEOUT_MS', 15000, 100),
       shutdownGraceMs: int(env, 'MCUBE_SHUTDOWN_GRACE_MS', 10000, 0),
+      shutdownDelayMs: int(env, 'MCUBE_SHUTDOWN_DELAY_MS', 0, 0),
     },
     storage: {
       driver,
