@@ -10,6 +10,7 @@ import { SecretBox, safeEqual } from './core/crypto.js';
 import type { Deps } from './core/registry.js';
 import { createRpcHandler } from './core/rpc.js';
 import { openDatabase } from './db/database.js';
+import { ClientKeys } from './features/delivery/client-keys.js';
 import { createDelivery } from './features/delivery/index.js';
 import { createUpgradeCheck } from './features/upgrade/upgrade-check.js';
 import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
@@ -60,8 +61,10 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       upgradeCheck?.onChange(appId, ws);
     },
   };
-  delivery = createDelivery(deps);
-  upgradeCheck = createUpgradeCheck(deps);
+  // one client-key cache for both device endpoints: a device asking both costs one lookup
+  const clientKeys = new ClientKeys(db, now);
+  delivery = createDelivery(deps, clientKeys);
+  upgradeCheck = createUpgradeCheck(deps, clientKeys);
   const registry = buildRegistry();
   const hostId = new URL(config.publicUrl).host;
   const rpc = createRpcHandler({ deps, registry, hostId });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../../core/registry.js';
-import { ClientKeys } from './client-keys.js';
+import type { ClientKeys } from './client-keys.js';
 import { createDeviceHandler } from './device-handler.js';
 import { DeviceRateLimiter } from './rate-limit.js';
 import { SnapshotStore } from './snapshot-store.js';
@@ -19,12 +19,13 @@ export interface DeliveryService {
  * per-app snapshots it answers from, and the watcher that keeps them current
  * (LISTEN/NOTIFY on PostgreSQL, a stamp poll everywhere).
  */
-export function createDelivery(deps: Deps): DeliveryService {
+/** `keys`: the node's client-key cache, shared with the upgrade check. */
+export function createDelivery(deps: Deps, keys: ClientKeys): DeliveryService {
   const store = new SnapshotStore(deps);
   const handle = createDeviceHandler({
     deps,
     store,
-    keys: new ClientKeys(deps.db, deps.now),
+    keys,
     limiter: new DeviceRateLimiter(deps.config.delivery.deviceRatePerMin, deps.now),
   });
   let watcher: StampWatcher | null = null;

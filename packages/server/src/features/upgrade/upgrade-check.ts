@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../../core/registry.js';
 import { AdmissionCache } from '../delivery/admissions.js';
-import { ClientKeys, scopeKey, type DeviceScope } from '../delivery/client-keys.js';
+import { scopeKey, type ClientKeys, type DeviceScope } from '../delivery/client-keys.js';
 import { admitDevice, failWith, readDeviceRequest, send, type DeviceEndpoint } from '../delivery/device-io.js';
 import { BadDeviceRequest, parseCheck, str, type Fields } from '../delivery/device-request.js';
 import { decideApp } from '../delivery/engine/decide.js';
@@ -39,8 +39,8 @@ export interface UpgradeCheckService {
  * over the releasing upgrade tasks compiled by upgrade-plans.ts; the device's
  * client version plays the part of the installed version.
  */
-export function createUpgradeCheck(deps: Deps): UpgradeCheckService {
-  const keys = new ClientKeys(deps.db, deps.now);
+/** `keys`: the node's client-key cache, shared with the H5 package check. */
+export function createUpgradeCheck(deps: Deps, keys: ClientKeys): UpgradeCheckService {
   const limiter = new DeviceRateLimiter(deps.config.delivery.deviceRatePerMin, deps.now);
   const held = new Map<string, Held>();
 
