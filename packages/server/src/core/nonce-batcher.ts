@@ -18,9 +18,27 @@ interface Pending {
 }
 
 const INSERT_NONCE = 'INSERT INTO request_nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (key_id, nonce) DO NOTHING';
-const INSERT_NONCES_PG =
-  'INSERT INTO request_nonces (key_id, nonce, expires_at) SELECT * FROM unnest(?::varchar[], ?::varchar[], ?::bigint[]) ' +
-  'ON CONFLICT (key_id, nonce) DO NOTHING RETURNING key_id, nonce';
+/**
+ * PostgreSQL, one statement (one round trip) per batch: the nonces are
+ * inserted, and the fresh ones, the rows that were new, are counted into
+ * their key's rate window. Rows with a nonce are the fresh requests; rows
+ * with a window_start are the windows' totals after this batch.
+ */
+const ADMIT_PG = `WITH input AS (
+  SELECT * FROM unnest(?::varchar[], ?::varchar[], ?::bigint[], ?::bigint[]) AS t(key_id, nonce, expires_at, window_start)
+), ins AS (
+  INSERT INTO request_nonces (key_id, nonce, expires_at) SELECT key_id, nonce, expires_at FROM input
+  ON CONFLICT (key_id, nonce) DO NOTHING RETURNING key_id, nonce
+), counted AS (
+  INSERT INTO rate_windows (key_id, window_start, count)
+  SELECT i.key_id, i.window_start, count(*) FROM ins JOIN input i ON i.key_id = ins.key_id AND i.nonce = ins.nonce
+  WHERE i.window_start IS NOT NULL GROUP BY i.key_id, i.window_start
+  ON CONFLICT (key_id, window_start) DO UPDATE SET count = rate_windows.count + excluded.count
+  RETURNING key_id, window_start, count
+)
+SELECT key_id, nonce, NULL::bigint AS window_start, NULL::bigint AS count FROM ins
+UNION ALL
+SELECT key_id, NULL, window_start, count FROM counted`;
 const COUNT_WINDOW =
   'INSERT INTO rate_windows (key_id, window_start, count) VALUES (?, ?, ?) ' +
   'ON CONFLICT (key_id, window_start) DO UPDATE SET count = rate_windows.count + excluded.count RETURNING count';
@@ -111,19 +129,38 @@ export class NonceBatcher {
   /** PostgreSQL, or SQLite while a knex transaction holds the connection. */
   private async writeShared(batch: Pending[], first: boolean[]) {
     const unique = batch.filter((_, i) => first[i]);
-    let inserted: Array<{ key_id: string; nonce: string }>;
-    if (this.db.dialect === 'pg') {
-      // one statement text whatever the batch size
-      inserted = await this.db.all(INSERT_NONCES_PG, [unique.map((p) => p.keyId), unique.map((p) => p.nonce), unique.map((p) => p.expiresAt)]);
-    } else {
-      const rows = unique.map((p) => ({ key_id: p.keyId, nonce: p.nonce, expires_at: p.expiresAt }));
-      inserted = await this.db.knex('request_nonces').insert(rows).onConflict(['key_id', 'nonce']).ignore().returning(['key_id', 'nonce']);
-    }
+    if (this.db.dialect === 'pg') return this.writePg(batch, first, unique);
+    const rows = unique.map((p) => ({ key_id: p.keyId, nonce: p.nonce, expires_at: p.expiresAt }));
+    const inserted: Array<{ key_id: string; nonce: string }> = await this.db
+      .knex('request_nonces')
+      .insert(rows)
+      .onConflict(['key_id', 'nonce'])
+      .ignore()
+      .returning(['key_id', 'nonce']);
     const ok = new Set(inserted.map((r) => `${r.key_id}\u0000${r.nonce}`));
     const fresh = batch.map((p, i) => first[i]! && ok.has(`${p.keyId}\u0000${p.nonce}`));
     const pending = this.countWindows(batch, fresh, (k, w, n) => this.db.all<{ count: number | string }>(COUNT_WINDOW, [k, w, n]));
     const totals = new Map<string, { total: number; added: number }>();
     for (const [k, v] of pending) totals.set(k, { total: Number((await v.total)[0]!.count), added: v.added });
+    return { fresh, totals };
+  }
+
+  private async writePg(batch: Pending[], first: boolean[], unique: Pending[]) {
+    // one statement text whatever the batch size
+    const rows = await this.db.all<{ key_id: string; nonce: string | null; window_start: string | number | null; count: string | number | null }>(ADMIT_PG, [
+      unique.map((p) => p.keyId),
+      unique.map((p) => p.nonce),
+      unique.map((p) => p.expiresAt),
+      unique.map((p) => p.window),
+    ]);
+    const ok = new Set<string>();
+    const windowTotals = new Map<string, number>();
+    for (const r of rows) {
+      if (r.nonce !== null) ok.add(`${r.key_id}\u0000${r.nonce}`);
+      else windowTotals.set(`${r.key_id}\u0000${Number(r.window_start)}`, Number(r.count));
+    }
+    const fresh = batch.map((p, i) => first[i]! && ok.has(`${p.keyId}\u0000${p.nonce}`));
+    const totals = this.countWindows(batch, fresh, (k, w) => windowTotals.get(`${k}\u0000${w}`)!);
     return { fresh, totals };
   }
 }
