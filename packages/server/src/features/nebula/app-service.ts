@@ -1,11 +1,12 @@
 import { BusinessError } from '../../core/errors.js';
 import type { ActionContext } from '../../core/registry.js';
-import { blobState, dropBlobs, forgetDeletedBlob } from '../../db/blob-registry.js';
+import { dropBlobs } from '../../db/blob-registry.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { deleteAppCascade, findApp, insertAppIfMissing, listApps } from './nebula-store.js';
 import type { NebulaApp } from './nebula-types.js';
 import { invalid } from './rules/field-error.js';
 import { checkH5Id } from './rules/h5-id.js';
+import { removeDroppedBlobs } from '../storage/index.js';
 
 export function checkH5Name(raw: string | undefined, h5Id: string): string {
   const name = (raw ?? '').trim();
@@ -48,14 +49,5 @@ export async function deleteApp(ctx: ActionContext, h5IdRaw: string | undefined)
     return keys;
   });
   deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
-  for (const key of keys) {
-    try {
-      // A key re-claimed by a newer package in the meantime is no longer ours to delete.
-      if ((await blobState(knex, key)) !== 'deleted') continue;
-      await deps.blobs.delete(key);
-      await forgetDeletedBlob(knex, key);
-    } catch (e) {
-      deps.log.warn('object removal deferred to the janitor', { requestId: ctx.requestId, key, error: (e as Error).message });
-    }
-  }
+  await removeDroppedBlobs(ctx, keys);
 }

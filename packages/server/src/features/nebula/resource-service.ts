@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { BusinessError } from '../../core/errors.js';
 import { releaseVersionOf } from '../../core/ids.js';
 import type { ActionContext } from '../../core/registry.js';
-import { commitBlob, forgetPendingBlobs, reserveBlob } from '../../db/blob-registry.js';
+import { commitBlob, reserveBlob } from '../../db/blob-registry.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { buildAmr, h5Json, h5JsonEntry } from '../packages/index.js';
-import { resolveUploadedObject } from '../storage/index.js';
+import { removeClaimedBlobs, resolveUploadedObject } from '../storage/index.js';
 import { findApp, getVhost, insertAppIfMissing, insertResource, listVersions, setAppResourceType } from './nebula-store.js';
 import type { Scope } from './nebula-types.js';
 import { asBusiness } from './package-errors.js';
@@ -168,7 +168,7 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
       return id;
     });
   } catch (err) {
-    await removeClaimed(ctx, claimed);
+    await removeClaimedBlobs(ctx, claimed);
     if (deps.db.isUniqueViolation(err)) {
       throw new BusinessError('H5VersionExists', `H5Version: version ${spec.h5Version} of H5 app ${spec.h5Id} already exists.`);
     }
@@ -176,16 +176,3 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
   }
 }
 
-/** Best effort: objects that cannot be removed now keep their pending row for the janitor. */
-async function removeClaimed(ctx: ActionContext, keys: string[]): Promise<void> {
-  const removed: string[] = [];
-  for (const key of keys) {
-    try {
-      await ctx.deps.blobs.delete(key);
-      removed.push(key);
-    } catch (e) {
-      ctx.deps.log.warn('object removal deferred to the janitor', { requestId: ctx.requestId, key, error: (e as Error).message });
-    }
-  }
-  await forgetPendingBlobs(ctx.deps.db.knex, removed).catch(() => {});
-}

@@ -4,12 +4,12 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BusinessError } from '../../core/errors.js';
 import type { ActionContext } from '../../core/registry.js';
-import { blobState, commitBlob, dropBlobs, forgetDeletedBlob, forgetPendingBlobs, reserveBlob } from '../../db/blob-registry.js';
+import { commitBlob, dropBlobs, reserveBlob } from '../../db/blob-registry.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { invalid, shown } from '../nebula/rules/field-error.js';
 import { compareVersions } from '../nebula/rules/version.js';
 import { withWorkDir } from '../nebula/work-dir.js';
-import { resolveUploadedObject } from '../storage/index.js';
+import { removeClaimedBlobs, removeDroppedBlobs, resolveUploadedObject } from '../storage/index.js';
 import { FILE_EXTENSIONS, type PackageSpec } from './rules/package-fields.js';
 import { deletePackageCascade, getPackage, insertPackage, listPackages, listTasks, openTaskCounts, versionsOf } from './upgrade-store.js';
 import type { UpgradePackage } from './upgrade-types.js';
@@ -168,24 +168,10 @@ export async function createPackage(ctx: ActionContext, spec: PackageSpec): Prom
     });
     return { id };
   } catch (err) {
-    await removeClaimed(ctx, claimed);
+    await removeClaimedBlobs(ctx, claimed);
     if (deps.db.isUniqueViolation(err)) checkVersionFree([spec.appVersion], spec);
     throw err;
   }
-}
-
-/** Best effort: objects that cannot be removed now keep their pending row for the janitor. */
-async function removeClaimed(ctx: ActionContext, keys: string[]): Promise<void> {
-  const removed: string[] = [];
-  for (const key of keys) {
-    try {
-      await ctx.deps.blobs.delete(key);
-      removed.push(key);
-    } catch (e) {
-      ctx.deps.log.warn('object removal deferred to the janitor', { requestId: ctx.requestId, key, error: (e as Error).message });
-    }
-  }
-  await forgetPendingBlobs(ctx.deps.db.knex, removed).catch(() => {});
 }
 
 export function parsePackageId(field: string, raw: string | number | undefined): number {
@@ -237,14 +223,6 @@ export async function deletePackage(ctx: ActionContext, input: { id?: string; pl
     return { keys, endedTasks };
   });
   deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
-  for (const key of keys) {
-    try {
-      if ((await blobState(knex, key)) !== 'deleted') continue;
-      await deps.blobs.delete(key);
-      await forgetDeletedBlob(knex, key);
-    } catch (e) {
-      deps.log.warn('object removal deferred to the janitor', { requestId: ctx.requestId, key, error: (e as Error).message });
-    }
-  }
+  await removeDroppedBlobs(ctx, keys);
   return { endedTasks };
 }
