@@ -81,7 +81,8 @@ export function parseGreyEndtime(raw: string): number | null {
   return ms;
 }
 
-function parseWhitelistIds(raw: string | undefined): number[] {
+/** `WhitelistIds`: comma-separated ids, duplicates dropped, at most 50 (also for upgrade tasks). */
+export function parseWhitelistIds(raw: string | undefined): number[] {
   const text = (raw ?? '').trim();
   if (text === '') return [];
   const out: number[] = [];
@@ -95,7 +96,8 @@ function parseWhitelistIds(raw: string | undefined): number[] {
   return out;
 }
 
-function refuseForMode(field: string, given: boolean, what: string): void {
+/** Refuses a field given for a publish mode it does not belong to. */
+export function refuseForMode(field: string, given: boolean, what: string): void {
   if (given) throw invalid(field, `applies only to ${what}; leave it empty here.`);
 }
 

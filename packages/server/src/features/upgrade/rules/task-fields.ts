@@ -1,6 +1,6 @@
 import { flag, invalid, isBlank, shown } from '../../nebula/rules/field-error.js';
 import { parseGreyConfig, type GreyRule } from '../../nebula/rules/grey-config.js';
-import { MAX_GREY_NUM, MAX_GREY_WINDOW_MS, parseGreyEndtime } from '../../nebula/rules/task-fields.js';
+import { MAX_GREY_NUM, MAX_GREY_WINDOW_MS, parseGreyEndtime, parseWhitelistIds, refuseForMode } from '../../nebula/rules/task-fields.js';
 
 /** Wire input of CreateMcubeUpgradeTask (reference §4.B.5). */
 export interface CreateUpgradeTaskInput {
@@ -44,23 +44,6 @@ export interface UpgradeTaskSpec {
   upgradeContent: string;
 }
 
-function parseWhitelistIds(raw: string | undefined): number[] {
-  const text = (raw ?? '').trim();
-  if (text === '') return [];
-  const out: number[] = [];
-  for (const part of text.split(',')) {
-    const p = part.trim();
-    if (!/^\d{1,15}$/.test(p) || Number(p) === 0) throw invalid('WhitelistIds', `${shown(p)} is not a whitelist id; give a comma-separated list of ids.`);
-    if (!out.includes(Number(p))) out.push(Number(p));
-  }
-  if (out.length > 50) throw invalid('WhitelistIds', `names ${out.length} whitelists; at most 50 are allowed.`);
-  return out;
-}
-
-function refuse(field: string, given: boolean, what: string): void {
-  if (given) throw invalid(field, `applies only to ${what}; leave it empty here.`);
-}
-
 /** Every field rule of CreateMcubeUpgradeTask that needs no database (the package's own limits are checked by the service). */
 export function checkUpgradeTaskInput(input: CreateUpgradeTaskInput, now: number): UpgradeTaskSpec {
   if (input.PackageInfoId === undefined || input.PackageInfoId === 0) throw invalid('PackageInfoId', 'is required: the id of the upgrade package.');
@@ -82,10 +65,10 @@ export function checkUpgradeTaskInput(input: CreateUpgradeTaskInput, now: number
   if (input.PublishType === 3) {
     const mode = input.PublishMode ?? 0;
     if (mode !== 0 && mode !== 4) throw invalid('PublishMode', `${mode} is not allowed for an official release (PublishType 3); leave it empty, 0 or 4.`);
-    refuse('WhitelistIds', whitelistIds.length > 0, 'whitelist gray releases (PublishType 2, PublishMode 1)');
-    refuse('GreyEndtimeData', endRaw !== '', 'time-window gray releases (PublishType 2, PublishMode 2)');
-    refuse('GreyNum', greyNum !== 0, 'time-window gray releases (PublishType 2, PublishMode 2)');
-    refuse('GreyConfigInfo', greyConfigInfo !== '' && greyConfigInfo !== '[]', 'gray releases (PublishType 2)');
+    refuseForMode('WhitelistIds', whitelistIds.length > 0, 'whitelist gray releases (PublishType 2, PublishMode 1)');
+    refuseForMode('GreyEndtimeData', endRaw !== '', 'time-window gray releases (PublishType 2, PublishMode 2)');
+    refuseForMode('GreyNum', greyNum !== 0, 'time-window gray releases (PublishType 2, PublishMode 2)');
+    refuseForMode('GreyConfigInfo', greyConfigInfo !== '' && greyConfigInfo !== '[]', 'gray releases (PublishType 2)');
     return { ...base, publishType: 3, publishMode: 4, greyEndtime: null, greyNum: 0, whitelistIds: [], greyConfigInfo: '', greyRules: [] };
   }
   if (input.PublishType !== 2) throw invalid('PublishType', `${input.PublishType ?? '(empty)'} is not allowed; use 2 (gray release) or 3 (official release).`);
@@ -95,10 +78,10 @@ export function checkUpgradeTaskInput(input: CreateUpgradeTaskInput, now: number
   let greyEndtime: number | null = null;
   if (mode === 1) {
     if (whitelistIds.length === 0) throw invalid('WhitelistIds', 'is required for a whitelist gray release (PublishMode 1): a comma-separated list of whitelist ids.');
-    refuse('GreyEndtimeData', endRaw !== '', 'time-window gray releases (PublishMode 2)');
-    refuse('GreyNum', greyNum !== 0, 'time-window gray releases (PublishMode 2)');
+    refuseForMode('GreyEndtimeData', endRaw !== '', 'time-window gray releases (PublishMode 2)');
+    refuseForMode('GreyNum', greyNum !== 0, 'time-window gray releases (PublishMode 2)');
   } else {
-    refuse('WhitelistIds', whitelistIds.length > 0, 'whitelist gray releases (PublishMode 1)');
+    refuseForMode('WhitelistIds', whitelistIds.length > 0, 'whitelist gray releases (PublishMode 1)');
     if (isBlank(endRaw)) throw invalid('GreyEndtimeData', 'is required for a time-window gray release (PublishMode 2), as "yyyy-MM-dd HH:mm:ss" (UTC).');
     greyEndtime = parseGreyEndtime(endRaw);
     if (greyEndtime === null) throw invalid('GreyEndtimeData', `${shown(endRaw)} is not a time of the form "yyyy-MM-dd HH:mm:ss" (UTC).`);
