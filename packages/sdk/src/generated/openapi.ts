@@ -3984,9 +3984,9 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/x-www-form-urlencoded": {
-                    /** @description mPaaS app id. Optional: the client key names it; when given it must match. */
+                    /** @description mPaaS app id (e.g. ALIPUB0000001). Optional: the client key names it; when given it must match. */
                     appId?: string;
-                    /** @description Workspace id. Optional, like appId. */
+                    /** @description Workspace id (e.g. default). Optional, like appId. */
                     workspaceId?: string;
                     /** @description The workspace public client key, when not sent in the x-mcube-client-key header. */
                     clientKey?: string;
@@ -4003,17 +4003,17 @@ export interface operations {
                     userId?: string;
                     /** @description Used as the user key when there is no userId. */
                     deviceId?: string;
-                    /** @description For city rules (case-insensitive). */
+                    /** @description For city rules (compared case-insensitively). */
                     city?: string;
-                    /** @description Device model, for mobileModel rules (case-insensitive). */
+                    /** @description Device model, for mobileModel rules (compared case-insensitively). */
                     model?: string;
-                    /** @description Network type, for netType rules (case-insensitive). */
+                    /** @description Network type, for netType rules (compared case-insensitively). */
                     netType?: string;
                 };
                 "application/json": {
-                    /** @description mPaaS app id. Optional: the client key names it; when given it must match. */
+                    /** @description mPaaS app id (e.g. ALIPUB0000001). Optional: the client key names it; when given it must match. */
                     appId?: string;
-                    /** @description Workspace id. Optional, like appId. */
+                    /** @description Workspace id (e.g. default). Optional, like appId. */
                     workspaceId?: string;
                     /** @description The workspace public client key, when not sent in the x-mcube-client-key header. */
                     clientKey?: string;
@@ -4030,11 +4030,11 @@ export interface operations {
                     userId?: string;
                     /** @description Used as the user key when there is no userId. */
                     deviceId?: string;
-                    /** @description For city rules (case-insensitive). */
+                    /** @description For city rules (compared case-insensitively). */
                     city?: string;
-                    /** @description Device model, for mobileModel rules (case-insensitive). */
+                    /** @description Device model, for mobileModel rules (compared case-insensitively). */
                     model?: string;
-                    /** @description Network type, for netType rules (case-insensitive). */
+                    /** @description Network type, for netType rules (compared case-insensitively). */
                     netType?: string;
                 };
             };

@@ -6,7 +6,8 @@
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
-const requestProperties = {
+/** The fields every device endpoint reads (device-io.ts, device-request.ts). */
+export const deviceFieldProperties = {
   appId: { type: 'string', description: 'mPaaS app id (e.g. ALIPUB0000001). Optional: the client key names it; when given it must match.' },
   workspaceId: { type: 'string', description: 'Workspace id (e.g. default). Optional, like appId.' },
   clientKey: { type: 'string', description: 'The workspace public client key, when not sent in the x-mcube-client-key header.' },
@@ -18,6 +19,10 @@ const requestProperties = {
   city: { type: 'string', description: 'For city rules (compared case-insensitively).' },
   model: { type: 'string', description: 'Device model, for mobileModel rules (compared case-insensitively).' },
   netType: { type: 'string', description: 'Network type, for netType rules (compared case-insensitively).' },
+};
+
+const requestProperties = {
+  ...deviceFieldProperties,
   query: {
     type: 'string',
     description:

@@ -3,20 +3,14 @@
  * openapi/ next to the offline-package device endpoint). Devices do not sign
  * requests: they present the workspace's public client key.
  */
+import { deviceFieldProperties } from '../delivery/openapi.js';
+
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 const fields = {
-  appId: { type: 'string', description: 'mPaaS app id. Optional: the client key names it; when given it must match.' },
-  workspaceId: { type: 'string', description: 'Workspace id. Optional, like appId.' },
-  clientKey: { type: 'string', description: 'The workspace public client key, when not sent in the x-mcube-client-key header.' },
-  platform: { type: 'string', enum: ['android', 'ios'], description: 'Device platform (any letter case).' },
+  ...deviceFieldProperties,
   client: { type: 'string', description: 'Installed client version (dotted numeric, required); only packages of a higher version are offered.' },
-  system: { type: 'string', description: 'OS version, for osVersion rules.' },
   userId: { type: 'string', maxLength: 256, description: 'User id: whitelist and time-window gray releases are decided on it.' },
-  deviceId: { type: 'string', maxLength: 256, description: 'Used as the user key when there is no userId.' },
-  city: { type: 'string', description: 'For city rules (case-insensitive).' },
-  model: { type: 'string', description: 'Device model, for mobileModel rules (case-insensitive).' },
-  netType: { type: 'string', description: 'Network type, for netType rules (case-insensitive).' },
 };
 
 const error = (description: string) => ({ description, content: { 'application/json': { schema: ref('DeviceError') } } });
