@@ -82,7 +82,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     inFlight++;
     // the one listener a request gets anyway (graceful drain) also counts device answers
     let device: DeviceEndpointName | null = null;
-    const t0 = performance.now();
+    let t0 = 0;
     res.on('close', () => {
       inFlight--;
       // a device gone before its answer was sent is not an answer (statusCode would still read 200)
@@ -100,7 +100,10 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     }
     if (path === '/readyz') {
       // a stopping node tells its balancer first, while it still serves
-      if (closing) return sendJson(res, 503, DRAINING);
+      if (closing) {
+        sendJson(res, 503, DRAINING);
+        return;
+      }
       db.knex
         .raw('select 1')
         .then(() => sendJson(res, 200, READY))
@@ -111,6 +114,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       serveMetrics(req, res);
       return;
     }
+    t0 = performance.now();
     if (upgradeCheck!.handle(req, res)) {
       device = 'upgrade';
       return;

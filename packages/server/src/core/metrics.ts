@@ -39,7 +39,8 @@ export interface MetricsSources {
 export class Metrics {
   private readonly rpcCounts = new Map<string, number>();
   private readonly rpcLatency = new Map<string, Histogram>();
-  private readonly deviceCounts = new Map<string, number>();
+  /** endpoint -> HTTP status -> answers (no key string built per request: this is the device hot path) */
+  private readonly deviceCounts = new Map<DeviceEndpointName, Map<number, number>>();
   private readonly deviceLatency = new Map<DeviceEndpointName, Histogram>();
   private snapshotBuilds = 0;
   private snapshotFailures = 0;
@@ -59,18 +60,21 @@ export class Metrics {
 
   /** One answered device request (nebula update check or upgrade check). */
   device(endpoint: DeviceEndpointName, status: number, seconds: number): void {
-    const k = `${endpoint}\u0000${status}`;
-    this.deviceCounts.set(k, (this.deviceCounts.get(k) ?? 0) + 1);
+    let byStatus = this.deviceCounts.get(endpoint);
+    if (!byStatus) this.deviceCounts.set(endpoint, (byStatus = new Map()));
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
     let h = this.deviceLatency.get(endpoint);
     if (!h) this.deviceLatency.set(endpoint, (h = new Histogram()));
     h.observe(seconds);
   }
 
-  snapshotBuilt(seconds: number, ok: boolean): void {
-    if (ok) {
-      this.snapshotBuilds++;
-      this.buildLatency.observe(seconds);
-    } else this.snapshotFailures++;
+  snapshotBuilt(seconds: number): void {
+    this.snapshotBuilds++;
+    this.buildLatency.observe(seconds);
+  }
+
+  snapshotFailed(): void {
+    this.snapshotFailures++;
   }
 
   stop(): void {
@@ -91,9 +95,8 @@ export class Metrics {
     for (const [action, h] of this.rpcLatency) histogramLines(out, 'mcube_rpc_request_duration_seconds', `action="${esc(action)}"`, h);
 
     family('mcube_device_requests_total', 'counter', 'Device checks answered, by endpoint and HTTP status.');
-    for (const [k, n] of this.deviceCounts) {
-      const [endpoint, status] = k.split('\u0000');
-      out.push(`mcube_device_requests_total{endpoint="${endpoint}",status="${status}"} ${n}`);
+    for (const [endpoint, byStatus] of this.deviceCounts) {
+      for (const [status, n] of byStatus) out.push(`mcube_device_requests_total{endpoint="${endpoint}",status="${status}"} ${n}`);
     }
     family('mcube_device_request_duration_seconds', 'histogram', 'Time from request to answer of device checks, by endpoint.');
     for (const [endpoint, h] of this.deviceLatency) histogramLines(out, 'mcube_device_request_duration_seconds', `endpoint="${endpoint}"`, h);

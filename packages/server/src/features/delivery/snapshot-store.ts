@@ -135,14 +135,8 @@ export class SnapshotStore {
       while (h.builtGen < h.wantedGen) {
         const gen = h.wantedGen;
         const started = Date.now();
-        let loaded: Awaited<ReturnType<typeof loadSnapshot>>;
-        try {
-          loaded = await loadSnapshot(this.deps, h.appId, h.workspaceId, h.caches, h.admissions);
-        } catch (err) {
-          this.deps.metrics.snapshotBuilt((Date.now() - started) / 1000, false);
-          throw err;
-        }
-        this.deps.metrics.snapshotBuilt((Date.now() - started) / 1000, true);
+        const loaded = await loadSnapshot(this.deps, h.appId, h.workspaceId, h.caches, h.admissions);
+        this.deps.metrics.snapshotBuilt((Date.now() - started) / 1000);
         h.current = loaded.snapshot;
         h.refreshAt = loaded.refreshAt;
         h.builtGen = gen;
@@ -157,6 +151,7 @@ export class SnapshotStore {
     })()
       .catch((err: Error) => {
         // keep serving the previous snapshot; the next poll tries again
+        this.deps.metrics.snapshotFailed();
         this.deps.log.error('delivery snapshot build failed', { appId: h.appId, workspaceId: h.workspaceId, error: err.message });
       })
       .finally(() => {
