@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../../core/registry.js';
 import { errorBody, renderAnswer, type Piece } from './answer.js';
 import type { ClientKeys, DeviceScope } from './client-keys.js';
-import { admitDevice, andThen, failWith, readDeviceRequest, send, type DeviceEndpoint, type Maybe } from './device-io.js';
+import { admitDevice, andThen, failWith, readDeviceRequest, send, sendMeasured, type DeviceEndpoint, type Maybe } from './device-io.js';
 import { parseCheck, type Fields, type ParsedCheck } from './device-request.js';
 import { decideApp, type AdmissionPort } from './engine/decide.js';
 import { selectForApp, type AppDecision } from './engine/select.js';
@@ -58,7 +58,7 @@ function check(parts: DeviceHandlerParts, res: ServerResponse, fields: Fields, s
   const held: Maybe<ServingHolder | null> = store.ready(scope.key) ?? store.get(scope.appId, scope.workspaceId);
   return andThen(held, (h) => {
     if (!h) return send(res, 503, errorBody(503, 'Delivery data is not available yet; retry later.'));
-    return andThen(answer(parts, h.current, h.admissions, parsed), (out) => sendAnswer(res, out));
+    return andThen(answer(parts, h.current, h.admissions, parsed), (out) => sendMeasured(res, 200, out.text, out.bytes));
   });
 }
 
@@ -100,11 +100,4 @@ function take(chosen: Chosen, id: string, d: AppDecision): void {
   if (d.kind !== 'deliver') return;
   chosen.entries.push(d.task);
   if (d.discard !== null) chosen.discard.push([id, d.discard]);
-}
-
-/** The 200 answer: its length is known without encoding it; node:http joins header and body into one chunk. */
-function sendAnswer(res: ServerResponse, body: Piece): void {
-  if (res.headersSent) return;
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.bytes, 'cache-control': 'no-store' });
-  res.end(body.text);
 }
