@@ -18,6 +18,17 @@ describe('packed id set (big normal whitelists)', () => {
     }
   });
 
+  it('is exact at every list size where the slot layout changes (entry bits vs hash bits)', () => {
+    for (const n of [4095, 4096, 65535, 65536]) {
+      const list = Array.from({ length: n }, (_, i) => `id${i}`);
+      const packed = PackedIdSet.of(list);
+      expect(packed.size).toBe(n);
+      for (let i = 0; i < n; i++) if (!packed.has(`id${i}`)) throw new Error(`id${i} missing at size ${n}`);
+      for (let i = n; i < 2 * n; i++) if (packed.has(`id${i}`)) throw new Error(`id${i} found at size ${n}`);
+      expect(packed.has('ïd0')).toBe(false);
+    }
+  });
+
   it('ignores duplicates in its input', () => {
     expect(PackedIdSet.of(['a', 'b', 'a', 'a']).size).toBe(2);
   });

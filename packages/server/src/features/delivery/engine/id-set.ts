@@ -11,22 +11,40 @@ const MAX_ID_BYTES = 4 * 1024;
 /**
  * A hash set of user ids for big normal whitelists (a million ids): the ids'
  * UTF-8 bytes in one arena, their offsets in a Uint32Array, and an
- * open-addressing table (load <= 0.5, linear probing) of entry numbers in an
- * Int32Array. Exact like Set<string> (a hit compares the bytes), but a
- * million 8-character ids take about 20 MB outside the JS heap instead of
- * about 90 MB of resident memory for a Set of strings, and the GC never scans it.
+ * open-addressing table (load <= 0.5, linear probing) in a Uint32Array. Exact
+ * like Set<string> (a hit compares the bytes), but a million 8-character ids
+ * take about 20 MB outside the JS heap instead of about 90 MB of resident
+ * memory for a Set of strings, and the GC never scans it.
+ *
+ * A slot holds the entry number (plus one; 0 is empty) in its low bits and
+ * the top bits of the id's hash in the bits the entry number does not need
+ * (12 bits for a million ids). An id that is not on the list is then turned
+ * away by the slot alone, without reading the offsets and the arena: on the
+ * device endpoint each of those reads was a cache miss, and the lookup
+ * showed up in profiles at about 1.5 µs.
  */
 export class PackedIdSet implements IdSet {
   private readonly scratch = Buffer.allocUnsafe(MAX_ID_BYTES);
   private readonly mask: number;
+  /** low bits of a slot: entry number + 1; the bits above them: the hash's top bits */
+  private readonly entryBits: number;
+  private readonly entryMask: number;
 
   private constructor(
     readonly size: number,
     private readonly arena: Buffer,
     private readonly offsets: Uint32Array,
-    private readonly table: Int32Array,
+    private readonly table: Uint32Array,
   ) {
     this.mask = table.length - 1;
+    // offsets has one more element than there are entries
+    this.entryBits = Math.min(31, 32 - Math.clz32(offsets.length));
+    this.entryMask = 2 ** this.entryBits - 1;
+  }
+
+  /** the slot's entry number when it holds an id with this hash, else -1 */
+  private entryAt(v: number, h: number): number {
+    return v >>> this.entryBits === h >>> this.entryBits ? (v & this.entryMask) - 1 : -1;
   }
 
   /**
@@ -67,7 +85,7 @@ export class PackedIdSet implements IdSet {
         const offs = offsets.length - (n + 1) <= offsets.length / 8 ? offsets.subarray(0, n + 1) : offsets.slice(0, n + 1);
         let cap = 16;
         while (cap < n * 2) cap *= 2;
-        const table = new Int32Array(cap);
+        const table = new Uint32Array(cap);
         const set = new PackedIdSet(0, packed, offs, table);
         let size = 0;
         for (let i = 0; i < n; i++) if (set.insert(i)) size++;
@@ -98,18 +116,22 @@ export class PackedIdSet implements IdSet {
     }
     if (ascii) {
       if (n >= MAX_ID_BYTES - 3) return false;
-      let slot = fmix32(h) & this.mask;
-      for (let e = this.table[slot]!; e !== 0; e = this.table[slot]!) {
-        if (this.equalsAscii(e - 1, id)) return true;
+      h = fmix32(h);
+      let slot = h & this.mask;
+      for (let v = this.table[slot]!; v !== 0; v = this.table[slot]!) {
+        const e = this.entryAt(v, h);
+        if (e >= 0 && this.equalsAscii(e, id)) return true;
         slot = (slot + 1) & this.mask;
       }
       return false;
     }
     const len = this.scratch.write(id, 0, 'utf8');
     if (len >= MAX_ID_BYTES - 3) return false;
-    let slot = hashBytes(this.scratch, 0, len) & this.mask;
-    for (let e = this.table[slot]!; e !== 0; e = this.table[slot]!) {
-      if (this.equals(e - 1, this.scratch, 0, len)) return true;
+    const hb = hashBytes(this.scratch, 0, len);
+    let slot = hb & this.mask;
+    for (let v = this.table[slot]!; v !== 0; v = this.table[slot]!) {
+      const e = this.entryAt(v, hb);
+      if (e >= 0 && this.equals(e, this.scratch, 0, len)) return true;
       slot = (slot + 1) & this.mask;
     }
     return false;
@@ -119,12 +141,15 @@ export class PackedIdSet implements IdSet {
   private insert(i: number): boolean {
     const start = this.offsets[i]!;
     const len = this.offsets[i + 1]! - start;
-    let slot = hashBytes(this.arena, start, len) & this.mask;
-    for (let e = this.table[slot]!; e !== 0; e = this.table[slot]!) {
-      if (this.equals(e - 1, this.arena, start, len)) return false;
+    const h = hashBytes(this.arena, start, len);
+    let slot = h & this.mask;
+    for (let v = this.table[slot]!; v !== 0; v = this.table[slot]!) {
+      const e = this.entryAt(v, h);
+      if (e >= 0 && this.equals(e, this.arena, start, len)) return false;
       slot = (slot + 1) & this.mask;
     }
-    this.table[slot] = i + 1;
+    // the hash's top bits above the entry number; unsigned, so >>> 0
+    this.table[slot] = (((h >>> this.entryBits) * 2 ** this.entryBits) + i + 1) >>> 0;
     return true;
   }
 
