@@ -8,8 +8,8 @@ import { androidPackage, createUpgradeTask } from './upgrade-fixtures.js';
 
 /**
  * Two real server processes over one database. Upgrade releases go through
- * node A's RPC actions; node B's /device/upgrade/check must follow them (it
- * compares the change stamp at most once a second). Delays are printed; the
+ * node A's RPC actions; node B's /device/upgrade/check must follow them (its
+ * stamp watcher hears NOTIFY on PostgreSQL and polls the change stamps). Delays are printed; the
  * assertion bounds them generously, as timing varies on shared machines.
  */
 const VISIBLE_WITHIN_MS = 10_000;

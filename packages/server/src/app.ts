@@ -12,6 +12,7 @@ import { createRpcHandler } from './core/rpc.js';
 import { openDatabase } from './db/database.js';
 import { ClientKeys } from './features/delivery/client-keys.js';
 import { createDelivery } from './features/delivery/index.js';
+import { startStampWatcher, type StampWatcher } from './features/delivery/stamp-watcher.js';
 import { createUpgradeCheck } from './features/upgrade/upgrade-check.js';
 import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
 import { startJanitor } from './features/janitor/index.js';
@@ -147,13 +148,23 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   }, 60_000);
   sweep.unref();
   const janitor = startJanitor(deps);
+  let watcher: StampWatcher | null = null;
 
   return {
     server,
     deps,
     registry,
     async listen() {
-      await delivery!.start();
+      // one watcher per node tells both device endpoints when another node changed what devices get
+      watcher ??= startStampWatcher(deps, {
+        poll: async () => {
+          await Promise.all([delivery!.stampHooks.poll(), upgradeCheck!.stampHooks.poll()]);
+        },
+        notified: (appId, workspaceId) => {
+          delivery!.stampHooks.notified(appId, workspaceId);
+          upgradeCheck!.stampHooks.notified(appId, workspaceId);
+        },
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -174,7 +185,9 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await closed;
-      await delivery!.stop();
+      await watcher?.stop();
+      watcher = null;
+      await delivery!.drain();
       metrics.stop();
       await blobs.close?.();
       await db.close();

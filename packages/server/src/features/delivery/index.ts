@@ -4,20 +4,23 @@ import type { ClientKeys } from './client-keys.js';
 import { createDeviceHandler } from './device-handler.js';
 import { DeviceRateLimiter } from './rate-limit.js';
 import { SnapshotStore } from './snapshot-store.js';
-import { startStampWatcher, type StampWatcher } from './stamp-watcher.js';
+import type { StampWatcherHooks } from './stamp-watcher.js';
 
 export interface DeliveryService {
   /** handles /device/* requests; false when the path is not a device path */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   onChange(appId: string, workspaceId: string): void;
-  start(): Promise<void>;
-  stop(): Promise<void>;
+  /** what the node's stamp watcher (stamp-watcher.ts) calls */
+  stampHooks: StampWatcherHooks;
+  /** waits for snapshot builds in flight (before the database closes) */
+  drain(): Promise<void>;
 }
 
 /**
- * The device-facing delivery service of one node: the update endpoint, the
- * per-app snapshots it answers from, and the watcher that keeps them current
- * (LISTEN/NOTIFY on PostgreSQL, a stamp poll everywhere).
+ * The device-facing delivery service of one node: the update endpoint and
+ * the per-app snapshots it answers from. The node's stamp watcher keeps them
+ * current through `stampHooks` (LISTEN/NOTIFY on PostgreSQL, a stamp poll
+ * everywhere).
  */
 /** `keys`: the node's client-key cache, shared with the upgrade check. */
 export function createDelivery(deps: Deps, keys: ClientKeys): DeliveryService {
@@ -28,22 +31,15 @@ export function createDelivery(deps: Deps, keys: ClientKeys): DeliveryService {
     keys,
     limiter: new DeviceRateLimiter(deps.config.delivery.deviceRatePerMin, deps.now),
   });
-  let watcher: StampWatcher | null = null;
   return {
     handle,
     onChange: (appId, workspaceId) => store.invalidate(appId, workspaceId),
-    async start() {
-      watcher ??= startStampWatcher(deps, {
-        poll: () => store.poll(),
-        notified: (appId, workspaceId) => {
-          store.notified(appId, workspaceId).catch((err: Error) => deps.log.warn('delivery stamp check failed', { appId, workspaceId, error: err.message }));
-        },
-      });
+    stampHooks: {
+      poll: () => store.poll(),
+      notified: (appId, workspaceId) => {
+        store.notified(appId, workspaceId).catch((err: Error) => deps.log.warn('delivery stamp check failed', { appId, workspaceId, error: err.message }));
+      },
     },
-    async stop() {
-      await watcher?.stop();
-      watcher = null;
-      await store.drain();
-    },
+    drain: () => store.drain(),
   };
 }

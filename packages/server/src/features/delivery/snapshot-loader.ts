@@ -1,6 +1,7 @@
 import type { Deps } from '../../core/registry.js';
 import { num } from '../../db/database.js';
 import type { AdmissionCache } from './admissions.js';
+import { scopeKey } from './client-keys.js';
 import { PACKED_FROM, PackedIdSet } from './engine/id-set.js';
 import { buildSnapshot, compileWhitelist, whitelistIdsOf, type CompiledWhitelist, type ResourceRow, type Snapshot, type TaskRow } from './snapshot.js';
 
@@ -27,6 +28,14 @@ const FAILED_URL_RETRY_MS = 5000;
 export async function readStamp(deps: Deps, appId: string, workspaceId: string): Promise<number> {
   const row = await deps.db.knex('change_stamps').where({ app_id: appId, workspace_id: workspaceId }).first('stamp');
   return row ? num(row.stamp) : 0;
+}
+
+/** The change stamps of every workspace of these apps, in one query, by scopeKey(appId, workspaceId); absent means 0. */
+export async function readStamps(deps: Deps, appIds: Iterable<string>): Promise<Map<string, number>> {
+  const rows = await deps.db.knex('change_stamps').whereIn('app_id', [...new Set(appIds)]).select('app_id', 'workspace_id', 'stamp');
+  const stamps = new Map<string, number>();
+  for (const r of rows) stamps.set(scopeKey(String(r.app_id), String(r.workspace_id)), num(r.stamp));
+  return stamps;
 }
 
 /**

@@ -1,9 +1,8 @@
 import type { Deps } from '../../core/registry.js';
-import { num } from '../../db/database.js';
 import { AdmissionCache } from './admissions.js';
 import { scopeKey as key } from './client-keys.js';
 import type { Snapshot } from './snapshot.js';
-import { loadSnapshot, newLoaderCaches, readStamp, type LoaderCaches } from './snapshot-loader.js';
+import { loadSnapshot, newLoaderCaches, readStamp, readStamps, type LoaderCaches } from './snapshot-loader.js';
 
 /** One app/workspace: its current snapshot and what it takes to rebuild it. */
 export interface Holder {
@@ -91,10 +90,7 @@ export class SnapshotStore {
       if (now - h.lastUsed > IDLE_MS && !h.building) this.holders.delete(k);
     }
     if (this.holders.size === 0) return;
-    const appIds = [...new Set([...this.holders.values()].map((h) => h.appId))];
-    const rows = await this.deps.db.knex('change_stamps').whereIn('app_id', appIds).select('app_id', 'workspace_id', 'stamp');
-    const stamps = new Map<string, number>();
-    for (const r of rows) stamps.set(key(String(r.app_id), String(r.workspace_id)), num(r.stamp));
+    const stamps = await readStamps(this.deps, [...this.holders.values()].map((h) => h.appId));
     for (const [k, h] of this.holders) {
       if (!h.current || h.building) continue;
       if ((stamps.get(k) ?? 0) !== h.current.stamp || now >= h.refreshAt) h.wantedGen++;

@@ -6,7 +6,8 @@ import { admitDevice, failWith, readDeviceRequest, send, type DeviceEndpoint } f
 import { BadDeviceRequest, parseCheck, str, type Fields } from '../delivery/device-request.js';
 import { decideApp } from '../delivery/engine/decide.js';
 import { DeviceRateLimiter } from '../delivery/rate-limit.js';
-import { readStamp, type LoaderCaches } from '../delivery/snapshot-loader.js';
+import { readStamp, readStamps, type LoaderCaches } from '../delivery/snapshot-loader.js';
+import type { StampWatcherHooks } from '../delivery/stamp-watcher.js';
 import { loadUpgradePlans, type UpgradePlans } from './upgrade-plans.js';
 
 export const UPGRADE_CHECK_PATH = '/device/upgrade/check';
@@ -14,6 +15,7 @@ const MAX_BODY = 16 * 1024;
 const NO_UPGRADE = JSON.stringify({ resultCode: 100, resultStatus: 201 });
 
 interface Held {
+  appId: string;
   plans: UpgradePlans | null;
   building: Promise<UpgradePlans> | null;
   dirty: boolean;
@@ -27,6 +29,8 @@ export interface UpgradeCheckService {
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** a change committed on this node: the next check rebuilds */
   onChange(appId: string, workspaceId: string): void;
+  /** what the node's stamp watcher calls: a change made on another node marks the plans for a rebuild */
+  stampHooks: StampWatcherHooks;
 }
 
 /**
@@ -49,25 +53,22 @@ export function createUpgradeCheck(deps: Deps, keys: ClientKeys): UpgradeCheckSe
     let h = held.get(k);
     if (!h) {
       if (held.size > 10_000) held.clear();
-      h = { plans: null, building: null, dirty: true, caches: { whitelists: new Map() }, admissions: new AdmissionCache(deps.db, deps.now, deps.log, { admissions: 'upgrade_admissions', tasks: 'upgrade_tasks' }) };
+      h = { appId, plans: null, building: null, dirty: true, caches: { whitelists: new Map() }, admissions: new AdmissionCache(deps.db, deps.now, deps.log, { admissions: 'upgrade_admissions', tasks: 'upgrade_tasks' }) };
       held.set(k, h);
     }
     return h;
   };
 
-  /** The holder of the app/workspace once its plans are up to date (rebuilt when the stamp moved or a change was made here). */
+  /**
+   * The holder of the app/workspace once its plans are up to date. They are
+   * rebuilt after a change made here (onChange), one the stamp watcher saw
+   * (NOTIFY, or its poll every MCUBE_STAMP_POLL_MS, as the H5 snapshots), or
+   * when their download addresses reach half-life; no stamp read on the
+   * request path.
+   */
   const current = async (appId: string, workspaceId: string): Promise<Held & { plans: UpgradePlans }> => {
     const h = holder(appId, workspaceId);
-    const now = deps.now();
-    if (h.plans && !h.dirty && now < h.plans.refreshAt) {
-      // answers from its plans for one stamp-poll interval (MCUBE_STAMP_POLL_MS, as the H5 snapshots), then compares the
-      // change stamp again: a change made on another node shows within that interval; one made here applies at once
-      if (now - h.plans.checkedAt < deps.config.delivery.pollIntervalMs) return h as Held & { plans: UpgradePlans };
-      if ((await readStamp(deps, appId, workspaceId)) === h.plans.stamp) {
-        h.plans.checkedAt = now;
-        return h as Held & { plans: UpgradePlans };
-      }
-    }
+    if (h.plans && !h.dirty && deps.now() < h.plans.refreshAt) return h as Held & { plans: UpgradePlans };
     if (!h.building) {
       h.dirty = false;
       h.building = loadUpgradePlans(deps, appId, workspaceId, h.admissions, h.caches)
@@ -100,10 +101,31 @@ export function createUpgradeCheck(deps: Deps, keys: ClientKeys): UpgradeCheckSe
     run: (req, res, fields) => admitDevice(keys, limiter, req, res, fields, answer),
   };
 
+  /** plans built from an older stamp than `stamp` are rebuilt by the next check */
+  const moved = (h: Held, stamp: number) => {
+    if (h.plans && stamp !== h.plans.stamp) h.dirty = true;
+  };
+
   return {
     onChange(appId, workspaceId) {
       const h = held.get(scopeKey(appId, workspaceId));
       if (h) h.dirty = true;
+    },
+    stampHooks: {
+      async poll() {
+        const live = [...held].filter(([, h]) => h.plans && !h.dirty);
+        if (live.length === 0) return;
+        const stamps = await readStamps(deps, live.map(([, h]) => h.appId));
+        for (const [k, h] of live) moved(h, stamps.get(k) ?? 0);
+      },
+      notified(appId, workspaceId) {
+        // NOTIFY carries no schema (other installations may share the channel): compare the stamp first
+        const h = held.get(scopeKey(appId, workspaceId));
+        if (!h?.plans || h.dirty) return;
+        readStamp(deps, appId, workspaceId)
+          .then((stamp) => moved(h, stamp))
+          .catch((err: Error) => deps.log.warn('upgrade stamp check failed', { appId, workspaceId, error: err.message }));
+      },
     },
     handle(req, res) {
       const url = req.url ?? '/';

@@ -14,8 +14,6 @@ export const DEFAULT_SILENT_DAYS = 3;
 /** The releasing upgrade tasks of one app/workspace, compiled for the delivery engine, best first per platform. */
 export interface UpgradePlans {
   stamp: number;
-  /** when the stamp was last compared with the database */
-  checkedAt: number;
   /** when the signed download addresses should be renewed */
   refreshAt: number;
   android: TaskPlan[];
@@ -166,5 +164,5 @@ export async function loadUpgradePlans(
   out.ios.sort(byPriority);
   await admissions.prepare(rows.filter((r) => gateOf(r) === 'window').map((r) => ({ id: r.id, greyNum: r.grey_num, greyAdmitted: r.grey_admitted, endTime: r.grey_endtime || null })));
   const ttlMs = deps.config.storage.downloadUrlTtlSec * 1000;
-  return { stamp, checkedAt: now, refreshAt: urls.size ? now + ttlMs / 2 : Infinity, android: out.android, ios: out.ios };
+  return { stamp, refreshAt: urls.size ? now + ttlMs / 2 : Infinity, android: out.android, ios: out.ios };
 }
