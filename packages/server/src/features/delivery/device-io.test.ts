@@ -64,4 +64,20 @@ describe('device answers leave at the end of the event-loop turn', () => {
     await expect(first).rejects.toThrow();
     expect(await second).toMatchObject({ status: 200, body: '{"n":1}' });
   });
+
+  it('a turn that queues many answers sends them 64 at a time, so the first ones do not wait for the whole turn', async () => {
+    const written: number[] = [];
+    const fake = (i: number) => {
+      const res = { headersSent: false, destroyed: false, writeHead: () => void (res.headersSent = true), end: () => void written.push(i) };
+      return res as unknown as ServerResponse;
+    };
+    for (let i = 0; i < 63; i++) sendMeasured(fake(i), 200, '{}', 2);
+    expect(written).toEqual([]);
+    sendMeasured(fake(63), 200, '{}', 2);
+    expect(written).toEqual(Array.from({ length: 64 }, (_, i) => i));
+    sendMeasured(fake(64), 200, '{}', 2);
+    expect(written).toHaveLength(64);
+    await new Promise((r) => setImmediate(r));
+    expect(written).toHaveLength(65);
+  });
 });

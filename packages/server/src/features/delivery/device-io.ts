@@ -23,8 +23,13 @@ export function send(res: ServerResponse, status: number, body: string, extra?: 
 /** send() for a body whose UTF-8 length is already known (a rendered answer carries it: no encoding pass per answer). */
 export function sendMeasured(res: ServerResponse, status: number, body: string, bytes: number, extra?: Record<string, string>): void {
   if (res.headersSent) return;
-  if (outbox.push({ res, status, body, bytes, extra }) === 1) setImmediate(flushOutbox);
+  const n = outbox.push({ res, status, body, bytes, extra });
+  if (n === 1) setImmediate(flushOutbox);
+  // a turn with many requests ready still lets its first answers go after at most this many
+  else if (n >= MAX_QUEUED) flushOutbox();
 }
+
+const MAX_QUEUED = 64;
 
 interface Outgoing {
   res: ServerResponse;
