@@ -80,4 +80,20 @@ describe('device answers leave at the end of the event-loop turn', () => {
     await new Promise((r) => setImmediate(r));
     expect(written).toHaveLength(65);
   });
+
+  it('an answer that cannot be written is dropped with its connection, and the others of its turn still leave', async () => {
+    const held: ServerResponse[] = [];
+    const port = await serve((res) => {
+      held.push(res);
+      if (held.length < 2) return;
+      // a header value node:http refuses (a line break) makes writeHead throw
+      sendMeasured(held[0]!, 200, '{"n":0}', 7, { 'x-bad': 'a\r\nb' });
+      sendMeasured(held[1]!, 200, '{"n":1}', 7);
+    });
+    const first = get(port);
+    await new Promise((r) => setTimeout(r, 50));
+    const second = get(port);
+    await expect(first).rejects.toThrow();
+    expect(await second).toMatchObject({ status: 200, body: '{"n":1}' });
+  });
 });

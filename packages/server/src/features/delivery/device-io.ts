@@ -60,8 +60,13 @@ function flushOutbox(): void {
     if (res.headersSent || res.destroyed) continue;
     const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': bytes, 'cache-control': 'no-store' };
     if (extra) Object.assign(headers, extra);
-    res.writeHead(status, headers);
-    res.end(body);
+    try {
+      res.writeHead(status, headers);
+      res.end(body);
+    } catch (err) {
+      // one answer that cannot be written (a bad header value) must not cost the others theirs, nor the process
+      res.destroy(err as Error);
+    }
   }
 }
 
