@@ -156,15 +156,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     registry,
     async listen() {
       // one watcher per node tells both device endpoints when another node changed what devices get
-      watcher ??= startStampWatcher(deps, {
-        poll: async () => {
-          await Promise.all([delivery!.stampHooks.poll(), upgradeCheck!.stampHooks.poll()]);
-        },
-        notified: (appId, workspaceId) => {
-          delivery!.stampHooks.notified(appId, workspaceId);
-          upgradeCheck!.stampHooks.notified(appId, workspaceId);
-        },
-      });
+      watcher ??= startStampWatcher(deps, [delivery!.stampHooks, upgradeCheck!.stampHooks]);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());

@@ -36,8 +36,8 @@ export function createDelivery(deps: Deps, keys: ClientKeys): DeliveryService {
     onChange: (appId, workspaceId) => store.invalidate(appId, workspaceId),
     stampHooks: {
       poll: () => store.poll(),
-      notified: (appId, workspaceId) => {
-        store.notified(appId, workspaceId).catch((err: Error) => deps.log.warn('delivery stamp check failed', { appId, workspaceId, error: err.message }));
+      notified: (appId, workspaceId, stamp) => {
+        store.notified(appId, workspaceId, stamp).catch((err: Error) => deps.log.warn('delivery stamp check failed', { appId, workspaceId, error: err.message }));
       },
     },
     drain: () => store.drain(),

@@ -2,7 +2,7 @@ import type { Deps } from '../../core/registry.js';
 import { AdmissionCache } from './admissions.js';
 import { scopeKey as key } from './client-keys.js';
 import type { Snapshot } from './snapshot.js';
-import { loadSnapshot, newLoaderCaches, readStamp, readStamps, type LoaderCaches } from './snapshot-loader.js';
+import { loadSnapshot, newLoaderCaches, readStamps, type LoaderCaches } from './snapshot-loader.js';
 
 /** One app/workspace: its current snapshot and what it takes to rebuild it. */
 export interface Holder {
@@ -74,12 +74,11 @@ export class SnapshotStore {
     void this.rebuild(h);
   }
 
-  /** NOTIFY carries no schema, so check the stamp before rebuilding (other schemas may share the channel). */
-  async notified(appId: string, workspaceId: string): Promise<void> {
+  /** A NOTIFY: rebuild when the stamp (read by the watcher) is not the snapshot's. */
+  async notified(appId: string, workspaceId: string, stamp: () => Promise<number>): Promise<void> {
     const h = this.holders.get(key(appId, workspaceId));
     if (!h || !h.current) return;
-    const stamp = await readStamp(this.deps, appId, workspaceId);
-    if (stamp !== h.current.stamp) this.invalidate(appId, workspaceId);
+    if ((await stamp()) !== h.current.stamp) this.invalidate(appId, workspaceId);
   }
 
   /** Safety net: one query over change_stamps, then rebuild what moved, re-sign what is at half-life, drop what is idle. */

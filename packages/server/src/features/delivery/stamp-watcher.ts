@@ -1,11 +1,18 @@
 import type { Deps } from '../../core/registry.js';
 import { DELIVERY_CHANNEL, DELIVERY_PAYLOAD_SEPARATOR } from '../../db/stamps.js';
+import { readStamp } from './snapshot-loader.js';
 
+/** What one consumer of the change stamps (the H5 snapshots, the upgrade plans) gives the watcher. */
 export interface StampWatcherHooks {
   /** periodic safety net: compare every loaded snapshot with its stamp */
   poll(): Promise<void>;
-  /** a NOTIFY for one app/workspace arrived (PostgreSQL) */
-  notified(appId: string, workspaceId: string): void;
+  /**
+   * A NOTIFY for one app/workspace arrived (PostgreSQL). NOTIFY carries no
+   * schema (other installations may share the channel), so compare `stamp()`
+   * with what is held before rebuilding: it reads the stamp once for all
+   * consumers, and only if one asks.
+   */
+  notified(appId: string, workspaceId: string, stamp: () => Promise<number>): void;
 }
 
 export interface StampWatcher {
@@ -28,14 +35,13 @@ interface RawPgConnection {
  * stamp poll runs on both databases as a safety net; on SQLite it is the only
  * path (several processes can share one SQLite file).
  */
-export function startStampWatcher(deps: Deps, hooks: StampWatcherHooks): StampWatcher {
+export function startStampWatcher(deps: Deps, consumers: readonly StampWatcherHooks[]): StampWatcher {
   let stopped = false;
   let polling = false;
   const poll = () => {
     if (polling || stopped) return;
     polling = true;
-    hooks
-      .poll()
+    Promise.all(consumers.map((c) => c.poll()))
       .catch((err: Error) => deps.log.warn('delivery stamp poll failed', { error: err.message }))
       .finally(() => {
         polling = false;
@@ -58,7 +64,12 @@ export function startStampWatcher(deps: Deps, hooks: StampWatcherHooks): StampWa
       c.on('notification', (msg) => {
         if (msg.channel !== DELIVERY_CHANNEL || !msg.payload) return;
         const sep = msg.payload.indexOf(DELIVERY_PAYLOAD_SEPARATOR);
-        if (sep > 0) hooks.notified(msg.payload.slice(0, sep), msg.payload.slice(sep + 1));
+        if (sep <= 0) return;
+        const appId = msg.payload.slice(0, sep);
+        const workspaceId = msg.payload.slice(sep + 1);
+        let read: Promise<number> | null = null;
+        const stamp = () => (read ??= readStamp(deps, appId, workspaceId));
+        for (const c of consumers) c.notified(appId, workspaceId, stamp);
       });
       const lost = (err?: Error) => {
         if (conn !== c) return;

@@ -6,7 +6,7 @@ import { admitDevice, failWith, readDeviceRequest, send, type DeviceEndpoint } f
 import { BadDeviceRequest, parseCheck, str, type Fields } from '../delivery/device-request.js';
 import { decideApp } from '../delivery/engine/decide.js';
 import { DeviceRateLimiter } from '../delivery/rate-limit.js';
-import { readStamp, readStamps, type LoaderCaches } from '../delivery/snapshot-loader.js';
+import { readStamps, type LoaderCaches } from '../delivery/snapshot-loader.js';
 import type { StampWatcherHooks } from '../delivery/stamp-watcher.js';
 import { loadUpgradePlans, type UpgradePlans } from './upgrade-plans.js';
 
@@ -118,12 +118,11 @@ export function createUpgradeCheck(deps: Deps, keys: ClientKeys): UpgradeCheckSe
         const stamps = await readStamps(deps, live.map(([, h]) => h.appId));
         for (const [k, h] of live) moved(h, stamps.get(k) ?? 0);
       },
-      notified(appId, workspaceId) {
-        // NOTIFY carries no schema (other installations may share the channel): compare the stamp first
+      notified(appId, workspaceId, stamp) {
         const h = held.get(scopeKey(appId, workspaceId));
         if (!h?.plans || h.dirty) return;
-        readStamp(deps, appId, workspaceId)
-          .then((stamp) => moved(h, stamp))
+        stamp()
+          .then((s) => moved(h, s))
           .catch((err: Error) => deps.log.warn('upgrade stamp check failed', { appId, workspaceId, error: err.message }));
       },
     },
