@@ -262,6 +262,9 @@ describe('refusals', () => {
 
   it('404 for another device path, 405 for another method', async () => {
     expect((await fetch(`${srv.url}/device/other`)).status).toBe(404);
+    // a path that only starts like the upgrade check is not the upgrade check
+    expect((await fetch(`${srv.url}/device/upgrade/checks`)).status).toBe(404);
+    expect((await fetch(`${srv.url}/device/upgrade/check/x`)).status).toBe(404);
     const put = await fetch(`${srv.url}/device/nebula/update`, { method: 'PUT' });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('GET, POST');

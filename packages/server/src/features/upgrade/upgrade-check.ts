@@ -127,10 +127,11 @@ export function createUpgradeCheck(deps: Deps, keys: ClientKeys): UpgradeCheckSe
       },
     },
     handle(req, res) {
+      // asked first for every device request (app.ts): decide without slicing the path off the URL
       const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      if ((q < 0 ? url : url.slice(0, q)) !== UPGRADE_CHECK_PATH) return false;
-      readDeviceRequest(endpoint, req, res, q);
+      const end = UPGRADE_CHECK_PATH.length;
+      if (!url.startsWith(UPGRADE_CHECK_PATH) || (url.length > end && url.charCodeAt(end) !== 63 /* ? */)) return false;
+      readDeviceRequest(endpoint, req, res, url.length > end ? end : -1);
       return true;
     },
   };
