@@ -60,7 +60,7 @@ describe('CreateMcubeNebulaTask happy paths and the column contract', () => {
     expect((await setTaskStatus(call, id, 2)).ResultCode).toBe('OK');
   });
 
-  it('whitelist gray: ids trimmed, de-duplicated, stored as a comma list; rules stored as given and explained', async () => {
+  it('whitelist gray: ids trimmed, de-duplicated, stored as a comma list; rules stored as given, listed in the evaluated form', async () => {
     const rules = JSON.stringify([
       { ruleElement: 'city', operation: 1, value: 'Shanghai, Beijing ,Tianjin' },
       { ruleElement: 'mobileModel', operation: 2, value: 'REDMI NOTE 3, VIVO X5M' },
@@ -84,7 +84,7 @@ describe('CreateMcubeNebulaTask happy paths and the column contract', () => {
       { RuleElement: 'osVersion', Operation: '4', RuleType: 'vLimitOut', Value: '1.0-5.0' },
       { RuleElement: 'netType', Operation: '1', RuleType: 'contains', Value: 'WIFI' },
     ]);
-    expect(JSON.parse(detail.GreyRuleJson)).toEqual({
+    const tree = {
       operator: 'and',
       defaultResult: false,
       subRules: [
@@ -94,10 +94,13 @@ describe('CreateMcubeNebulaTask happy paths and the column contract', () => {
         { operator: 'vLimitOut', left: { lower: '1.0', upper: '5.0' }, right: 'osVersion', defaultResult: false },
         { operator: 'contains', left: ['WIFI'], right: 'netType', defaultResult: false },
       ],
-    });
+    };
+    expect(JSON.parse(detail.GreyRuleJson)).toEqual(tree);
     const list = (await call('ListMcubeNebulaTasks', { Id: pkg })).ListMcubeNebulaTaskResult;
     expect(list.Success).toBe(true);
-    expect(list.NebulaTaskInfo[0]).toMatchObject({ Id: id, GreyConfigInfo: rules, PublishMode: 1, AppCode: `${srv.creds.appId}-${srv.creds.workspaceId}`, TaskName: 'app 80000001' });
+    // the list answers with the evaluated form, "different from that in the upload request" (guide §5.6.2)
+    expect(JSON.parse(list.NebulaTaskInfo[0].GreyConfigInfo)).toEqual(tree);
+    expect(list.NebulaTaskInfo[0]).toMatchObject({ Id: id, PublishMode: 1, AppCode: `${srv.creds.appId}-${srv.creds.workspaceId}`, TaskName: 'app 80000001' });
     expect(list.NebulaTaskInfo).toHaveLength(2);
     await setTaskStatus(call, id, 2);
   });

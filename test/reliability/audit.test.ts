@@ -51,6 +51,7 @@ const RECIPES: Array<[string, () => Promise<Record<string, unknown>>, (json: any
   ['UpdateMcubeWhitelist', async () => ({ Id: ctx.wl, KeyIds: 'user-1,user-2' }), () => {}],
   ['CreateMcubeWhitelistForIde', async () => ({ UserId: 'dev', WhitelistValue: 'user-3' }), (j) => (ctx.ide = j.CreateWhitelistForIdeResult.WhitelistId)],
   ['DeleteMdsWhitelistContent', async () => ({ WhitelistId: ctx.wl, WhitelistValue: 'user-1' }), () => {}],
+  ['DeleteCubecardWhitelistContent', async () => ({ WhitelistId: ctx.wl, WhitelistValue: 'user-2' }), () => {}],
   ['CreateMcubeNebulaTask', async () => ({ Id: 0, PackageId: ctx.pkg, BizType: 'nebula', PublishType: 3, Memo: 'audited' }), (j) => (ctx.task = j.CreateMcubeNebulaTaskResult.NebulaTaskId)],
   ['ChangeMcubeNebulaTaskStatus', async () => ({ BizType: 'nebula', TaskId: ctx.task, PackageId: ctx.pkg, TaskStatus: 3 }), () => {}],
   [

@@ -205,6 +205,20 @@ describe('DeleteMdsWhitelistContent', () => {
   });
 });
 
+describe('DeleteCubecardWhitelistContent', () => {
+  it('is the Cube-card name of the same call: removes one value of the same lists, reports in ResultContent.Data', async () => {
+    const id = await create('remove-values-card');
+    await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: 'c1,c2' });
+    const body = await wl('DeleteCubecardWhitelistContent', { WhitelistId: id, WhitelistValue: 'c1' });
+    expect(body.ResultCode).toBe('OK');
+    expect(body.ResultContent).toMatchObject({ Data: { Content: 'c1', ErrorCode: '', ResultMsg: '', Success: true }, RequestId: body.RequestId });
+    expect(await entries(id)).toEqual(['c2']);
+    const missing = await wl('DeleteCubecardWhitelistContent', { WhitelistId: id, WhitelistValue: 'c1' });
+    expect(missing.ResultContent.Data).toMatchObject({ ErrorCode: 'WhitelistValueNotFound', Success: false });
+    expect(await entries(id)).toEqual(['c2']);
+  });
+});
+
 describe('DeleteMcubeWhitelist', () => {
   const insertTask = async (whitelistIds: string, taskStatus: number) => {
     const now = Date.now();

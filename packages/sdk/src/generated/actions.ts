@@ -18,6 +18,7 @@ export const ACTIONS = [
   { name: 'CreateMcubeVhost', method: 'createMcubeVhost', resultKey: 'CreateVhostResult', mutates: true, fields: ['AppId', 'TenantId', 'Vhost', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeWhitelist', method: 'createMcubeWhitelist', resultKey: 'CreateWhitelistResult', mutates: true, fields: ['AppId', 'TenantId', 'WhiteListName', 'WhitelistType', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeWhitelistForIde', method: 'createMcubeWhitelistForIde', resultKey: 'CreateWhitelistForIdeResult', mutates: true, fields: ['AppId', 'TenantId', 'UserId', 'WhitelistValue', 'WorkspaceId'], verbatim: [] },
+  { name: 'DeleteCubecardWhitelistContent', method: 'deleteCubecardWhitelistContent', resultKey: 'ResultContent', mutates: true, fields: ['AppId', 'TenantId', 'WhitelistId', 'WhitelistValue', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeNebulaApp', method: 'deleteMcubeNebulaApp', resultKey: 'DeleteMcubeNebulaAppResult', mutates: true, fields: ['AppId', 'H5Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeUpgradeResource', method: 'deleteMcubeUpgradeResource', resultKey: 'DeleteResult', mutates: true, fields: ['AppId', 'Id', 'Platform', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeWhitelist', method: 'deleteMcubeWhitelist', resultKey: 'DeleteWhitelistResult', mutates: true, fields: ['AppId', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
@@ -77,6 +78,10 @@ export type CreateMcubeWhitelistResponse = ResponseOf<Schemas['CreateMcubeWhitel
 /** Add user ids to the normal whitelist "ide-<UserId>" of an IDE user, creating it when missing. All or nothing. */
 export type CreateMcubeWhitelistForIdeRequest = RequestOf<Schemas['CreateMcubeWhitelistForIdeRequest']>;
 export type CreateMcubeWhitelistForIdeResponse = ResponseOf<Schemas['CreateMcubeWhitelistForIdeResponse']>;
+
+/** Remove one user id or expression from a whitelist: the Cube-card name of DeleteMdsWhitelistContent (the same lists). */
+export type DeleteCubecardWhitelistContentRequest = RequestOf<Schemas['DeleteCubecardWhitelistContentRequest']>;
+export type DeleteCubecardWhitelistContentResponse = ResponseOf<Schemas['DeleteCubecardWhitelistContentResponse']>;
 
 /** Delete an H5 app with all its offline packages, release tasks and stored files. */
 export type DeleteMcubeNebulaAppRequest = RequestOf<Schemas['DeleteMcubeNebulaAppRequest']>;
@@ -169,6 +174,7 @@ export interface ActionTypes {
   CreateMcubeVhost: { request: CreateMcubeVhostRequest; response: CreateMcubeVhostResponse };
   CreateMcubeWhitelist: { request: CreateMcubeWhitelistRequest; response: CreateMcubeWhitelistResponse };
   CreateMcubeWhitelistForIde: { request: CreateMcubeWhitelistForIdeRequest; response: CreateMcubeWhitelistForIdeResponse };
+  DeleteCubecardWhitelistContent: { request: DeleteCubecardWhitelistContentRequest; response: DeleteCubecardWhitelistContentResponse };
   DeleteMcubeNebulaApp: { request: DeleteMcubeNebulaAppRequest; response: DeleteMcubeNebulaAppResponse };
   DeleteMcubeUpgradeResource: { request: DeleteMcubeUpgradeResourceRequest; response: DeleteMcubeUpgradeResourceResponse };
   DeleteMcubeWhitelist: { request: DeleteMcubeWhitelistRequest; response: DeleteMcubeWhitelistResponse };
@@ -211,6 +217,8 @@ export interface McubeActionMethods {
   createMcubeWhitelist(request: CreateMcubeWhitelistRequest, options?: CallOptions): Promise<CreateMcubeWhitelistResponse>;
   /** Add user ids to the normal whitelist "ide-<UserId>" of an IDE user, creating it when missing. All or nothing. */
   createMcubeWhitelistForIde(request: CreateMcubeWhitelistForIdeRequest, options?: CallOptions): Promise<CreateMcubeWhitelistForIdeResponse>;
+  /** Remove one user id or expression from a whitelist: the Cube-card name of DeleteMdsWhitelistContent (the same lists). */
+  deleteCubecardWhitelistContent(request: DeleteCubecardWhitelistContentRequest, options?: CallOptions): Promise<DeleteCubecardWhitelistContentResponse>;
   /** Delete an H5 app with all its offline packages, release tasks and stored files. */
   deleteMcubeNebulaApp(request: DeleteMcubeNebulaAppRequest, options?: CallOptions): Promise<DeleteMcubeNebulaAppResponse>;
   /** Delete an upgrade package with its release tasks and stored files; devices stop being offered it at once. */

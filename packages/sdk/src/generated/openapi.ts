@@ -157,6 +157,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/?Action=DeleteCubecardWhitelistContent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Remove one user id or expression from a whitelist: the Cube-card name of DeleteMdsWhitelistContent (the same lists). */
+        post: operations["DeleteCubecardWhitelistContent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/?Action=DeleteMcubeNebulaApp": {
         parameters: {
             query?: never;
@@ -1007,6 +1024,37 @@ export interface components {
                 ResultMsg?: string;
             };
         };
+        /** @description Form fields of DeleteCubecardWhitelistContent (wire names; every value travels as a form string). */
+        DeleteCubecardWhitelistContentRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description whitelist id */
+            WhitelistId: string;
+            /** @description the id or expression to remove (trimmed, exact) */
+            WhitelistValue: string;
+        };
+        DeleteCubecardWhitelistContentResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ResultContent: {
+                Data?: {
+                    /** @description the removed value */
+                    Content?: string;
+                    ErrorCode?: string;
+                    ResultMsg?: string;
+                    Success?: boolean;
+                };
+                RequestId?: string;
+                Success?: boolean;
+                ResultMsg?: string;
+            };
+        };
         /** @description Form fields of DeleteMcubeNebulaApp (wire names; every value travels as a form string). */
         DeleteMcubeNebulaAppRequest: {
             /** @description mPaaS app id */
@@ -1845,7 +1893,7 @@ export interface components {
                     GmtModified?: string;
                     /** @description yyyy-MM-dd HH:mm:ss (UTC) */
                     GmtModifiedStr?: string;
-                    /** @description advanced rules, the JSON text as given at creation */
+                    /** @description advanced rules in the evaluated form of the guide, which differs from the upload form ({"operator":"and","defaultResult":false,"subRules":[{"operator":"contains","left":[...],"right":"city","defaultResult":false}]}); "" when there are none */
                     GreyConfigInfo?: string;
                     /** @description end of the time window, yyyy-MM-dd HH:mm:ss (UTC) */
                     GreyEndtime?: string;
@@ -2970,6 +3018,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreateMcubeWhitelistForIdeResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    DeleteCubecardWhitelistContent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["DeleteCubecardWhitelistContentRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeleteCubecardWhitelistContentResponse"];
                 };
             };
             /** @description Protocol failure */

@@ -40,7 +40,12 @@ const taskCommon = {
   WhitelistIds: S.str('comma-separated whitelist ids'),
 };
 
-export const taskInfoSchema = S.obj(taskCommon);
+export const taskInfoSchema = S.obj({
+  ...taskCommon,
+  GreyConfigInfo: S.str(
+    'advanced rules in the evaluated form of the guide, which differs from the upload form ({"operator":"and","defaultResult":false,"subRules":[{"operator":"contains","left":[...],"right":"city","defaultResult":false}]}); "" when there are none',
+  ),
+});
 
 export const taskDetailSchema = S.obj({
   ...taskCommon,
@@ -74,7 +79,19 @@ export const taskDetailSchema = S.obj({
   WorkspaceId: S.str(),
 });
 
+/** The advanced rules in the guide's evaluated form, which ListMcubeNebulaTasks answers with (§5.6.2); "" when there are none. */
+function ruleTreeText(greyConfigInfo: string): string {
+  const rules = parseGreyConfig(greyConfigInfo);
+  return rules.length ? JSON.stringify(toRuleTree(rules)) : '';
+}
+
+/** A task as ListMcubeNebulaTasks lists it. */
 export function toTaskInfo(ctx: ActionContext, t: NebulaTask, r: NebulaResource): Record<string, unknown> {
+  return { ...taskFields(ctx, t, r), GreyConfigInfo: ruleTreeText(t.greyConfigInfo) };
+}
+
+/** The fields the list and the detail share; GreyConfigInfo as uploaded. */
+function taskFields(ctx: ActionContext, t: NebulaTask, r: NebulaResource): Record<string, unknown> {
   const end = t.greyEndtime === null ? '' : formatDateTime(t.greyEndtime);
   return {
     AppCode: appCodeOf(ctx),
@@ -116,7 +133,7 @@ export async function toTaskDetail(ctx: ActionContext, t: NebulaTask, r: NebulaR
   const rules = parseGreyConfig(t.greyConfigInfo);
   const url = await ctx.deps.blobs.downloadUrl(r.amrKey);
   return {
-    ...toTaskInfo(ctx, t, r),
+    ...taskFields(ctx, t, r),
     AppId: ctx.appId,
     Atomic: 0,
     BaseInfoId: 0,

@@ -182,6 +182,17 @@ export const deleteMdsWhitelistContent = defineAction<{ WhitelistId: string; Whi
   },
 });
 
+/**
+ * The Cube-card name of the same call (reference §4.A.7: "Same shape as
+ * DeleteMdsWhitelistContent, for Cube-card whitelists"). mcube keeps one kind
+ * of whitelist for every release kind, so both names edit the same lists.
+ */
+export const deleteCubecardWhitelistContent = defineAction<{ WhitelistId: string; WhitelistValue: string }>({
+  ...deleteMdsWhitelistContent,
+  name: 'DeleteCubecardWhitelistContent',
+  summary: 'Remove one user id or expression from a whitelist: the Cube-card name of DeleteMdsWhitelistContent (the same lists).',
+});
+
 export const whitelistActionList = [
   createMcubeWhitelist,
   createMcubeWhitelistForIde,
@@ -189,4 +200,5 @@ export const whitelistActionList = [
   listMcubeWhitelists,
   updateMcubeWhitelist,
   deleteMdsWhitelistContent,
+  deleteCubecardWhitelistContent,
 ];
