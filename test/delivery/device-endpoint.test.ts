@@ -129,8 +129,10 @@ describe('gray tasks from the database', () => {
     expect(await got('qa-1234')).toEqual([]);
     expect(await got('Alice')).toEqual([]);
     expect(await got('bob', 'Hangzhou')).toEqual([]);
-    // deviceId is the user key when there is no userId
-    expect(versions((await ask({ deviceId: 'bob', city: 'Shanghai', query: q })).body)).toEqual(['1.0']);
+    // whitelists list user ids: a device that sent only a deviceId is on none, even when that id is listed or matches
+    expect(versions((await ask({ deviceId: 'bob', city: 'Shanghai', query: q })).body)).toEqual([]);
+    expect(versions((await ask({ deviceId: 'qa-123', city: 'Shanghai', query: q })).body)).toEqual([]);
+    expect(versions((await ask({ userId: 'bob', deviceId: 'nobody', city: 'Shanghai', query: q })).body)).toEqual(['1.0']);
   });
 
   it('a big normal whitelist (packed id table) matches exactly', async () => {

@@ -101,6 +101,8 @@ const cases: Case[] = [
       { rule: 'normal whitelist: matching is case-sensitive', rows: grayWl('11'), lists: wl(['alice']), device: { userKey: 'Alice' }, expect: null },
       { rule: 'normal whitelist: no substring match', rows: grayWl('11'), lists: wl(['alice']), device: { userKey: 'alice2' }, expect: null },
       { rule: 'normal whitelist: a device without user key is not on it', rows: grayWl('11'), lists: wl(['']), device: { userKey: '' }, expect: null },
+      { rule: 'normal whitelist: a device id is not a user id (device sent only deviceId "bob")', rows: grayWl('11'), lists: wl(['bob']), device: { userKey: 'bob', userId: '' }, expect: null },
+      { rule: 'regex whitelist: a device id is not a user id', rows: grayWl('11'), lists: wl(['\\d{6,}'], 'regex'), device: { userKey: '8675309123', userId: '' }, expect: null },
       { rule: 'regex whitelist: an expression matching the whole id', rows: grayWl('11'), lists: wl(['user-\\d+', 'qa-.*'], 'regex'), device: { userKey: 'user-42' }, expect: '1.0.0' },
       { rule: 'regex whitelist: any expression of the list matches', rows: grayWl('11'), lists: wl(['user-\\d+', 'qa-.*'], 'regex'), device: { userKey: 'qa-x' }, expect: '1.0.0' },
       { rule: 'regex whitelist: a match inside the id is not enough (String.matches)', rows: grayWl('11'), lists: wl(['user-\\d+'], 'regex'), device: { userKey: 'xuser-42' }, expect: null },

@@ -88,6 +88,8 @@ export interface DeviceOpts {
   platform?: 'android' | 'ios';
   client?: string;
   userKey?: string;
+  /** the device's userId; defaults to userKey (a device that sent a userId) */
+  userId?: string;
   city?: string;
   model?: string;
   netType?: string;
@@ -100,6 +102,7 @@ export function device(o: DeviceOpts = {}): DeviceCheck {
     platform: o.platform ?? 'android',
     client: parseVersion(o.client ?? '1.5.0'),
     userKey: o.userKey ?? 'user-1',
+    userId: o.userId ?? o.userKey ?? 'user-1',
     facts: {
       city: (o.city ?? '').toLowerCase(),
       mobileModel: (o.model ?? '').toLowerCase(),

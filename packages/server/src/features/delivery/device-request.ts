@@ -135,6 +135,7 @@ export function parseCheck(f: Fields, userKey: string, now: number): ParsedCheck
       platform,
       client: versionOf(str(f, 'client')),
       userKey,
+      userId: str(f, 'userId'),
       facts: {
         city: str(f, 'city').toLowerCase(),
         mobileModel: (str(f, 'model') || str(f, 'mobileModel')).toLowerCase(),

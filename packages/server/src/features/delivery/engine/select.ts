@@ -7,8 +7,10 @@ import { compareVersions, inVersionRange, type Version } from './versions.js';
 export interface DeviceCheck {
   platform: 'android' | 'ios';
   client: Version;
-  /** userId, else deviceId; '' when the device sent neither */
+  /** userId, else deviceId; '' when the device sent neither: who is counted (time windows) and bucketed (percentage) */
   userKey: string;
+  /** userId only ('' when not sent): whitelists list user ids (guide §4.2.2: the app returns "a unique identity" in its userId method), so a device id never matches one */
+  userId: string;
   facts: DeviceFacts;
   now: number;
 }
@@ -87,8 +89,8 @@ function passesGate(t: TaskPlan, d: DeviceCheck): boolean {
     case 'all':
       return true;
     case 'whitelist': {
-      if (d.userKey === '') return false;
-      for (let i = 0; i < t.whitelists.length; i++) if (onList(t.whitelists[i]!, d.userKey)) return true;
+      if (d.userId === '') return false;
+      for (let i = 0; i < t.whitelists.length; i++) if (onList(t.whitelists[i]!, d.userId)) return true;
       return false;
     }
     case 'window':
