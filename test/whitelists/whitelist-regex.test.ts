@@ -34,6 +34,31 @@ describe('compileWhitelistRegex and regexProblem', () => {
     expect(regexProblem('a'.repeat(257))).toMatch(/256/);
     expect(regexProblem('a'.repeat(256))).toBeNull();
   });
+
+  it('refuses Java-only syntax that JavaScript would silently read as literal text, and keeps what both read alike', () => {
+    // each of these compiles in JavaScript with another meaning (\\p{L}+ would match only the id "p{L}")
+    for (const [java, why] of [
+      ['\\p{L}+', /\\p is not supported/],
+      ['\\p{Digit}+', /\\p is not supported/],
+      ['\\P{Lu}', /\\P is not supported/],
+      ['\\Auser\\d+\\z', /\\A is not supported/],
+      ['user\\d+\\Z', /\\Z is not supported/],
+      ['\\Quser.1\\E', /\\Q is not supported/],
+      ['a\\hb', /\\h is not supported/],
+      ['\\x{41}', /two hex digits/],
+      ['\\u41', /four hex digits/],
+      ['[a[bc]]', /nested classes/],
+      ['[[:digit:]]+', /nested classes/],
+      ['[a-z&&[^aeiou]]', /nested classes|intersection/],
+      ['[a-z&&b]', /intersection/],
+      ['[]a]', /empty character class/],
+    ] as const) {
+      expect(regexProblem(java), java).toMatch(why);
+    }
+    for (const both of ['\\d{6,}', '\\w+@corp\\.com', '[\\[\\]]x', '\\x41\\u0042', 'a\\tb', '\\bx', '[^a]\\S\\W\\D', 'a&&b', '\\cJ?x']) {
+      expect(regexProblem(both), both).toBeNull();
+    }
+  });
 });
 
 describe('regular-expression whitelists over the wire', () => {
@@ -93,6 +118,7 @@ describe('regular-expression whitelists over the wire', () => {
     ['invalid syntax', 'user[0-9', /not a valid regular expression/],
     ['backreference', '(ab)\\1', /backreferences/],
     ['lookahead', '(?!admin).*', /lookarounds/],
+    ['Java-only syntax', '\\p{L}+', /\\p is not supported/],
     ['over 256 characters', 'b'.repeat(300), /256/],
   ])('refuses %s and stores nothing of the call', async (what, expr, why) => {
     const id = await createRegex(`regex-refuse ${what}`);

@@ -21,6 +21,11 @@ export function compileWhitelistRegex(expr: string): RegExp {
  * 2. compiles as a JavaScript RegExp, both alone and anchored;
  * 3. no backreferences (\1..\9, \k<name>) and no lookarounds ((?=, (?!, (?<=, (?<!):
  *    they defeat the backtracking analysis below and have no place in id matching;
+ *    no construct that Java (the vendor's dialect) and JavaScript read differently
+ *    and that JavaScript would silently take as literal text: escapes of letters with
+ *    no JavaScript meaning (\p{L}, \A, \z, \Q...\E, \h, ...), \x{..} and short \u, and
+ *    Java's nested or intersected classes ([a[bc]], [a-z&&[^aeiou]]), so an operator's
+ *    Java expression is refused rather than stored with another meaning;
  * 4. safe-regex2 accepts it: star height at most 1 (no nested quantifiers such as
  *    (a+)+) and at most 25 quantifiers. Expressions it cannot parse are refused too;
  * 5. star height misses overlapping alternatives ((a|aa)+) and polynomial blow-ups
@@ -39,7 +44,7 @@ export function regexProblem(expr: string): string | null {
     return `not a valid regular expression (${(err as Error).message})`;
   }
   const construct = forbiddenConstruct(expr);
-  if (construct) return `${construct} are not allowed`;
+  if (construct) return construct;
   if (!safeRegex(expr)) return 'it could backtrack catastrophically (nested quantifiers such as (a+)+ or too many quantifiers)';
   if (slowOnProbes(expr)) return 'it could backtrack catastrophically (it is too slow on repetitive user ids; overlapping alternatives such as (a|aa)+ or many .* do that)';
   return null;
@@ -79,23 +84,36 @@ function slowOnProbes(expr: string): boolean {
   return true;
 }
 
-/** Scans the pattern source, skipping escapes and character classes, for constructs rule 3 refuses. */
+/** Letters after a backslash that JavaScript (without the u flag) gives a meaning; any other is read as the letter itself. */
+const JS_ESCAPE_LETTERS = new Set('dDwWsSbBnrtfvcxuk');
+
+/** Scans the pattern source, skipping escapes and character classes, for constructs rule 3 refuses; the reason, or null. */
 function forbiddenConstruct(src: string): string | null {
   let inClass = false;
   for (let i = 0; i < src.length; i++) {
     const c = src[i];
     if (c === '\\') {
       const next = src[i + 1] ?? '';
-      if (!inClass && (/[1-9]/.test(next) || (next === 'k' && src[i + 2] === '<'))) return 'backreferences (\\1, \\k<name>)';
+      if (!inClass && (/[1-9]/.test(next) || (next === 'k' && src[i + 2] === '<'))) return 'backreferences (\\1, \\k<name>) are not allowed';
+      if (/[A-Za-z]/.test(next) && !JS_ESCAPE_LETTERS.has(next)) {
+        return `\\${next} is not supported: expressions are JavaScript regular expressions, where it would mean the letter "${next}" (Java's \\p{..}, \\A, \\z, \\Q..\\E, \\h and the like have no equivalent here; the whole id is always matched)`;
+      }
+      if (next === 'x' && !/^[0-9A-Fa-f]{2}$/.test(src.slice(i + 2, i + 4))) return '\\x must be followed by two hex digits (\\x{...} is Java only)';
+      if (next === 'u' && !/^[0-9A-Fa-f]{4}$/.test(src.slice(i + 2, i + 6))) return '\\u must be followed by four hex digits';
       i++;
       continue;
     }
     if (inClass) {
       if (c === ']') inClass = false;
+      else if (c === '[') return 'a "[" inside a character class must be escaped (Java\'s nested classes such as [a[bc]] and [[:digit:]] are not supported)';
+      else if (c === '&' && src[i + 1] === '&') return '"&&" inside a character class is not supported (Java class intersection)';
       continue;
     }
-    if (c === '[') inClass = true;
-    else if (c === '(' && /^\(\?(=|!|<=|<!)/.test(src.slice(i, i + 4))) return 'lookarounds ((?=, (?!, (?<=, (?<!)';
+    if (c === '[') {
+      inClass = true;
+      // a "]" right after "[" or "[^" closes nothing in Java but ends an empty class in JavaScript
+      if (src[i + 1] === ']' || (src[i + 1] === '^' && src[i + 2] === ']')) return 'an empty character class ([] or [^]) is not supported';
+    } else if (c === '(' && /^\(\?(=|!|<=|<!)/.test(src.slice(i, i + 4))) return 'lookarounds ((?=, (?!, (?<=, (?<!) are not allowed';
   }
   return null;
 }
