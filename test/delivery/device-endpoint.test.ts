@@ -110,6 +110,29 @@ describe('the answer', () => {
   });
 });
 
+describe('config.asyncReqRate', () => {
+  it('paces a device by the smallest asyncReqRate among the packages its answer delivers, not those it does not get', async () => {
+    const vip = await insertWhitelist(knex(), 'normal', ['rate-vip']);
+    const open = await insertResource(knex(), { h5_id: '11110021', h5_version: '1.0', extend_info: '{"launchParams":{"asyncReqRate":"900"}}' });
+    await insertTask(knex(), open, { publish_type: 3, publish_mode: 4 });
+    const gray = await insertResource(knex(), { h5_id: '11110022', h5_version: '1.0', extend_info: '{"launchParams":{"asyncReqRate":"60"}}' });
+    await insertTask(knex(), gray, { publish_type: 2, publish_mode: 1, whitelist_ids: String(vip) });
+    const plain = await insertResource(knex(), { h5_id: '11110023', h5_version: '1.0', extend_info: '' });
+    await insertTask(knex(), plain, { publish_type: 3, publish_mode: 4 });
+    await changed();
+    const both = queryOf({ '11110021': '', '11110022': '' });
+    const other = await ask({ userId: 'rate-other', query: both });
+    expect(versions(other.body)).toEqual(['1.0']);
+    expect(other.body.config).toEqual({ asyncReqRate: { common: 900 } });
+    const listed = await ask({ userId: 'rate-vip', query: both });
+    expect(versions(listed.body)).toEqual(['1.0', '1.0']);
+    expect(listed.body.config).toEqual({ asyncReqRate: { common: 60 } });
+    // a package without a rate, and an answer with nothing in it, set none
+    expect((await ask({ userId: 'rate-vip', query: queryOf({ '11110023': '' }) })).body.config).toEqual({});
+    expect((await ask({ userId: 'rate-vip', query: queryOf({ '11110021': '1.0' }) })).body).toMatchObject({ data: [], config: {} });
+  });
+});
+
 describe('gray tasks from the database', () => {
   it('whitelists (normal and regex, union) and advanced rules', async () => {
     const normal = await insertWhitelist(knex(), 'normal', ['alice', 'bob']);

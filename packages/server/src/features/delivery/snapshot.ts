@@ -97,6 +97,8 @@ export interface TaskPlan {
   taskVersion: number;
   /** the pre-serialised h5.json app object of the task's resource, with its UTF-8 length (answers are assembled from these) */
   entry: Piece;
+  /** the resource's asyncReqRate (seconds), null when it sets none */
+  rate: number | null;
 }
 
 export interface Snapshot {
@@ -109,10 +111,15 @@ export interface Snapshot {
   apps: Map<string, TaskPlan[]>;
   /** H5 app ids in ascending order, for `nebula-*-all` */
   appOrder: string[];
-  /** pre-serialised `config` object */
-  configJson: string;
-  /** pre-serialised start of every answer: `{"config":...,"data":[` */
+  /** pre-serialised start of an answer that delivers no package with an asyncReqRate: `{"config":{},"data":[` */
   head: Piece;
+  /**
+   * The start of an answer whose smallest delivered asyncReqRate is the key:
+   * `{"config":{"asyncReqRate":{"common":<key>}},"data":[`. Per answer, from the
+   * packages it delivers: a rate set on a package this device does not get
+   * (another app, another audience) must not pace this device's checks.
+   */
+  rateHeads: Map<number, Piece>;
   /** time-window tasks, for the admission cache */
   windowTasks: TaskPlan[];
 }
@@ -180,7 +187,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   const entries = new Map<number, Piece | null>();
   const ruleSets = new Map<string, RuleSet>();
   const ranges = new Map<string, ClientRange>();
-  let minRate: number | null = null;
+  const rateHeads = new Map<number, Piece>();
   for (const { task, resource } of input.rows) {
     if (task.task_status !== 1) continue;
     let entry = entries.get(resource.id);
@@ -197,11 +204,9 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     if (list) list.push(plan);
     else apps.set(plan.h5Id, [plan]);
     if (plan.gate === 'window') windowTasks.push(plan);
-    const rate = asyncReqRateOf(resource.extend_info);
-    if (rate !== null && (minRate === null || rate < minRate)) minRate = rate;
+    if (plan.rate !== null && !rateHeads.has(plan.rate)) rateHeads.set(plan.rate, answerHead(JSON.stringify({ asyncReqRate: { common: plan.rate } })));
   }
   for (const list of apps.values()) list.sort(byPriority);
-  const configJson = minRate === null ? '{}' : JSON.stringify({ asyncReqRate: { common: minRate } });
   return {
     appId: input.appId,
     workspaceId: input.workspaceId,
@@ -209,8 +214,8 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     builtAt: input.builtAt,
     apps,
     appOrder: [...apps.keys()].sort(),
-    configJson,
-    head: answerHead(configJson),
+    head: answerHead('{}'),
+    rateHeads,
     windowTasks,
   };
 }
@@ -272,6 +277,7 @@ function compileTask(task: TaskRow, resource: ResourceRow, entry: Piece, input: 
     seedHash: seedHashOf(seed),
     taskVersion: task.task_version,
     entry,
+    rate: asyncReqRateOf(resource.extend_info),
   };
 }
 

@@ -157,6 +157,8 @@ export async function loadUpgradePlans(
       seedHash: 0,
       taskVersion: r.created_at,
       entry: piece(answerOf(r, url)),
+      // upgrade answers carry no Nebula config
+      rate: null,
     };
     out[platform].push(plan);
   }
