@@ -180,6 +180,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       await watcher?.stop();
       watcher = null;
       await delivery!.drain();
+      await upgradeCheck!.drain();
       metrics.stop();
       await blobs.close?.();
       await db.close();

@@ -9,6 +9,8 @@ interface TaskAdmissions {
   /** the task holds GreyNum users and `admitted` is the whole, final set */
   complete: boolean;
   loading: Promise<void> | null;
+  /** a second load of the set after the end time, for admissions other nodes committed late (ENDED_SETTLE_MS) */
+  settle: NodeJS.Timeout | null;
 }
 
 class TaskFull extends Error {}
@@ -23,6 +25,14 @@ export interface AdmissionTables {
 export const NEBULA_ADMISSION_TABLES: AdmissionTables = { admissions: 'grey_admissions', tasks: 'nebula_tasks' };
 
 const PAGE = 50_000;
+/**
+ * Past a task's end time each node stops admitting by its own clock, so a node
+ * whose clock runs behind may still commit an admission after this node loaded
+ * the "final" set. The set is loaded once more this long after the end time;
+ * an admission committed by a node up to this far behind is then seen here too
+ * (before, this node refused that user for good while the other served him).
+ */
+export const ENDED_SETTLE_MS = 10_000;
 
 /**
  * Time-window gray admissions of one app/workspace. The database is the
@@ -43,6 +53,7 @@ export class AdmissionCache {
     private readonly now: () => number,
     private readonly log: Logger,
     private readonly tables: AdmissionTables = NEBULA_ADMISSION_TABLES,
+    private readonly settleMs = ENDED_SETTLE_MS,
   ) {}
 
   /** Synchronous verdict for the engine; 'unknown' means: call admit() and ask again. */
@@ -68,20 +79,32 @@ export class AdmissionCache {
     for (const t of tasks) {
       live.add(t.id);
       let s = this.tasks.get(t.id);
-      const full = t.greyAdmitted >= t.greyNum || (t.endTime !== null && t.endTime > 0 && now >= t.endTime);
+      const ended = t.endTime !== null && t.endTime > 0 && now >= t.endTime;
+      const full = t.greyAdmitted >= t.greyNum || ended;
       if (!s) {
-        s = { admitted: new Set(), complete: false, loading: null };
+        s = { admitted: new Set(), complete: false, loading: null, settle: null };
         this.tasks.set(t.id, s);
         await this.loadAll(t.id, s);
         s.complete = full;
+        if (ended) this.settleAfter(t.id, s, t.endTime!);
       } else if (full && !s.complete) {
-        await this.markFull(t.id, s);
+        await this.markFull(t.id, s, ended ? t.endTime : null);
       } else if (!full && s.complete) {
         // GreyNum was raised (or the end time moved): the set may grow again
         s.complete = false;
       }
     }
-    for (const id of this.tasks.keys()) if (!live.has(id)) this.tasks.delete(id);
+    for (const [id, s] of this.tasks) if (!live.has(id)) this.forget(id, s);
+  }
+
+  /** Forgets every task (the snapshot store is closing): no settle timer outlives it. */
+  clear(): void {
+    for (const [id, s] of this.tasks) this.forget(id, s);
+  }
+
+  private forget(id: number, s: TaskAdmissions): void {
+    if (s.settle) clearTimeout(s.settle);
+    this.tasks.delete(id);
   }
 
   /** Tries to admit a user the cache has no verdict for; afterwards verdict() knows. Concurrent calls for one user share one attempt. */
@@ -98,14 +121,14 @@ export class AdmissionCache {
   private async tryAdmit(task: TaskPlan, userKey: string): Promise<void> {
     let s = this.tasks.get(task.id);
     if (!s) {
-      s = { admitted: new Set(), complete: false, loading: null };
+      s = { admitted: new Set(), complete: false, loading: null, settle: null };
       this.tasks.set(task.id, s);
     }
     if (s.loading) return s.loading;
     if (s.admitted.has(userKey) || s.complete) return;
     const now = this.now();
     // after the end time nobody new is admitted: the set is final, as when the task is full
-    if (task.endTime !== null && now >= task.endTime) return this.markFull(task.id, s);
+    if (task.endTime !== null && now >= task.endTime) return this.markFull(task.id, s, task.endTime);
     const { knex } = this.db;
     try {
       await knex.transaction(async (trx) => {
@@ -126,16 +149,21 @@ export class AdmissionCache {
       s.admitted.add(userKey);
     } catch (err) {
       if (!(err instanceof TaskFull)) throw err;
-      await this.markFull(task.id, s);
+      await this.markFull(task.id, s, task.endTime !== null && this.now() >= task.endTime ? task.endTime : null);
     }
   }
 
-  /** The task is full (or past its end time): its admitted set is final, so load it once and answer everybody else from memory. */
-  private markFull(taskId: number, s: TaskAdmissions): Promise<void> {
+  /**
+   * The task is full (or past its end time, `endedAt`): its admitted set is
+   * final, so load it once and answer everybody else from memory; an ended
+   * task's set is loaded once more when late admissions have settled.
+   */
+  private markFull(taskId: number, s: TaskAdmissions, endedAt: number | null = null): Promise<void> {
     if (!s.loading) {
       s.loading = this.loadAll(taskId, s)
         .then(() => {
           s.complete = true;
+          if (endedAt !== null) this.settleAfter(taskId, s, endedAt);
         })
         .catch((err: Error) => this.log.warn('loading admitted users failed', { taskId, error: err.message }))
         .finally(() => {
@@ -143,6 +171,17 @@ export class AdmissionCache {
         });
     }
     return s.loading;
+  }
+
+  private settleAfter(taskId: number, s: TaskAdmissions, endTime: number): void {
+    if (s.settle) return;
+    const wait = endTime + this.settleMs - this.now();
+    if (wait <= 0) return;
+    s.settle = setTimeout(() => {
+      if (this.tasks.get(taskId) !== s) return;
+      this.loadAll(taskId, s).catch((err: Error) => this.log.warn('reloading admitted users failed', { taskId, error: err.message }));
+    }, wait);
+    s.settle.unref();
   }
 
   private async loadAll(taskId: number, s: TaskAdmissions): Promise<void> {

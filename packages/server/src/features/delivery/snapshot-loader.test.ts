@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bump, insertResource, insertTask, insertWhitelist } from '../../../../../test/helpers/delivery-fixtures.js';
 import { startTestServer, type TestServer } from '../../../../../test/helpers/server.js';
-import { AdmissionCache } from './admissions.js';
+import { AdmissionCache, NEBULA_ADMISSION_TABLES } from './admissions.js';
 import { PACKED_FROM, PackedIdSet } from './engine/id-set.js';
 import { loadSnapshot, newLoaderCaches } from './snapshot-loader.js';
 
@@ -38,5 +38,38 @@ describe('snapshot loader: a big whitelist', () => {
       expect(wl.ids!.has('big-x')).toBe(false);
     }
     if (before !== null) expect(await cacheSize()).toBe(before);
+  });
+});
+
+describe('time-window admissions on two nodes whose clocks differ at the end time', () => {
+  it('a user admitted late by the node whose clock runs behind is seen by the other once admissions settle', async () => {
+    const { deps } = srv.node;
+    const knex = deps.db.knex;
+    const r = await insertResource(knex, { h5_id: '55550002', h5_version: '1.0' });
+    const end = Date.now() + 60_000;
+    const task = await insertTask(knex, r, { publish_type: 2, publish_mode: 2, grey_num: 10, grey_endtime: end });
+    const aheadNow = end + 1;
+    const behindNow = end - 5;
+    const settleMs = 400;
+    const ahead = new AdmissionCache(deps.db, () => aheadNow, deps.log, NEBULA_ADMISSION_TABLES, settleMs);
+    const behind = new AdmissionCache(deps.db, () => behindNow, deps.log, NEBULA_ADMISSION_TABLES, settleMs);
+    try {
+      const plan = { id: task.id, greyNum: 10, endTime: end } as Parameters<AdmissionCache['admit']>[0];
+      const row = [{ id: task.id, greyNum: 10, greyAdmitted: 0, endTime: end }];
+      await ahead.prepare(row);
+      await behind.prepare(row);
+      // past the end by its clock, the node ahead takes the set as final and refuses a new user
+      expect(ahead.verdict(plan, 'late-user')).toBe('rejected');
+      // the node behind still admits him, and he keeps the package there
+      await behind.admit(plan, 'late-user');
+      expect(behind.verdict(plan, 'late-user')).toBe('admitted');
+      expect(ahead.verdict(plan, 'late-user')).toBe('rejected');
+      // the settle reload (ENDED_SETTLE_MS after the end time in production) brings the node ahead in line
+      await vi.waitFor(() => expect(ahead.verdict(plan, 'late-user')).toBe('admitted'), { timeout: 5000, interval: 50 });
+      expect(ahead.verdict(plan, 'never-asked')).toBe('rejected');
+    } finally {
+      ahead.clear();
+      behind.clear();
+    }
   });
 });

@@ -97,9 +97,10 @@ export class SnapshotStore {
     }
   }
 
-  /** Waits for builds in flight (before the database closes). */
+  /** Waits for builds in flight and stops the admission caches' timers (before the database closes). */
   async drain(): Promise<void> {
     await Promise.all([...this.holders.values()].map((h) => h.building));
+    for (const h of this.holders.values()) h.admissions.clear();
   }
 
   private holder(appId: string, workspaceId: string): Holder {

@@ -31,6 +31,8 @@ export interface UpgradeCheckService {
   onChange(appId: string, workspaceId: string): void;
   /** what the node's stamp watcher calls: a change made on another node marks the plans for a rebuild */
   stampHooks: StampWatcherHooks;
+  /** waits for plan builds in flight and stops the admission caches' timers (before the database closes) */
+  drain(): Promise<void>;
 }
 
 /**
@@ -107,6 +109,10 @@ export function createUpgradeCheck(deps: Deps, keys: ClientKeys): UpgradeCheckSe
   };
 
   return {
+    async drain() {
+      await Promise.allSettled([...held.values()].map((h) => h.building));
+      for (const h of held.values()) h.admissions.clear();
+    },
     onChange(appId, workspaceId) {
       const h = held.get(scopeKey(appId, workspaceId));
       if (h) h.dirty = true;
