@@ -124,6 +124,17 @@ describe('/device/upgrade/check', () => {
     expect(listed).toMatchObject({ Id: task, RealGreyNum: 2, GreyUv: 2 });
   });
 
+  it('every device that asks while the plans are being rebuilt after a release gets the new release', async () => {
+    const warm = await android('1.0', 'burst-0');
+    expect(warm.status).toBe(200);
+    const pkg = await androidPackage(u.a, '50.0.0');
+    const task = await createUpgradeTask(u.a, pkg, { PublishType: 3, UpgradeType: 202 });
+    // the release is committed and answered: the next checks, however many arrive at once, all see it
+    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => android('1.0', `burst-${i}`)));
+    expect(burst.map((r) => r.body.taskId)).toEqual(Array(20).fill(task));
+    expect((await u.a('DeleteMcubeUpgradeResource', { Id: String(pkg) })).ResultCode).toBe('OK');
+  });
+
   it('deleting the package stops the offer at once; other tenants and bad requests are refused', async () => {
     const pkg = await androidPackage(u.a, '9.0.0');
     const task = await createUpgradeTask(u.a, pkg, { PublishType: 3, UpgradeType: 206 });

@@ -70,21 +70,25 @@ export function createUpgradeCheck(deps: Deps, keys: ClientKeys): UpgradeCheckSe
    */
   const current = async (appId: string, workspaceId: string): Promise<Held & { plans: UpgradePlans }> => {
     const h = holder(appId, workspaceId);
-    if (h.plans && !h.dirty && deps.now() < h.plans.refreshAt) return h as Held & { plans: UpgradePlans };
-    if (!h.building) {
-      h.dirty = false;
-      h.building = loadUpgradePlans(deps, appId, workspaceId, h.admissions, h.caches)
-        .then((p) => (h.plans = p))
-        .catch((err) => {
-          h.dirty = true;
-          throw err;
-        })
-        .finally(() => {
-          h.building = null;
-        });
+    // every request that comes while a rebuild runs waits for it, not only the one that started it, and
+    // a change that arrives during a build (dirty again) is built before anyone is answered
+    for (;;) {
+      if (h.plans && !h.dirty && !h.building && deps.now() < h.plans.refreshAt) return h as Held & { plans: UpgradePlans };
+      if (!h.building) {
+        h.dirty = false;
+        h.building = loadUpgradePlans(deps, appId, workspaceId, h.admissions, h.caches)
+          .then((p) => (h.plans = p))
+          .catch((err) => {
+            h.dirty = true;
+            throw err;
+          })
+          .finally(() => {
+            h.building = null;
+          });
+      }
+      await h.building;
+      if (!h.dirty) return h as Held & { plans: UpgradePlans };
     }
-    await h.building;
-    return h as Held & { plans: UpgradePlans };
   };
 
   /** A known device within its rate: the engine over the releasing upgrade tasks of its platform. */
