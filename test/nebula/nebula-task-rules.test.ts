@@ -42,7 +42,8 @@ describe('CreateMcubeNebulaTask happy paths and the column contract', () => {
   it('official release: string NebulaTaskId, stored as publish_type 3 / publish_mode 4, releasing, stamp moved', async () => {
     const s0 = await stamp();
     const n0 = changes.length;
-    const r = await call('CreateMcubeNebulaTask', { Id: 0, PackageId: pkg, PublishType: 3, PublishMode: '', Memo: 'go live', BizType: 'nebula', Platform: 'ignored' });
+    // SerialVersionUID: what a Java client copies from its request class, a negative 64-bit number; ignored
+    const r = await call('CreateMcubeNebulaTask', { Id: 0, PackageId: pkg, PublishType: 3, PublishMode: '', Memo: 'go live', BizType: 'nebula', Platform: 'ignored', SerialVersionUID: '-7060210544600464481' });
     expect(r.ResultCode).toBe('OK');
     expect(r.CreateMcubeNebulaTaskResult).toEqual({ NebulaTaskId: expect.stringMatching(/^\d+$/), Success: true, ResultMsg: '', RequestId: r.RequestId });
     const id = Number(r.CreateMcubeNebulaTaskResult.NebulaTaskId);

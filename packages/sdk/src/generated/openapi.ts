@@ -767,7 +767,7 @@ export interface components {
             ResIds?: string;
             /**
              * Format: int64
-             * @description ignored
+             * @description ignored (any 64-bit integer)
              */
             SerialVersionUID?: number;
             /**

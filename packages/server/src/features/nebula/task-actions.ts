@@ -37,7 +37,8 @@ export const createMcubeNebulaTask = defineAction<CreateTaskInput>({
     PublishType: S.int32('2 gray release, 3 official release'),
     ReleaseVersion: s('ignored'),
     ResIds: s('ignored'),
-    SerialVersionUID: S.int64('ignored'),
+    // a Java serialVersionUID spans the whole signed 64-bit range (e.g. -7060210544600464481); ignored, so any integer passes
+    SerialVersionUID: { type: 'integer', format: 'int64', description: 'ignored (any 64-bit integer)' },
     Status: S.int32('ignored'),
     SyncMode: s('ignored'),
     SyncResult: s('ignored'),
