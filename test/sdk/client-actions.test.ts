@@ -182,6 +182,8 @@ describe('whitelists through the client', () => {
     expect(listed.listWhitelistResult.whitelists).toEqual([expect.objectContaining({ id: Number(id), whiteListName: 'sdk-testers', whiteListCount: 3 })]);
     const removed = await client.deleteMdsWhitelistContent({ whitelistId: id, whitelistValue: 'u2' });
     expect(removed.resultContent.data).toMatchObject({ content: 'u2', success: true });
+    const card = await client.deleteCubecardWhitelistContent({ whitelistId: id, whitelistValue: 'u3' });
+    expect(card.resultContent.data).toMatchObject({ content: 'u3', success: true });
     await client.deleteMcubeWhitelist({ id: Number(id) });
     expect((await client.listMcubeWhitelists({ whitelistName: 'sdk-test' })).listWhitelistResult.totalCount).toBe(0);
   });
