@@ -30,7 +30,9 @@ const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTU
 /**
  * Milliseconds to wait before the next attempt, or null to give up. `attempt` counts from 1.
  * A call that changes state is repeated only when the server cannot have applied it:
- * throttled, connection never made, or a 500/502/503 answer (the server rolls back on errors).
+ * throttled, or the connection was never made. Never after a 5xx: a balancer answers
+ * 502/503 when a node closed or reset the connection, which may be after it committed,
+ * and each attempt is signed afresh, so the nonce check would not stop the repeat.
  */
 export function retryDelay(err: unknown, attempt: number, policy: ResolvedRetry, mutates: boolean, random = Math.random): number | null {
   if (attempt >= policy.maxAttempts || !(err instanceof McubeError)) return null;
@@ -45,7 +47,7 @@ export function retryDelay(err: unknown, attempt: number, policy: ResolvedRetry,
   if (err.statusCode === 429) return backoff();
   if (err instanceof McubeServerError) {
     const s = err.statusCode ?? 500;
-    return s === 500 || s === 502 || s === 503 || (s === 504 && !mutates) ? backoff() : null;
+    return !mutates && (s === 500 || s === 502 || s === 503 || s === 504) ? backoff() : null;
   }
   if (err instanceof McubeNetworkError) {
     if (err.code === 'InvalidResponse') return null;
