@@ -1,5 +1,14 @@
+import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import safeRegex from 'safe-regex2';
+
+// Whitelist expressions run against device-supplied ids on the request path, and no
+// static check catches every expression that backtracks badly (six (?:q\d)* in a row
+// took 10 s on a 255-character id). With these V8 flags a regular expression that
+// backtracks more than 50,000 times continues on V8's linear-time engine, and the 'l'
+// flag tells whether an expression can run there (regexProblem refuses most that cannot).
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+setFlagsFromString('--enable-experimental-regexp-engine');
 
 /** The vendor console allows up to 20 expressions per regular-expression whitelist. */
 export const MAX_REGEX_PER_LIST = 20;
@@ -26,9 +35,13 @@ export function compileWhitelistRegex(expr: string): RegExp {
  *    no JavaScript meaning (\p{L}, \A, \z, \Q...\E, \h, ...), \x{..} and short \u, and
  *    Java's nested or intersected classes ([a[bc]], [a-z&&[^aeiou]]), so an operator's
  *    Java expression is refused rather than stored with another meaning;
- * 4. safe-regex2 accepts it: star height at most 1 (no nested quantifiers such as
+ * 4. runs on V8's linear-time engine (so excessive backtracking falls back to it, see
+ *    above), or, when it cannot (a repetition count above 16), has such counts only on
+ *    one character or class and repeats at most twice (*, +, {n,m}): that stays
+ *    quadratic on a 256-character id, where (a|a){20} would take a million steps;
+ * 5. safe-regex2 accepts it: star height at most 1 (no nested quantifiers such as
  *    (a+)+) and at most 25 quantifiers. Expressions it cannot parse are refused too;
- * 5. star height misses overlapping alternatives ((a|aa)+) and polynomial blow-ups
+ * 6. star height misses overlapping alternatives ((a|aa)+) and polynomial blow-ups
  *    (.*a.*a.*a.*b), so the anchored expression is also run against adversarial ids of
  *    256 characters (each character and each literal run of the pattern repeated, then a
  *    character no id holds) and refused when they do not finish within a time budget.
@@ -45,9 +58,59 @@ export function regexProblem(expr: string): string | null {
   }
   const construct = forbiddenConstruct(expr);
   if (construct) return construct;
+  if (!runsInLinearTime(expr)) {
+    const { count, largeOnGroup } = repetitions(expr);
+    if (largeOnGroup) return 'it could backtrack catastrophically (a repetition count above 16 must apply to one character or class, not to a group)';
+    if (count > 2) return 'it could backtrack catastrophically (repetition counts above 16 are allowed in expressions with at most two repetitions)';
+  }
   if (!safeRegex(expr)) return 'it could backtrack catastrophically (nested quantifiers such as (a+)+ or too many quantifiers)';
   if (slowOnProbes(expr)) return 'it could backtrack catastrophically (it is too slow on repetitive user ids; overlapping alternatives such as (a|aa)+ or many .* do that)';
   return null;
+}
+
+function runsInLinearTime(expr: string): boolean {
+  try {
+    new RegExp(`^(?:${expr})$`, 'l');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Quantifiers that repeat more than once (*, +, {n,}, {n,m} with m > 1, {n} with n > 1),
+ * outside escapes and classes, and whether a count above 16 follows a group.
+ */
+function repetitions(src: string): { count: number; largeOnGroup: boolean } {
+  let count = 0;
+  let largeOnGroup = false;
+  let inClass = false;
+  let afterGroup = false;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (c === '\\') {
+      i++;
+      afterGroup = false;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '*' || c === '+') count++;
+    else if (c === '{') {
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(src.slice(i));
+      if (m) {
+        const max = m[2] === undefined ? Number(m[1]) : m[3] === '' ? Infinity : Number(m[3]);
+        if (max > 1) count++;
+        if (max > 16 && afterGroup) largeOnGroup = true;
+        i += m[0].length - 1;
+      }
+    }
+    if (c === '[') inClass = true;
+    afterGroup = c === ')';
+  }
+  return { count, largeOnGroup };
 }
 
 /** Longest user id probed; the delivery engine matches no longer id against an expression. */
