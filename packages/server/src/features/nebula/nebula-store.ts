@@ -256,9 +256,18 @@ export async function updateTaskStatus(k: K, id: number, from: number, to: numbe
   return (await k('nebula_tasks').where({ id, task_status: from }).update({ task_status: to, modified_at: now })) === 1;
 }
 
-export async function existingWhitelistIds(k: K, s: Scope, ids: number[]): Promise<Set<number>> {
+/**
+ * The ids among `ids` that are whitelists of this app and workspace. With `share`
+ * (PostgreSQL, inside the transaction that creates a task) the rows stay locked
+ * against DeleteMcubeWhitelist until that transaction ends: the delete locks the
+ * list FOR UPDATE before it looks for tasks using it, so it either waits and then
+ * sees the new task (WhitelistInUse), or goes first and the task finds no list.
+ */
+export async function existingWhitelistIds(k: K, s: Scope, ids: number[], share = false): Promise<Set<number>> {
   const valid = ids.filter(isRowId);
   if (!valid.length) return new Set();
-  const rows = await k('whitelists').where(where(s)).whereIn('id', valid).select('id');
+  const q = k('whitelists').where(where(s)).whereIn('id', valid).select('id');
+  if (share) q.forShare();
+  const rows = await q;
   return new Set(rows.map((r) => num(r.id)));
 }

@@ -35,7 +35,7 @@ export async function createTask(ctx: ActionContext, spec: TaskSpec): Promise<{ 
   const id = await knex.transaction(async (trx) => {
     const res = await lockedResource(trx, ctx, spec.packageId, 'PackageId');
     if (spec.whitelistIds.length) {
-      const found = await existingWhitelistIds(trx, ctx, spec.whitelistIds);
+      const found = await existingWhitelistIds(trx, ctx, spec.whitelistIds, dialect === 'pg');
       const missing = spec.whitelistIds.filter((w) => !found.has(w));
       if (missing.length) throw invalid('WhitelistIds', `no whitelist ${missing.join(', ')} in this app and workspace.`);
     }

@@ -45,7 +45,7 @@ export async function createUpgradeTask(ctx: ActionContext, spec: UpgradeTaskSpe
     if (!p) throw packageNotFound('PackageInfoId', spec.packageId);
     checkFitsPackage(p, spec);
     if (spec.whitelistIds.length) {
-      const found = await existingWhitelistIds(trx, ctx, spec.whitelistIds);
+      const found = await existingWhitelistIds(trx, ctx, spec.whitelistIds, dialect === 'pg');
       const missing = spec.whitelistIds.filter((w) => !found.has(w));
       if (missing.length) throw invalid('WhitelistIds', `no whitelist ${missing.join(', ')} in this app and workspace.`);
     }
