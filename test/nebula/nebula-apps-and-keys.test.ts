@@ -50,8 +50,16 @@ describe('RSA key', () => {
     expect(pub.ResultCode).toBe('InvalidRsaKey');
     expect(pub.UploadRsaResult.Success).toBe(false);
     expect(pub.ResultMessage).toMatch(/FileUrl/);
-    const junk = await call('UploadMcubeRsaKey', { FileUrl: await uploadFile(call, 'junk.pem', Buffer.from('hello')), OnexFlag: true });
+    const junkUrl = await uploadFile(call, 'junk.pem', Buffer.from('hello'));
+    const junk = await call('UploadMcubeRsaKey', { FileUrl: junkUrl, OnexFlag: true });
     expect(junk.ResultCode).toBe('InvalidRsaKey');
+    // a refused file that holds no private key (a zip given by mistake) is left as it was
+    expect(await srv.node.deps.blobs.head(srv.node.deps.blobs.keyFromUrl(junkUrl)!)).not.toBeNull();
+    // one that does (cut short, so refused) is removed all the same: no private key stays in the bucket
+    const lines = rsaKeyPair(1024).privatePem.trim().split('\n');
+    const cutUrl = await uploadFile(call, 'cut.pem', Buffer.from([...lines.slice(0, 6), lines[lines.length - 1]].join('\n') + '\n'));
+    expect((await call('UploadMcubeRsaKey', { FileUrl: cutUrl, OnexFlag: true })).ResultCode).toBe('InvalidRsaKey');
+    expect(await srv.node.deps.blobs.head(srv.node.deps.blobs.keyFromUrl(cutUrl)!)).toBeNull();
     const missing = await call('UploadMcubeRsaKey', { OnexFlag: true });
     expect(missing.ResultCode).toBe('InvalidFileUrl');
     expect(missing.ResultMessage).toMatch(/^FileUrl/);

@@ -20,18 +20,23 @@ export async function hasRsaKey(ctx: ActionContext): Promise<boolean> {
 /**
  * Reads the uploaded PEM, checks it is an RSA private key, and stores it
  * sealed (AES-GCM, bound to app and workspace) with its public half. The
- * uploaded object is removed afterwards, also when it is refused, so no private key stays in the bucket.
+ * uploaded object is removed afterwards, and also when it is refused but holds
+ * PEM private-key material (an encrypted or cut-off key, an EC key), so no
+ * private key stays in the bucket; any other refused file (a zip given by
+ * mistake) is left as it was: a refused call changes nothing.
  */
 export async function uploadRsaKey(ctx: ActionContext, fileUrl: string): Promise<{ bits: number }> {
   const { deps } = ctx;
   const { key } = await resolveUploadedObject(deps, ctx, fileUrl, { maxBytes: MAX_KEY_FILE_BYTES });
+  let pem: string | null = null;
   try {
-    const pem = await withWorkDir(deps, 'rsa-', async (dir) => {
+    pem = await withWorkDir(deps, 'rsa-', async (dir) => {
       const path = join(dir, 'key.pem');
       await deps.blobs.downloadToFile(key, path, MAX_KEY_FILE_BYTES);
       return readFile(path, 'utf8');
     });
-    const parsed = await asBusiness('FileUrl does not hold a usable RSA private key', () => parseRsaPrivateKey(pem));
+    const text = pem;
+    const parsed = await asBusiness('FileUrl does not hold a usable RSA private key', () => parseRsaPrivateKey(text));
     const normalised = parsed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     await upsertRsaKey(
       deps.db.knex,
@@ -39,11 +44,18 @@ export async function uploadRsaKey(ctx: ActionContext, fileUrl: string): Promise
       { privateKeyEnc: deps.box.seal(normalised, aad(ctx)), publicKeyPem: parsed.publicKeyPem, bits: parsed.bits },
       deps.now(),
     );
+    await removeKeyFile(ctx, key);
     return { bits: parsed.bits };
-  } finally {
-    // refused or not, the file may hold private key material (an encrypted or cut-off key, an EC key)
-    await deps.blobs.delete(key).catch((e: Error) => deps.log.warn('could not remove the uploaded key file', { requestId: ctx.requestId, error: e.message }));
+  } catch (err) {
+    if (pem !== null && PRIVATE_KEY_PEM.test(pem)) await removeKeyFile(ctx, key);
+    throw err;
   }
+}
+
+const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+async function removeKeyFile(ctx: ActionContext, key: string): Promise<void> {
+  await ctx.deps.blobs.delete(key).catch((e: Error) => ctx.deps.log.warn('could not remove the uploaded key file', { requestId: ctx.requestId, error: e.message }));
 }
 
 /** The app's signing key, or null when none was uploaded (packages are then built unsigned). */
