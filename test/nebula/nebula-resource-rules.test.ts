@@ -209,8 +209,8 @@ describe('CreateMcubeNebulaResource happy paths', () => {
     const knex = srv.node.deps.db.knex;
     const ra = await knex('nebula_resources').where({ id: Number(a.CreateMcubeNebulaResourceReslult.NebulaResourceId) }).first();
     expect(ra).toMatchObject({ platform: 'Android', client_version_min: ';2.0', client_version_max: ';3.0' });
-    expect(ra.amr_key).toBe(`pkg/${srv.creds.appId}-${srv.creds.workspaceId}/${H5}/1.0.1_android/nebula/${H5}_1.0.1.amr`);
-    expect(ra.json_key).toBe(`pkg/${srv.creds.appId}-${srv.creds.workspaceId}/${H5}/1.0.1_android/nebula/${H5}_1.0.1.json`);
+    expect(ra.amr_key).toBe(`pkg/${srv.creds.appId}/${srv.creds.workspaceId}/${H5}/1.0.1_android/nebula/${H5}_1.0.1.amr`);
+    expect(ra.json_key).toBe(`pkg/${srv.creds.appId}/${srv.creds.workspaceId}/${H5}/1.0.1_android/nebula/${H5}_1.0.1.json`);
     const ri = await knex('nebula_resources').where({ id: Number(i.CreateMcubeNebulaResourceReslult.NebulaResourceId) }).first();
     expect(ri).toMatchObject({ platform: 'iOS', client_version_min: '2.0;', vhost: 'https://cdn.example.org' });
     for (const k of [ra.amr_key, ra.json_key, ri.amr_key, ri.json_key]) expect((await knex('blobs').where({ key: k }).first()).state).toBe('live');

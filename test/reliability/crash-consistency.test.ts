@@ -250,7 +250,7 @@ describe(`SIGKILL at random points, ${KILLS} times, on one data folder`, () => {
         await tempSeen;
         await sleep(prng.int(0, 3));
       } else {
-        const key = `pkg/${TEST_CREDS.appId}-${TEST_CREDS.workspaceId}/${H5}/${v}_all/nebula/${H5}_${v}.amr`;
+        const key = `pkg/${TEST_CREDS.appId}/${TEST_CREDS.workspaceId}/${H5}/${v}_all/nebula/${H5}_${v}.amr`;
         for (const until = Date.now() + 10_000; Date.now() < until && !(await state.db.knex('blobs').where({ key }).first('state')); ) await sleep(2);
         await sleep(prng.int(0, 40));
       }

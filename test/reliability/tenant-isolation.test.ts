@@ -74,7 +74,11 @@ async function snapshotOfB(): Promise<string> {
   out.access_keys = await k('access_keys').where({ tenant_id: B.tenantId }).select('id', 'status', 'expires_at');
   out.entries = await k('whitelist_entries').whereIn('whitelist_id', k('whitelists').where({ app_id: B.appId }).select('id')).select('*').orderBy(['whitelist_id', 'value']);
   out.admissions = await k('grey_admissions').whereIn('task_id', k('nebula_tasks').where({ app_id: B.appId }).select('id')).select('task_id', 'user_key');
-  out.objects = [...(await listKeys(srv.node.deps.blobs, `pkg/${B.appId}-`)), ...(await listKeys(srv.node.deps.blobs, `uploads/${B.tenantId}/`))];
+  out.objects = [
+    ...(await listKeys(srv.node.deps.blobs, `pkg/${B.appId}/`)),
+    ...(await listKeys(srv.node.deps.blobs, `pkg/${B.appId}-`)),
+    ...(await listKeys(srv.node.deps.blobs, `uploads/${B.tenantId}/`)),
+  ];
   return JSON.stringify(out);
 }
 

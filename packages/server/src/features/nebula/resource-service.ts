@@ -17,8 +17,14 @@ import { withWorkDir } from './work-dir.js';
 
 type Built = Awaited<ReturnType<typeof buildAmr>>;
 
+/**
+ * Storage keys of a package. App and workspace are separate path segments: ids
+ * may contain "-", so "<app>-<workspace>" was ambiguous (SHOP-prod + eu and
+ * SHOP + prod-eu, two tenants, claimed the same keys and refused each other's
+ * versions). Keys already stored in rows stay as they are.
+ */
 export function packageKeys(s: Scope, spec: Pick<ResourceSpec, 'h5Id' | 'h5Version' | 'platform'>): { amrKey: string; jsonKey: string } {
-  const dir = `pkg/${s.appId}-${s.workspaceId}/${spec.h5Id}/${spec.h5Version}_${spec.platform.toLowerCase()}/nebula`;
+  const dir = `pkg/${s.appId}/${s.workspaceId}/${spec.h5Id}/${spec.h5Version}_${spec.platform.toLowerCase()}/nebula`;
   return { amrKey: `${dir}/${spec.h5Id}_${spec.h5Version}.amr`, jsonKey: `${dir}/${spec.h5Id}_${spec.h5Version}.json` };
 }
 
