@@ -317,4 +317,36 @@ describe('rate limit (per device, per node)', () => {
     expect(over.headers.get('retry-after')).toBe('50');
     expect((await go('calm')).status).toBe(200);
   });
+
+  it('one limit for both device endpoints: upgrade checks count against the same device', async () => {
+    const nebula = (userId: string) => deviceCheck(limited.url, { platform: 'android', client: '1.0', userId, query: ALL }, { clientKey: limited.creds.clientKey });
+    const upgrade = (userId: string) =>
+      fetch(`${limited.url}/device/upgrade/check`, {
+        method: 'POST',
+        headers: { 'x-mcube-client-key': limited.creds.clientKey, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ platform: 'android', client: '1.0', userId }).toString(),
+      });
+    expect((await nebula('both')).status).toBe(200);
+    expect((await upgrade('both')).status).toBe(200);
+    expect((await nebula('both')).status).toBe(200);
+    expect((await upgrade('both')).status).toBe(429);
+  });
+
+  it('devices without ids behind a trusted balancer count by the address it forwarded, not by its own', async () => {
+    const t = Date.UTC(2030, 0, 1, 0, 0, 10);
+    const behind = await startTestServer({ MCUBE_DEVICE_RATE_PER_MIN: '2', MCUBE_TRUST_PROXY_HOPS: '1' }, { now: () => t });
+    try {
+      const anon = (forwarded: string) =>
+        fetch(`${behind.url}/device/nebula/update`, {
+          method: 'POST',
+          headers: { 'x-mcube-client-key': behind.creds.clientKey, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': forwarded },
+          body: 'platform=android&client=1.0',
+        }).then((r) => r.status);
+      expect([await anon('1.1.1.1'), await anon('1.1.1.1'), await anon('1.1.1.1')]).toEqual([200, 200, 429]);
+      // another phone behind the same balancer is not throttled with it, whatever the client wrote further left
+      expect(await anon('1.1.1.1, 2.2.2.2')).toBe(200);
+    } finally {
+      await behind.close();
+    }
+  });
 });

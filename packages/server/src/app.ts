@@ -12,6 +12,7 @@ import { createRpcHandler } from './core/rpc.js';
 import { openDatabase } from './db/database.js';
 import { ClientKeys } from './features/delivery/client-keys.js';
 import { createDelivery } from './features/delivery/index.js';
+import { DeviceRateLimiter } from './features/delivery/rate-limit.js';
 import { startStampWatcher, type StampWatcher } from './features/delivery/stamp-watcher.js';
 import { createUpgradeCheck } from './features/upgrade/upgrade-check.js';
 import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
@@ -62,10 +63,16 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       upgradeCheck?.onChange(appId, ws);
     },
   };
-  // one client-key cache for both device endpoints: a device asking both costs one lookup
+  // one client-key cache and one set of device limits for both device endpoints: a device asking both
+  // costs one key lookup and counts once against its limit
   const clientKeys = new ClientKeys(db, now);
-  delivery = createDelivery(deps, clientKeys);
-  upgradeCheck = createUpgradeCheck(deps, clientKeys);
+  const d = config.delivery;
+  const deviceLimits = new DeviceRateLimiter(
+    { perDevicePerMin: d.deviceRatePerMin, perAddressPerMin: d.deviceRatePerAddressPerMin, trustProxyHops: config.http.trustProxyHops },
+    now,
+  );
+  delivery = createDelivery(deps, clientKeys, deviceLimits);
+  upgradeCheck = createUpgradeCheck(deps, clientKeys, deviceLimits);
   const registry = buildRegistry();
   const hostId = new URL(config.publicUrl).host;
   const rpc = createRpcHandler({ deps, registry, hostId });

@@ -37,6 +37,8 @@ export interface Config {
     shutdownGraceMs: number;
     /** on SIGTERM, how long to keep serving (with /readyz failing) before closing the listener */
     shutdownDelayMs: number;
+    /** proxies in front of the node whose X-Forwarded-For entries are trusted (device limits by address) */
+    trustProxyHops: number;
   };
   storage: {
     driver: 'local' | 's3';
@@ -60,6 +62,7 @@ export interface Config {
   delivery: {
     pollIntervalMs: number;
     deviceRatePerMin: number;
+    deviceRatePerAddressPerMin: number;
   };
   metrics: {
     /** GET /metrics served at all */
@@ -165,6 +168,7 @@ export function loadConfig(env: Env = process.env): Config {
       bodyTimeoutMs: int(env, 'MCUBE_BODY_TIMEOUT_MS', 15000, 100),
       shutdownGraceMs: int(env, 'MCUBE_SHUTDOWN_GRACE_MS', 10000, 0),
       shutdownDelayMs: int(env, 'MCUBE_SHUTDOWN_DELAY_MS', 0, 0),
+      trustProxyHops: int(env, 'MCUBE_TRUST_PROXY_HOPS', 0, 0),
     },
     storage: {
       driver,
@@ -188,6 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
     delivery: {
       pollIntervalMs: int(env, 'MCUBE_STAMP_POLL_MS', 250, 10),
       deviceRatePerMin: int(env, 'MCUBE_DEVICE_RATE_PER_MIN', 120, 0),
+      deviceRatePerAddressPerMin: int(env, 'MCUBE_DEVICE_RATE_PER_ADDRESS_PER_MIN', 0, 0),
     },
     metrics: {
       enabled: bool(env, 'MCUBE_METRICS', true),

@@ -181,7 +181,7 @@ export function admitDevice(
       return send(res, 401, errorBody(401, 'Unknown client key, or the key does not belong to this appId/workspaceId.'));
     }
     const userKey = userKeyOf(fields);
-    if (!limiter.allow(scope.key, userKey || 'ip:' + (req.socket.remoteAddress ?? ''))) {
+    if (!limiter.allow(scope.key, userKey, req)) {
       return send(res, 429, errorBody(RESULT_RATE_LIMITED, 'Too many update checks from this device; retry later.'), {
         'retry-after': String(limiter.retryAfterSec()),
       });

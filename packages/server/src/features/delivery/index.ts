@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../../core/registry.js';
 import type { ClientKeys } from './client-keys.js';
 import { createDeviceHandler } from './device-handler.js';
-import { DeviceRateLimiter } from './rate-limit.js';
+import type { DeviceRateLimiter } from './rate-limit.js';
 import { SnapshotStore } from './snapshot-store.js';
 import type { StampWatcherHooks } from './stamp-watcher.js';
 
@@ -22,15 +22,10 @@ export interface DeliveryService {
  * current through `stampHooks` (LISTEN/NOTIFY on PostgreSQL, a stamp poll
  * everywhere).
  */
-/** `keys`: the node's client-key cache, shared with the upgrade check. */
-export function createDelivery(deps: Deps, keys: ClientKeys): DeliveryService {
+/** `keys` and `limiter`: the node's client-key cache and device limits, shared with the upgrade check. */
+export function createDelivery(deps: Deps, keys: ClientKeys, limiter: DeviceRateLimiter): DeliveryService {
   const store = new SnapshotStore(deps);
-  const handle = createDeviceHandler({
-    deps,
-    store,
-    keys,
-    limiter: new DeviceRateLimiter(deps.config.delivery.deviceRatePerMin, deps.now),
-  });
+  const handle = createDeviceHandler({ deps, store, keys, limiter });
   return {
     handle,
     onChange: (appId, workspaceId) => store.invalidate(appId, workspaceId),

@@ -1,31 +1,100 @@
+import type { IncomingMessage } from 'node:http';
+
+export interface DeviceLimits {
+  /** checks per device (user id, else device id, else address) per minute; 0: off */
+  perDevicePerMin: number;
+  /** checks per client address per minute; 0: off (mobile carriers put many phones behind one address) */
+  perAddressPerMin?: number;
+  /** proxies in front of the node whose X-Forwarded-For entries are trusted; 0: the socket's address is the client's */
+  trustProxyHops?: number;
+  /**
+   * devices counted per window at most; a device first seen after that is
+   * counted under its address instead, so a client inventing a new user id per
+   * request neither escapes the limit nor grows the table without bound
+   */
+  maxDevices?: number;
+}
+
+export const MAX_TRACKED_DEVICES = 200_000;
+
 /**
- * Per-device request limit, per node and in memory: a fixed one-minute
- * window. It is an abuse guard, not a quota: with N nodes behind a balancer a
- * device may get up to N times the limit. 0 disables it.
+ * Device request limits of one node (the H5 package check and the upgrade
+ * check share it), in memory: a fixed one-minute window. An abuse guard, not a
+ * quota: with N nodes behind a balancer a device may get up to N times the
+ * limit.
  */
 export class DeviceRateLimiter {
   private window = -1;
-  /** scope (app/workspace) -> device -> requests in the current window */
+  /** scope (app/workspace) -> device or "ip:<address>" -> requests in the current window */
   private counts = new Map<string, Map<string, number>>();
+  private tracked = 0;
+  private addresses = new Map<string, number>();
+  private readonly perDevice: number;
+  private readonly perAddress: number;
+  private readonly hops: number;
+  private readonly maxDevices: number;
 
   constructor(
-    private readonly perMinute: number,
+    limits: DeviceLimits | number,
     private readonly now: () => number,
-  ) {}
+  ) {
+    const l = typeof limits === 'number' ? { perDevicePerMin: limits } : limits;
+    this.perDevice = l.perDevicePerMin;
+    this.perAddress = l.perAddressPerMin ?? 0;
+    this.hops = l.trustProxyHops ?? 0;
+    this.maxDevices = l.maxDevices ?? MAX_TRACKED_DEVICES;
+  }
 
-  /** counts one request of a device (user key, else remote address) of an app/workspace; false when it is over its limit */
-  allow(scopeKey: string, deviceKey: string): boolean {
-    if (this.perMinute <= 0) return true;
+  /**
+   * The client's address: the socket's, or with trusted proxies the
+   * X-Forwarded-For entry the outermost trusted proxy saw (entries further
+   * left were written by the client and prove nothing).
+   */
+  addressOf(req: IncomingMessage): string {
+    const socket = req.socket.remoteAddress ?? '';
+    if (this.hops <= 0) return socket;
+    const header = req.headers['x-forwarded-for'];
+    const text = Array.isArray(header) ? header.join(',') : header;
+    if (!text) return socket;
+    const hops = text.split(',');
+    const entry = hops[Math.max(0, hops.length - this.hops)]!.trim();
+    return entry || socket;
+  }
+
+  /**
+   * Counts one request of a device (its user key, '' when it sent none) that
+   * came over `req` (its address is read only when a limit needs it); false
+   * when over a limit.
+   */
+  allow(scopeKey: string, userKey: string, req: IncomingMessage | null = null): boolean {
+    if (this.perDevice <= 0 && this.perAddress <= 0) return true;
     const w = Math.floor(this.now() / 60_000);
     if (w !== this.window) {
       this.window = w;
       this.counts = new Map();
+      this.addresses = new Map();
+      this.tracked = 0;
     }
+    if (this.perAddress > 0) {
+      const k = scopeKey + '\u0000' + (req ? this.addressOf(req) : '');
+      const n = (this.addresses.get(k) ?? 0) + 1;
+      // the address table is bounded by the number of clients, not by what they send
+      this.addresses.set(k, n);
+      if (n > this.perAddress) return false;
+    }
+    if (this.perDevice <= 0) return true;
     let devices = this.counts.get(scopeKey);
     if (!devices) this.counts.set(scopeKey, (devices = new Map()));
-    const n = (devices.get(deviceKey) ?? 0) + 1;
-    devices.set(deviceKey, n);
-    return n <= this.perMinute;
+    let key = userKey || 'ip:' + (req ? this.addressOf(req) : '');
+    let seen = devices.get(key);
+    if (seen === undefined && this.tracked >= this.maxDevices) {
+      key = 'ip:' + (req ? this.addressOf(req) : '');
+      seen = devices.get(key);
+    }
+    if (seen === undefined) this.tracked++;
+    const n = (seen ?? 0) + 1;
+    devices.set(key, n);
+    return n <= this.perDevice;
   }
 
   /** seconds until the current window ends */

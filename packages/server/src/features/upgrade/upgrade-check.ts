@@ -5,7 +5,7 @@ import { scopeKey, type ClientKeys, type DeviceScope } from '../delivery/client-
 import { admitDevice, failWith, readDeviceRequest, send, type DeviceEndpoint } from '../delivery/device-io.js';
 import { BadDeviceRequest, parseCheck, str, type Fields } from '../delivery/device-request.js';
 import { decideApp } from '../delivery/engine/decide.js';
-import { DeviceRateLimiter } from '../delivery/rate-limit.js';
+import type { DeviceRateLimiter } from '../delivery/rate-limit.js';
 import { readStamps, type LoaderCaches } from '../delivery/snapshot-loader.js';
 import type { StampWatcherHooks } from '../delivery/stamp-watcher.js';
 import { loadUpgradePlans, type UpgradePlans } from './upgrade-plans.js';
@@ -45,9 +45,8 @@ export interface UpgradeCheckService {
  * over the releasing upgrade tasks compiled by upgrade-plans.ts; the device's
  * client version plays the part of the installed version.
  */
-/** `keys`: the node's client-key cache, shared with the H5 package check. */
-export function createUpgradeCheck(deps: Deps, keys: ClientKeys): UpgradeCheckService {
-  const limiter = new DeviceRateLimiter(deps.config.delivery.deviceRatePerMin, deps.now);
+/** `keys` and `limiter`: the node's client-key cache and device limits, shared with the H5 package check. */
+export function createUpgradeCheck(deps: Deps, keys: ClientKeys, limiter: DeviceRateLimiter): UpgradeCheckService {
   const held = new Map<string, Held>();
 
   const holder = (appId: string, workspaceId: string): Held => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { device, resourceRow, snapshotOf, taskRow } from '../../../../../../test/helpers/delivery-fixtures.js';
 import { piece, renderAnswer } from '../answer.js';
+import type { IncomingMessage } from 'node:http';
 import { DeviceRateLimiter } from '../rate-limit.js';
 import { fmix32, PackedIdSet } from './id-set.js';
 import { bucketFrom, bucketOf, BUCKETS, seedHashOf, selectForApp } from './select.js';
@@ -111,5 +112,41 @@ describe('device rate limit', () => {
     now += 1;
     expect(limit.allow('app\u0000ws', 'u1')).toBe(true);
     expect(new DeviceRateLimiter(0, () => now).allow('a', 'b')).toBe(true);
+  });
+
+  const fakeReq = (remoteAddress: string, xff?: string) => ({ socket: { remoteAddress }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+
+  it('a device without ids counts under its address; behind trusted proxies that is the X-Forwarded-For entry they wrote', () => {
+    const now = 60_000 * 1000;
+    const direct = new DeviceRateLimiter({ perDevicePerMin: 1 }, () => now);
+    expect(direct.addressOf(fakeReq('10.0.0.1', '1.2.3.4'))).toBe('10.0.0.1');
+    expect([direct.allow('s', '', fakeReq('10.0.0.1')), direct.allow('s', '', fakeReq('10.0.0.1')), direct.allow('s', '', fakeReq('10.0.0.2'))]).toEqual([true, false, true]);
+    const behind = new DeviceRateLimiter({ perDevicePerMin: 1, trustProxyHops: 1 }, () => now);
+    // the client wrote "6.6.6.6"; the balancer appended the address it saw
+    expect(behind.addressOf(fakeReq('10.0.0.9', '6.6.6.6, 1.2.3.4'))).toBe('1.2.3.4');
+    expect(behind.addressOf(fakeReq('10.0.0.9', '1.2.3.4'))).toBe('1.2.3.4');
+    expect(behind.addressOf(fakeReq('10.0.0.9'))).toBe('10.0.0.9');
+    expect(new DeviceRateLimiter({ perDevicePerMin: 1, trustProxyHops: 2 }, () => now).addressOf(fakeReq('10.0.0.9', '6.6.6.6, 1.2.3.4, 10.0.0.8'))).toBe('1.2.3.4');
+    // two anonymous devices behind one balancer no longer share a counter
+    expect([behind.allow('s', '', fakeReq('10.0.0.9', '1.1.1.1')), behind.allow('s', '', fakeReq('10.0.0.9', '2.2.2.2'))]).toEqual([true, true]);
+  });
+
+  it('a client inventing a new user id per request: past the device table cap it is counted under its address', () => {
+    const now = 60_000 * 1000;
+    const limit = new DeviceRateLimiter({ perDevicePerMin: 3, maxDevices: 10 }, () => now);
+    const from = fakeReq('9.9.9.9');
+    const answers = Array.from({ length: 20 }, (_, i) => limit.allow('s', `rotating-${i}`, from));
+    expect(answers.filter(Boolean)).toHaveLength(10 + 3);
+    // devices counted before the cap keep their own counters; another address is not affected
+    expect(limit.allow('s', 'rotating-0', from)).toBe(true);
+    expect(limit.allow('s', 'fresh', fakeReq('8.8.8.8'))).toBe(true);
+  });
+
+  it('the per-address limit (off by default) holds whatever ids a client sends', () => {
+    const now = 60_000 * 1000;
+    const limit = new DeviceRateLimiter({ perDevicePerMin: 100, perAddressPerMin: 5 }, () => now);
+    const from = fakeReq('9.9.9.9');
+    expect(Array.from({ length: 8 }, (_, i) => limit.allow('s', `u-${i}`, from))).toEqual([true, true, true, true, true, false, false, false]);
+    expect(limit.allow('s', 'u-0', fakeReq('8.8.8.8'))).toBe(true);
   });
 });
