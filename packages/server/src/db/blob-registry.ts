@@ -8,6 +8,10 @@ import type { Knex } from 'knex';
  *    pointing at it (resource, key, ...).
  * A crash anywhere leaves either nothing, or a 'pending' row whose object the
  * janitor deletes; never a committed row pointing at a missing object.
+ * Removing an object whose row went: dropBlobs() marks it 'deleted'; whoever
+ * removes it first claims it ('deleted' -> 'purging'), so a writer that took
+ * the key over meanwhile (a re-created version has the same key) is never
+ * robbed of its new object, and a writer cannot take over a key being purged.
  */
 
 /**
@@ -38,12 +42,15 @@ export async function forgetPendingBlobs(knex: Knex, keys: string[]): Promise<vo
   if (keys.length) await knex('blobs').whereIn('key', keys).where({ state: 'pending' }).delete();
 }
 
-/** Forgets a deleted row whose object is gone (the janitor would otherwise retry it). */
-export async function forgetDeletedBlob(knex: Knex, key: string): Promise<void> {
-  await knex('blobs').where({ key, state: 'deleted' }).delete();
+/**
+ * Claims an object marked for deletion before it is removed: false when it is
+ * no longer 'deleted' (a writer took the key over, or another node claimed it).
+ */
+export async function claimForPurge(knex: Knex, key: string, now: number): Promise<boolean> {
+  return (await knex('blobs').where({ key, state: 'deleted' }).update({ state: 'purging', created_at: now })) === 1;
 }
 
-export async function blobState(knex: Knex, key: string): Promise<string | null> {
-  const r = await knex('blobs').where({ key }).first('state');
-  return r ? String(r.state) : null;
+/** Forgets a claimed row whose object is gone. A claim whose remover died is taken up by the janitor after its grace period. */
+export async function forgetPurged(knex: Knex, key: string): Promise<void> {
+  await knex('blobs').where({ key, state: 'purging' }).delete();
 }

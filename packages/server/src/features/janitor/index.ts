@@ -1,4 +1,5 @@
 import { sweepStaleEntries } from '../../core/stale-files.js';
+import { claimForPurge, forgetPurged } from '../../db/blob-registry.js';
 import type { Deps } from '../../core/registry.js';
 
 export interface JanitorReport {
@@ -26,10 +27,23 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
     await deps.blobs.delete(key).catch((e: Error) => deps.log.warn('janitor delete failed', { key, error: e.message }));
   };
   const stale = await knex('blobs')
-    .where((q) => q.where('state', 'deleted').orWhere((q2) => q2.where('state', 'pending').andWhere('created_at', '<=', t - grace)))
+    .where((q) =>
+      q
+        .where('state', 'deleted')
+        // a writer or a remover that died: its reservation or claim is old
+        .orWhere((q2) => q2.whereIn('state', ['pending', 'purging']).andWhere('created_at', '<=', t - grace)),
+    )
     .select('key', 'state')
     .limit(10_000);
   for (const row of stale) {
+    if (row.state === 'deleted') {
+      // claimed first: a writer that took the key over since the list was read keeps its new object
+      if (!(await claimForPurge(knex, row.key, t))) continue;
+      await drop(row.key);
+      await forgetPurged(knex, row.key);
+      report.deletedSwept++;
+      continue;
+    }
     await drop(row.key);
     // Only remove the row if it is still in the state we swept (a writer may have committed meanwhile).
     await knex('blobs').where({ key: row.key, state: row.state }).del();

@@ -1,5 +1,5 @@
 import type { ActionContext } from '../../core/registry.js';
-import { blobState, forgetDeletedBlob, forgetPendingBlobs } from '../../db/blob-registry.js';
+import { claimForPurge, forgetPendingBlobs, forgetPurged } from '../../db/blob-registry.js';
 
 /**
  * Undoes the objects an action reserved and wrote before its transaction
@@ -21,16 +21,17 @@ export async function removeClaimedBlobs(ctx: ActionContext, keys: string[]): Pr
 
 /**
  * Removes the objects a committed delete marked with dropBlobs(). Best effort,
- * as above: what fails now stays "deleted" for the janitor.
+ * as above: what fails now stays claimed ("purging") and the janitor takes it
+ * up after its grace period.
  */
 export async function removeDroppedBlobs(ctx: ActionContext, keys: string[]): Promise<void> {
   const { knex } = ctx.deps.db;
   for (const key of keys) {
     try {
       // A key re-claimed by a newer package in the meantime is no longer ours to delete.
-      if ((await blobState(knex, key)) !== 'deleted') continue;
+      if (!(await claimForPurge(knex, key, ctx.deps.now()))) continue;
       await ctx.deps.blobs.delete(key);
-      await forgetDeletedBlob(knex, key);
+      await forgetPurged(knex, key);
     } catch (e) {
       deferred(ctx, key, e);
     }
