@@ -95,7 +95,7 @@ describe('buildAmr: normal package', () => {
     await result.cleanup();
   });
 
-  it('tars the files below the stripped <h5Id>/ folder as GNU tar (admin/admin 500, 0644/0755, folders, LongLink, 10240 records)', async () => {
+  it('tars the files below the stripped <h5Id>/ folder as GNU tar (admin/admin 500, 0644/0755, folders, ustar prefix for long paths, 10240 records)', async () => {
     const { result, part } = await build(normalEntries);
     const tar = part('12345678.tar');
     expect(tar.length % 10240).toBe(0);
@@ -103,7 +103,11 @@ describe('buildAmr: normal package', () => {
     expect(tar.subarray(endOffset).every((b) => b === 0)).toBe(true);
     expect(tar.length - endOffset).toBeGreaterThanOrEqual(1024);
     for (const e of entries) {
-      expect(e.magic).toBe('ustar  \0');
+      // paths over 100 bytes: a POSIX ustar header, cut at a "/" into prefix and name (no GNU LongLink,
+      // which Nebula's Android reader does not know: it kept the cut name and the link as a file)
+      expect(e.magic).toBe(Buffer.byteLength(e.name) > 100 ? 'ustar\u000000' : 'ustar  \0');
+      expect(e.longLink).toBe(false);
+      expect(e.prefix === '').toBe(Buffer.byteLength(e.name) <= 100);
       expect([e.uid, e.gid, e.uname, e.gname]).toEqual([500, 500, 'admin', 'admin']);
       expect(e.mode).toBe(e.type === '5' ? 0o755 : 0o644);
       expect(e.name.startsWith('./') || e.name.startsWith('/')).toBe(false);
@@ -128,15 +132,25 @@ describe('buildAmr: normal package', () => {
     }
     expect(names.filter((x) => !x.slice(0, -1).includes('/'))).toEqual(['Common.js', 'hpmfile.json', 'stored.txt', 'www/']);
     expect(names.some((x) => x.includes('.DS_Store') || x.includes('__MACOSX'))).toBe(false);
-    expect(entries.find((e) => e.name === longName.slice(9))!.longLink).toBe(true);
+    const long = entries.find((e) => e.name === longName.slice(9))!;
+    // the name field as long as it may be: cut at the first "/" that leaves at most 100 bytes
+    expect(long.prefix).toBe(`www/${'deep-folder-name/'.repeat(2)}deep-folder-name`);
+    expect(Buffer.byteLength(long.name) - long.prefix.length - 1).toBeLessThanOrEqual(100);
+    expect(long.data.toString()).toBe('console.log(1)');
     const hpm = JSON.parse(entries.find((e) => e.name === 'hpmfile.json')!.data.toString('utf8'));
     expect(hpm).toMatchObject({ appid: '12345678', version: '1.0.0.2', name: 'h5app' });
     expect(result.files).toBe(normalFiles.length);
     await result.cleanup();
   });
 
-  it('writes the same bytes as GNU tar --format=gnu --sort=name for the same tree, and tar lists it', async () => {
-    const { result, part, workDir } = await build(normalEntries);
+  it('writes the same bytes as GNU tar --format=gnu --sort=name for the same tree (paths up to 100 bytes), and tar lists every path', async () => {
+    const full = await build(normalEntries);
+    const fullTar = join(full.workDir, 'full.tar');
+    writeFileSync(fullTar, full.part('12345678.tar'));
+    expect(execFileSync('tar', ['-tf', fullTar], { encoding: 'utf8' }).trim().split('\n')).toEqual(full.result.entries);
+    await full.result.cleanup();
+    // GNU tar writes LongLink entries for longer paths, so the byte comparison leaves them out
+    const { result, part, workDir } = await build(normalEntries.filter((e) => e.name !== longName));
     const tarPath = join(workDir, 'check.tar');
     writeFileSync(tarPath, part('12345678.tar'));
     const listed = execFileSync('tar', ['-tf', tarPath], { encoding: 'utf8' }).trim().split('\n');
@@ -170,6 +184,18 @@ describe('buildAmr: normal package', () => {
     expect(entries.map((e) => e.name)).toEqual(['hpmfile.json', 'index.html']);
     expect(entries[0]!.data.toString()).toBe(own);
     await result.cleanup();
+  });
+
+  it.each([
+    ['a file name over 100 bytes', `12345678/www/${'n'.repeat(101)}.js`],
+    ['a folder part over 155 bytes before a long name', `12345678/${'f'.repeat(150)}/${'g'.repeat(10)}/${'n'.repeat(95)}.js`],
+  ])('refuses %s, which no tar header a Nebula client reads can hold (BadLayout)', async (_what, name) => {
+    const err = await build([{ name, data: 'x' }]).then(
+      () => null,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(err?.code).toBe('BadLayout');
+    expect(err?.message).toMatch(/too long for the package/);
   });
 
   it('cleanup() removes everything it wrote under workDir', async () => {

@@ -77,6 +77,8 @@ export interface TarEntry {
   magic: string;
   data: Buffer;
   longLink: boolean;
+  /** the ustar prefix field (bytes 345..500), joined before the name as Nebula's Android reader does */
+  prefix: string;
 }
 
 /** A small independent GNU tar reader for assertions (checks header checksums too). */
@@ -104,8 +106,10 @@ export function parseTar(tar: Buffer): { entries: TarEntry[]; endOffset: number 
       longName = data.subarray(0, data.indexOf(0)).toString('utf8');
       continue;
     }
+    const prefix = str(h, 345, 155);
     entries.push({
-      name: longName ?? str(h, 0, 100),
+      name: longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100)),
+      prefix,
       type,
       mode: oct(h, 100, 8),
       uid: oct(h, 108, 8),

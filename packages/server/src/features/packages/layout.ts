@@ -1,4 +1,5 @@
 import { PackageError } from './errors.js';
+import { splitTarPath } from './tar-writer.js';
 import type { ScannedEntry } from './zip-scan.js';
 
 /** Vendor values of ResourceType. */
@@ -76,6 +77,12 @@ export function planLayout(entries: ScannedEntry[], input: LayoutInput): LayoutP
         return;
       }
       throw new PackageError('DuplicateEntry', `The package holds "${item.path}" both as a file and as a folder.`);
+    }
+    if (!splitTarPath(item.dir ? `${item.path}/` : item.path)) {
+      throw new PackageError(
+        'BadLayout',
+        `The path "${item.path}" is too long for the package: Nebula clients read tar names of at most 100 bytes after a folder part of at most 155 bytes; shorten its folders or its name.`,
+      );
     }
     if (items.size >= input.maxEntries) {
       throw new PackageError('TooManyEntries', `The package needs more than ${input.maxEntries} tar entries (folders included).`);

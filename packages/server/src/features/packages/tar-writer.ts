@@ -4,16 +4,38 @@ import { once } from 'node:events';
 const BLOCK = 512;
 const RECORD = 10240;
 const NAME_LEN = 100;
+const PREFIX_LEN = 155;
 const OWNER = { uid: 500, gid: 500, uname: 'admin', gname: 'admin' };
 const FILE_MODE = 0o644;
 const DIR_MODE = 0o755;
 const ZEROS = Buffer.alloc(RECORD);
 
 /**
+ * Where a path over 100 bytes is cut into the ustar prefix (up to 155 bytes) and
+ * name (up to 100 bytes): at a "/", the name part as long as it may be. Null when
+ * no cut fits (a single component over 100 bytes, or 256 bytes and more in all).
+ */
+export function splitTarPath(path: string): { prefix: Buffer; name: Buffer } | null {
+  const bytes = Buffer.from(path, 'utf8');
+  if (bytes.length <= NAME_LEN) return { prefix: Buffer.alloc(0), name: bytes };
+  // a folder's trailing "/" stays with its name
+  const end = bytes[bytes.length - 1] === 0x2f ? bytes.length - 1 : bytes.length;
+  for (let i = Math.max(0, bytes.length - NAME_LEN - 1); i < end; i++) {
+    if (bytes[i] !== 0x2f) continue;
+    if (i === 0 || i > PREFIX_LEN) return null;
+    return { prefix: bytes.subarray(0, i), name: bytes.subarray(i + 1) };
+  }
+  return null;
+}
+
+/**
  * A GNU tar writer (magic "ustar  \0", the format of console-built packages):
- * owner admin/admin 500/500, files 0644, folders 0755, names over 100 bytes carried
- * by a preceding `././@LongLink` entry, sizes of 8 GiB and more in base-256, and the
- * archive padded to a 10240-byte record. Every byte goes through `out` in order.
+ * owner admin/admin 500/500, files 0644, folders 0755, sizes of 8 GiB and more in
+ * base-256, and the archive padded to a 10240-byte record. A path over 100 bytes
+ * goes in a POSIX ustar header (magic "ustar\0" "00") cut into prefix and name:
+ * Nebula's Android tar reader joins those two fields and knows no GNU
+ * `././@LongLink` entry (it stored the file under its cut name and the link as a
+ * file of its own). Every byte goes through `out` in order.
  */
 export class TarWriter {
   private pos = 0;
@@ -46,17 +68,11 @@ export class TarWriter {
   }
 
   private async header(name: string, mode: number, size: number, mtime: Date, type: '0' | '5'): Promise<void> {
-    const nameBytes = Buffer.from(name, 'utf8');
     const seconds = Math.max(0, Math.floor(mtime.getTime() / 1000));
-    if (nameBytes.length > NAME_LEN) {
-      const long = Buffer.concat([nameBytes, Buffer.alloc(1)]);
-      await this.write(tarHeader(Buffer.from('././@LongLink'), 0o644, 0, 0, long.length, 0, 'L', 'root', 'root'));
-      await this.write(long);
-      await this.pad();
-    }
-    await this.write(
-      tarHeader(nameBytes.subarray(0, NAME_LEN), mode, OWNER.uid, OWNER.gid, size, seconds, type, OWNER.uname, OWNER.gname),
-    );
+    const split = splitTarPath(name);
+    // planLayout refuses such paths first; this guards other callers
+    if (!split) throw new Error(`tar: the path "${name}" does not fit a tar header (100-byte name, 155-byte prefix)`);
+    await this.write(tarHeader(split.name, mode, OWNER.uid, OWNER.gid, size, seconds, type, OWNER.uname, OWNER.gname, split.prefix));
   }
 
   private async pad(): Promise<void> {
@@ -80,6 +96,7 @@ export function tarHeader(
   type: string,
   uname: string,
   gname: string,
+  prefix: Buffer = Buffer.alloc(0),
 ): Buffer {
   const h = Buffer.alloc(BLOCK);
   name.copy(h, 0);
@@ -90,9 +107,11 @@ export function tarHeader(
   numeric(h, 136, 12, Math.min(mtime, 8 ** 11 - 1));
   h.fill(0x20, 148, 156);
   h.write(type, 156, 'latin1');
-  h.write('ustar  \0', 257, 'latin1');
+  // GNU's magic reads bytes 345.. as times, so a header with a prefix is a POSIX ustar one
+  h.write(prefix.length ? 'ustar\u000000' : 'ustar  \0', 257, 'latin1');
   h.write(uname, 265, 'latin1');
   h.write(gname, 297, 'latin1');
+  prefix.copy(h, 345);
   let sum = 0;
   for (const b of h) sum += b;
   h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
