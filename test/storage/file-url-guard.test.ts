@@ -163,4 +163,20 @@ describe('FileUrl guard (s3 driver, endpoint pointed at the bystander)', () => {
     }
     expect(hits).toBe(0);
   });
+
+  it.each(['true', 'false'])('the FileToken Host + "/" + key is an object URL it accepts (path style %s)', async (pathStyle) => {
+    const e = makeTestEnv({ MCUBE_STORAGE: 's3', MCUBE_S3_REGION: 'eu-west-1', MCUBE_S3_BUCKET: 'media', MCUBE_S3_ACCESS_KEY_ID: 'x', MCUBE_S3_SECRET_ACCESS_KEY: 'y', MCUBE_S3_FORCE_PATH_STYLE: pathStyle });
+    const aws = new S3BlobStore(loadConfig(e.env), createLogger('silent'));
+    try {
+      const token = await aws.createUploadToken({ dir: 'uploads/TENANT01/ALIPUB0000001/default/u1/', maxBytes: 1000, expiresInSec: 900 });
+      expect(token.url).not.toMatch(/\/$/);
+      expect(aws.keyFromUrl(`${token.url}/${token.dir}app.zip`)).toBe(`${token.dir}app.zip`);
+      // real S3 refuses form fields no condition covers: the Content-Type an OSS-style form may carry is covered
+      const policy = JSON.parse(Buffer.from(token.policy, 'base64').toString('utf8')) as { conditions: unknown[] };
+      expect(policy.conditions).toContainEqual(['starts-with', '$Content-Type', '']);
+    } finally {
+      await aws.close();
+      await e.cleanup();
+    }
+  });
 });

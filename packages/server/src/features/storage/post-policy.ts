@@ -42,8 +42,13 @@ export interface SignedPolicy {
 }
 
 /** Conditions both drivers put in a policy besides the ones naming the signer. */
-export function uploadConditions(maxBytes: number): [['content-length-range', number, number], ['starts-with', string, string]] {
-  return [['content-length-range', 1, maxBytes], ['starts-with', '$success_action_status', '']];
+/**
+ * The policy conditions both drivers sign. A form field no condition covers is
+ * refused by real S3 ("Extra input fields"), so Content-Type, which OSS-style
+ * forms may carry, is allowed here for the s3 driver as for the local one.
+ */
+export function uploadConditions(maxBytes: number): Array<['content-length-range', number, number] | ['starts-with', string, string]> {
+  return [['content-length-range', 1, maxBytes], ['starts-with', '$success_action_status', ''], ['starts-with', '$Content-Type', '']];
 }
 
 export function signPostPolicy(r: PolicyRequest): SignedPolicy {
@@ -53,9 +58,8 @@ export function signPostPolicy(r: PolicyRequest): SignedPolicy {
   const conditions = [
     { bucket: r.bucket },
     ['starts-with', '$key', r.dir],
+    // the local driver ignores Content-Type (objects are served by extension)
     ...uploadConditions(r.maxBytes),
-    // OSS-style forms may carry Content-Type; the local driver ignores it (objects are served by extension)
-    ['starts-with', '$Content-Type', ''],
     { 'x-amz-algorithm': SIGV4_ALGORITHM },
     { 'x-amz-credential': credential },
     { 'x-amz-date': date },

@@ -90,7 +90,9 @@ export class S3BlobStore implements BlobStore {
     const { key, ...rest } = post.fields;
     const { expiration } = JSON.parse(Buffer.from(post.fields.Policy!, 'base64').toString('utf8')) as { expiration: string };
     return {
-      url: post.url,
+      // virtual-hosted addressing gives "https://<bucket>.s3.../": without the slash, Host + "/" + key (the
+      // FileToken contract) is the object's URL, where a doubled slash made keyFromUrl refuse the upload
+      url: post.url.replace(/\/+$/, ''),
       fields: { key: key!, ...rest },
       dir: opts.dir,
       expire: Math.floor(Date.parse(expiration) / 1000),
