@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { utcIn } from '../helpers/nebula.js';
+import { mcube, utcIn } from '../helpers/nebula.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { androidPackage, createPackage, createUpgradeTask, md5, fakeApp, startUpgradeServer, upload, type Upgrade } from './upgrade-fixtures.js';
 
 let u: Upgrade;
@@ -155,5 +156,45 @@ describe('/device/upgrade/check', () => {
     expect((await fetch(`${u.srv.url}/device/upgrade/check`, { method: 'PUT' })).status).toBe(405);
     // the offline-package endpoint is untouched
     expect((await fetch(`${u.srv.url}/device/nebula/update`, { method: 'POST', headers: { 'x-mcube-client-key': u.srv.creds.clientKey, 'content-type': 'application/x-www-form-urlencoded' }, body: 'platform=android&client=1.0' })).status).toBe(200);
+  });
+});
+
+describe('iOS distribution channels and TestFlight expiry', () => {
+  let clock = Date.now();
+  let srv: TestServer;
+  beforeAll(async () => {
+    srv = await startTestServer({ MCUBE_JANITOR_INTERVAL_SEC: '0', MCUBE_DEVICE_RATE_PER_MIN: '100000' }, { now: () => clock });
+  });
+  afterAll(async () => {
+    await srv?.close();
+  });
+
+  it('an enterprise build is offered only enterprise packages, an App Store build App Store and TestFlight ones, until the TestFlight build expires', async () => {
+    const call = mcube(srv);
+    const list = Number((await call('CreateMcubeWhitelist', { WhiteListName: 'ent', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId);
+    expect((await call('UpdateMcubeWhitelist', { Id: String(list), KeyIds: 'ent-user,tester' })).ResultCode).toBe('OK');
+    const ent = await createPackage(call, { Platform: 'iOS', IsEnterprise: 1, AppVersion: '5.0.0', FileUrl: await upload(call, 'Shop.ipa', await fakeApp('ent')) });
+    const entTask = await createUpgradeTask(call, ent, { PublishType: 2, PublishMode: 1, WhitelistIds: String(list) });
+    const store = await createPackage(call, { Platform: 'iOS', AppVersion: '6.0.0', AppstoreUrl: 'https://apps.apple.com/app/id6' });
+    const storeTask = await createUpgradeTask(call, store, { PublishType: 3 });
+    const tf = await createPackage(call, { Platform: 'iOS', AppVersion: '7.0.0', AppstoreUrl: 'https://testflight.apple.com/join/Ab', ValidDays: 1, InstallAmount: 100 });
+    const testers = Number((await call('CreateMcubeWhitelist', { WhiteListName: 'tf', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId);
+    expect((await call('UpdateMcubeWhitelist', { Id: String(testers), KeyIds: 'tester' })).ResultCode).toBe('OK');
+    const tfTask = await createUpgradeTask(call, tf, { PublishType: 2, PublishMode: 1, WhitelistIds: String(testers) });
+    const ask = async (userId: string, channel?: string) => {
+      const body = new URLSearchParams({ platform: 'ios', client: '4.0', userId, ...(channel ? { channel } : {}) });
+      const res = await fetch(`${srv.url}/device/upgrade/check`, { method: 'POST', headers: { 'x-mcube-client-key': srv.creds.clientKey, 'content-type': 'application/x-www-form-urlencoded' }, body });
+      return { status: res.status, body: JSON.parse(await res.text()) };
+    };
+    expect((await ask('ent-user', 'enterprise')).body).toMatchObject({ taskId: entTask, packageType: 'enterprise', newestVersion: '5.0.0' });
+    expect((await ask('ent-user')).body).toMatchObject({ taskId: storeTask, packageType: 'appstore' });
+    expect((await ask('ent-user', 'appstore')).body.taskId).toBe(storeTask);
+    expect((await ask('someone', 'enterprise')).body.resultStatus).toBe(201);
+    expect((await ask('tester')).body).toMatchObject({ taskId: tfTask, packageType: 'testflight' });
+    expect((await ask('tester', 'enterprise')).body.taskId).toBe(entTask);
+    expect((await ask('tester', 'playstore')).status).toBe(400);
+    // a day later the TestFlight build has expired (ValidDays 1): the App Store release again
+    clock += 86_400_000 + 1000;
+    expect((await ask('tester')).body.taskId).toBe(storeTask);
   });
 });

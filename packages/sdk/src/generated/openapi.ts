@@ -4099,6 +4099,11 @@ export interface operations {
                     model?: string;
                     /** @description Network type, for netType rules (compared case-insensitively). */
                     netType?: string;
+                    /**
+                     * @description iOS only: how the installed build was distributed. appstore (the default) is offered App Store packages and TestFlight invitations (until the TestFlight build expires); enterprise is offered enterprise packages only.
+                     * @enum {string}
+                     */
+                    channel?: "appstore" | "enterprise";
                 };
                 "application/json": {
                     /** @description mPaaS app id (e.g. ALIPUB0000001). Optional: the client key names it; when given it must match. */
@@ -4126,6 +4131,11 @@ export interface operations {
                     model?: string;
                     /** @description Network type, for netType rules (compared case-insensitively). */
                     netType?: string;
+                    /**
+                     * @description iOS only: how the installed build was distributed. appstore (the default) is offered App Store packages and TestFlight invitations (until the TestFlight build expires); enterprise is offered enterprise packages only.
+                     * @enum {string}
+                     */
+                    channel?: "appstore" | "enterprise";
                 };
             };
         };

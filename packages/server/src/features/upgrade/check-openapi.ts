@@ -11,6 +11,12 @@ const fields = {
   ...deviceFieldProperties,
   client: { type: 'string', description: 'Installed client version (dotted numeric, required); only packages of a higher version are offered.' },
   userId: { type: 'string', maxLength: 256, description: 'User id: whitelist and time-window gray releases are decided on it.' },
+  channel: {
+    type: 'string',
+    enum: ['appstore', 'enterprise'],
+    description:
+      'iOS only: how the installed build was distributed. appstore (the default) is offered App Store packages and TestFlight invitations (until the TestFlight build expires); enterprise is offered enterprise packages only.',
+  },
 };
 
 const error = (description: string) => ({ description, content: { 'application/json': { schema: ref('DeviceError') } } });

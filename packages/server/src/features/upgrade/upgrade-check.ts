@@ -94,8 +94,10 @@ export function createUpgradeCheck(deps: Deps, keys: ClientKeys, limiter: Device
   const answer = async (res: ServerResponse, fields: Fields, scope: DeviceScope, userKey: string): Promise<void> => {
     if (!/^\d{1,9}(\.\d{1,9}){0,7}$/.test(str(fields, 'client'))) throw new BadDeviceRequest('client must be the installed client version, e.g. 4.0.0');
     const { check } = parseCheck({ ...fields, query: undefined, existed: undefined }, userKey, deps.now());
+    const channel = str(fields, 'channel').toLowerCase();
+    if (channel !== '' && channel !== 'appstore' && channel !== 'enterprise') throw new BadDeviceRequest('channel must be appstore or enterprise (iOS; empty: appstore)');
     const { plans, admissions } = await current(scope.appId, scope.workspaceId);
-    const tasks = check.platform === 'android' ? plans.android : plans.ios;
+    const tasks = check.platform === 'android' ? plans.android : channel === 'enterprise' ? plans.iosEnterprise : plans.ios;
     const d = await decideApp(tasks, check, check.client, '', admissions, (task, err) => deps.log.warn('upgrade time-window admission failed', { taskId: task.id, error: err.message }));
     send(res, 200, d.kind === 'deliver' ? d.task.entry.text : NO_UPGRADE);
   };

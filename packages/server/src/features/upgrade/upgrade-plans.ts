@@ -17,7 +17,10 @@ export interface UpgradePlans {
   /** when the signed download addresses should be renewed */
   refreshAt: number;
   android: TaskPlan[];
+  /** iOS installs from the App Store: App Store packages and TestFlight invitations (gray verification before the App Store) */
   ios: TaskPlan[];
+  /** iOS installs of the enterprise-distributed build: enterprise packages only (guide §4.4: each channel gets its own prompts) */
+  iosEnterprise: TaskPlan[];
 }
 
 interface Row {
@@ -44,7 +47,11 @@ interface Row {
   appstore_url: string;
   need_check: number;
   verification_code: string;
+  package_created_at: number;
+  valid_days: number;
 }
+
+const DAY_MS = 86_400_000;
 
 const OPEN: ClientRange = { min: null, max: null, memoClient: null, memoHit: false };
 
@@ -99,7 +106,7 @@ export async function loadUpgradePlans(
     .select(
       't.id', 't.publish_type', 't.publish_mode', 't.task_status', 't.upgrade_type', 't.grey_endtime', 't.grey_num', 't.grey_admitted', 't.grey_config_info',
       't.whitelist_ids', 't.upgrade_content', 't.created_at', 't.package_id', 'p.platform', 'p.package_type', 'p.app_version', 'p.file_key', 'p.md5', 'p.file_size',
-      'p.download_url', 'p.appstore_url', 'p.need_check', 'p.verification_code',
+      'p.download_url', 'p.appstore_url', 'p.need_check', 'p.verification_code', 'p.created_at as package_created_at', 'p.valid_days',
     );
   const rows: Row[] = raw.map((r: Record<string, any>) => ({
     ...r,
@@ -114,6 +121,8 @@ export async function loadUpgradePlans(
     created_at: num(r.created_at),
     package_id: num(r.package_id),
     need_check: num(r.need_check),
+    package_created_at: num(r.package_created_at),
+    valid_days: num(r.valid_days),
   })) as Row[];
 
   const wanted = new Set<number>();
@@ -123,10 +132,17 @@ export async function loadUpgradePlans(
 
   const urls = new Map<string, string>();
   const ruleSets = new Map<string, RuleSet>();
-  const out = { android: [] as TaskPlan[], ios: [] as TaskPlan[] };
+  const out = { android: [] as TaskPlan[], ios: [] as TaskPlan[], iosEnterprise: [] as TaskPlan[] };
+  // a TestFlight build is offered until it expires (its valid days, as App Store Connect has them); the plans are rebuilt then
+  let expiresNext = Infinity;
   for (const r of rows) {
     const platform = r.platform.toLowerCase();
     if (platform !== 'android' && platform !== 'ios') continue;
+    if (r.package_type === 'testflight') {
+      const expires = r.package_created_at + r.valid_days * DAY_MS;
+      if (now >= expires) continue;
+      expiresNext = Math.min(expiresNext, expires);
+    }
     let url = r.download_url || r.appstore_url;
     if (r.file_key) {
       if (!urls.has(r.file_key)) urls.set(r.file_key, await deps.blobs.downloadUrl(r.file_key));
@@ -160,11 +176,12 @@ export async function loadUpgradePlans(
       // upgrade answers carry no Nebula config
       rate: null,
     };
-    out[platform].push(plan);
+    out[platform === 'android' ? 'android' : r.package_type === 'enterprise' ? 'iosEnterprise' : 'ios'].push(plan);
   }
   out.android.sort(byPriority);
   out.ios.sort(byPriority);
+  out.iosEnterprise.sort(byPriority);
   await admissions.prepare(rows.filter((r) => gateOf(r) === 'window').map((r) => ({ id: r.id, greyNum: r.grey_num, greyAdmitted: r.grey_admitted, endTime: r.grey_endtime || null })));
   const ttlMs = deps.config.storage.downloadUrlTtlSec * 1000;
-  return { stamp, refreshAt: urls.size ? now + ttlMs / 2 : Infinity, android: out.android, ios: out.ios };
+  return { stamp, refreshAt: Math.min(urls.size ? now + ttlMs / 2 : Infinity, expiresNext), ...out };
 }
