@@ -140,6 +140,11 @@ describe('refused tasks change nothing', () => {
     ['a time-window task on an enterprise package', () => ({ PackageInfoId: pk.enterprise, PublishType: 2, PublishMode: 2, UpgradeType: 202, GreyEndtimeData: utcIn(86_400_000), GreyNum: 5 }), 'InvalidPublishMode'],
     ['an official task on a TestFlight package', () => ({ PackageInfoId: pk.testflight, PublishType: 3, UpgradeType: 202 }), 'InvalidPublishType'],
     ['a forced upgrade on a TestFlight package', () => ({ PackageInfoId: pk.testflight, PublishType: 2, PublishMode: 1, WhitelistIds: String(wl.a), UpgradeType: 206 }), 'InvalidUpgradeType'],
+    [
+      'a time window on a TestFlight package admitting more testers than its InstallAmount (100)',
+      () => ({ PackageInfoId: pk.testflight, PublishType: 2, PublishMode: 2, UpgradeType: 202, GreyEndtimeData: utcIn(86_400_000), GreyNum: 101 }),
+      'InvalidGreyNum',
+    ],
     ['an UpgradeContent over 2000 characters', () => ({ PackageInfoId: pk.android, PublishType: 3, UpgradeType: 202, UpgradeContent: 'x'.repeat(2001) }), 'InvalidUpgradeContent'],
   ];
 

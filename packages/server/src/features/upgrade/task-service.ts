@@ -24,6 +24,10 @@ function checkFitsPackage(p: UpgradePackage, spec: UpgradeTaskSpec): void {
   if (p.packageType === 'testflight' && spec.upgradeType === 206) {
     throw invalid('UpgradeType', `${UPGRADE_TYPE_NAMES[206]} (206) is not available for TestFlight packages; use 202 or 204.`);
   }
+  // a time window can admit no more testers than the TestFlight link takes (its tester limit in App Store Connect)
+  if (p.packageType === 'testflight' && spec.publishMode === 2 && spec.greyNum > p.installAmount) {
+    throw invalid('GreyNum', `${spec.greyNum} is more than the ${p.installAmount} testers this TestFlight package takes (InstallAmount).`);
+  }
 }
 
 async function refreshPeriod(trx: Knex.Transaction, ctx: ActionContext, packageId: number, now: number): Promise<void> {
