@@ -142,6 +142,11 @@ const cases: Case[] = [
       { rule: 'out of range (4): inside is refused', rows: rules([{ ruleElement: 'osVersion', operation: 4, value: '10-11' }]), device: { system: '10.5' }, expect: null },
       { rule: 'out of range (4): outside passes', rows: rules([{ ruleElement: 'osVersion', operation: 4, value: '10-11' }]), device: { system: '9' }, expect: '1.0.0' },
       { rule: 'OS include compares versions ("10" = "10.0.0")', rows: rules([{ ruleElement: 'osVersion', operation: 1, value: '10.0.0, 12' }]), device: { system: '10' }, expect: '1.0.0' },
+      // clientVersion (mcube): the installed app's version, compared as a version, so a task can aim at "version 4.0 apps"
+      { rule: 'clientVersion range: inside passes ("4.0" in 4.0-4.0.99)', rows: rules([{ ruleElement: 'clientVersion', operation: 3, value: '4.0-4.0.99' }]), device: { client: '4.0' }, expect: '1.0.0' },
+      { rule: 'clientVersion range: 4.1 is outside 4.0-4.0.99', rows: rules([{ ruleElement: 'clientVersion', operation: 3, value: '4.0-4.0.99' }]), device: { client: '4.1' }, expect: null },
+      { rule: 'clientVersion include compares versions ("4" = "4.0.0")', rows: rules([{ ruleElement: 'clientVersion', operation: 1, value: '4.0.0, 5.0' }]), device: { client: '4' }, expect: '1.0.0' },
+      { rule: 'clientVersion exclude leaves a listed version out', rows: rules([{ ruleElement: 'clientVersion', operation: 2, value: '3.9.9' }]), device: { client: '3.9.9' }, expect: null },
       { rule: 'an unreadable rule never matches (fail closed)', rows: rules([{ ruleElement: 'planet', operation: 1, value: 'Mars' }]), device: {}, expect: null },
     ] satisfies Case[];
   })(),

@@ -109,6 +109,8 @@ export function device(o: DeviceOpts = {}): DeviceCheck {
       netType: (o.netType ?? '').toLowerCase(),
       osVersion: parseVersion(o.system ?? ''),
       hasOsVersion: (o.system ?? '') !== '',
+      clientVersion: parseVersion(o.client ?? '1.5.0'),
+      hasClientVersion: true,
     },
     now: o.now ?? 1_800_000_000_000,
   };

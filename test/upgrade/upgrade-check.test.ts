@@ -169,6 +169,31 @@ describe('iOS distribution channels and TestFlight expiry', () => {
     await srv?.close();
   });
 
+  it("the guide's example, aimed with a clientVersion rule: tasks A (single reminder) and B (forced) for version 4.0 apps", async () => {
+    const call = mcube(srv);
+    const list = Number((await call('CreateMcubeWhitelist', { WhiteListName: 'example', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId);
+    expect((await call('UpdateMcubeWhitelist', { Id: String(list), KeyIds: 'u-40' })).ResultCode).toBe('OK');
+    const pkg = await androidPackage(call, '5.0.0');
+    const for40 = JSON.stringify([{ ruleElement: 'clientVersion', operation: 3, value: '4.0-4.0.99' }]);
+    await createUpgradeTask(call, pkg, { PublishType: 2, PublishMode: 1, WhitelistIds: String(list), UpgradeType: 202, GreyConfigInfo: for40 });
+    const b = await createUpgradeTask(call, pkg, { PublishType: 2, PublishMode: 1, WhitelistIds: String(list), UpgradeType: 206, GreyConfigInfo: for40 });
+    const ask = async (client: string) =>
+      JSON.parse(
+        await (
+          await fetch(`${srv.url}/device/upgrade/check`, {
+            method: 'POST',
+            headers: { 'x-mcube-client-key': srv.creds.clientKey, 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ platform: 'android', client, userId: 'u-40' }),
+          })
+        ).text(),
+      );
+    expect(await ask('4.0')).toMatchObject({ taskId: b, upgradeType: 206, forceUpgrade: true });
+    expect(await ask('4.0.3')).toMatchObject({ taskId: b });
+    // other versions are not the tasks' audience
+    expect((await ask('3.0')).resultStatus).toBe(201);
+    expect((await ask('4.1')).resultStatus).toBe(201);
+  });
+
   it('an enterprise build is offered only enterprise packages, an App Store build App Store and TestFlight ones, until the TestFlight build expires', async () => {
     const call = mcube(srv);
     const list = Number((await call('CreateMcubeWhitelist', { WhiteListName: 'ent', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId);

@@ -15,10 +15,10 @@ export type ReleaseSpec =
   /** mcube extension: a stable `percent` % of users */
   | { type: 'percent'; percent: number };
 
-export type RuleElement = 'city' | 'mobileModel' | 'netType' | 'osVersion';
+export type RuleElement = 'city' | 'mobileModel' | 'netType' | 'osVersion' | 'clientVersion';
 export type RuleOperation = 'include' | 'exclude' | 'within' | 'outside';
 
-/** An advanced rule of a gray release; ranges (`within`, `outside`, value "aa-bb") apply to osVersion only. */
+/** An advanced rule of a gray release; ranges (`within`, `outside`, value "aa-bb") apply to osVersion and clientVersion only. */
 export interface GrayRule {
   ruleElement: RuleElement;
   operation: RuleOperation | 1 | 2 | 3 | 4;

@@ -10,6 +10,8 @@ const ELEMENTS: Record<string, RuleElement> = {
   network: 'netType',
   os: 'osVersion',
   osversion: 'osVersion',
+  client: 'clientVersion',
+  clientversion: 'clientVersion',
 };
 const OPERATIONS: Record<string, RuleOperation> = { include: 'include', exclude: 'exclude', within: 'within', in: 'within', outside: 'outside', out: 'outside' };
 
@@ -19,7 +21,7 @@ export function parseRule(text: string, command: string[]): GrayRule {
   const element = m && ELEMENTS[m[1]!.trim().toLowerCase()];
   const operation = m && OPERATIONS[m[2]!.trim().toLowerCase()];
   if (!m || !element || !operation) {
-    throw new UsageError(`--rule "${text}" must be <city|model|net|os>:<include|exclude|within|outside>:<values>, e.g. city:include:Shanghai,Beijing`, command);
+    throw new UsageError(`--rule "${text}" must be <city|model|net|os|client>:<include|exclude|within|outside>:<values>, e.g. city:include:Shanghai,Beijing`, command);
   }
   return { ruleElement: element, operation, value: m[3]!.trim() };
 }

@@ -711,7 +711,7 @@ export interface components {
             GmtModified?: string;
             /** @description ignored */
             GmtModifiedStr?: string;
-            /** @description advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion, operation: 1 include|2 exclude|3 within range|4 out of range, value} */
+            /** @description advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion|clientVersion (mcube: the installed app version), operation: 1 include|2 exclude|3 within range|4 out of range (versions only), value} */
             GreyConfigInfo?: string;
             /** @description same as GreyEndtimeData (used when that is empty) */
             GreyEndtime?: string;
@@ -897,7 +897,7 @@ export interface components {
             WorkspaceId: string;
             /** @description tenant id */
             TenantId?: string;
-            /** @description advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion, operation: 1 include|2 exclude|3 within range|4 out of range, value} */
+            /** @description advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion|clientVersion (mcube: the installed app version), operation: 1 include|2 exclude|3 within range|4 out of range (versions only), value} */
             GreyConfigInfo?: string;
             /** @description end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in UTC, in the future and less than 7 days ahead */
             GreyEndtimeData?: string;
@@ -1442,7 +1442,7 @@ export interface components {
                     RuleJsonList?: {
                         /** @description 1 include, 2 exclude, 3 within range, 4 out of range */
                         Operation?: string;
-                        /** @description city, mobileModel, netType or osVersion */
+                        /** @description city, mobileModel, netType, osVersion or clientVersion */
                         RuleElement?: string;
                         /** @description the evaluated operator: contains, excludes, vLimitIn or vLimitOut */
                         RuleType?: string;
@@ -1671,7 +1671,7 @@ export interface components {
                     RuleJsonList?: {
                         /** @description 1 include, 2 exclude, 3 within range, 4 out of range */
                         Operation?: string;
-                        /** @description city, mobileModel, netType or osVersion */
+                        /** @description city, mobileModel, netType, osVersion or clientVersion */
                         RuleElement?: string;
                         /** @description contains, excludes, vLimitIn or vLimitOut */
                         RuleType?: string;
@@ -2415,7 +2415,7 @@ export interface components {
                         RuleJsonList?: {
                             /** @description 1 include, 2 exclude, 3 within range, 4 out of range */
                             Operation?: string;
-                            /** @description city, mobileModel, netType or osVersion */
+                            /** @description city, mobileModel, netType, osVersion or clientVersion */
                             RuleElement?: string;
                             /** @description contains, excludes, vLimitIn or vLimitOut */
                             RuleType?: string;

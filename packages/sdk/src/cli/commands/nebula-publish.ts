@@ -41,7 +41,7 @@ export const nebulaPublish: Command = {
     { name: 'gray-whitelist', value: '<ids>', help: 'gray release to whitelists, ids separated by commas' },
     { name: 'gray-window', value: '<end>,<users>', help: 'gray release to the first <users> until <end> (ISO date, "yyyy-MM-dd HH:mm:ss" UTC, +36h, +2d)' },
     { name: 'gray-percent', value: '<1-100>', help: 'gray release to a stable share of users (mcube extension)' },
-    { name: 'rule', value: '<element>:<op>:<values>', multi: true, help: 'advanced gray rule: city|model|net|os : include|exclude|within|outside : values' },
+    { name: 'rule', value: '<element>:<op>:<values>', multi: true, help: 'advanced gray rule: city|model|net|os|client : include|exclude|within|outside : values' },
     { name: 'memo', value: '<text>', help: 'release note' },
     { name: 'resource-type', value: '<normal|global>', help: 'package type, fixed per H5 app by its first package (default normal)' },
     { name: 'extend-info', value: '<json>', help: 'extended information, e.g. {"asyncReqRate":"1800"}' },

@@ -129,11 +129,13 @@ export function parseCheck(f: Fields, userKey: string, now: number): ParsedCheck
   const platform = str(f, 'platform').toLowerCase();
   if (platform !== 'android' && platform !== 'ios') throw new BadDeviceRequest('platform must be android or ios');
   const system = str(f, 'system');
+  const clientText = str(f, 'client');
+  const client = versionOf(clientText);
   const { asked, installed } = appsOf(f.query, f.existed);
   return {
     check: {
       platform,
-      client: versionOf(str(f, 'client')),
+      client,
       userKey,
       userId: str(f, 'userId'),
       facts: {
@@ -142,6 +144,8 @@ export function parseCheck(f: Fields, userKey: string, now: number): ParsedCheck
         netType: str(f, 'netType').toLowerCase(),
         osVersion: versionOf(system),
         hasOsVersion: system !== '',
+        clientVersion: client,
+        hasClientVersion: clientText !== '',
       },
       now,
     },

@@ -19,7 +19,7 @@ export const createMcubeNebulaTask = defineAction<CreateTaskInput>({
     GmtCreate: s('ignored'),
     GmtModified: s('ignored'),
     GmtModifiedStr: s('ignored'),
-    GreyConfigInfo: S.str('advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion, operation: 1 include|2 exclude|3 within range|4 out of range, value}', 65536),
+    GreyConfigInfo: S.str('advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion|clientVersion (mcube: the installed app version), operation: 1 include|2 exclude|3 within range|4 out of range (versions only), value}', 65536),
     GreyEndtime: s('same as GreyEndtimeData (used when that is empty)'),
     GreyEndtimeData: s('end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in UTC, in the future and less than 7 days ahead'),
     GreyEndtimeStr: s('same as GreyEndtimeData (used when that is empty)'),

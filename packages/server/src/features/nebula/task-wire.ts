@@ -64,7 +64,7 @@ export const taskDetailSchema = S.obj({
   RuleJsonList: S.arr(
     S.obj({
       Operation: S.str('1 include, 2 exclude, 3 within range, 4 out of range'),
-      RuleElement: S.str('city, mobileModel, netType or osVersion'),
+      RuleElement: S.str('city, mobileModel, netType, osVersion or clientVersion'),
       RuleType: S.str('the evaluated operator: contains, excludes, vLimitIn or vLimitOut'),
       Value: S.str('comma-separated values, or "lower-upper" for ranges'),
     }),

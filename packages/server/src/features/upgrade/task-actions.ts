@@ -16,7 +16,7 @@ export const createMcubeUpgradeTask = defineAction<CreateUpgradeTaskInput>({
   tag: TAG,
   input: {
     ...commonInput,
-    GreyConfigInfo: S.str('advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion, operation: 1 include|2 exclude|3 within range|4 out of range, value}', 65536),
+    GreyConfigInfo: S.str('advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion|clientVersion (mcube: the installed app version), operation: 1 include|2 exclude|3 within range|4 out of range (versions only), value}', 65536),
     GreyEndtimeData: S.str('end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in UTC, in the future and less than 7 days ahead', 64),
     GreyNum: S.int32('number of users of a time-window gray release (PublishMode 2)'),
     HistoryForce: S.int32('0 (default) or 1; stored and shown'),

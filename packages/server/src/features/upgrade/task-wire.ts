@@ -17,7 +17,7 @@ export interface WhitelistRef {
 const ruleJsonList = S.arr(
   S.obj({
     Operation: S.str('1 include, 2 exclude, 3 within range, 4 out of range'),
-    RuleElement: S.str('city, mobileModel, netType or osVersion'),
+    RuleElement: S.str('city, mobileModel, netType, osVersion or clientVersion'),
     RuleType: S.str('contains, excludes, vLimitIn or vLimitOut'),
     Value: S.str('comma-separated values, or "lower-upper" for ranges'),
   }),

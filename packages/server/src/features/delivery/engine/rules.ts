@@ -8,21 +8,26 @@ export interface DeviceFacts {
   osVersion: Version;
   /** whether the device sent an OS version at all */
   hasOsVersion: boolean;
+  /** the installed app's version (the request's `client`) */
+  clientVersion: Version;
+  hasClientVersion: boolean;
 }
 
-export type RuleElement = 'city' | 'mobileModel' | 'netType' | 'osVersion';
+export type RuleElement = 'city' | 'mobileModel' | 'netType' | 'osVersion' | 'clientVersion';
+type VersionElement = 'osVersion' | 'clientVersion';
 
 /**
  * One compiled advanced rule. String elements compare case-insensitively
- * (lower-cased once here and once per request); osVersion compares as versions.
+ * (lower-cased once here and once per request); osVersion and clientVersion
+ * compare as versions.
  */
 export type CompiledRule =
-  | { kind: 'in-set'; element: Exclude<RuleElement, 'osVersion'>; values: ReadonlySet<string>; negate: boolean }
-  | { kind: 'version-in'; values: readonly Version[]; negate: boolean }
-  | { kind: 'version-range'; ranges: ReadonlyArray<{ min: Version | null; max: Version | null }>; negate: boolean }
+  | { kind: 'in-set'; element: Exclude<RuleElement, VersionElement>; values: ReadonlySet<string>; negate: boolean }
+  | { kind: 'version-in'; element: VersionElement; values: readonly Version[]; negate: boolean }
+  | { kind: 'version-range'; element: VersionElement; ranges: ReadonlyArray<{ min: Version | null; max: Version | null }>; negate: boolean }
   | { kind: 'never'; why: string };
 
-const ELEMENTS = new Set<string>(['city', 'mobileModel', 'netType', 'osVersion']);
+const ELEMENTS = new Set<string>(['city', 'mobileModel', 'netType', 'osVersion', 'clientVersion']);
 
 /** Comma-separated values, each trimmed; empty pieces dropped. */
 function splitValues(value: unknown): string[] {
@@ -57,8 +62,8 @@ function compileRule(raw: unknown): CompiledRule {
   const op = Number(String(r.operation ?? '').trim());
   if (!ELEMENTS.has(element)) return { kind: 'never', why: `unknown ruleElement ${JSON.stringify(element)}` };
   const values = splitValues(r.value);
-  if (element === 'osVersion') {
-    if (op === 1 || op === 2) return { kind: 'version-in', values: values.map(parseVersion), negate: op === 2 };
+  if (element === 'osVersion' || element === 'clientVersion') {
+    if (op === 1 || op === 2) return { kind: 'version-in', element, values: values.map(parseVersion), negate: op === 2 };
     if (op === 3 || op === 4) {
       // "aa-bb", or the bounds in value1/value2 (accepted on write as well)
       if (values.length === 0 && (r.value1 !== undefined || r.value2 !== undefined)) values.push(`${String(r.value1 ?? '').trim()}-${String(r.value2 ?? '').trim()}`);
@@ -68,12 +73,12 @@ function compileRule(raw: unknown): CompiledRule {
         if (!range) return { kind: 'never', why: `bad version range ${JSON.stringify(v)}` };
         ranges.push(range);
       }
-      return { kind: 'version-range', ranges, negate: op === 4 };
+      return { kind: 'version-range', element, ranges, negate: op === 4 };
     }
     return { kind: 'never', why: `unknown operation ${String(r.operation)}` };
   }
   if (op === 1 || op === 2) {
-    return { kind: 'in-set', element: element as Exclude<RuleElement, 'osVersion'>, values: new Set(values.map((v) => v.toLowerCase())), negate: op === 2 };
+    return { kind: 'in-set', element: element as Exclude<RuleElement, VersionElement>, values: new Set(values.map((v) => v.toLowerCase())), negate: op === 2 };
   }
   return { kind: 'never', why: `operation ${String(r.operation)} does not apply to ${element}` };
 }
@@ -135,16 +140,20 @@ function matchRule(rule: CompiledRule, d: DeviceFacts): boolean {
       return rule.negate ? !hit : hit;
     }
     case 'version-in': {
-      if (!d.hasOsVersion) return rule.negate;
+      const os = rule.element === 'osVersion';
+      if (!(os ? d.hasOsVersion : d.hasClientVersion)) return rule.negate;
+      const have = os ? d.osVersion : d.clientVersion;
       let hit = false;
-      for (const v of rule.values) if (compareVersions(d.osVersion, v) === 0) hit = true;
+      for (const v of rule.values) if (compareVersions(have, v) === 0) hit = true;
       return rule.negate ? !hit : hit;
     }
     case 'version-range': {
-      if (!d.hasOsVersion) return false;
+      const os = rule.element === 'osVersion';
+      if (!(os ? d.hasOsVersion : d.hasClientVersion)) return false;
+      const have = os ? d.osVersion : d.clientVersion;
       let hit = false;
       for (const r of rule.ranges) {
-        if ((!r.min || compareVersions(d.osVersion, r.min) >= 0) && (!r.max || compareVersions(d.osVersion, r.max) <= 0)) hit = true;
+        if ((!r.min || compareVersions(have, r.min) >= 0) && (!r.max || compareVersions(have, r.max) <= 0)) hit = true;
       }
       return rule.negate ? !hit : hit;
     }

@@ -1,17 +1,19 @@
 import { invalid, shown } from './field-error.js';
 import { compareVersions, isDottedVersion } from './version.js';
 
-export type RuleElement = 'city' | 'mobileModel' | 'netType' | 'osVersion';
+export type RuleElement = 'city' | 'mobileModel' | 'netType' | 'osVersion' | 'clientVersion';
 /** 1 include, 2 exclude, 3 within range, 4 out of range (ranges for osVersion only) */
 export type RuleOperation = 1 | 2 | 3 | 4;
 
 export type GreyRule =
   | { ruleElement: RuleElement; operation: 1 | 2; values: string[] }
-  | { ruleElement: 'osVersion'; operation: 3 | 4; lower: string; upper: string };
+  | { ruleElement: 'osVersion' | 'clientVersion'; operation: 3 | 4; lower: string; upper: string };
 
 export const GREY_LIMITS = { maxRules: 20, maxValues: 100, maxValueLength: 100 };
 
-const ELEMENTS: ReadonlySet<string> = new Set(['city', 'mobileModel', 'netType', 'osVersion']);
+// clientVersion (the installed app's version) is mcube's: the guide has upgrades filtered by "release package version"
+// and its example targets "version 4.0 app"s, which no vendor rule element expresses
+const ELEMENTS: ReadonlySet<string> = new Set(['city', 'mobileModel', 'netType', 'osVersion', 'clientVersion']);
 const OPERATOR_NAMES = { 1: 'contains', 2: 'excludes', 3: 'vLimitIn', 4: 'vLimitOut' } as const;
 const F = 'GreyConfigInfo';
 
@@ -67,12 +69,12 @@ export function parseGreyConfig(raw: string | undefined): GreyRule[] {
     if (!r || typeof r !== 'object' || Array.isArray(r)) throw invalid(F, `${at} is not an object.`);
     const rule = r as Record<string, unknown>;
     const el = str(rule.ruleElement);
-    if (!ELEMENTS.has(el)) throw invalid(F, `${at} ruleElement ${shown(el)} is not one of city, mobileModel, netType, osVersion.`);
+    if (!ELEMENTS.has(el)) throw invalid(F, `${at} ruleElement ${shown(el)} is not one of city, mobileModel, netType, osVersion, clientVersion.`);
     const op = Number(str(rule.operation));
     if (![1, 2, 3, 4].includes(op)) throw invalid(F, `${at} operation ${shown(rule.operation ?? '')} is not 1 (include), 2 (exclude), 3 (within range) or 4 (out of range).`);
     if (op === 3 || op === 4) {
-      if (el !== 'osVersion') throw invalid(F, `${at}: ranges (operation 3 and 4) apply to osVersion only; ${el} takes 1 or 2.`);
-      return { ruleElement: 'osVersion', operation: op, ...parseRange(at, rule) };
+      if (el !== 'osVersion' && el !== 'clientVersion') throw invalid(F, `${at}: ranges (operation 3 and 4) apply to osVersion and clientVersion only; ${el} takes 1 or 2.`);
+      return { ruleElement: el, operation: op, ...parseRange(at, rule) };
     }
     return { ruleElement: el as RuleElement, operation: op as 1 | 2, values: parseList(at, rule) };
   });
