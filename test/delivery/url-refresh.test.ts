@@ -41,3 +41,40 @@ it('re-signs the package address after half of MCUBE_DOWNLOAD_URL_TTL', async ()
   expect(signed.filter((k) => k === r.amr_key).length).toBe(2);
   expect((await ask()).package_url).toBeTruthy();
 });
+
+it('hands out one address per signing window (the same on every node and after a restart), and the last one stays valid into the next window', async () => {
+  const { LocalBlobStore } = await import('../../packages/server/src/features/storage/local-store.js');
+  // two nodes of one deployment (same master key), on this test's clock
+  const blobs = new LocalBlobStore(srv.node.deps.config, () => Date.now() + offset);
+  const other = new LocalBlobStore(srv.node.deps.config, () => Date.now() + offset);
+  const key = 'pkg/ALIPUB0000001/default/88880002/1.0_all/nebula/88880002_1.0.amr';
+  const w = 30_000; // half of MCUBE_DOWNLOAD_URL_TTL (60 s)
+  // move to 1 s into a window
+  offset += w - ((Date.now() + offset) % w) + 1000;
+  const first = await blobs.downloadUrl(key);
+  offset += 20_000;
+  expect(await blobs.downloadUrl(key)).toBe(first);
+  expect(await other.downloadUrl(key)).toBe(first);
+  offset += 15_000;
+  const next = await blobs.downloadUrl(key);
+  expect(next).not.toBe(first);
+  const q = new URL(first).searchParams;
+  expect(blobs.verifyDownload(key, q.get('X-Mcube-Expires'), q.get('X-Mcube-Signature'))).toBe(true);
+
+  // S3: two nodes sign the same address (fixed signing time per window), where the per-second X-Amz-Date made every one differ
+  const { S3BlobStore } = await import('../../packages/server/src/features/storage/index.js');
+  const { loadConfig } = await import('../../packages/server/src/config.js');
+  const { createLogger } = await import('../../packages/server/src/core/logger.js');
+  const { makeTestEnv } = await import('../helpers/server.js');
+  const e = makeTestEnv({ MCUBE_STORAGE: 's3', MCUBE_S3_REGION: 'eu-west-1', MCUBE_S3_BUCKET: 'media', MCUBE_S3_ACCESS_KEY_ID: 'x', MCUBE_S3_SECRET_ACCESS_KEY: 'y' });
+  const nodes = [new S3BlobStore(loadConfig(e.env), createLogger('silent')), new S3BlobStore(loadConfig(e.env), createLogger('silent'))];
+  try {
+    const a = await nodes[0]!.downloadUrl(key);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await nodes[1]!.downloadUrl(key)).toBe(a);
+    expect(new URL(a).searchParams.get('X-Amz-Expires')).toBe('604800');
+  } finally {
+    for (const n of nodes) await n.close?.();
+    await e.cleanup();
+  }
+});

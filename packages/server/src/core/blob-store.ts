@@ -48,6 +48,25 @@ export interface BlobStore {
   sweepTemp?(olderThanMs: number): Promise<number>;
 }
 
+/** Longest lifetime of a download link: S3 presigns for at most 7 days. */
+export const MAX_DOWNLOAD_TTL_SEC = 7 * 24 * 3600;
+
+/**
+ * The signing window of download links. Nebula's Android client names a
+ * download and its install folder after md5(package_url), so a link that
+ * changes for an unchanged package makes a device that has not installed it
+ * yet download it again. Every node signs with the start of the current window
+ * as its signing time, so all nodes, and a node after a restart, hand out the
+ * same link until the window ends (half the lifetime; the link stays valid at
+ * least that much longer), then all move to the next one together.
+ */
+export function downloadWindow(now: number, ttlSec: number): { signedAt: number; expiresAt: number; renewAt: number } {
+  const ttl = Math.min(ttlSec, MAX_DOWNLOAD_TTL_SEC) * 1000;
+  const w = Math.max(30_000, Math.floor(ttl / 2));
+  const signedAt = Math.floor(now / w) * w;
+  return { signedAt, expiresAt: signedAt + ttl, renewAt: signedAt + w };
+}
+
 /** getStream/downloadToFile on a key that holds no object. */
 export class BlobNotFoundError extends Error {
   readonly code = 'NoSuchKey';

@@ -1,3 +1,4 @@
+import { downloadWindow } from '../../core/blob-store.js';
 import type { Deps } from '../../core/registry.js';
 import { num } from '../../db/database.js';
 import type { AdmissionCache } from './admissions.js';
@@ -271,18 +272,19 @@ async function signUrls(
 ): Promise<{ urlOf: (key: string) => string | null; refreshAt: number }> {
   const now = deps.now();
   const expiring = !deps.config.storage.downloadBaseUrl;
-  const halfLife = Math.max(30_000, (deps.config.storage.downloadUrlTtlSec * 1000) / 2);
+  // links are signed per window, the same on every node (downloadWindow): renewed when the window moves on
+  const window = downloadWindow(now, deps.config.storage.downloadUrlTtlSec);
   const keys = [...new Set(rows.map((r) => r.resource.amr_key))];
   const stale = keys.filter((k) => {
     const c = caches.urls.get(k);
-    return !c || (expiring && now - c.signedAt >= halfLife);
+    return !c || (expiring && c.signedAt < window.signedAt);
   });
   let failed = 0;
   for (let i = 0; i < stale.length; i += SIGN_CONCURRENCY) {
     await Promise.all(
       stale.slice(i, i + SIGN_CONCURRENCY).map(async (key) => {
         try {
-          caches.urls.set(key, { url: await deps.blobs.downloadUrl(key), signedAt: now });
+          caches.urls.set(key, { url: await deps.blobs.downloadUrl(key), signedAt: window.signedAt });
         } catch (err) {
           caches.urls.delete(key);
           if (failed++ === 0) warn('download address unavailable', { key, error: (err as Error).message });
@@ -291,13 +293,9 @@ async function signUrls(
     );
   }
   const live = new Set(keys);
-  let oldest = Infinity;
-  for (const [k, c] of caches.urls) {
-    if (!live.has(k)) caches.urls.delete(k);
-    else if (c.signedAt < oldest) oldest = c.signedAt;
-  }
+  for (const k of caches.urls.keys()) if (!live.has(k)) caches.urls.delete(k);
   return {
     urlOf: (key) => caches.urls.get(key)?.url ?? null,
-    refreshAt: failed > 0 ? now + FAILED_URL_RETRY_MS : expiring && oldest !== Infinity ? oldest + halfLife : Infinity,
+    refreshAt: failed > 0 ? now + FAILED_URL_RETRY_MS : expiring && caches.urls.size > 0 ? window.renewAt : Infinity,
   };
 }

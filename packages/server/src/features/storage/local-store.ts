@@ -5,7 +5,7 @@ import { dirname, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../../config.js';
-import { BlobNotFoundError, BlobTooLargeError, type BlobInfo, type BlobStore, type UploadToken } from '../../core/blob-store.js';
+import { BlobNotFoundError, BlobTooLargeError, downloadWindow, type BlobInfo, type BlobStore, type UploadToken } from '../../core/blob-store.js';
 import type { Logger } from '../../core/logger.js';
 import { sweepStaleEntries } from '../../core/stale-files.js';
 import { assertSafeDir, assertSafeKey, UnsafeKeyError } from './key-rules.js';
@@ -142,7 +142,7 @@ export class LocalBlobStore implements BlobStore {
   async downloadUrl(key: string): Promise<string> {
     const base = this.config.storage.downloadBaseUrl;
     if (base) return joinKey(base, assertSafeKey(key));
-    const expires = Math.floor(this.now() / 1000) + this.config.storage.downloadUrlTtlSec;
+    const expires = Math.floor(downloadWindow(this.now(), this.config.storage.downloadUrlTtlSec).expiresAt / 1000);
     return `${this.urlForKey(key)}?X-Mcube-Expires=${expires}&X-Mcube-Signature=${signDownload(this.secrets.download, key, expires)}`;
   }
 

@@ -17,13 +17,11 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../../config.js';
-import { BlobNotFoundError, BlobTooLargeError, type BlobInfo, type BlobStore, type UploadToken } from '../../core/blob-store.js';
+import { BlobNotFoundError, BlobTooLargeError, downloadWindow, type BlobInfo, type BlobStore, type UploadToken } from '../../core/blob-store.js';
 import type { Logger } from '../../core/logger.js';
 import { assertSafeDir, assertSafeKey } from './key-rules.js';
 import { joinKey, keyFromObjectUrl, normaliseBase } from './object-urls.js';
 import { uploadConditions } from './post-policy.js';
-
-const MAX_PRESIGN_SEC = 7 * 24 * 3600;
 
 const notFound = (e: unknown) => {
   const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -114,8 +112,12 @@ export class S3BlobStore implements BlobStore {
     assertSafeKey(key);
     const base = this.config.storage.downloadBaseUrl;
     if (base) return joinKey(base, key);
-    const expiresIn = Math.min(this.config.storage.downloadUrlTtlSec, MAX_PRESIGN_SEC);
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
+    // the same link on every node for the whole window (downloadWindow); valid until the window's expiry
+    const { signedAt, expiresAt } = downloadWindow(Date.now(), this.config.storage.downloadUrlTtlSec);
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+      signingDate: new Date(signedAt),
+      expiresIn: Math.round((expiresAt - signedAt) / 1000),
+    });
   }
 
   async head(key: string): Promise<BlobInfo | null> {

@@ -1,3 +1,4 @@
+import { downloadWindow } from '../../core/blob-store.js';
 import type { Deps } from '../../core/registry.js';
 import { num } from '../../db/database.js';
 import { AdmissionCache } from '../delivery/admissions.js';
@@ -182,6 +183,7 @@ export async function loadUpgradePlans(
   out.ios.sort(byPriority);
   out.iosEnterprise.sort(byPriority);
   await admissions.prepare(rows.filter((r) => gateOf(r) === 'window').map((r) => ({ id: r.id, greyNum: r.grey_num, greyAdmitted: r.grey_admitted, endTime: r.grey_endtime || null })));
-  const ttlMs = deps.config.storage.downloadUrlTtlSec * 1000;
-  return { stamp, refreshAt: Math.min(urls.size ? now + ttlMs / 2 : Infinity, expiresNext), ...out };
+  // signed links are renewed when their window moves on (downloadWindow); links under MCUBE_DOWNLOAD_BASE_URL never expire
+  const renewAt = urls.size && !deps.config.storage.downloadBaseUrl ? downloadWindow(now, deps.config.storage.downloadUrlTtlSec).renewAt : Infinity;
+  return { stamp, refreshAt: Math.min(renewAt, expiresNext), ...out };
 }
