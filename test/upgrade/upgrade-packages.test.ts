@@ -80,7 +80,35 @@ describe('CreateMcubeUpgradePackage, ListMcubeUpgradePackages, GetMcubeUpgradePa
     const objects = await listKeys(u.srv.node.deps.blobs, ep.OssPath.slice(0, ep.OssPath.lastIndexOf('/') + 1));
     expect(objects.map((k) => k.split('/').pop()).sort()).toEqual(['Shop.ipa', 'icon-icon.png', 'symbol-Shop.dSYM.tgz']);
 
+    // download verification: the QR code opens a page of this service that asks for the code, then redirects to the file
+    expect(ep.QrcodeUrl).toMatch(new RegExp(`^${u.srv.url}/download/${ent}\\.[A-Za-z0-9_-]{22}$`));
+    const form = await fetch(ep.QrcodeUrl);
+    expect(form.status).toBe(200);
+    expect(form.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await form.text()).toMatch(/<form method="post">[\s\S]*name="code"/);
+    const submit = (code: string, url = ep.QrcodeUrl) =>
+      fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ code }) });
+    const wrongCode = ep.VerificationCode === '000000' ? '000001' : '000000';
+    const refused = await submit(wrongCode);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('location')).toBeNull();
+    const ok = await submit(ep.VerificationCode);
+    expect(ok.status).toBe(302);
+    const file = await fetch(ok.headers.get('location')!);
+    expect(Buffer.from(await file.arrayBuffer()).equals(ipa)).toBe(true);
+    // another package id, or a forged tag, is no download at all
+    expect((await fetch(ep.QrcodeUrl.replace(`/download/${ent}.`, `/download/${ent + 1}.`))).status).toBe(404);
+    expect((await submit(ep.VerificationCode, ep.QrcodeUrl.slice(0, -3) + 'AAA')).status).toBe(404);
+    // wrong codes are limited per package (a 6-digit code has a million values)
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) statuses.push((await submit(wrongCode)).status);
+    expect(statuses.slice(0, 19).every((x) => x === 403)).toBe(true);
+    expect(statuses[20]).toBe(429);
+    expect((await submit(ep.VerificationCode)).status).toBe(429);
+
     const link = `${foreign.url}/downloads/shop-4.0.apk`;
+    // a code cannot guard a link anyone may open
+    expect((await u.a('CreateMcubeUpgradePackage', { Platform: 'Android', AppVersion: '4.0', DownloadUrl: link, NeedCheck: 1, OnexFlag: true })).ResultCode).toBe('InvalidNeedCheck');
     const linked = await createPackage(u.a, { Platform: 'Android', AppVersion: '4.0', DownloadUrl: link, LargeIconUrl: `${foreign.url}/big.png` });
     expect((await info(linked)).GetPackageResult.PackageInfo.UpgradeBaseInfoDO).toMatchObject({ DownloadUrl: link, QrcodeUrl: link, Md5: '', OssPath: '' });
     const hap = await createPackage(u.a, { Platform: 'Harmony', AppVersion: '1.0.0', HarmonyLabel: 'Shop', FileUrl: await upload(u.a, 'entry.hap', await fakeApp('hap')) });

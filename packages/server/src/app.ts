@@ -15,6 +15,7 @@ import { createDelivery } from './features/delivery/index.js';
 import { DeviceRateLimiter } from './features/delivery/rate-limit.js';
 import { startStampWatcher, type StampWatcher } from './features/delivery/stamp-watcher.js';
 import { createUpgradeCheck } from './features/upgrade/upgrade-check.js';
+import { createDownloadGate } from './features/upgrade/download-gate.js';
 import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
 import { startJanitor } from './features/janitor/index.js';
 
@@ -73,6 +74,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   );
   delivery = createDelivery(deps, clientKeys, deviceLimits);
   upgradeCheck = createUpgradeCheck(deps, clientKeys, deviceLimits);
+  const downloadGate = createDownloadGate(deps);
   const registry = buildRegistry();
   const hostId = new URL(config.publicUrl).host;
   const rpc = createRpcHandler({ deps, registry, hostId });
@@ -131,6 +133,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       device = 'nebula';
       return;
     }
+    if (downloadGate.handle(req, res)) return;
     app(req, res);
   };
   // node refuses a headersTimeout above requestTimeout (a short MCUBE_BODY_TIMEOUT_MS would stop the start)

@@ -1582,7 +1582,7 @@ export interface components {
                          * @description 0 to be released, 1 whitelist gray, 2 time-window gray, 3 official, 5 finished
                          */
                         PublishPeriod?: number;
-                        /** @description the address a download QR code encodes (downloadable packages) */
+                        /** @description the address a download QR code encodes (downloadable packages); with NeedCheck 1 a page of this service that asks for VerificationCode, then redirects to the file */
                         QrcodeUrl?: string;
                         /** @description the distribution type, as PackageType */
                         ReleaseType?: string;
@@ -2082,7 +2082,7 @@ export interface components {
                      * @description 0 to be released, 1 whitelist gray, 2 time-window gray, 3 official, 5 finished
                      */
                     PublishPeriod?: number;
-                    /** @description the address a download QR code encodes (downloadable packages) */
+                    /** @description the address a download QR code encodes (downloadable packages); with NeedCheck 1 a page of this service that asks for VerificationCode, then redirects to the file */
                     QrcodeUrl?: string;
                     /** @description the distribution type, as PackageType */
                     ReleaseType?: string;

@@ -3,6 +3,7 @@ import type { ActionContext } from '../../core/registry.js';
 import { S } from '../../core/schema.js';
 import { MAX_OPEN_TASKS } from '../nebula/task-service.js';
 import { appCodeOf } from '../nebula/resource-wire.js';
+import { downloadGateUrl } from './download-gate.js';
 import type { UpgradePackage } from './upgrade-types.js';
 
 const INT32_MAX = 2147483647;
@@ -41,7 +42,7 @@ export const packageInfoSchema = S.obj({
   ProductName: S.str(),
   ProductVersion: S.str('the AppVersion'),
   PublishPeriod: S.int32('0 to be released, 1 whitelist gray, 2 time-window gray, 3 official, 5 finished'),
-  QrcodeUrl: S.str('the address a download QR code encodes (downloadable packages)'),
+  QrcodeUrl: S.str('the address a download QR code encodes (downloadable packages); with NeedCheck 1 a page of this service that asks for VerificationCode, then redirects to the file'),
   ReleaseType: S.str('the distribution type, as PackageType'),
   ReleaseWindow: S.str(),
   ScmDownloadUrl: S.str(),
@@ -102,7 +103,8 @@ export async function toPackageInfo(ctx: ActionContext, p: UpgradePackage, openT
     ProductName: '',
     ProductVersion: p.appVersion,
     PublishPeriod: p.publishPeriod,
-    QrcodeUrl: downloadable ? url : '',
+    // a package with download verification: its QR code opens the page that asks for the code
+    QrcodeUrl: !downloadable ? '' : p.needCheck === 1 ? downloadGateUrl(ctx.deps.config, ctx, p.id) : url,
     ReleaseType: p.packageType,
     ReleaseWindow: '',
     ScmDownloadUrl: '',

@@ -2,6 +2,7 @@ import { formatDateTime } from '../../core/ids.js';
 import type { ActionContext } from '../../core/registry.js';
 import { S, type JsonSchema } from '../../core/schema.js';
 import { parseGreyConfig, toRuleJsonList, type GreyRule } from '../nebula/rules/grey-config.js';
+import { downloadGateUrl } from './download-gate.js';
 import { appCodeOf } from '../nebula/resource-wire.js';
 import { deliveryUrlOf } from './package-wire.js';
 import type { UpgradePackage, UpgradeTask } from './upgrade-types.js';
@@ -301,7 +302,7 @@ async function commonDetail(ctx: ActionContext, t: UpgradeTask, p: UpgradePackag
       PublishMode: t.publishMode,
       PublishType: t.publishType,
       PushContent: t.upgradeContent,
-      QrcodeUrl: downloadable ? url : '',
+      QrcodeUrl: !downloadable ? '' : p.needCheck === 1 ? downloadGateUrl(ctx.deps.config, ctx, p.id) : url,
       RuleJsonList: toRuleJsonList(rules),
       SilentType: 0,
       TaskStatus: t.taskStatus,

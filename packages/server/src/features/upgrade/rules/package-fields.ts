@@ -154,6 +154,8 @@ export function checkPackageInput(input: CreatePackageInput): PackageSpec {
     refuse('InstallAmount', input.InstallAmount !== undefined, 'iOS TestFlight packages');
     if (fileUrl === null && downloadUrl === '') throw invalid('FileUrl', `is required: the uploaded ${exts} file (GetMcubeFileToken), or give its address in DownloadUrl.`);
     if (fileUrl !== null && downloadUrl !== '') throw invalid('DownloadUrl', `give either FileUrl (an uploaded ${exts} file) or DownloadUrl (a link), not both.`);
+    // the code guards the QR code's way to our stored copy; it cannot guard a link anyone may open
+    refuse('NeedCheck', needCheck === 1 && fileUrl === null, 'packages stored here (FileUrl), not a DownloadUrl link (download verification)');
   }
   return {
     platform, packageType, appVersion, fileUrl, iconFileUrl, symbolFileUrl, downloadUrl, appstoreUrl, largeIconUrl, bundleId, harmonyLabel,
