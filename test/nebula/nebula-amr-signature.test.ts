@@ -33,6 +33,7 @@ it('the produced .amr is signed with the uploaded key (SHA1withRSA over the tar 
     'www/img/logo.bin': Buffer.from([0, 1, 2, 3, 255, 254]),
   };
   const p = await publishFixture(srv, { h5Id: '70000001', version: '1.2.3.4', files });
+  expect(p.body.CreateMcubeNebulaResourceReslult.ResultMsg).toBe('');
   const list = await p.call('ListMcubeNebulaResources', { H5Id: p.h5Id });
   const amr = await downloadAmr(list.ListMcubeNebulaResourceResult.NebulaResourceInfo[0].DownloadUrl);
   expect([...amr.keys()].sort()).toEqual(['70000001.tar', 'CERT.json', 'Manifest.xml']);
@@ -53,10 +54,11 @@ it('the produced .amr is signed with the uploaded key (SHA1withRSA over the tar 
   for (const [name, data] of Object.entries(files)) expect(got.get(name)!.equals(typeof data === 'string' ? Buffer.from(data) : data), name).toBe(true);
 });
 
-it('without an uploaded key CERT.json carries empty signatures', async () => {
+it('without an uploaded key CERT.json carries empty signatures, and the answer says the package is unsigned', async () => {
   const other = await startTestServer();
   try {
     const p = await publishFixture(other, { h5Id: '70000002' });
+    expect(p.body.CreateMcubeNebulaResourceReslult).toMatchObject({ Success: true, ResultMsg: expect.stringMatching(/^Built unsigned: no RSA key/) });
     const list = await p.call('ListMcubeNebulaResources', { H5Id: p.h5Id });
     const res = await fetch(list.ListMcubeNebulaResourceResult.NebulaResourceInfo[0].DownloadUrl);
     const path = join(other.env.dataDir, 'unsigned.amr');

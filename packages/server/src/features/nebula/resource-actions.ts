@@ -45,9 +45,12 @@ export const createMcubeNebulaResource = defineAction<CreateResourceInput>({
   ],
   handler: async (input, ctx) => {
     const spec = checkResourceInput(input);
-    const { id } = await createResource(ctx, spec);
+    const { id, signed } = await createResource(ctx, spec);
     if (spec.warning) ctx.deps.log.warn('discouraged H5 app id', { requestId: ctx.requestId, appId: ctx.appId, h5Id: spec.h5Id, warning: spec.warning });
-    return { NebulaResourceId: String(id), ...(spec.warning ? { ResultMsg: spec.warning } : {}) };
+    // the guide has the key configured before packages are made; without one the package is built, but say so
+    const unsigned = signed ? null : 'Built unsigned: no RSA key is uploaded for this app and workspace (UploadMcubeRsaKey), so CERT.json holds empty signatures and clients that verify packages will refuse it.';
+    const note = [spec.warning, unsigned].filter(Boolean).join(' ');
+    return { NebulaResourceId: String(id), ...(note ? { ResultMsg: note } : {}) };
   },
 });
 

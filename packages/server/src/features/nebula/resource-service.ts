@@ -64,7 +64,8 @@ function packageHasFile(entries: string[], mainUrl: string): boolean {
  * the transaction that inserts the package row; on failure the written
  * objects are removed again (the janitor sweeps whatever a crash leaves).
  */
-export async function createResource(ctx: ActionContext, spec: ResourceSpec): Promise<{ id: number }> {
+/** `signed`: false when no RSA key was uploaded and the package was built with empty signatures. */
+export async function createResource(ctx: ActionContext, spec: ResourceSpec): Promise<{ id: number; signed: boolean }> {
   const { deps } = ctx;
   const { knex } = deps.db;
   const app = await findApp(knex, ctx, spec.h5Id);
@@ -104,7 +105,7 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
     }
   });
   deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
-  return { id };
+  return { id, signed: privateKey !== null };
 }
 
 async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhost: string; h5Name: string }, built: Built): Promise<number> {
