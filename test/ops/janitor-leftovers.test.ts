@@ -29,8 +29,11 @@ describe('janitor: leftovers of killed writers', () => {
     const work = deps.config.packages.workDir;
     const tmp = join(srv.env.dataDir, 'blobs', '.tmp');
     mkdirSync(work, { recursive: true });
-    const oldBuild = leftover(join(work, 'amr-44440001-old'), 7200, true);
-    const liveBuild = leftover(join(work, 'amr-44440001-live'), 10, true);
+    const oldBuild = leftover(join(work, 'mcube-amr-44440001-old'), 7200, true);
+    const liveBuild = leftover(join(work, 'mcube-amr-44440001-live'), 10, true);
+    // MCUBE_WORK_DIR may be a folder other programs use too: only mcube's own entries are swept
+    const theirs = leftover(join(work, 'someone-elses-cache'), 7200, true);
+    const theirFile = leftover(join(work, 'notes.txt'), 7200);
     const oldPart = leftover(join(tmp, 'old.part'), 7200);
     const livePart = leftover(join(tmp, 'live.part'), 10);
 
@@ -38,7 +41,7 @@ describe('janitor: leftovers of killed writers', () => {
 
     expect(report.tempSwept).toBe(2);
     expect([oldBuild, oldPart].map(existsSync)).toEqual([false, false]);
-    expect([liveBuild, livePart].map(existsSync)).toEqual([true, true]);
+    expect([liveBuild, livePart, theirs, theirFile].map(existsSync)).toEqual([true, true, true, true]);
     // nothing else is taken for a leftover
     expect(report).toMatchObject({ pendingSwept: 0, deletedSwept: 0, orphansSwept: 0 });
     expect((await runJanitor({ ...deps, config: { ...deps.config, janitor: { ...deps.config.janitor, graceSec: 3600 } } })).tempSwept).toBe(0);

@@ -1,4 +1,4 @@
-import { sweepStaleEntries } from '../../core/stale-files.js';
+import { sweepStaleEntries, WORK_ENTRY_PREFIX } from '../../core/stale-files.js';
 import { claimForPurge, forgetPurged } from '../../db/blob-registry.js';
 import type { Deps } from '../../core/registry.js';
 
@@ -67,7 +67,7 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
   }
   // a package build works in a folder under workDir and a local write in blobs/.tmp; a killed node leaves them behind
   report.tempSwept += (await deps.blobs.sweepTemp?.(grace)) ?? 0;
-  report.tempSwept += await sweepStaleEntries(deps.config.packages.workDir, grace, deps.now());
+  report.tempSwept += await sweepStaleEntries(deps.config.packages.workDir, grace, deps.now(), WORK_ENTRY_PREFIX);
   if (report.pendingSwept + report.deletedSwept + report.orphansSwept + report.uploadsSwept + report.tempSwept > 0) deps.log.info('janitor swept', { ...report });
   return report;
 }

@@ -1,11 +1,12 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Deps } from '../../core/registry.js';
+import { WORK_ENTRY_PREFIX } from '../../core/stale-files.js';
 
 /** Runs `fn` with a private temporary folder under config.packages.workDir, removed afterwards whatever happens. */
 export async function withWorkDir<T>(deps: Deps, prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
   await mkdir(deps.config.packages.workDir, { recursive: true });
-  const dir = await mkdtemp(join(deps.config.packages.workDir, prefix));
+  const dir = await mkdtemp(join(deps.config.packages.workDir, WORK_ENTRY_PREFIX + prefix));
   try {
     return await fn(dir);
   } finally {

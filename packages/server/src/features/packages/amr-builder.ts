@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yazl from 'yazl';
+import { WORK_ENTRY_PREFIX } from '../../core/stale-files.js';
 import { certJson, hpmfileJson, manifestXml } from './amr-files.js';
 import { PackageError, type PackageLimits } from './errors.js';
 import { planLayout, sortTarItems, type TarItem } from './layout.js';
@@ -59,7 +60,7 @@ export async function buildAmr(input: BuildAmrInput): Promise<BuildAmrResult> {
   if (!VERSION.test(input.version)) throw new PackageError('BadLayout', 'The H5 version must be 1 to 64 printable characters.');
   const mtime = input.mtime ?? new Date();
   await mkdir(input.workDir, { recursive: true });
-  const dir = await mkdtemp(join(input.workDir, `amr-${input.h5Id}-`));
+  const dir = await mkdtemp(join(input.workDir, `${WORK_ENTRY_PREFIX}amr-${input.h5Id}-`));
   let removed = false;
   const cleanup = async () => {
     if (removed) return;
