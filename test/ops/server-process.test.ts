@@ -1,8 +1,9 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openapiCore } from '../helpers/vendor-clients.js';
-import { ADMIN_MAIN, runCommand, startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { ADMIN_MAIN, SERVER_MAIN, runCommand, startServerProcess, type ServerProcess } from '../helpers/process.js';
 import { makeTestEnv, type TestEnv } from '../helpers/server.js';
 
 const envs: TestEnv[] = [];
@@ -45,6 +46,30 @@ describe('the server process', () => {
     expect(p2.stderr()).not.toContain(secret);
     expect(p2.stderr()).toContain(id);
     expect(await p2.stop()).toBe(0);
+  });
+
+  it('a first start that cannot listen keeps no secret it never printed; with MCUBE_PORT=0 links carry the port picked', async () => {
+    const env = firstStartEnv();
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const failed = await runCommand(process.execPath, [SERVER_MAIN], { ...env, MCUBE_PORT: String((busy.address() as AddressInfo).port) });
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).not.toContain('MPAAS_SK_ENV');
+    } finally {
+      busy.close();
+    }
+    // the next start is the first that listens: it generates the key and shows its secret
+    const p = await startServerProcess(env);
+    procs.push(p);
+    const id = /MPAAS_AK_ENV=(\S+)/.exec(p.stderr())?.[1];
+    const secret = /MPAAS_SK_ENV=(\S+)/.exec(p.stderr())?.[1];
+    expect(id).toMatch(/^MCAK/);
+    expect(secret).toBeTruthy();
+    // MCUBE_PORT=0 and no MCUBE_PUBLIC_URL: the upload host is this node's address, not port 0
+    const token = await openapiCore(p.host, { accessKeyId: id!, accessKeySecret: secret! })('GetMcubeFileToken', { AppId: 'ALIPUB0000001', WorkspaceId: 'default', OnexFlag: true });
+    expect(token.body.GetFileTokenResult.FileToken.Host).toBe(`${p.url}/_storage/obj`);
+    expect(await p.stop()).toBe(0);
   });
 
   it('admin provisions a tenant, app and key the running server accepts; rotation keeps the old key until its grace ends', async () => {

@@ -172,6 +172,12 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
         server.listen(config.port, config.host, () => resolve());
       });
       const { port } = server.address() as AddressInfo;
+      if (config.port === 0 && config.publicUrlFromPort) {
+        // upload hosts, download links and QR codes are made from publicUrl: give them the port picked
+        const u = new URL(config.publicUrl);
+        u.port = String(port);
+        config.publicUrl = u.toString().replace(/\/+$/, '');
+      }
       return { port, url: `http://${config.host}:${port}` };
     },
     async close() {

@@ -10,6 +10,8 @@ export interface Config {
   host: string;
   port: number;
   publicUrl: string;
+  /** publicUrl was made from MCUBE_PORT (MCUBE_PUBLIC_URL unset): with port 0 it gets the port the listener picked */
+  publicUrlFromPort: boolean;
   dataDir: string;
   databaseUrl: string | null;
   dbSchema: string | null;
@@ -144,6 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     port,
     publicUrl,
+    publicUrlFromPort: str(env, 'MCUBE_PUBLIC_URL') === null,
     dataDir,
     databaseUrl: str(env, 'DATABASE_URL'),
     dbSchema,

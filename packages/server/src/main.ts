@@ -22,8 +22,9 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-const boot = await bootstrap(config, node.deps.db, node.deps.box);
+// listening first: a start that fails (the port is taken) must not have stored a generated secret it never printed
 const { url } = await node.listen();
+const boot = await bootstrap(config, node.deps.db, node.deps.box);
 
 const lines = [
   `mcube listening on ${url} (database: ${node.deps.db.dialect}, storage: ${config.storage.driver}, data: ${config.dataDir})`,
