@@ -103,6 +103,23 @@ describe('the server process', () => {
     expect(err?.code).toBe('InvalidAccessKeyId.Inactive');
     expect((await newCall('QueryMcubeVhost', scope)).body.ResultCode).toBe('OK');
 
+    // an ended key stays ended: rotating it again with a longer grace does not bring it back, enable refuses it
+    const rotatedNow = JSON.parse((await admin('keys', 'rotate', rotated.accessKeyId, '--grace-seconds', '0')).stdout);
+    const again = JSON.parse((await admin('keys', 'rotate', rotated.accessKeyId, '--grace-seconds', '3600')).stdout);
+    expect(Date.parse(again.previousExpiresAt)).toBeLessThanOrEqual(Date.parse(rotatedNow.previousExpiresAt));
+    const enabled = await admin('keys', 'enable', rotated.accessKeyId);
+    expect(enabled.code).toBe(2);
+    expect(enabled.stderr).toMatch(/expired .* cannot be enabled/);
+    const listed = JSON.parse((await admin('keys', 'list', '--tenant', 'ACME01')).stdout) as Array<{ id: string; expired: boolean }>;
+    expect(listed.find((k) => k.id === rotated.accessKeyId)?.expired).toBe(true);
+    let ended: any;
+    for (let i = 0; i < 40; i++) {
+      ended = await newCall('QueryMcubeVhost', scope).then(() => null, (e) => e);
+      if (ended) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(ended?.code).toBe('InvalidAccessKeyId.Inactive');
+
     const audit = JSON.parse((await admin('audit', 'list', '--tenant', 'ACME01')).stdout);
     expect(audit.some((a: any) => a.action === 'CreateMcubeVhost' && a.params.Vhost === 'acme.h5app.com' && a.accessKeyId === key.accessKeyId)).toBe(true);
     expect(JSON.stringify(audit)).not.toContain(key.accessKeySecret);

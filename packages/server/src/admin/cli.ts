@@ -113,8 +113,14 @@ async function main(): Promise<number> {
       case 'keys list': {
         const rows = await store.listAccessKeys(typeof opts.tenant === 'string' ? opts.tenant : undefined);
         out(
-          rows.map((r) => `${r.id}\t${r.tenantId}\t${r.status}${r.expiresAt ? `\texpires ${new Date(r.expiresAt).toISOString()}` : ''}\t${r.description}`).join('\n') || '(none)',
-          rows,
+          rows
+            .map((r) => {
+              const expired = r.expiresAt !== null && r.expiresAt <= Date.now();
+              const when = r.expiresAt ? `\t${expired ? 'expired' : 'expires'} ${new Date(r.expiresAt).toISOString()}` : '';
+              return `${r.id}\t${r.tenantId}\t${expired ? 'expired' : r.status}${when}\t${r.description}`;
+            })
+            .join('\n') || '(none)',
+          rows.map((r) => ({ ...r, expired: r.expiresAt !== null && r.expiresAt <= Date.now() })),
         );
         return 0;
       }
@@ -128,6 +134,11 @@ async function main(): Promise<number> {
       case 'keys disable':
       case 'keys enable': {
         const id = need(a1, 'accessKeyId');
+        const key = await store.getAccessKey(id);
+        // a rotated key's end is final; enabling it would print "enabled" for a key that is still refused
+        if (verb === 'enable' && key?.expiresAt != null && key.expiresAt <= Date.now()) {
+          throw new UsageError(`${id} expired at ${new Date(key.expiresAt).toISOString()} (it was rotated) and cannot be enabled again; create a new key with "keys create"`);
+        }
         const ok = await store.setKeyStatus(id, verb === 'disable' ? 'disabled' : 'active');
         if (!ok) throw new UsageError(`no AccessKey ${id}`);
         out(`${id} ${verb === 'disable' ? 'disabled' : 'enabled'} (takes effect on every node within a second)`, { accessKeyId: id, status: verb === 'disable' ? 'disabled' : 'active' });

@@ -97,13 +97,15 @@ export class TenantStore {
 
   /**
    * Issues a new key for the same tenant and lets the old one live for
-   * `graceSec` more seconds, so callers switch over without downtime.
+   * `graceSec` more seconds, so callers switch over without downtime. An
+   * expiry is only ever brought forward: rotating an expired key (or rotating
+   * again with a longer grace) never brings the old key back.
    */
   async rotateAccessKey(id: string, graceSec: number): Promise<{ id: string; secret: string; oldExpiresAt: number }> {
     const old = await this.getAccessKey(id);
     if (!old) throw new Error(`no AccessKey ${id}`);
     const fresh = await this.createAccessKey(old.tenantId, { description: `rotated from ${id}` });
-    const oldExpiresAt = this.now() + graceSec * 1000;
+    const oldExpiresAt = Math.min(old.expiresAt ?? Infinity, this.now() + graceSec * 1000);
     await this.db.knex('access_keys').where({ id }).update({ expires_at: oldExpiresAt });
     return { ...fresh, oldExpiresAt };
   }
