@@ -104,6 +104,20 @@ describe('GET /metrics', () => {
       expect(m.get('mcube_db_pool_connections{pool="hot",state="idle"}')).toBeGreaterThanOrEqual(1);
     } else expect([...m.keys()].some((k) => k.includes('pool="hot"'))).toBe(false);
     expect(m.get('mcube_event_loop_delay_seconds{quantile="0.99"}')).toBeGreaterThanOrEqual(0);
+    // the sampling interval (20 ms) is not counted as delay: node's raw samples all include it
+    await new Promise((r) => setTimeout(r, 300));
+    const idle = parse(await (await fetch(`${srv.url}/metrics`)).text());
+    expect(idle.get('mcube_event_loop_delay_seconds{quantile="0.5"}')).toBeLessThan(0.02);
+  });
+
+  it('/readyz says the database is out of reach without telling the public why', async () => {
+    const srv = await start();
+    expect((await fetch(`${srv.url}/readyz`)).status).toBe(200);
+    await srv.node.deps.db.knex.destroy();
+    const r = await fetch(`${srv.url}/readyz`);
+    expect(r.status).toBe(503);
+    expect(await r.json()).toEqual({ status: 'unavailable', error: 'database unreachable' });
+    expect(srv.logs.some((l) => l.includes('readiness check failed'))).toBe(true);
   });
 
   it('a device that leaves before its answer is not counted as answered', async () => {

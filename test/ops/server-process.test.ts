@@ -123,6 +123,12 @@ describe('the server process', () => {
     const audit = JSON.parse((await admin('audit', 'list', '--tenant', 'ACME01')).stdout);
     expect(audit.some((a: any) => a.action === 'CreateMcubeVhost' && a.params.Vhost === 'acme.h5app.com' && a.accessKeyId === key.accessKeyId)).toBe(true);
     expect(JSON.stringify(audit)).not.toContain(key.accessKeySecret);
+    // filters that mean nothing are refused, not read as "no filter" or "nothing"
+    for (const bad of [['--limit', 'abc'], ['--limit', '0'], ['--since', 'yesterday']]) {
+      const r = await admin('audit', 'list', ...bad);
+      expect(r.code, bad.join(' ')).toBe(2);
+      expect(r.stdout, bad.join(' ')).toBe('');
+    }
     await p.stop();
   });
 

@@ -232,6 +232,13 @@ describe('request log', () => {
     expect(all).not.toMatch(/Signature=[0-9a-f]{64}/);
   });
 
+  it('a refused call is logged with the AccessKey id it claimed, so an operator can tell which key fails', async () => {
+    const r = await setVhost({ secret: 'not-the-secret-at-all-0000' });
+    expect(r.status).toBe(400);
+    const line = srv.logs.map((l) => JSON.parse(l)).find((l) => l.requestId === r.body.RequestId);
+    expect(line).toMatchObject({ msg: 'rpc', code: 'SignatureDoesNotMatch', status: 400, accessKeyId: srv.creds.accessKeyId, tenantId: null });
+  });
+
   it('records mutating actions in the audit log with the request id', async () => {
     const r = await setVhost();
     const row = await srv.node.deps.db.knex('audit_log').where({ request_id: r.body.RequestId }).first();

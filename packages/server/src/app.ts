@@ -22,6 +22,7 @@ import { startJanitor } from './features/janitor/index.js';
 const HEALTHY = '{"status":"ok"}';
 const READY = '{"status":"ready"}';
 const DRAINING = '{"status":"draining"}';
+const UNAVAILABLE = '{"status":"unavailable","error":"database unreachable"}';
 function sendJson(res: ServerResponse, status: number, text: string) {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
@@ -117,7 +118,11 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       db.knex
         .raw('select 1')
         .then(() => sendJson(res, 200, READY))
-        .catch((e: Error) => sendJson(res, 503, JSON.stringify({ status: 'unavailable', error: e.message })));
+        .catch((e: Error) => {
+          // the cause goes to the log; the answer is public and says only that the database is out of reach
+          log.warn('readiness check failed', { error: e.message });
+          sendJson(res, 503, UNAVAILABLE);
+        });
       return;
     }
     if (path === '/metrics') {

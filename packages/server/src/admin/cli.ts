@@ -156,10 +156,14 @@ async function main(): Promise<number> {
         return 0;
       }
       case 'audit list': {
-        let q = db.knex('audit_log').select('*').orderBy('id', 'desc').limit(Number(opts.limit ?? 50));
+        const limit = opts.limit === undefined ? 50 : Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be a whole number from 1 to 10000');
+        const since = typeof opts.since === 'string' ? Date.parse(opts.since) : null;
+        if (since !== null && Number.isNaN(since)) throw new UsageError(`--since "${String(opts.since)}" is not a date (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)`);
+        let q = db.knex('audit_log').select('*').orderBy('id', 'desc').limit(limit);
         if (typeof opts.tenant === 'string') q = q.where('tenant_id', opts.tenant);
         if (typeof opts.action === 'string') q = q.where('action', opts.action);
-        if (typeof opts.since === 'string') q = q.where('created_at', '>=', Date.parse(opts.since));
+        if (since !== null) q = q.where('created_at', '>=', since);
         const rows = (await q).map((r) => ({
           time: new Date(Number(r.created_at)).toISOString(),
           requestId: r.request_id,

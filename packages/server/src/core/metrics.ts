@@ -36,6 +36,9 @@ export interface MetricsSources {
   dbPools?: () => ReadonlyArray<{ pool: string; max: number; used: number; idle: number; waiting: number }>;
 }
 
+/** sampling interval of the event-loop delay histogram */
+const LOOP_SAMPLE_MS = 20;
+
 export class Metrics {
   private readonly rpcCounts = new Map<string, number>();
   private readonly rpcLatency = new Map<string, Histogram>();
@@ -130,14 +133,16 @@ export class Metrics {
     family('mcube_process_uptime_seconds', 'gauge', 'Seconds since the node process started.');
     out.push(`mcube_process_uptime_seconds ${process.uptime().toFixed(3)}`);
     if (!this.loopDelay) {
-      this.loopDelay = monitorEventLoopDelay({ resolution: 20 });
+      this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
       this.loopDelay.enable();
     }
     const d = this.loopDelay;
     family('mcube_event_loop_delay_seconds', 'gauge', 'Event-loop delay since the previous scrape (20 ms sampling; 0 at the first scrape), by quantile.');
     for (const q of [0.5, 0.99, 1]) {
       const ns = d.count > 0 ? (q === 1 ? d.max : d.percentile(q * 100)) : 0;
-      out.push(`mcube_event_loop_delay_seconds{quantile="${q}"} ${(ns / 1e9).toFixed(6)}`);
+      // node's samples are the time between two sampling timers, the sampling interval included: take it off
+      const late = Math.max(0, ns - LOOP_SAMPLE_MS * 1e6);
+      out.push(`mcube_event_loop_delay_seconds{quantile="${q}"} ${(late / 1e9).toFixed(6)}`);
     }
     d.reset();
     return out.join('\n') + '\n';

@@ -157,7 +157,8 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       action: call?.action ?? null,
       style: call?.style ?? null,
       tenantId: principal?.tenantId ?? null,
-      accessKeyId: principal?.accessKeyId ?? null,
+      // the claimed id also when the call is refused: which key is failing is what an operator looks for
+      accessKeyId: principal?.accessKeyId ?? call?.accessKeyId ?? null,
       status,
       code,
       latencyMs,

@@ -62,6 +62,25 @@ interface TarnPool {
   numPendingAcquires(): number;
 }
 
+/**
+ * Where knex's own messages go: a node's JSON log (stdout must stay JSON
+ * lines), or stderr for the admin command (its stdout may be --json output).
+ * By default knex prints plain text to the console.
+ */
+function knexLog(log: Logger | undefined) {
+  const emit = (level: 'warn' | 'error', message: unknown) => {
+    const text = typeof message === 'string' ? message : message instanceof Error ? message.message : JSON.stringify(message);
+    if (log) log.log(level, 'knex', { message: text });
+    else process.stderr.write(`knex ${level}: ${text}\n`);
+  };
+  return {
+    warn: (m: unknown) => emit('warn', m),
+    error: (m: unknown) => emit('error', m),
+    deprecate: (m: unknown) => emit('warn', m),
+    debug: () => {},
+  };
+}
+
 /** Opens the configured database and brings its schema up to date. */
 export async function openDatabase(
   config: Pick<Config, 'databaseUrl' | 'dbSchema' | 'dataDir' | 'dbPreparedStatements' | 'dbPoolMax' | 'dbHotPoolMax'>,
@@ -82,6 +101,7 @@ export async function openDatabase(
     const schema = config.dbSchema;
     knex = knexFactory({
       client: 'pg',
+      log: knexLog(opts.serverLog),
       connection: config.databaseUrl,
       searchPath: schema ? [schema] : undefined,
       pool: {
@@ -98,6 +118,7 @@ export async function openDatabase(
     const background = !!opts.serverLog;
     knex = knexFactory({
       client: 'better-sqlite3',
+      log: knexLog(opts.serverLog),
       connection: { filename: sqliteFile },
       useNullAsDefault: true,
       pool: {
