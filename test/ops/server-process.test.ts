@@ -132,6 +132,23 @@ describe('the server process', () => {
     await p.stop();
   });
 
+  it('a node or admin run with another master key than the database was set up with refuses to start, saying why', async () => {
+    const e = makeTestEnv();
+    envs.push(e);
+    const p = await startServerProcess(e.env);
+    procs.push(p);
+    const other = { ...e.env, MCUBE_MASTER_KEY: randomBytes(32).toString('base64'), MCUBE_LOG_LEVEL: 'warn' };
+    const node = await runCommand(process.execPath, [SERVER_MAIN], other);
+    expect(node.code).not.toBe(0);
+    expect(node.stderr + node.stdout).toMatch(/master key does not open the secrets in this database/);
+    const admin = await runCommand(process.execPath, [ADMIN_MAIN, 'keys', 'list'], other);
+    expect(admin.code).not.toBe(0);
+    expect(admin.stderr).toMatch(/master key does not open/);
+    // the node set up with the right key goes on
+    expect((await fetch(p.url + '/readyz')).status).toBe(200);
+    expect(await p.stop()).toBe(0);
+  });
+
   it('drains a request in flight on SIGTERM, then exits 0', async () => {
     const e = makeTestEnv();
     envs.push(e);

@@ -12,6 +12,7 @@ import { createRpcHandler } from './core/rpc.js';
 import { openDatabase } from './db/database.js';
 import { ClientKeys } from './features/delivery/client-keys.js';
 import { createDelivery } from './features/delivery/index.js';
+import { assertMasterKeyOpens } from './features/tenants/tenant-store.js';
 import { DeviceRateLimiter } from './features/delivery/rate-limit.js';
 import { startStampWatcher, type StampWatcher } from './features/delivery/stamp-watcher.js';
 import { createUpgradeCheck } from './features/upgrade/upgrade-check.js';
@@ -46,6 +47,12 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   const log = opts.logger ?? createLogger(config.logLevel, opts.logSink);
   const db = await openDatabase(config, { serverLog: log });
   const box = new SecretBox(config.masterKey);
+  try {
+    await assertMasterKeyOpens(db, box);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
   const blobs = await createBlobStore(config, log);
   const now = opts.now ?? Date.now;
   const metrics = new Metrics();

@@ -5,7 +5,7 @@ import { openDatabase } from '../db/database.js';
 import { createBlobStore } from '../features/storage/index.js';
 import { runJanitor } from '../features/janitor/index.js';
 import { Metrics } from '../core/metrics.js';
-import { TenantStore } from '../features/tenants/tenant-store.js';
+import { assertMasterKeyOpens, TenantStore } from '../features/tenants/tenant-store.js';
 
 const HELP = `mcube admin: provision tenants, apps, workspaces and AccessKeys; read the audit log.
 Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DATA_DIR, MCUBE_MASTER_KEY).
@@ -68,6 +68,7 @@ async function main(): Promise<number> {
   const box = new SecretBox(config.masterKey);
   const store = new TenantStore(db, box);
   try {
+    await assertMasterKeyOpens(db, box);
     const [group, verb, a1, a2] = pos;
     const key = `${group} ${verb ?? ''}`.trim();
     switch (key) {

@@ -37,7 +37,12 @@ export function startCheckpointer(file: string, onError: (msg: string) => void, 
   const gone = new Promise<void>((resolve) => worker.once('exit', () => ((exited = true), resolve())));
   return {
     stop: () => {
-      if (!exited) worker.postMessage('stop');
+      if (!exited) {
+        // held while it stops: unreferenced, a worker still starting up let the process end before it did
+        // (exit code 13, the awaited close never settled)
+        worker.ref();
+        worker.postMessage('stop');
+      }
       return gone;
     },
   };

@@ -20,6 +20,26 @@ function checkId(kind: string, v: string) {
   if (!ID.test(v)) throw new Error(`${kind} must be 1-64 characters of A-Z a-z 0-9 _ -`);
 }
 
+/**
+ * Refuses to go on with a master key that does not open this database's
+ * secrets. Without MCUBE_MASTER_KEY a node (or the admin command) generates a
+ * key into its own data folder; a second node or an admin run elsewhere then
+ * had another key, said it was ready and answered every signed call with a
+ * 500. One sealed AccessKey secret is enough to tell; a database without any
+ * is new, and the key it will be set up with is this one.
+ */
+export async function assertMasterKeyOpens(db: Database, box: SecretBox): Promise<void> {
+  const row = (await db.knex('access_keys').orderBy('created_at').first('id', 'secret_enc')) as { id: string; secret_enc: string } | undefined;
+  if (!row) return;
+  try {
+    box.open(row.secret_enc, `ak:${row.id}`);
+  } catch {
+    throw new Error(
+      'The master key does not open the secrets in this database: every node and the admin command must use the same MCUBE_MASTER_KEY (the one the database was set up with; without the variable it is read from <data>/master.key).',
+    );
+  }
+}
+
 /** Tenants own apps; apps own workspaces; AccessKeys belong to a tenant. */
 export class TenantStore {
   constructor(
