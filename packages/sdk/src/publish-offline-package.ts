@@ -10,7 +10,7 @@ import { uploadFile } from './upload.js';
 export type ReleaseSpec =
   | { type: 'official' }
   | { type: 'whitelist'; whitelistIds: Array<string | number> }
-  /** `endTime`: a Date, epoch ms, or "yyyy-MM-dd HH:mm:ss" in UTC (the server's reading) */
+  /** `endTime`: a Date or epoch ms (an instant), or "yyyy-MM-dd HH:mm:ss" read in the server's wire zone (MCUBE_WIRE_TIME_ZONE, UTC by default) */
   | { type: 'window'; endTime: Date | number | string; users: number }
   /** mcube extension: a stable `percent` % of users */
   | { type: 'percent'; percent: number };
@@ -82,12 +82,13 @@ const OPERATIONS: Record<RuleOperation, number> = { include: 1, exclude: 2, with
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
-/** "yyyy-MM-dd HH:mm:ss" in UTC, the form GreyEndtimeData takes. */
+/** GreyEndtimeData: "yyyy-MM-dd HH:mm:ss" as given (the server's wire zone), or an instant as "yyyy-MM-dd HH:mm:ssZ". */
 export function formatGreyEndtime(t: Date | number | string): string {
   if (typeof t === 'string' && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(t.trim())) return t.trim();
   const d = t instanceof Date ? t : new Date(typeof t === 'number' ? t : Date.parse(t));
   if (Number.isNaN(d.getTime())) throw new TypeError(`end time ${String(t)} is neither a date nor "yyyy-MM-dd HH:mm:ss"`);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  // an instant carries its zone ("Z"): the server reads zone-less times in its wire zone (MCUBE_WIRE_TIME_ZONE)
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}Z`;
 }
 
 /** GreyConfigInfo: the JSON rule array of the guide. */

@@ -5,6 +5,7 @@ import { buildRegistry } from './actions.js';
 import type { Config } from './config.js';
 import { answerClientError, answerConnect } from './core/client-error.js';
 import { createLogger, type Logger } from './core/logger.js';
+import { setWireTimeZone } from './core/ids.js';
 import { Metrics, type DeviceEndpointName } from './core/metrics.js';
 import { SecretBox, safeEqual } from './core/crypto.js';
 import type { Deps } from './core/registry.js';
@@ -45,6 +46,7 @@ export interface CreateOptions {
 /** Assembles one stateless node: PostgreSQL/SQLite and the blob store are the shared state. */
 export async function createMcubeServer(config: Config, opts: CreateOptions = {}): Promise<McubeServer> {
   const log = opts.logger ?? createLogger(config.logLevel, opts.logSink);
+  setWireTimeZone(config.wireTimeZoneMinutes);
   const db = await openDatabase(config, { serverLog: log });
   const box = new SecretBox(config.masterKey);
   try {

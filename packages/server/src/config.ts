@@ -1,3 +1,4 @@
+import { zoneOffsetMinutes } from './core/ids.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,6 +13,8 @@ export interface Config {
   publicUrl: string;
   /** publicUrl was made from MCUBE_PORT (MCUBE_PUBLIC_URL unset): with port 0 it gets the port the listener picked */
   publicUrlFromPort: boolean;
+  /** minutes east of UTC of the zone-less wire times (MCUBE_WIRE_TIME_ZONE) */
+  wireTimeZoneMinutes: number;
   dataDir: string;
   databaseUrl: string | null;
   dbSchema: string | null;
@@ -96,6 +99,13 @@ function int(env: Env, name: string, def: number, min = 0): number {
   return n;
 }
 
+function wireZone(env: Env): number {
+  const raw = str(env, 'MCUBE_WIRE_TIME_ZONE') ?? 'UTC';
+  const m = zoneOffsetMinutes(raw);
+  if (m === null) throw new Error(`MCUBE_WIRE_TIME_ZONE must be UTC or an offset such as +08:00, got "${raw}"`);
+  return m;
+}
+
 function bool(env: Env, name: string, def: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
@@ -147,6 +157,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     publicUrl,
     publicUrlFromPort: str(env, 'MCUBE_PUBLIC_URL') === null,
+    wireTimeZoneMinutes: wireZone(env),
     dataDir,
     databaseUrl: str(env, 'DATABASE_URL'),
     dbSchema,

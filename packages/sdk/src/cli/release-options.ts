@@ -26,7 +26,7 @@ export function parseRule(text: string, command: string[]): GrayRule {
   return { ruleElement: element, operation, value: m[3]!.trim() };
 }
 
-/** `2025-06-01T12:00:00Z`, `2025-06-01 12:00:00` (UTC), or relative `+36h`, `+2d`, `+90m`. */
+/** `2025-06-01T12:00:00Z` (an instant), `2025-06-01 12:00:00` (the server's wire zone), or relative `+36h`, `+2d`, `+90m`. */
 export function parseEndTime(text: string, now: number, command: string[]): Date | string {
   const rel = /^\+(\d+)([mhd])$/.exec(text.trim());
   if (rel) return new Date(now + Number(rel[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 'm' | 'h' | 'd']);

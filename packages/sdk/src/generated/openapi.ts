@@ -715,7 +715,7 @@ export interface components {
             GreyConfigInfo?: string;
             /** @description same as GreyEndtimeData (used when that is empty) */
             GreyEndtime?: string;
-            /** @description end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in UTC, in the future and less than 7 days ahead */
+            /** @description end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in the wire zone (MCUBE_WIRE_TIME_ZONE, UTC by default; an explicit zone such as "Z" or "+08:00" may follow), in the future and less than 7 days ahead */
             GreyEndtimeData?: string;
             /** @description same as GreyEndtimeData (used when that is empty) */
             GreyEndtimeStr?: string;
@@ -899,7 +899,7 @@ export interface components {
             TenantId?: string;
             /** @description advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion|clientVersion (mcube: the installed app version), operation: 1 include|2 exclude|3 within range|4 out of range (versions only), value} */
             GreyConfigInfo?: string;
-            /** @description end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in UTC, in the future and less than 7 days ahead */
+            /** @description end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in the wire zone (MCUBE_WIRE_TIME_ZONE, UTC by default; an explicit zone such as "Z" or "+08:00" may follow), in the future and less than 7 days ahead */
             GreyEndtimeData?: string;
             /**
              * Format: int32
@@ -1262,9 +1262,9 @@ export interface components {
                     FallbackBaseUrl?: string;
                     /** @description size of the .amr in bytes */
                     FileSize?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtCreate?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtModified?: string;
                     H5Id?: string;
                     H5Name?: string;
@@ -1337,19 +1337,19 @@ export interface components {
                     /** @description always nebula */
                     BizType?: string;
                     Creator?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtCreate?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtModified?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtModifiedStr?: string;
                     /** @description advanced rules, the JSON text as given at creation */
                     GreyConfigInfo?: string;
-                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GreyEndtime?: string;
-                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GreyEndtimeData?: string;
-                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GreyEndtimeStr?: string;
                     /**
                      * Format: int32
@@ -1486,9 +1486,9 @@ export interface components {
                 RequestId?: string;
                 PackageInfo?: {
                     MobileTestFlightConfigDO?: {
-                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                         GmtCreate?: string;
-                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                         GmtModified?: string;
                         /** Format: int64 */
                         Id?: number;
@@ -1497,7 +1497,7 @@ export interface components {
                          * @description tester limit
                          */
                         InstallAmount?: number;
-                        /** @description when the build expires: creation + ValidDays, yyyy-MM-dd HH:mm:ss (UTC) */
+                        /** @description when the build expires: creation + ValidDays, yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                         InvalidTime?: string;
                         /**
                          * Format: int64
@@ -1528,13 +1528,13 @@ export interface components {
                         /** @description where devices get this version: the stored file (signed address), the DownloadUrl given, or the AppstoreUrl */
                         DownloadUrl?: string;
                         GlobalVariables?: string;
-                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                         GmtCreate?: string;
-                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                         GmtCreateStr?: string;
-                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                         GmtModified?: string;
-                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                         GmtModifiedStr?: string;
                         /**
                          * Format: int64
@@ -1634,7 +1634,7 @@ export interface components {
                     /** @description where devices get this version */
                     DownloadUrl?: string;
                     GreyConfigInfo?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GreyEndtimeData?: string;
                     /** Format: int32 */
                     GreyNum?: number;
@@ -1812,9 +1812,9 @@ export interface components {
                     FallbackBaseUrl?: string;
                     /** @description size of the .amr in bytes */
                     FileSize?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtCreate?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtModified?: string;
                     H5Id?: string;
                     H5Name?: string;
@@ -1887,19 +1887,19 @@ export interface components {
                     /** @description always nebula */
                     BizType?: string;
                     Creator?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtCreate?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtModified?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtModifiedStr?: string;
                     /** @description advanced rules in the evaluated form of the guide, which differs from the upload form ({"operator":"and","defaultResult":false,"subRules":[{"operator":"contains","left":[...],"right":"city","defaultResult":false}]}); "" when there are none */
                     GreyConfigInfo?: string;
-                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GreyEndtime?: string;
-                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GreyEndtimeData?: string;
-                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GreyEndtimeStr?: string;
                     /**
                      * Format: int32
@@ -2028,13 +2028,13 @@ export interface components {
                     /** @description where devices get this version: the stored file (signed address), the DownloadUrl given, or the AppstoreUrl */
                     DownloadUrl?: string;
                     GlobalVariables?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtCreate?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtCreateStr?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtModified?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtModifiedStr?: string;
                     /**
                      * Format: int64
@@ -2128,17 +2128,17 @@ export interface components {
                     DevicePercent?: number;
                     /** Format: int32 */
                     ExecutionOrder?: number;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtCreate?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtCreateStr?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtModified?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtModifiedStr?: string;
                     /** @description advanced rules, the JSON text as given */
                     GreyConfigInfo?: string;
-                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GreyEndtime?: string;
                     /** Format: int32 */
                     GreyNotice?: number;
@@ -2210,9 +2210,9 @@ export interface components {
                     PublishType?: number;
                     /** @description the upgrade prompt (UpgradeContent) */
                     PushContent?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     RealGreyEndtime?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     RealGreyEndtimeStr?: string;
                     /** Format: int32 */
                     RealGreyEndtype?: number;
@@ -2285,9 +2285,9 @@ export interface components {
                 Whitelists?: {
                     /** @description the AppId */
                     AppCode?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss, UTC */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtCreate?: string;
-                    /** @description yyyy-MM-dd HH:mm:ss, UTC */
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                     GmtModified?: string;
                     /** Format: int64 */
                     Id?: number;
@@ -2364,10 +2364,10 @@ export interface components {
                         DownloadUrl?: string;
                         /** Format: int64 */
                         ExecutionOrder?: number;
-                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                         GmtCreateStr?: string;
                         GreyConfigInfo?: string;
-                        /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                        /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                         GreyEndtimeData?: string;
                         /** Format: int64 */
                         GreyNotice?: number;
@@ -2437,7 +2437,7 @@ export interface components {
                             AppCode?: string;
                             /** @description always upgrade */
                             Business?: string;
-                            /** @description yyyy-MM-dd HH:mm:ss (UTC) */
+                            /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
                             GmtModified?: string;
                             /** Format: int64 */
                             Id?: number;

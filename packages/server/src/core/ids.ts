@@ -4,13 +4,47 @@ export function newRequestId(): string {
   return randomUUID().toUpperCase();
 }
 
-/** yyyyMMddHHmmss in UTC, the vendor's "releaseVersion" shape. */
-export function releaseVersionOf(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+/**
+ * The zone of the zone-less times on the wire ("yyyy-MM-dd HH:mm:ss",
+ * releaseVersion), from MCUBE_WIRE_TIME_ZONE: UTC by default; the vendor's
+ * service writes China Standard Time (+08:00), so scripts written for it set
+ * that. One per process: a node sets it when it starts.
+ */
+let wireOffsetMs = 0;
+export function setWireTimeZone(offsetMinutes: number): void {
+  wireOffsetMs = offsetMinutes * 60_000;
 }
 
-/** "yyyy-MM-dd HH:mm:ss" in UTC, the vendor's gmt*Str shape. */
+/** yyyyMMddHHmmss in the wire zone, the vendor's "releaseVersion" shape. */
+export function releaseVersionOf(ms: number): string {
+  return new Date(ms + wireOffsetMs).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+/** "yyyy-MM-dd HH:mm:ss" in the wire zone, the vendor's gmt*Str shape. */
 export function formatDateTime(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '';
-  return new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+  return new Date(ms + wireOffsetMs).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+/**
+ * Epoch ms of "yyyy-MM-dd HH:mm:ss" read in the wire zone, or of the same with
+ * an explicit zone ("Z", "+08:00"; "T" for the space allowed), which mcube's
+ * own SDK sends; null when it is no such time or no real date.
+ */
+export function parseWireDateTime(raw: string): number | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(Z|[+-]\d{2}:\d{2})?$/.exec(raw.trim());
+  if (!m) return null;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const local = Date.UTC(y, mo - 1, d, h, mi, s);
+  const back = new Date(local);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return null;
+  return local - (m[7] === undefined ? wireOffsetMs : zoneOffsetMinutes(m[7])! * 60_000);
+}
+
+/** Minutes east of UTC of "Z", "UTC" or "±HH:MM"; null for anything else. */
+export function zoneOffsetMinutes(zone: string): number | null {
+  if (zone === 'Z' || zone.toUpperCase() === 'UTC') return 0;
+  const m = /^([+-])(\d{2}):(\d{2})$/.exec(zone);
+  if (!m || Number(m[2]) > 14 || Number(m[3]) > 59) return null;
+  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
 }

@@ -36,7 +36,7 @@ export const nebulaResources: Command = {
     const res = r.listMcubeNebulaResourceResult;
     ctx.say(
       table(
-        ['ID', 'VERSION', 'PLATFORM', 'CLIENT MIN', 'CLIENT MAX', 'STATE', 'CREATED (UTC)'],
+        ['ID', 'VERSION', 'PLATFORM', 'CLIENT MIN', 'CLIENT MAX', 'STATE', 'CREATED'],
         (res.nebulaResourceInfo ?? []).map((x) => [x.id, x.h5Version, x.platform, x.clientVersionMin, x.clientVersionMax, PERIOD[x.publishPeriod ?? -1] ?? x.publishPeriod, x.gmtCreate]),
       ),
     );
@@ -55,7 +55,7 @@ export const nebulaTasks: Command = {
     ctx.emit(r);
     ctx.say(
       table(
-        ['ID', 'TYPE', 'MODE', 'STATUS', 'VERSION', 'CREATED (UTC)', 'MEMO'],
+        ['ID', 'TYPE', 'MODE', 'STATUS', 'VERSION', 'CREATED', 'MEMO'],
         (r.listMcubeNebulaTaskResult.nebulaTaskInfo ?? []).map((t) => [
           t.id,
           t.publishType === 3 ? 'official' : 'gray',

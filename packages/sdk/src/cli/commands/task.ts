@@ -48,12 +48,12 @@ export const taskCommands: Command[] = [
         ['release', t.publishType === 3 ? 'official' : `gray, ${PUBLISH_MODE_NAMES[t.publishMode ?? 0] ?? t.publishMode}`],
         ['status', TASK_STATUS_NAMES[t.taskStatus ?? -1] ?? t.taskStatus],
         ['whitelists', t.whitelistIds],
-        ['window end (UTC)', t.greyEndtimeData],
+        ['window end', t.greyEndtimeData],
         ['window users', t.publishMode === 2 ? t.greyNum : ''],
         ['percent', t.publishMode === 3 ? t.percent : ''],
         ['rules', (t.ruleJsonList ?? []).map((x) => `${x.ruleElement} ${x.ruleType} ${x.value}`).join('; ')],
         ['memo', t.memo],
-        ['created (UTC)', t.gmtCreate],
+        ['created', t.gmtCreate],
         ['download', (t.downloadUrl ?? '').split(';')[0]],
       ];
       ctx.say(lines.filter(([, v]) => v !== '' && v !== undefined).map(([k, v]) => `${(k + ':').padEnd(18)}${v}`).join('\n') + '\n');

@@ -86,7 +86,7 @@ export const upgradeCommands: Command[] = [
       const res = r.listPackagesResult;
       ctx.say(
         table(
-          ['ID', 'PLATFORM', 'TYPE', 'VERSION', 'STATE', 'MD5', 'CREATED (UTC)'],
+          ['ID', 'PLATFORM', 'TYPE', 'VERSION', 'STATE', 'MD5', 'CREATED'],
           (res.packages ?? []).map((p) => [p.id, p.platform, p.packageType, p.productVersion, PERIOD[p.publishPeriod ?? -1] ?? p.publishPeriod, p.md5, p.gmtCreate]),
         ),
       );
@@ -102,7 +102,7 @@ export const upgradeCommands: Command[] = [
     options: [
       { name: 'mode', value: '<single|multiple|forced>', help: 'upgrade mode (202, 204, 206; default single)' },
       { name: 'whitelist', value: '<id,id>', help: 'whitelist ids (whitelist gray release)' },
-      { name: 'end-time', value: '<yyyy-MM-dd HH:mm:ss>', help: 'end of a time-window gray release (UTC)' },
+      { name: 'end-time', value: '<yyyy-MM-dd HH:mm:ss>', help: 'end of a time-window gray release, read in the server\'s wire zone (UTC unless it sets MCUBE_WIRE_TIME_ZONE)' },
       { name: 'users', value: '<n>', help: 'users of a time-window gray release' },
       { name: 'rules', value: '<json>', help: 'advanced rules (gray only), as GreyConfigInfo' },
       { name: 'message', value: '<text>', help: 'upgrade prompt shown to users' },
@@ -143,7 +143,7 @@ export const upgradeCommands: Command[] = [
       ctx.emit(r);
       ctx.say(
         table(
-          ['ID', 'RELEASE', 'MODE', 'STATUS', 'WHITELISTS', 'WINDOW END (UTC)', 'CREATED (UTC)'],
+          ['ID', 'RELEASE', 'MODE', 'STATUS', 'WHITELISTS', 'WINDOW END', 'CREATED'],
           (r.listTaskResult.taskInfo ?? []).map((t) => [
             t.id, t.publishType === 3 ? 'official' : t.publishMode === 1 ? 'whitelist gray' : 'time-window gray', MODE_NAMES[t.upgradeType ?? 0] ?? t.upgradeType,
             t.taskStatus === 1 ? 'releasing' : t.taskStatus, t.whitelistIds, t.greyEndtime, t.gmtCreate,

@@ -66,7 +66,7 @@ export const whitelistCommands: Command[] = [
       const r = await ctx.client().listMcubeWhitelists({ whitelistName: ctx.str('name'), pageNum: ctx.int('page'), pageSize: ctx.int('page-size') });
       ctx.emit(r);
       const res = r.listWhitelistResult;
-      ctx.say(table(['ID', 'NAME', 'TYPE', 'ENTRIES', 'MODIFIED (UTC)'], (res.whitelists ?? []).map((w) => [w.id, w.whiteListName, w.whitelistType, w.whiteListCount, w.gmtModified])));
+      ctx.say(table(['ID', 'NAME', 'TYPE', 'ENTRIES', 'MODIFIED'], (res.whitelists ?? []).map((w) => [w.id, w.whiteListName, w.whitelistType, w.whiteListCount, w.gmtModified])));
       if (res.hasMore) ctx.say(`(page ${res.currentPage} of ${res.totalCount} whitelists; --page ${(res.currentPage ?? 1) + 1} for more)\n`);
     },
   },

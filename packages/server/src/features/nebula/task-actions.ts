@@ -21,7 +21,7 @@ export const createMcubeNebulaTask = defineAction<CreateTaskInput>({
     GmtModifiedStr: s('ignored'),
     GreyConfigInfo: S.str('advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion|clientVersion (mcube: the installed app version), operation: 1 include|2 exclude|3 within range|4 out of range (versions only), value}', 65536),
     GreyEndtime: s('same as GreyEndtimeData (used when that is empty)'),
-    GreyEndtimeData: s('end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in UTC, in the future and less than 7 days ahead'),
+    GreyEndtimeData: s('end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in the wire zone (MCUBE_WIRE_TIME_ZONE, UTC by default; an explicit zone such as "Z" or "+08:00" may follow), in the future and less than 7 days ahead'),
     GreyEndtimeStr: s('same as GreyEndtimeData (used when that is empty)'),
     GreyNum: S.int32('number of users of a time-window gray release (PublishMode 2)'),
     GreyUrl: s('ignored'),

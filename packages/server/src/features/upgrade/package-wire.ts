@@ -21,10 +21,10 @@ export const packageInfoSchema = S.obj({
   Creator: S.str('AccessKey id that created the package'),
   DownloadUrl: S.str('where devices get this version: the stored file (signed address), the DownloadUrl given, or the AppstoreUrl'),
   GlobalVariables: S.str(),
-  GmtCreate: S.str('yyyy-MM-dd HH:mm:ss (UTC)'),
-  GmtCreateStr: S.str('yyyy-MM-dd HH:mm:ss (UTC)'),
-  GmtModified: S.str('yyyy-MM-dd HH:mm:ss (UTC)'),
-  GmtModifiedStr: S.str('yyyy-MM-dd HH:mm:ss (UTC)'),
+  GmtCreate: S.str('yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
+  GmtCreateStr: S.str('yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
+  GmtModified: S.str('yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
+  GmtModifiedStr: S.str('yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
   Id: S.int64('package id'),
   InnerVersion: S.str('the AppVersion'),
   IosSymbol: S.str('address of the stored symbol table (.tgz), iOS'),
@@ -53,11 +53,11 @@ export const packageInfoSchema = S.obj({
 });
 
 export const testFlightSchema = S.obj({
-  GmtCreate: S.str('yyyy-MM-dd HH:mm:ss (UTC)'),
-  GmtModified: S.str('yyyy-MM-dd HH:mm:ss (UTC)'),
+  GmtCreate: S.str('yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
+  GmtModified: S.str('yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
   Id: S.int64(),
   InstallAmount: S.int32('tester limit'),
-  InvalidTime: S.str('when the build expires: creation + ValidDays, yyyy-MM-dd HH:mm:ss (UTC)'),
+  InvalidTime: S.str('when the build expires: creation + ValidDays, yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
   UpgradeId: S.int64('the package id'),
 });
 

@@ -17,7 +17,7 @@ export const createMcubeUpgradeTask = defineAction<CreateUpgradeTaskInput>({
   input: {
     ...commonInput,
     GreyConfigInfo: S.str('advanced rules (gray only): JSON array of {ruleElement: city|mobileModel|netType|osVersion|clientVersion (mcube: the installed app version), operation: 1 include|2 exclude|3 within range|4 out of range (versions only), value}', 65536),
-    GreyEndtimeData: S.str('end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in UTC, in the future and less than 7 days ahead', 64),
+    GreyEndtimeData: S.str('end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in the wire zone (MCUBE_WIRE_TIME_ZONE, UTC by default; an explicit zone such as "Z" or "+08:00" may follow), in the future and less than 7 days ahead', 64),
     GreyNum: S.int32('number of users of a time-window gray release (PublishMode 2)'),
     HistoryForce: S.int32('0 (default) or 1; stored and shown'),
     Memo: S.str('release description, at most 1024 characters', 4096),

@@ -24,7 +24,7 @@ const ruleJsonList = S.arr(
   }),
 );
 
-const time = () => S.str('yyyy-MM-dd HH:mm:ss (UTC)');
+const time = () => S.str('yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)');
 
 /** ListMcubeUpgradeTasks items (reference §4.B.6). */
 export const taskListItemSchema = S.obj({
@@ -37,7 +37,7 @@ export const taskListItemSchema = S.obj({
   GmtModified: time(),
   GmtModifiedStr: time(),
   GreyConfigInfo: S.str('advanced rules, the JSON text as given'),
-  GreyEndtime: S.str('end of the time window, yyyy-MM-dd HH:mm:ss (UTC)'),
+  GreyEndtime: S.str('end of the time window, yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
   GreyNotice: S.int32(),
   GreyNum: S.int32('users a time-window task admits'),
   GreyPausePoint: S.int32(),

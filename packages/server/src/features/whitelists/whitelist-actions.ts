@@ -87,8 +87,8 @@ export const listMcubeWhitelists = defineAction<{ PageNum?: number; PageSize?: n
     Whitelists: S.arr(
       S.obj({
         AppCode: S.str('the AppId'),
-        GmtCreate: S.str('yyyy-MM-dd HH:mm:ss, UTC'),
-        GmtModified: S.str('yyyy-MM-dd HH:mm:ss, UTC'),
+        GmtCreate: S.str('yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
+        GmtModified: S.str('yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
         Id: S.int64(),
         WhiteListCount: S.int64('number of ids (normal) or expressions (regex)'),
         WhiteListName: S.str(),

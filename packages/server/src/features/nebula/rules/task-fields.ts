@@ -1,3 +1,4 @@
+import { parseWireDateTime } from '../../../core/ids.js';
 import { flag, invalid, isBlank, shown } from './field-error.js';
 import { parseGreyConfig, type GreyRule } from './grey-config.js';
 
@@ -67,18 +68,9 @@ export interface TaskSpec {
   memo: string;
 }
 
-/**
- * "yyyy-MM-dd HH:mm:ss", read as UTC: the server keeps every time in UTC and
- * the API carries no zone, so callers in other zones convert first.
- */
+/** "yyyy-MM-dd HH:mm:ss" in the wire zone (MCUBE_WIRE_TIME_ZONE, UTC by default), or with an explicit zone. */
 export function parseGreyEndtime(raw: string): number | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(raw.trim());
-  if (!m) return null;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
-  const ms = Date.UTC(y, mo - 1, d, h, mi, s);
-  const back = new Date(ms);
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return null;
-  return ms;
+  return parseWireDateTime(raw);
 }
 
 /** `WhitelistIds`: comma-separated ids, duplicates dropped, at most 50 (also for upgrade tasks). */
@@ -147,11 +139,11 @@ export function checkTaskInput(input: CreateTaskInput, now: number): TaskSpec {
     if (whitelistIds.length === 0) throw invalid('WhitelistIds', 'is required for a whitelist gray release (PublishMode 1): a comma-separated list of whitelist ids.');
   } else refuseForMode('WhitelistIds', whitelistIds.length > 0, 'whitelist gray releases (PublishMode 1)');
   if (mode === PUBLISH_MODE.timeWindow) {
-    if (endRaw === '') throw invalid('GreyEndtimeData', 'is required for a time-window gray release (PublishMode 2), as "yyyy-MM-dd HH:mm:ss" (UTC).');
+    if (endRaw === '') throw invalid('GreyEndtimeData', 'is required for a time-window gray release (PublishMode 2), as "yyyy-MM-dd HH:mm:ss" (wire zone, UTC unless MCUBE_WIRE_TIME_ZONE says otherwise).');
     greyEndtime = parseGreyEndtime(endRaw);
-    if (greyEndtime === null) throw invalid('GreyEndtimeData', `${shown(endRaw)} is not a time of the form "yyyy-MM-dd HH:mm:ss" (UTC).`);
-    if (greyEndtime <= now) throw invalid('GreyEndtimeData', `${endRaw} (UTC) is not in the future.`);
-    if (greyEndtime - now >= MAX_GREY_WINDOW_MS) throw invalid('GreyEndtimeData', `${endRaw} (UTC) is 7 days or more ahead; the window must end within 7 days.`);
+    if (greyEndtime === null) throw invalid('GreyEndtimeData', `${shown(endRaw)} is not a time of the form "yyyy-MM-dd HH:mm:ss" (wire zone, UTC unless MCUBE_WIRE_TIME_ZONE says otherwise).`);
+    if (greyEndtime <= now) throw invalid('GreyEndtimeData', `${endRaw} is not in the future.`);
+    if (greyEndtime - now >= MAX_GREY_WINDOW_MS) throw invalid('GreyEndtimeData', `${endRaw} is 7 days or more ahead; the window must end within 7 days.`);
     if (input.GreyNum === undefined) throw invalid('GreyNum', `is required for a time-window gray release (PublishMode 2): the number of users, 1 to ${MAX_GREY_NUM}.`);
     if (greyNum < 1 || greyNum > MAX_GREY_NUM) throw invalid('GreyNum', `${greyNum} is out of range; use 1 to ${MAX_GREY_NUM}.`);
   } else {

@@ -82,11 +82,11 @@ export function checkUpgradeTaskInput(input: CreateUpgradeTaskInput, now: number
     refuseForMode('GreyNum', greyNum !== 0, 'time-window gray releases (PublishMode 2)');
   } else {
     refuseForMode('WhitelistIds', whitelistIds.length > 0, 'whitelist gray releases (PublishMode 1)');
-    if (isBlank(endRaw)) throw invalid('GreyEndtimeData', 'is required for a time-window gray release (PublishMode 2), as "yyyy-MM-dd HH:mm:ss" (UTC).');
+    if (isBlank(endRaw)) throw invalid('GreyEndtimeData', 'is required for a time-window gray release (PublishMode 2), as "yyyy-MM-dd HH:mm:ss" (wire zone, UTC unless MCUBE_WIRE_TIME_ZONE says otherwise).');
     greyEndtime = parseGreyEndtime(endRaw);
-    if (greyEndtime === null) throw invalid('GreyEndtimeData', `${shown(endRaw)} is not a time of the form "yyyy-MM-dd HH:mm:ss" (UTC).`);
-    if (greyEndtime <= now) throw invalid('GreyEndtimeData', `${endRaw} (UTC) is not in the future.`);
-    if (greyEndtime - now >= MAX_GREY_WINDOW_MS) throw invalid('GreyEndtimeData', `${endRaw} (UTC) is 7 days or more ahead; the window must end within 7 days.`);
+    if (greyEndtime === null) throw invalid('GreyEndtimeData', `${shown(endRaw)} is not a time of the form "yyyy-MM-dd HH:mm:ss" (wire zone, UTC unless MCUBE_WIRE_TIME_ZONE says otherwise).`);
+    if (greyEndtime <= now) throw invalid('GreyEndtimeData', `${endRaw} is not in the future.`);
+    if (greyEndtime - now >= MAX_GREY_WINDOW_MS) throw invalid('GreyEndtimeData', `${endRaw} is 7 days or more ahead; the window must end within 7 days.`);
     if (input.GreyNum === undefined) throw invalid('GreyNum', `is required for a time-window gray release (PublishMode 2): the number of users, 1 to ${MAX_GREY_NUM}.`);
     if (greyNum < 1 || greyNum > MAX_GREY_NUM) throw invalid('GreyNum', `${greyNum} is out of range; use 1 to ${MAX_GREY_NUM}.`);
   }
