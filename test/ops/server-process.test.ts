@@ -120,6 +120,25 @@ describe('the server process', () => {
     }
     expect(ended?.code).toBe('InvalidAccessKeyId.Inactive');
 
+    // a disabled tenant: every key of it refused on every node within a second; enabled again, they work
+    const third = JSON.parse((await admin('keys', 'create', '--tenant', 'ACME01')).stdout);
+    const thirdCall = openapiCore(p.host, { accessKeyId: third.accessKeyId, accessKeySecret: third.accessKeySecret });
+    expect((await thirdCall('QueryMcubeVhost', scope)).body.ResultCode).toBe('OK');
+    expect((await admin('tenants', 'disable', 'ACME01')).code).toBe(0);
+    const refusedSoon = async () => {
+      for (let i = 0; i < 40; i++) {
+        const e = await thirdCall('QueryMcubeVhost', scope).then(() => null, (x) => x);
+        if (e) return e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return null;
+    };
+    expect((await refusedSoon())?.code).toBe('InvalidAccessKeyId.Inactive');
+    expect((await admin('tenants', 'enable', 'ACME01')).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((await thirdCall('QueryMcubeVhost', scope)).body.ResultCode).toBe('OK');
+    expect((await admin('tenants', 'disable', 'NOSUCH')).code).toBe(2);
+
     const audit = JSON.parse((await admin('audit', 'list', '--tenant', 'ACME01')).stdout);
     expect(audit.some((a: any) => a.action === 'CreateMcubeVhost' && a.params.Vhost === 'acme.h5app.com' && a.accessKeyId === key.accessKeyId)).toBe(true);
     expect(JSON.stringify(audit)).not.toContain(key.accessKeySecret);

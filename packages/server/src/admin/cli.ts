@@ -12,6 +12,8 @@ Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DAT
 
   tenants list
   tenants create <tenantId> [--name <name>]
+  tenants disable <tenantId>                               (all its AccessKeys refused; its devices still served)
+  tenants enable <tenantId>
   apps list [--tenant <tenantId>]
   apps create <appId> --tenant <tenantId> [--name <name>] [--workspace <workspaceId>]
   workspaces list <appId>                      (shows each workspace's device client key)
@@ -75,6 +77,14 @@ async function main(): Promise<number> {
       case 'tenants list': {
         const rows = await store.listTenants();
         out(rows.map((r) => `${r.id}\t${r.status}\t${r.name}`).join('\n') || '(none)', rows);
+        return 0;
+      }
+      case 'tenants disable':
+      case 'tenants enable': {
+        const id = need(a1, 'tenantId');
+        const status = verb === 'disable' ? 'disabled' : 'active';
+        if (!(await store.setTenantStatus(id, status))) throw new UsageError(`no tenant ${id}`);
+        out(`tenant ${id} ${status === 'disabled' ? 'disabled: its AccessKeys are refused' : 'enabled'} (on every node within a second)`, { tenantId: id, status });
         return 0;
       }
       case 'tenants create': {

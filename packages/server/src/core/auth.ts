@@ -151,6 +151,8 @@ interface KeyRow {
   secret_enc: string;
   status: string;
   expires_at: number | string | null;
+  /** the owning tenant's status: a disabled tenant's keys are all inactive */
+  tenant_status: string | null;
 }
 
 export interface Principal {
@@ -185,7 +187,7 @@ export class Authenticator {
     const row = hit && t - hit.at < this.cacheMs ? hit.row : await this.keyRow(call.accessKeyId, t);
     if (!row) throw Pop.keyNotFound();
     const expires = row.expires_at === null ? null : Number(row.expires_at);
-    if (row.status !== 'active' || (expires !== null && expires <= t)) throw Pop.keyInactive();
+    if (row.status !== 'active' || row.tenant_status !== 'active' || (expires !== null && expires <= t)) throw Pop.keyInactive();
     if (!call.verify(this.secretOf(row))) throw Pop.signature();
     // One batched write records the nonce and counts the request in its key's rate window.
     const limit = config.auth.rateLimitPerSec;
@@ -197,7 +199,10 @@ export class Authenticator {
   }
 
   private async keyRow(id: string, t: number): Promise<KeyRow | null> {
-    const [row = null] = await this.deps.db.all<KeyRow>('SELECT id, tenant_id, secret_enc, status, expires_at FROM access_keys WHERE id = ?', [id]);
+    const [row = null] = await this.deps.db.all<KeyRow>(
+      'SELECT k.id, k.tenant_id, k.secret_enc, k.status, k.expires_at, t.status AS tenant_status FROM access_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.id = ?',
+      [id],
+    );
     if (this.keyCache.size > 10000) this.keyCache.clear();
     this.keyCache.set(id, { row, at: t });
     return row;

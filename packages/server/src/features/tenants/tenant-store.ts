@@ -111,6 +111,11 @@ export class TenantStore {
     return rows.map(toInfo);
   }
 
+  /** A disabled tenant's AccessKeys are all refused (InvalidAccessKeyId.Inactive) on every node within a second; its devices keep being served. */
+  async setTenantStatus(id: string, status: 'active' | 'disabled'): Promise<boolean> {
+    return (await this.db.knex('tenants').where({ id }).update({ status })) > 0;
+  }
+
   async setKeyStatus(id: string, status: 'active' | 'disabled'): Promise<boolean> {
     return (await this.db.knex('access_keys').where({ id }).update({ status })) > 0;
   }
