@@ -46,6 +46,17 @@ describe('the server process', () => {
     expect(p2.stderr()).not.toContain(secret);
     expect(p2.stderr()).toContain(id);
     expect(await p2.stop()).toBe(0);
+    // bootstrap settings only set up a new database: changed later, they are reported, not silently dropped
+    const p3 = await startServerProcess({ ...env, MCUBE_BOOTSTRAP_CLIENT_KEY: 'mck_' + 'x'.repeat(32), MCUBE_BOOTSTRAP_ACCESS_KEY_ID: 'MCAKONLYTHEIDWITHOUTSECRET' });
+    procs.push(p3);
+    expect(p3.stderr()).toMatch(/warning: MCUBE_BOOTSTRAP_CLIENT_KEY differs from the stored device client key/);
+    expect(p3.stderr()).toMatch(/warning: MCUBE_BOOTSTRAP_ACCESS_KEY_ID and MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET are used only together/);
+    expect(await p3.stop()).toBe(0);
+    const p4 = await startServerProcess({ ...env, MCUBE_BOOTSTRAP_ACCESS_KEY_ID: id!, MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET: 'not-the-stored-secret-000000' });
+    procs.push(p4);
+    expect(p4.stderr()).toMatch(/warning: MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET is not the stored secret/);
+    expect(p4.stderr()).not.toContain('not-the-stored-secret');
+    expect(await p4.stop()).toBe(0);
   });
 
   it('a first start that cannot listen keeps no secret it never printed; with MCUBE_PORT=0 links carry the port picked', async () => {

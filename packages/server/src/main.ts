@@ -40,5 +40,9 @@ if (boot.generatedSecret) {
 } else if (boot.accessKeyId) {
   lines.push(`  AccessKey: ${boot.accessKeyId} (secret not shown; manage keys with "npm run admin -- keys --help")`);
 }
+for (const w of boot.warnings) {
+  lines.push(`  warning: ${w}`);
+  node.deps.log.warn('bootstrap setting not applied', { warning: w });
+}
 process.stderr.write(lines.join('\n') + '\n');
 

@@ -1,4 +1,4 @@
-import { randomToken, type SecretBox } from '../../core/crypto.js';
+import { randomToken, safeEqual, type SecretBox } from '../../core/crypto.js';
 import { sealSecret } from '../../core/auth.js';
 import type { Database } from '../../db/database.js';
 
@@ -109,6 +109,12 @@ export class TenantStore {
     const q = this.db.knex('access_keys').select('*').orderBy('created_at');
     const rows = tenantId ? await q.where({ tenant_id: tenantId }) : await q;
     return rows.map(toInfo);
+  }
+
+  /** Whether `secret` is the stored (sealed) secret of key `id`. */
+  async accessKeySecretIs(id: string, secret: string): Promise<boolean> {
+    const row = await this.db.knex('access_keys').where({ id }).first('secret_enc');
+    return !!row && safeEqual(this.box.open(row.secret_enc, `ak:${id}`).toString('utf8'), secret);
   }
 
   /** A disabled tenant's AccessKeys are all refused (InvalidAccessKeyId.Inactive) on every node within a second; its devices keep being served. */
