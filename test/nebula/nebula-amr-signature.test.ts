@@ -2,7 +2,7 @@ import { createVerify } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { mcube, publishFixture, rsaKeyPair, uploadFile } from '../helpers/nebula.js';
+import { DEFAULT_H5_FILES, mcube, publishFixture, rsaKeyPair, uploadFile } from '../helpers/nebula.js';
 import { startS3rver } from '../helpers/s3rver.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { parseTar, readZip } from '../packages/zip-fixtures.js';
@@ -68,6 +68,11 @@ it('without an uploaded key CERT.json carries empty signatures, and the answer s
   } finally {
     await other.close();
   }
+});
+
+it('a package with non-ASCII file names is built, and the answer says Android clients cannot load those files', async () => {
+  const p = await publishFixture(srv, { h5Id: '70000004', files: { ...DEFAULT_H5_FILES, 'www/页面.html': '<p>你好</p>' } });
+  expect(p.body.CreateMcubeNebulaResourceReslult.ResultMsg).toMatch(/1 path\(s\) hold characters beyond ASCII \(www\/页面\.html\): Nebula's Android client cannot load/);
 });
 
 it('with the s3 driver (s3rver) the package is built, stored and downloadable through its DownloadUrl', async () => {

@@ -45,11 +45,15 @@ export const createMcubeNebulaResource = defineAction<CreateResourceInput>({
   ],
   handler: async (input, ctx) => {
     const spec = checkResourceInput(input);
-    const { id, signed } = await createResource(ctx, spec);
+    const { id, signed, nonAscii } = await createResource(ctx, spec);
     if (spec.warning) ctx.deps.log.warn('discouraged H5 app id', { requestId: ctx.requestId, appId: ctx.appId, h5Id: spec.h5Id, warning: spec.warning });
     // the guide has the key configured before packages are made; without one the package is built, but say so
     const unsigned = signed ? null : 'Built unsigned: no RSA key is uploaded for this app and workspace (UploadMcubeRsaKey), so CERT.json holds empty signatures and clients that verify packages will refuse it.';
-    const note = [spec.warning, unsigned].filter(Boolean).join(' ');
+    const android =
+      nonAscii.length === 0
+        ? null
+        : `${nonAscii.length} path(s) hold characters beyond ASCII (${nonAscii.slice(0, 3).join(', ')}${nonAscii.length > 3 ? ', ...' : ''}): Nebula's Android client cannot load such files; rename them to ASCII.`;
+    const note = [spec.warning, unsigned, android].filter(Boolean).join(' ');
     return { NebulaResourceId: String(id), ...(note ? { ResultMsg: note } : {}) };
   },
 });

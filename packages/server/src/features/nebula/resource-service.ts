@@ -64,8 +64,13 @@ function packageHasFile(entries: string[], mainUrl: string): boolean {
  * the transaction that inserts the package row; on failure the written
  * objects are removed again (the janitor sweeps whatever a crash leaves).
  */
-/** `signed`: false when no RSA key was uploaded and the package was built with empty signatures. */
-export async function createResource(ctx: ActionContext, spec: ResourceSpec): Promise<{ id: number; signed: boolean }> {
+/**
+ * `signed`: false when no RSA key was uploaded and the package was built with
+ * empty signatures. `nonAscii`: paths with characters beyond ASCII, which
+ * Nebula's Android tar reader garbles (it widens each byte on its own), so those
+ * files cannot be loaded on Android; no encoding mcube could choose helps.
+ */
+export async function createResource(ctx: ActionContext, spec: ResourceSpec): Promise<{ id: number; signed: boolean; nonAscii: string[] }> {
   const { deps } = ctx;
   const { knex } = deps.db;
   const app = await findApp(knex, ctx, spec.h5Id);
@@ -79,6 +84,7 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
   const upload = await resolveUploadedObject(deps, ctx, spec.fileUrl, { maxBytes });
   const privateKey = await loadPrivateKey(ctx);
 
+  let nonAscii: string[] = [];
   const id = await withWorkDir(deps, 'nebula-', async (dir) => {
     const zipPath = join(dir, 'upload.zip');
     await deps.blobs.downloadToFile(upload.key, zipPath, maxBytes);
@@ -99,13 +105,14 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
       if (spec.resourceType === 1 && spec.mainUrl && !packageHasFile(built.entries, spec.mainUrl)) {
         throw invalid('MainUrl', `${spec.mainUrl} is not a file of the uploaded package (expected ${spec.h5Id}${spec.mainUrl} in the .zip).`);
       }
+      nonAscii = built.entries.filter((e) => /[^\x00-\x7f]/.test(e));
       return await storePackage(ctx, spec, { vhost, h5Name }, built);
     } finally {
       await built.cleanup().catch(() => {});
     }
   });
   deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
-  return { id, signed: privateKey !== null };
+  return { id, signed: privateKey !== null, nonAscii };
 }
 
 async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhost: string; h5Name: string }, built: Built): Promise<number> {
