@@ -150,6 +150,16 @@ describe('the server process', () => {
     expect((await thirdCall('QueryMcubeVhost', scope)).body.ResultCode).toBe('OK');
     expect((await admin('tenants', 'disable', 'NOSUCH')).code).toBe(2);
 
+    // a workspace's device client key rotated: the new key serves devices at once, the old one during the grace
+    const before = JSON.parse(app.stdout).clientKey as string;
+    const rot = JSON.parse((await admin('workspaces', 'rotate-client-key', 'ACMEAPP0000001', 'default', '--grace-seconds', '600')).stdout);
+    expect(rot).toMatchObject({ appId: 'ACMEAPP0000001', workspaceId: 'default', previous: before, clientKey: expect.stringMatching(/^mck_/) });
+    for (const k of [rot.clientKey, before]) {
+      const res = await fetch(`${p.url}/device/nebula/update`, { method: 'POST', headers: { 'x-mcube-client-key': k, 'content-type': 'application/x-www-form-urlencoded' }, body: 'platform=android&client=1.0' });
+      expect(res.status, k).toBe(200);
+    }
+    expect((await admin('workspaces', 'rotate-client-key', 'ACMEAPP0000001', 'nope')).code).toBe(2);
+
     const audit = JSON.parse((await admin('audit', 'list', '--tenant', 'ACME01')).stdout);
     expect(audit.some((a: any) => a.action === 'CreateMcubeVhost' && a.params.Vhost === 'acme.h5app.com' && a.accessKeyId === key.accessKeyId)).toBe(true);
     expect(JSON.stringify(audit)).not.toContain(key.accessKeySecret);

@@ -18,6 +18,8 @@ Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DAT
   apps create <appId> --tenant <tenantId> [--name <name>] [--workspace <workspaceId>]
   workspaces list <appId>                      (shows each workspace's device client key)
   workspaces create <appId> <workspaceId>
+  workspaces rotate-client-key <appId> <workspaceId> [--grace-seconds 2592000]
+                                               (new device client key; the old one works until the grace ends)
   keys list [--tenant <tenantId>]
   keys create --tenant <tenantId> [--description <text>]   (prints the secret once)
   keys disable <accessKeyId>
@@ -111,6 +113,23 @@ async function main(): Promise<number> {
       case 'workspaces list': {
         const rows = await store.listWorkspaces(need(a1, 'appId'));
         out(rows.map((r) => `${r.app_id}\t${r.workspace_id}\t${r.client_key}`).join('\n') || '(none)', rows);
+        return 0;
+      }
+      case 'workspaces rotate-client-key': {
+        const appId = need(a1, 'appId');
+        const ws = need(a2, 'workspaceId');
+        const grace = typeof opts['grace-seconds'] === 'string' ? Number(opts['grace-seconds']) : 30 * 86400;
+        if (!Number.isInteger(grace) || grace < 0) throw new UsageError('--grace-seconds must be a whole number');
+        const r = await store.rotateClientKey(appId, ws, grace);
+        if (!r) throw new UsageError(`no workspace ${ws} in app ${appId}`);
+        const until = new Date(r.previousExpiresAt).toISOString();
+        out(`device client key of ${appId}/${ws}: ${r.clientKey}\n(the previous key works until ${until}; nodes may accept it for up to 5 minutes more)`, {
+          appId,
+          workspaceId: ws,
+          clientKey: r.clientKey,
+          previous: r.previous,
+          previousExpiresAt: until,
+        });
         return 0;
       }
       case 'workspaces create': {

@@ -44,10 +44,18 @@ export class ClientKeys {
   }
 
   private async lookup(key: string): Promise<DeviceScope | null> {
-    const row = await this.db.knex('workspaces').where({ client_key: key }).first('app_id', 'workspace_id');
+    const now = this.now();
+    // the current key, or the one it replaced while its grace lasts (admin: workspaces rotate-client-key)
+    const row = await this.db
+      .knex('workspaces')
+      .where({ client_key: key })
+      .orWhere((q) => q.where({ previous_client_key: key }).andWhere('previous_key_expires_at', '>', now))
+      .first('app_id', 'workspace_id', 'client_key', 'previous_key_expires_at');
     const scope = row ? { appId: String(row.app_id), workspaceId: String(row.workspace_id), key: scopeKey(String(row.app_id), String(row.workspace_id)) } : null;
+    // a replaced key is not remembered past the end of its grace
+    const until = !scope ? now + MISS_TTL_MS : row.client_key === key ? now + HIT_TTL_MS : Math.min(now + HIT_TTL_MS, Number(row.previous_key_expires_at));
     if (this.cache.size >= MAX_CACHED) this.cache = new Map();
-    this.cache.set(key, { scope, until: this.now() + (scope ? HIT_TTL_MS : MISS_TTL_MS) });
+    this.cache.set(key, { scope, until });
     return scope;
   }
 }

@@ -79,6 +79,24 @@ export class TenantStore {
     return key;
   }
 
+  /**
+   * A new device client key for a workspace; the current one keeps working for
+   * `graceSec` more seconds (devices hold it in shipped apps), and a key it had
+   * replaced before is dropped. Nodes cache a known key for up to 5 minutes.
+   */
+  async rotateClientKey(appId: string, workspaceId: string, graceSec: number): Promise<{ clientKey: string; previous: string; previousExpiresAt: number } | null> {
+    return this.db.knex.transaction(async (trx) => {
+      const row = await trx('workspaces').where({ app_id: appId, workspace_id: workspaceId }).first('client_key');
+      if (!row) return null;
+      const clientKey = newClientKey();
+      const previousExpiresAt = this.now() + graceSec * 1000;
+      await trx('workspaces')
+        .where({ app_id: appId, workspace_id: workspaceId })
+        .update({ client_key: clientKey, previous_client_key: row.client_key, previous_key_expires_at: previousExpiresAt });
+      return { clientKey, previous: String(row.client_key), previousExpiresAt };
+    });
+  }
+
   async listWorkspaces(appId: string) {
     return this.db.knex('workspaces').where({ app_id: appId }).select('app_id', 'workspace_id', 'client_key', 'created_at').orderBy('workspace_id');
   }
