@@ -168,11 +168,12 @@ describe('fuzzing the RPC entry', () => {
     const objectsAfter = await listKeys(state.blobs, '');
     const newObjects = objectsAfter.filter((k) => !objectsBefore.includes(k));
     fig.add('orphansLeft', newObjects.length);
-    // Who authenticated, as the server's request log says: a forged request never does; each
+    // Who authenticated, as the server's request log says (tenantId is set only for an authenticated caller; accessKeyId
+    // names the key a call claimed, also when refused): a forged request never does; each
     // authenticated one used one nonce, and each authenticated mutating one left its audit row.
     await new Promise((r) => setTimeout(r, 200)); // the logger flushes once per tick
-    const rpcLines = proc.stdout().split('\n').filter((l) => l.includes('"msg":"rpc"')).map((l) => JSON.parse(l) as { requestId: string; action: string | null; accessKeyId: string | null });
-    const authenticated = new Map(rpcLines.filter((l) => l.accessKeyId !== null).map((l) => [l.requestId, l]));
+    const rpcLines = proc.stdout().split('\n').filter((l) => l.includes('"msg":"rpc"')).map((l) => JSON.parse(l) as { requestId: string; action: string | null; accessKeyId: string | null; tenantId: string | null });
+    const authenticated = new Map(rpcLines.filter((l) => l.tenantId !== null).map((l) => [l.requestId, l]));
     const mutatingNames = new Set(actions.filter((d) => d.mutates).map((d) => d.name));
     cases.forEach((c, i) => {
       const a = answers[i]!;
