@@ -253,6 +253,16 @@ describe('priority by task type and age (same version)', () => {
     expect((await decide(snapshotOf([a, b]), device({ now: NOW }))).taskId).toBe(b.task.id);
   });
 
+  it('same type: the latest released task prevails, not the latest created (guide §4.3)', async () => {
+    // a was created first but released (0 -> 1) after b was
+    const a = one(r, { publish_type: 2, publish_mode: 3, percent: 100, task_version: 10, released_at: 40 });
+    const b = one(r, { publish_type: 2, publish_mode: 3, percent: 100, task_version: 20, released_at: 30 });
+    expect((await decide(snapshotOf([a, b]), device({ now: NOW }))).taskId).toBe(a.task.id);
+    // rows from before release times were kept: the creation time stands in
+    const c = one(r, { publish_type: 2, publish_mode: 3, percent: 100, task_version: 50, released_at: null });
+    expect((await decide(snapshotOf([a, b, c]), device({ now: NOW }))).taskId).toBe(c.task.id);
+  });
+
   it('one task per device per H5 app, one entry per app', async () => {
     const a = one(res('1.0.0', { h5_id: '70000000' }));
     const a2 = one(res('1.1.0', { h5_id: '70000000' }));

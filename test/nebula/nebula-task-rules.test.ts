@@ -106,6 +106,21 @@ describe('CreateMcubeNebulaTask happy paths and the column contract', () => {
     await setTaskStatus(call, id, 2);
   });
 
+  it('release time: set when a task is created releasing or started (0 -> 1), kept when it is continued after a pause', async () => {
+    const releasing = await createTask(call, pkg, { PublishType: 2, PublishMode: 3, Percent: 10 });
+    expect(Number((await taskRow(releasing)).released_at)).toBe(Number((await taskRow(releasing)).created_at));
+    const waiting = await createTask(call, pkg, { PublishType: 2, PublishMode: 3, Percent: 10, TaskStatus: 0 });
+    expect((await taskRow(waiting)).released_at).toBeNull();
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await setTaskStatus(call, waiting, 1)).ResultCode).toBe('OK');
+    const started = Number((await taskRow(waiting)).released_at);
+    expect(started).toBeGreaterThan(Number((await taskRow(waiting)).created_at));
+    expect((await setTaskStatus(call, waiting, 3)).ResultCode).toBe('OK');
+    expect((await setTaskStatus(call, waiting, 1)).ResultCode).toBe('OK');
+    expect(Number((await taskRow(waiting)).released_at)).toBe(started);
+    for (const id of [releasing, waiting]) await setTaskStatus(call, id, 2);
+  });
+
   it('time-window gray: end time read as UTC and stored in epoch ms, GreyNum kept, admissions start at 0', async () => {
     const end = utcIn(2 * 86400_000);
     const id = await createTask(call, pkg, { PublishType: 2, PublishMode: 2, GreyEndtimeData: end, GreyNum: 500, TaskStatus: 0 });

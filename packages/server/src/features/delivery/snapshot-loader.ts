@@ -53,7 +53,7 @@ export async function loadSnapshot(deps: Deps, appId: string, workspaceId: strin
     .where({ 't.app_id': appId, 't.workspace_id': workspaceId, 't.task_status': 1, 'r.app_id': appId, 'r.workspace_id': workspaceId })
     .select(
       't.id', 't.h5_id', 't.publish_type', 't.publish_mode', 't.task_status', 't.task_type', 't.grey_endtime', 't.grey_num',
-      't.grey_admitted', 't.grey_config_info', 't.whitelist_ids', 't.percent', 't.seed', 't.task_version',
+      't.grey_admitted', 't.grey_config_info', 't.whitelist_ids', 't.percent', 't.seed', 't.task_version', 't.released_at',
       'r.id as r_id', 'r.h5_id as r_h5_id', 'r.h5_name', 'r.h5_version', 'r.platform', 'r.client_version_min', 'r.client_version_max',
       'r.amr_key', 'r.md5', 'r.file_size', 'r.main_url', 'r.vhost', 'r.auto_install', 'r.install_type', 'r.extend_info', 'r.sub_url',
       'r.resource_type',
@@ -99,6 +99,7 @@ function toRows(r: Record<string, unknown>): { task: TaskRow; resource: Resource
       percent: num(r.percent),
       seed: s(r.seed),
       task_version: num(r.task_version),
+      released_at: r.released_at === null || r.released_at === undefined ? null : num(r.released_at),
     },
     resource: {
       id: num(r.r_id),

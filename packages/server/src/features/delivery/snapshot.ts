@@ -25,6 +25,8 @@ export interface TaskRow {
   percent: number;
   seed: string;
   task_version: number;
+  /** when the task was released (0 -> 1, or created releasing); null on rows from before migration 004 */
+  released_at?: number | null;
 }
 
 /** nebula_resources columns the engine and the answer read. */
@@ -94,7 +96,8 @@ export interface TaskPlan {
   seed: string;
   /** FNV-1a state after `seed + ":"` (bucketOf continues from it with the user key) */
   seedHash: number;
-  taskVersion: number;
+  /** release time (else creation time): among tasks of one type for one version the latest released prevails (guide §4.3) */
+  releasedAt: number;
   /** the pre-serialised h5.json app object of the task's resource, with its UTF-8 length (answers are assembled from these) */
   entry: Piece;
   /** the resource's asyncReqRate (seconds), null when it sets none */
@@ -220,9 +223,9 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   };
 }
 
-/** Higher package version, then Official > Whitelist gray > Time-window/percentage gray, then the latest task. */
+/** Higher package version, then Official > Whitelist gray > Time-window/percentage gray, then the latest released task. */
 export function byPriority(a: TaskPlan, b: TaskPlan): number {
-  return compareVersions(b.version, a.version) || b.tier - a.tier || b.taskVersion - a.taskVersion || b.id - a.id;
+  return compareVersions(b.version, a.version) || b.tier - a.tier || b.releasedAt - a.releasedAt || b.id - a.id;
 }
 
 function compileTask(task: TaskRow, resource: ResourceRow, entry: Piece, input: SnapshotInput, ruleSets: Map<string, RuleSet>, ranges: Map<string, ClientRange>): TaskPlan {
@@ -275,7 +278,7 @@ function compileTask(task: TaskRow, resource: ResourceRow, entry: Piece, input: 
     percentBuckets: Math.max(0, Math.min(100, task.percent)) * 100,
     seed,
     seedHash: seedHashOf(seed),
-    taskVersion: task.task_version,
+    releasedAt: task.released_at ?? task.task_version,
     entry,
     rate: asyncReqRateOf(resource.extend_info),
   };

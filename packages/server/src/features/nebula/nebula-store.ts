@@ -234,6 +234,7 @@ export async function insertTask(k: K, s: Scope, t: NewTask): Promise<number> {
       platform: t.platform,
       task_version: t.taskVersion,
       release_version: t.releaseVersion,
+      released_at: t.taskStatus === 1 ? t.createdAt : null,
       created_at: t.createdAt,
       modified_at: t.modifiedAt,
     }),
@@ -253,7 +254,9 @@ export async function listTasks(k: K, s: Scope, resourceId: number): Promise<Neb
 
 /** Changes a task's status only if it still has `from`; false when another change came first. */
 export async function updateTaskStatus(k: K, id: number, from: number, to: number, now: number): Promise<boolean> {
-  return (await k('nebula_tasks').where({ id, task_status: from }).update({ task_status: to, modified_at: now })) === 1;
+  // a release (0 -> 1) is the time delivery ranks same-type tasks by; continuing a paused task (3 -> 1) keeps it
+  const release = from === 0 && to === 1 ? { released_at: now } : {};
+  return (await k('nebula_tasks').where({ id, task_status: from }).update({ task_status: to, modified_at: now, ...release })) === 1;
 }
 
 /**

@@ -172,7 +172,8 @@ export async function loadUpgradePlans(
       percentBuckets: 0,
       seed: String(r.id),
       seedHash: 0,
-      taskVersion: r.created_at,
+      // upgrade tasks are released when created (the API has no status change for them)
+      releasedAt: r.created_at,
       entry: piece(answerOf(r, url)),
       // upgrade answers carry no Nebula config
       rate: null,
