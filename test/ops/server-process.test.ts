@@ -153,6 +153,11 @@ describe('the server process', () => {
     const audit = JSON.parse((await admin('audit', 'list', '--tenant', 'ACME01')).stdout);
     expect(audit.some((a: any) => a.action === 'CreateMcubeVhost' && a.params.Vhost === 'acme.h5app.com' && a.accessKeyId === key.accessKeyId)).toBe(true);
     expect(JSON.stringify(audit)).not.toContain(key.accessKeySecret);
+    // the admin command's own changes are in the audit log too, without secrets
+    expect(audit.map((a: any) => a.action)).toEqual(
+      expect.arrayContaining(['admin tenants create', 'admin apps create', 'admin keys create', 'admin keys rotate', 'admin keys disable', 'admin tenants disable', 'admin tenants enable', 'admin workspaces rotate-client-key']),
+    );
+    for (const secret of [rotated.accessKeySecret, third.accessKeySecret]) expect(JSON.stringify(audit)).not.toContain(secret);
     // filters that mean nothing are refused, not read as "no filter" or "nothing"
     for (const bad of [['--limit', 'abc'], ['--limit', '0'], ['--since', 'yesterday']]) {
       const r = await admin('audit', 'list', ...bad);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../config.js';
 import { SecretBox } from '../core/crypto.js';
 import { createLogger } from '../core/logger.js';
@@ -75,6 +76,20 @@ async function main(): Promise<number> {
     await assertMasterKeyOpens(db, box);
     const [group, verb, a1, a2] = pos;
     const key = `${group} ${verb ?? ''}`.trim();
+    // every change made here leaves an audit row, as the API's changes do (never a secret in it)
+    const record = async (tenantId: string | null, params: Record<string, unknown>) => {
+      await db.knex('audit_log').insert({
+        request_id: `admin-${randomUUID()}`,
+        tenant_id: tenantId,
+        access_key_id: null,
+        action: `admin ${key}`,
+        params: JSON.stringify(params),
+        http_status: 200,
+        result_code: 'OK',
+        created_at: Date.now(),
+      });
+    };
+    const tenantOfApp = async (appId: string) => (await store.listApps()).find((r) => r.app_id === appId)?.tenant_id ?? null;
     switch (key) {
       case 'tenants list': {
         const rows = await store.listTenants();
@@ -86,12 +101,14 @@ async function main(): Promise<number> {
         const id = need(a1, 'tenantId');
         const status = verb === 'disable' ? 'disabled' : 'active';
         if (!(await store.setTenantStatus(id, status))) throw new UsageError(`no tenant ${id}`);
+        await record(id, { tenantId: id, status });
         out(`tenant ${id} ${status === 'disabled' ? 'disabled: its AccessKeys are refused' : 'enabled'} (on every node within a second)`, { tenantId: id, status });
         return 0;
       }
       case 'tenants create': {
         const id = need(a1, 'tenantId');
         await store.ensureTenant(id, typeof opts.name === 'string' ? opts.name : id);
+        await record(id, { tenantId: id });
         out(`tenant ${id} ready`, { tenantId: id });
         return 0;
       }
@@ -107,6 +124,7 @@ async function main(): Promise<number> {
         await store.ensureApp(tenant, appId, typeof opts.name === 'string' ? opts.name : appId);
         const ws = typeof opts.workspace === 'string' ? opts.workspace : 'default';
         const clientKey = await store.ensureWorkspace(appId, ws);
+        await record(tenant, { appId, workspaceId: ws });
         out(`app ${appId} (tenant ${tenant}) with workspace ${ws}; device client key ${clientKey}`, { appId, tenantId: tenant, workspaceId: ws, clientKey });
         return 0;
       }
@@ -122,6 +140,7 @@ async function main(): Promise<number> {
         if (!Number.isInteger(grace) || grace < 0) throw new UsageError('--grace-seconds must be a whole number');
         const r = await store.rotateClientKey(appId, ws, grace);
         if (!r) throw new UsageError(`no workspace ${ws} in app ${appId}`);
+        await record(await tenantOfApp(appId), { appId, workspaceId: ws, graceSeconds: grace });
         const until = new Date(r.previousExpiresAt).toISOString();
         out(`device client key of ${appId}/${ws}: ${r.clientKey}\n(the previous key works until ${until}; nodes may accept it for up to 5 minutes more)`, {
           appId,
@@ -137,6 +156,7 @@ async function main(): Promise<number> {
         const ws = need(a2, 'workspaceId');
         if (!(await store.listApps()).some((r) => r.app_id === appId)) throw new UsageError(`no app ${appId}`);
         const clientKey = await store.ensureWorkspace(appId, ws);
+        await record(await tenantOfApp(appId), { appId, workspaceId: ws });
         out(`workspace ${ws} of ${appId}; device client key ${clientKey}`, { appId, workspaceId: ws, clientKey });
         return 0;
       }
@@ -158,6 +178,7 @@ async function main(): Promise<number> {
         const tenant = need(opts.tenant, '--tenant');
         if (!(await store.listTenants()).some((t) => t.id === tenant)) throw new UsageError(`no tenant ${tenant}`);
         const k = await store.createAccessKey(tenant, { description: typeof opts.description === 'string' ? opts.description : '' });
+        await record(tenant, { accessKeyId: k.id });
         out(`AccessKeyId:     ${k.id}\nAccessKeySecret: ${k.secret}\n(the secret is shown only now)`, { accessKeyId: k.id, accessKeySecret: k.secret, tenantId: tenant });
         return 0;
       }
@@ -171,6 +192,7 @@ async function main(): Promise<number> {
         }
         const ok = await store.setKeyStatus(id, verb === 'disable' ? 'disabled' : 'active');
         if (!ok) throw new UsageError(`no AccessKey ${id}`);
+        await record(key?.tenantId ?? null, { accessKeyId: id });
         out(`${id} ${verb === 'disable' ? 'disabled' : 'enabled'} (takes effect on every node within a second)`, { accessKeyId: id, status: verb === 'disable' ? 'disabled' : 'active' });
         return 0;
       }
@@ -179,6 +201,7 @@ async function main(): Promise<number> {
         const grace = typeof opts['grace-seconds'] === 'string' ? Number(opts['grace-seconds']) : 86400;
         if (!Number.isInteger(grace) || grace < 0) throw new UsageError('--grace-seconds must be a whole number');
         const r = await store.rotateAccessKey(id, grace);
+        await record((await store.getAccessKey(id))?.tenantId ?? null, { accessKeyId: r.id, previous: id, graceSeconds: grace });
         out(
           `AccessKeyId:     ${r.id}\nAccessKeySecret: ${r.secret}\n(the secret is shown only now; ${id} keeps working until ${new Date(r.oldExpiresAt).toISOString()})`,
           { accessKeyId: r.id, accessKeySecret: r.secret, previous: id, previousExpiresAt: new Date(r.oldExpiresAt).toISOString() },
