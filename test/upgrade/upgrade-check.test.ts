@@ -153,6 +153,7 @@ describe('/device/upgrade/check', () => {
     expect((await check({ platform: 'symbian', client: '1.0' })).status).toBe(400);
     expect((await check({ platform: 'android' })).status).toBe(400);
     expect((await check({ platform: 'android', client: 'latest' })).status).toBe(400);
+    expect((await check({ platform: 'android', client: 'beta-5.2' })).status).toBe(400);
     expect((await fetch(`${u.srv.url}/device/upgrade/check`, { method: 'PUT' })).status).toBe(405);
     // the offline-package endpoint is untouched
     expect((await fetch(`${u.srv.url}/device/nebula/update`, { method: 'POST', headers: { 'x-mcube-client-key': u.srv.creds.clientKey, 'content-type': 'application/x-www-form-urlencoded' }, body: 'platform=android&client=1.0' })).status).toBe(200);
@@ -189,6 +190,9 @@ describe('iOS distribution channels and TestFlight expiry', () => {
       );
     expect(await ask('4.0')).toMatchObject({ taskId: b, upgradeType: 206, forceUpgrade: true });
     expect(await ask('4.0.3')).toMatchObject({ taskId: b });
+    // a versionName with a suffix is the version before it: "4.0-beta.3" is 4.0
+    expect(await ask('4.0-beta.3')).toMatchObject({ taskId: b });
+    expect(await ask('4.0.1+build7')).toMatchObject({ taskId: b });
     // other versions are not the tasks' audience
     expect((await ask('3.0')).resultStatus).toBe(201);
     expect((await ask('4.1')).resultStatus).toBe(201);

@@ -4085,7 +4085,7 @@ export interface operations {
                      * @enum {string}
                      */
                     platform: "android" | "ios";
-                    /** @description Installed client version (dotted numeric, required); only packages of a higher version are offered. */
+                    /** @description Installed client version (dotted numeric, required; a suffix after -, +, _ or ~, as in 5.2-beta, is ignored); only packages of a higher version are offered. */
                     client: string;
                     /** @description OS version, for osVersion rules. */
                     system?: string;
@@ -4117,7 +4117,7 @@ export interface operations {
                      * @enum {string}
                      */
                     platform: "android" | "ios";
-                    /** @description Installed client version (dotted numeric, required); only packages of a higher version are offered. */
+                    /** @description Installed client version (dotted numeric, required; a suffix after -, +, _ or ~, as in 5.2-beta, is ignored); only packages of a higher version are offered. */
                     client: string;
                     /** @description OS version, for osVersion rules. */
                     system?: string;

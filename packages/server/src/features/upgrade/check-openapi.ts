@@ -9,7 +9,7 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 const fields = {
   ...deviceFieldProperties,
-  client: { type: 'string', description: 'Installed client version (dotted numeric, required); only packages of a higher version are offered.' },
+  client: { type: 'string', description: 'Installed client version (dotted numeric, required; a suffix after -, +, _ or ~, as in 5.2-beta, is ignored); only packages of a higher version are offered.' },
   userId: { type: 'string', maxLength: 256, description: 'User id: whitelist and time-window gray releases are decided on it.' },
   channel: {
     type: 'string',
