@@ -68,11 +68,6 @@ export interface TaskSpec {
   memo: string;
 }
 
-/** "yyyy-MM-dd HH:mm:ss" in the wire zone (MCUBE_WIRE_TIME_ZONE, UTC by default), or with an explicit zone. */
-export function parseGreyEndtime(raw: string): number | null {
-  return parseWireDateTime(raw);
-}
-
 /** `WhitelistIds`: comma-separated ids, duplicates dropped, at most 50 (also for upgrade tasks). */
 export function parseWhitelistIds(raw: string | undefined): number[] {
   const text = (raw ?? '').trim();
@@ -140,7 +135,7 @@ export function checkTaskInput(input: CreateTaskInput, now: number): TaskSpec {
   } else refuseForMode('WhitelistIds', whitelistIds.length > 0, 'whitelist gray releases (PublishMode 1)');
   if (mode === PUBLISH_MODE.timeWindow) {
     if (endRaw === '') throw invalid('GreyEndtimeData', 'is required for a time-window gray release (PublishMode 2), as "yyyy-MM-dd HH:mm:ss" (wire zone, UTC unless MCUBE_WIRE_TIME_ZONE says otherwise).');
-    greyEndtime = parseGreyEndtime(endRaw);
+    greyEndtime = parseWireDateTime(endRaw);
     if (greyEndtime === null) throw invalid('GreyEndtimeData', `${shown(endRaw)} is not a time of the form "yyyy-MM-dd HH:mm:ss" (wire zone, UTC unless MCUBE_WIRE_TIME_ZONE says otherwise).`);
     if (greyEndtime <= now) throw invalid('GreyEndtimeData', `${endRaw} is not in the future.`);
     if (greyEndtime - now >= MAX_GREY_WINDOW_MS) throw invalid('GreyEndtimeData', `${endRaw} is 7 days or more ahead; the window must end within 7 days.`);

@@ -1,6 +1,7 @@
 import { flag, invalid, isBlank, shown } from '../../nebula/rules/field-error.js';
 import { parseGreyConfig, type GreyRule } from '../../nebula/rules/grey-config.js';
-import { MAX_GREY_NUM, MAX_GREY_WINDOW_MS, parseGreyEndtime, parseWhitelistIds, refuseForMode } from '../../nebula/rules/task-fields.js';
+import { parseWireDateTime } from '../../../core/ids.js';
+import { MAX_GREY_NUM, MAX_GREY_WINDOW_MS, parseWhitelistIds, refuseForMode } from '../../nebula/rules/task-fields.js';
 
 /** Wire input of CreateMcubeUpgradeTask (reference §4.B.5). */
 export interface CreateUpgradeTaskInput {
@@ -83,7 +84,7 @@ export function checkUpgradeTaskInput(input: CreateUpgradeTaskInput, now: number
   } else {
     refuseForMode('WhitelistIds', whitelistIds.length > 0, 'whitelist gray releases (PublishMode 1)');
     if (isBlank(endRaw)) throw invalid('GreyEndtimeData', 'is required for a time-window gray release (PublishMode 2), as "yyyy-MM-dd HH:mm:ss" (wire zone, UTC unless MCUBE_WIRE_TIME_ZONE says otherwise).');
-    greyEndtime = parseGreyEndtime(endRaw);
+    greyEndtime = parseWireDateTime(endRaw);
     if (greyEndtime === null) throw invalid('GreyEndtimeData', `${shown(endRaw)} is not a time of the form "yyyy-MM-dd HH:mm:ss" (wire zone, UTC unless MCUBE_WIRE_TIME_ZONE says otherwise).`);
     if (greyEndtime <= now) throw invalid('GreyEndtimeData', `${endRaw} is not in the future.`);
     if (greyEndtime - now >= MAX_GREY_WINDOW_MS) throw invalid('GreyEndtimeData', `${endRaw} is 7 days or more ahead; the window must end within 7 days.`);
