@@ -3,7 +3,7 @@ import type { ActionContext } from '../../core/registry.js';
 import { S } from '../../core/schema.js';
 import type { NebulaResource, NebulaTask } from './nebula-types.js';
 import { appCodeOf } from './resource-wire.js';
-import { parseGreyConfig, toRuleJsonList, toRuleTree } from './rules/grey-config.js';
+import { parseGreyConfig, toRuleJsonList, toRuleTree, type GreyRule } from './rules/grey-config.js';
 
 const taskCommon = {
   AppCode: S.str('appId-workspaceId'),
@@ -80,14 +80,13 @@ export const taskDetailSchema = S.obj({
 });
 
 /** The advanced rules in the guide's evaluated form, which ListMcubeNebulaTasks answers with (§5.6.2); "" when there are none. */
-function ruleTreeText(greyConfigInfo: string): string {
-  const rules = parseGreyConfig(greyConfigInfo);
+function ruleTreeText(rules: GreyRule[]): string {
   return rules.length ? JSON.stringify(toRuleTree(rules)) : '';
 }
 
 /** A task as ListMcubeNebulaTasks lists it. */
 export function toTaskInfo(ctx: ActionContext, t: NebulaTask, r: NebulaResource): Record<string, unknown> {
-  return { ...taskFields(ctx, t, r), GreyConfigInfo: ruleTreeText(t.greyConfigInfo) };
+  return { ...taskFields(ctx, t, r), GreyConfigInfo: ruleTreeText(parseGreyConfig(t.greyConfigInfo)) };
 }
 
 /** The fields the list and the detail share; GreyConfigInfo as uploaded. */
@@ -147,7 +146,7 @@ export async function toTaskDetail(ctx: ActionContext, t: NebulaTask, r: NebulaR
     PublishPeriod: r.publishPeriod,
     QuickRollback: 0,
     RuleJsonList: toRuleJsonList(rules),
-    GreyRuleJson: rules.length ? JSON.stringify(toRuleTree(rules)) : '',
+    GreyRuleJson: ruleTreeText(rules),
     SourceId: '',
     SourceName: '',
     SourceType: '',
