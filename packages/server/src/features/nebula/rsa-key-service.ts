@@ -28,15 +28,13 @@ export async function hasRsaKey(ctx: ActionContext): Promise<boolean> {
 export async function uploadRsaKey(ctx: ActionContext, fileUrl: string): Promise<{ bits: number }> {
   const { deps } = ctx;
   const { key } = await resolveUploadedObject(deps, ctx, fileUrl, { maxBytes: MAX_KEY_FILE_BYTES });
-  let pem: string | null = null;
+  const pem = await withWorkDir(deps, 'rsa-', async (dir) => {
+    const path = join(dir, 'key.pem');
+    await deps.blobs.downloadToFile(key, path, MAX_KEY_FILE_BYTES);
+    return readFile(path, 'utf8');
+  });
   try {
-    pem = await withWorkDir(deps, 'rsa-', async (dir) => {
-      const path = join(dir, 'key.pem');
-      await deps.blobs.downloadToFile(key, path, MAX_KEY_FILE_BYTES);
-      return readFile(path, 'utf8');
-    });
-    const text = pem;
-    const parsed = await asBusiness('FileUrl does not hold a usable RSA private key', () => parseRsaPrivateKey(text));
+    const parsed = await asBusiness('FileUrl does not hold a usable RSA private key', () => parseRsaPrivateKey(pem));
     const normalised = parsed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     await upsertRsaKey(
       deps.db.knex,
@@ -47,7 +45,7 @@ export async function uploadRsaKey(ctx: ActionContext, fileUrl: string): Promise
     await removeKeyFile(ctx, key);
     return { bits: parsed.bits };
   } catch (err) {
-    if (pem !== null && PRIVATE_KEY_PEM.test(pem)) await removeKeyFile(ctx, key);
+    if (PRIVATE_KEY_PEM.test(pem)) await removeKeyFile(ctx, key);
     throw err;
   }
 }
