@@ -130,6 +130,12 @@ export function matchRules(rules: readonly CompiledRule[], d: DeviceFacts): bool
   return true;
 }
 
+/** The device's version for a version rule; null when it did not report it. */
+function versionFact(d: DeviceFacts, element: VersionElement): Version | null {
+  if (element === 'osVersion') return d.hasOsVersion ? d.osVersion : null;
+  return d.hasClientVersion ? d.clientVersion : null;
+}
+
 function matchRule(rule: CompiledRule, d: DeviceFacts): boolean {
   switch (rule.kind) {
     case 'never':
@@ -140,17 +146,15 @@ function matchRule(rule: CompiledRule, d: DeviceFacts): boolean {
       return rule.negate ? !hit : hit;
     }
     case 'version-in': {
-      const os = rule.element === 'osVersion';
-      if (!(os ? d.hasOsVersion : d.hasClientVersion)) return rule.negate;
-      const have = os ? d.osVersion : d.clientVersion;
+      const have = versionFact(d, rule.element);
+      if (have === null) return rule.negate;
       let hit = false;
       for (const v of rule.values) if (compareVersions(have, v) === 0) hit = true;
       return rule.negate ? !hit : hit;
     }
     case 'version-range': {
-      const os = rule.element === 'osVersion';
-      if (!(os ? d.hasOsVersion : d.hasClientVersion)) return false;
-      const have = os ? d.osVersion : d.clientVersion;
+      const have = versionFact(d, rule.element);
+      if (have === null) return false;
       let hit = false;
       for (const r of rule.ranges) {
         if ((!r.min || compareVersions(have, r.min) >= 0) && (!r.max || compareVersions(have, r.max) <= 0)) hit = true;
