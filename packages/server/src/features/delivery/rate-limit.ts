@@ -75,8 +75,10 @@ export class DeviceRateLimiter {
       this.addresses = new Map();
       this.tracked = 0;
     }
+    // the address is read once, and only when a limit looks at it (a device with an id, under the cap, never does)
+    const address = req && (this.perAddress > 0 || userKey === '' || this.tracked >= this.maxDevices) ? this.addressOf(req) : '';
     if (this.perAddress > 0) {
-      const k = scopeKey + '\u0000' + (req ? this.addressOf(req) : '');
+      const k = scopeKey + '\u0000' + address;
       const n = (this.addresses.get(k) ?? 0) + 1;
       // the address table is bounded by the number of clients, not by what they send
       this.addresses.set(k, n);
@@ -85,10 +87,10 @@ export class DeviceRateLimiter {
     if (this.perDevice <= 0) return true;
     let devices = this.counts.get(scopeKey);
     if (!devices) this.counts.set(scopeKey, (devices = new Map()));
-    let key = userKey || 'ip:' + (req ? this.addressOf(req) : '');
+    let key = userKey || 'ip:' + address;
     let seen = devices.get(key);
     if (seen === undefined && this.tracked >= this.maxDevices) {
-      key = 'ip:' + (req ? this.addressOf(req) : '');
+      key = 'ip:' + address;
       seen = devices.get(key);
     }
     if (seen === undefined) this.tracked++;
