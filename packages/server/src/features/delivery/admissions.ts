@@ -86,9 +86,9 @@ export class AdmissionCache {
         this.tasks.set(t.id, s);
         await this.loadAll(t.id, s);
         s.complete = full;
-        if (ended) this.settleAfter(t.id, s, t.endTime!);
+        this.settleAfter(t.id, s, t.endTime);
       } else if (full && !s.complete) {
-        await this.markFull(t.id, s, ended ? t.endTime : null);
+        await this.markFull(t.id, s, t.endTime);
       } else if (!full && s.complete) {
         // GreyNum was raised (or the end time moved): the set may grow again
         s.complete = false;
@@ -149,21 +149,21 @@ export class AdmissionCache {
       s.admitted.add(userKey);
     } catch (err) {
       if (!(err instanceof TaskFull)) throw err;
-      await this.markFull(task.id, s, task.endTime !== null && this.now() >= task.endTime ? task.endTime : null);
+      await this.markFull(task.id, s, task.endTime);
     }
   }
 
   /**
-   * The task is full (or past its end time, `endedAt`): its admitted set is
-   * final, so load it once and answer everybody else from memory; an ended
-   * task's set is loaded once more when late admissions have settled.
+   * The task is full (or past its end time): its admitted set is final, so
+   * load it once and answer everybody else from memory; a task past its end
+   * time has its set loaded once more when late admissions have settled.
    */
-  private markFull(taskId: number, s: TaskAdmissions, endedAt: number | null = null): Promise<void> {
+  private markFull(taskId: number, s: TaskAdmissions, endTime: number | null): Promise<void> {
     if (!s.loading) {
       s.loading = this.loadAll(taskId, s)
         .then(() => {
           s.complete = true;
-          if (endedAt !== null) this.settleAfter(taskId, s, endedAt);
+          this.settleAfter(taskId, s, endTime);
         })
         .catch((err: Error) => this.log.warn('loading admitted users failed', { taskId, error: err.message }))
         .finally(() => {
@@ -173,10 +173,12 @@ export class AdmissionCache {
     return s.loading;
   }
 
-  private settleAfter(taskId: number, s: TaskAdmissions, endTime: number): void {
-    if (s.settle) return;
-    const wait = endTime + this.settleMs - this.now();
-    if (wait <= 0) return;
+  /** Once a task is past its end time: one more load of its set when late admissions from other nodes have settled. */
+  private settleAfter(taskId: number, s: TaskAdmissions, endTime: number | null): void {
+    if (s.settle || endTime === null || endTime <= 0) return;
+    const now = this.now();
+    const wait = endTime + this.settleMs - now;
+    if (now < endTime || wait <= 0) return;
     s.settle = setTimeout(() => {
       if (this.tasks.get(taskId) !== s) return;
       this.loadAll(taskId, s).catch((err: Error) => this.log.warn('reloading admitted users failed', { taskId, error: err.message }));
