@@ -211,7 +211,7 @@ export class Authenticator {
   private secretOf(row: KeyRow): string {
     let s = this.secrets.get(row.secret_enc);
     if (s === undefined) {
-      s = this.deps.box.open(row.secret_enc, `ak:${row.id}`).toString('utf8');
+      s = openSecret(this.deps.box, row.id, row.secret_enc);
       if (this.secrets.size > 10000) this.secrets.clear();
       this.secrets.set(row.secret_enc, s);
     }
@@ -240,5 +240,10 @@ export class Authenticator {
 
 export function sealSecret(box: SecretBox, keyId: string, secret: string): string {
   return box.seal(secret, `ak:${keyId}`);
+}
+
+/** The secret sealSecret sealed for key `keyId`; throws when the master key (or the key id) does not match. */
+export function openSecret(box: SecretBox, keyId: string, sealed: string): string {
+  return box.open(sealed, `ak:${keyId}`).toString('utf8');
 }
 

@@ -1,5 +1,5 @@
 import { randomToken, safeEqual, type SecretBox } from '../../core/crypto.js';
-import { sealSecret } from '../../core/auth.js';
+import { openSecret, sealSecret } from '../../core/auth.js';
 import type { Database } from '../../db/database.js';
 
 export interface AccessKeyInfo {
@@ -32,7 +32,7 @@ export async function assertMasterKeyOpens(db: Database, box: SecretBox): Promis
   const row = (await db.knex('access_keys').orderBy('created_at').first('id', 'secret_enc')) as { id: string; secret_enc: string } | undefined;
   if (!row) return;
   try {
-    box.open(row.secret_enc, `ak:${row.id}`);
+    openSecret(box, row.id, row.secret_enc);
   } catch {
     throw new Error(
       'The master key does not open the secrets in this database: every node and the admin command must use the same MCUBE_MASTER_KEY (the one the database was set up with; without the variable it is read from <data>/master.key).',
@@ -132,7 +132,7 @@ export class TenantStore {
   /** Whether `secret` is the stored (sealed) secret of key `id`. */
   async accessKeySecretIs(id: string, secret: string): Promise<boolean> {
     const row = await this.db.knex('access_keys').where({ id }).first('secret_enc');
-    return !!row && safeEqual(this.box.open(row.secret_enc, `ak:${id}`).toString('utf8'), secret);
+    return !!row && safeEqual(openSecret(this.box, id, row.secret_enc), secret);
   }
 
   /** A disabled tenant's AccessKeys are all refused (InvalidAccessKeyId.Inactive) on every node within a second; its devices keep being served. */
