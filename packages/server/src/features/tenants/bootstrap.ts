@@ -28,6 +28,8 @@ export async function bootstrap(config: Config, db: Database, box: SecretBox): P
   await store.ensureApp(b.tenantId, b.appId);
   const clientKey = await store.ensureWorkspace(b.appId, b.workspaceId, b.clientKey);
   const warnings: string[] = [];
+  const { tenantId, appId, workspaceId } = b;
+  const result = (accessKeyId: string | null, generatedSecret: string | null): BootstrapResult => ({ tenantId, appId, workspaceId, clientKey, accessKeyId, generatedSecret, warnings });
   // bootstrap values only set up a new database; say so when they no longer match it, rather than ignore them
   if (b.clientKey && b.clientKey !== clientKey) {
     warnings.push(`MCUBE_BOOTSTRAP_CLIENT_KEY differs from the stored device client key of ${b.appId}/${b.workspaceId}; the stored key stays.`);
@@ -49,12 +51,12 @@ export async function bootstrap(config: Config, db: Database, box: SecretBox): P
     } else if (existing.tenantId !== b.tenantId) {
       throw new Error(`bootstrap AccessKey ${b.accessKeyId} belongs to tenant ${existing.tenantId}`);
     }
-    return { tenantId: b.tenantId, appId: b.appId, workspaceId: b.workspaceId, clientKey, accessKeyId: b.accessKeyId, generatedSecret: null, warnings };
+    return result(b.accessKeyId, null);
   }
   const keys = await store.listAccessKeys(b.tenantId);
   if (keys.length > 0) {
-    return { tenantId: b.tenantId, appId: b.appId, workspaceId: b.workspaceId, clientKey, accessKeyId: keys[0]!.id, generatedSecret: null, warnings };
+    return result(keys[0]!.id, null);
   }
   const created = await store.createAccessKey(b.tenantId, { description: 'bootstrap' });
-  return { tenantId: b.tenantId, appId: b.appId, workspaceId: b.workspaceId, clientKey, accessKeyId: created.id, generatedSecret: created.secret, warnings };
+  return result(created.id, created.secret);
 }
