@@ -1,7 +1,7 @@
-import { zoneOffsetMinutes } from './core/ids.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { zoneOffsetMinutes } from './core/ids.js';
 
 /**
  * The only module that reads environment variables. Every variable is documented
