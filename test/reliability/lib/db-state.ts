@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { loadConfig, type Config } from '../../../packages/server/src/config.js';
 import type { BlobStore } from '../../../packages/server/src/core/blob-store.js';
@@ -29,8 +30,23 @@ export async function tableCounts(db: Pick<Database, 'knex' | 'dialect'>): Promi
   return out;
 }
 
-/** Tables whose row count differs, as "table: before -> after". */
-export function changedTables(before: Record<string, number>, after: Record<string, number>, ignore: string[] = []): string[] {
+/**
+ * Each table's whole content as one digest (rows sorted as text), so an
+ * update in place shows too, not only a row added or removed.
+ */
+export async function tableDigests(db: Pick<Database, 'knex' | 'dialect'>, ignore: string[] = []): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const t of await tableNames(db.knex, db.dialect)) {
+    if (ignore.includes(t)) continue;
+    const rows = (await db.knex(t).select('*')) as Array<Record<string, unknown>>;
+    const lines = rows.map((r) => JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : Buffer.isBuffer(v) ? v.toString('hex') : v))).sort();
+    out[t] = `${rows.length}:${createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 16)}`;
+  }
+  return out;
+}
+
+/** Tables whose row count (or digest) differs, as "table: before -> after". */
+export function changedTables<V>(before: Record<string, V>, after: Record<string, V>, ignore: string[] = []): string[] {
   const names = new Set([...Object.keys(before), ...Object.keys(after)]);
   return [...names].filter((t) => !ignore.includes(t) && before[t] !== after[t]).map((t) => `${t}: ${before[t]} -> ${after[t]}`);
 }
