@@ -49,11 +49,14 @@ describe('janitor and a writer re-creating a deleted package under the same key'
     await dropped(second, 'old b');
     // while the janitor removes the first object, another node re-creates the second version: it takes the
     // key over (deleted -> pending) and writes the new object, after the janitor listed the key as deleted
+    let hookRan = false;
     const blobs = hooked(first, async () => {
+      hookRan = true;
       expect(await reserveBlob(knex, second, APP, WS, Date.now())).toBe(true);
       await srv.node.deps.blobs.put(second, Buffer.from('new b'));
     });
     await runJanitor({ ...srv.node.deps, blobs });
+    expect(hookRan).toBe(true);
     await commitBlob(knex, second);
     expect(await stateOf(second)).toBe('live');
     const stream = await srv.node.deps.blobs.getStream(second);
@@ -68,11 +71,15 @@ describe('janitor and a writer re-creating a deleted package under the same key'
     const { knex } = srv.node.deps.db;
     const key = 'pkg/race/c/1.0.0.1_all/nebula/c.amr';
     await dropped(key, 'old c');
+    let hookRan = false;
     const blobs = hooked(key, async () => {
+      hookRan = true;
       expect(await stateOf(key)).toBe('purging');
       expect(await reserveBlob(knex, key, APP, WS, Date.now())).toBe(false);
     });
     await runJanitor({ ...srv.node.deps, blobs });
+    expect(hookRan).toBe(true);
+    expect(await srv.node.deps.blobs.head(key)).toBeNull();
     expect(await stateOf(key)).toBeNull();
     expect(await reserveBlob(knex, key, APP, WS, Date.now())).toBe(true);
   });

@@ -269,7 +269,7 @@ describe('DeleteMcubeWhitelist', () => {
     await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: 'p1,p2' });
     // a finished task and a task naming a different list do not block
     await insertTask(`${other}`, 1);
-    const finished = await insertTask(`${id}`, 2);
+    await insertTask(`${id}`, 2);
     const releasing = await insertTask(`${Number(other) + 1000},${id}`, 1);
 
     const before = await stamp();
@@ -277,7 +277,6 @@ describe('DeleteMcubeWhitelist', () => {
     expect(refused.ResultCode).toBe('WhitelistInUse');
     // only the releasing task is named: the finished one and the one using another list do not count
     expect(refused.DeleteWhitelistResult).toMatchObject({ Success: false, ResultMsg: expect.stringContaining(`task(s) ${releasing};`) });
-    expect(finished).not.toBe(releasing);
     expect(await entries(id)).toEqual(['p1', 'p2']);
     expect(await stamp()).toBe(before);
 
