@@ -160,6 +160,27 @@ describe('mcube (subprocess)', () => {
     expect(JSON.parse(detail.stdout).GetMcubeNebulaTaskDetailResult.NebulaTaskDetail).toMatchObject({ PublishMode: 1, WhitelistIds: id });
   });
 
+  it('a publish that fails at its task step names the package it created; "nebula release" releases that package', async () => {
+    const failed = await mcube(['nebula', 'publish', 'dist', '--h5-id', '66666601', '--version', '1.0.0.1', '--gray-whitelist', '999999', '--json']);
+    expect(failed.code, failed.stderr).toBe(4);
+    const err = JSON.parse(failed.stdout).error;
+    expect(err).toMatchObject({ step: 'task', code: 'InvalidWhitelistIds', resourceId: expect.stringMatching(/^\d+$/) });
+    expect(err.message).toContain(`package ${err.resourceId} was created`);
+    // the version exists now: publishing it again is refused, releasing the package works
+    const again = await mcube(['nebula', 'publish', 'dist', '--h5-id', '66666601', '--version', '1.0.0.1', '--official']);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toMatch(/^error: H5VersionExists: resource step failed/m);
+    const list = JSON.parse((await mcube(['whitelist', 'create', '--name', 'cli-retry', '--json'])).stdout).createWhitelistResult.whitelistId as string;
+    const released = await mcube(['nebula', 'release', err.resourceId, '--gray-whitelist', list, '--rule', 'city:include:Hangzhou']);
+    expect(released.code, released.stderr).toBe(0);
+    const taskId = /^package \d+: gray release \(whitelist\), task (\d+)\n$/.exec(released.stdout)?.[1];
+    expect(taskId, released.stdout).toBeDefined();
+    const detail = JSON.parse((await mcube(['api', 'GetMcubeNebulaTaskDetail', '--TaskId', taskId!])).stdout).GetMcubeNebulaTaskDetailResult.NebulaTaskDetail;
+    expect(detail).toMatchObject({ PackageId: Number(err.resourceId), PublishType: 2, PublishMode: 1, WhitelistIds: list });
+    expect((await mcube(['nebula', 'release', 'abc', '--official'])).code).toBe(2);
+    expect((await mcube(['nebula', 'release', err.resourceId])).code).toBe(2);
+  });
+
   it('key status and key upload', async () => {
     const before = await mcube(['key', 'status', '--json']);
     expect(before.code).toBe(0);

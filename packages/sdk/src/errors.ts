@@ -8,7 +8,12 @@ export interface McubeErrorInit {
   cause?: unknown;
 }
 
-/** Base of every error the SDK throws. `step` is set by publishOfflinePackage to the step that failed. */
+/**
+ * Base of every error the SDK throws. publishOfflinePackage sets `step` to the
+ * step that failed, and `resourceId` once the package exists (a failed task
+ * step leaves it created: release it with CreateMcubeNebulaTask rather than
+ * publishing the version again, which the server refuses as H5VersionExists).
+ */
 export class McubeError extends Error {
   readonly code: string;
   readonly requestId: string | undefined;
@@ -16,6 +21,7 @@ export class McubeError extends Error {
   readonly data: unknown;
   readonly action: string | undefined;
   step: string | undefined;
+  resourceId: string | undefined;
 
   constructor(init: McubeErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -26,6 +32,7 @@ export class McubeError extends Error {
     this.data = init.data;
     this.action = init.action;
     this.step = undefined;
+    this.resourceId = undefined;
   }
 }
 

@@ -122,13 +122,17 @@ export function releaseFields(release: ReleaseSpec, rules: GrayRule[] = []): Par
   }
 }
 
-function inStep(step: PublishStep, err: unknown): McubeError {
+function inStep(step: PublishStep, err: unknown, resourceId: string | undefined): McubeError {
   const e =
     err instanceof McubeError
       ? err
       : new McubeError({ code: (err as { code?: string })?.code ?? 'Error', message: (err as Error)?.message ?? String(err), cause: err });
   e.step = step;
   e.message = `${step} step failed: ${e.message}`;
+  if (resourceId) {
+    e.resourceId = resourceId;
+    e.message += ` (package ${resourceId} was created; release it with CreateMcubeNebulaTask, e.g. "mcube nebula release ${resourceId} ...")`;
+  }
   return e;
 }
 
@@ -143,6 +147,7 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
   const call = { throwOnBusinessError: true };
   let step: PublishStep = 'pack';
   let tmp: string | undefined;
+  let created: string | undefined;
   try {
     let source: string | Buffer = o.zip;
     let filename = `${o.h5Id}_${o.version}.zip`;
@@ -193,6 +198,7 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
     );
     const resourceId = resource.createMcubeNebulaResourceReslult.nebulaResourceId;
     if (!resourceId) throw new McubeError({ code: 'InvalidResponse', message: 'CreateMcubeNebulaResource answered no NebulaResourceId', requestId: resource.requestId });
+    created = resourceId;
 
     step = 'task';
     o.onProgress?.({ step });
@@ -209,7 +215,7 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
       requestIds: { token: token.requestId, resource: resource.requestId, task: task.requestId },
     };
   } catch (err) {
-    throw inStep(step, err);
+    throw inStep(step, err, created);
   } finally {
     if (tmp) await rm(tmp, { recursive: true, force: true });
   }

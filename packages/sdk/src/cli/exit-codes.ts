@@ -32,7 +32,7 @@ export function errorLine(err: unknown): string {
 export function errorJson(err: unknown): Record<string, unknown> {
   if (err instanceof McubeError) {
     return {
-      error: { type: err.name, code: err.code, message: err.message, requestId: err.requestId, statusCode: err.statusCode, action: err.action, step: err.step },
+      error: { type: err.name, code: err.code, message: err.message, requestId: err.requestId, statusCode: err.statusCode, action: err.action, step: err.step, ...(err.resourceId ? { resourceId: err.resourceId } : {}) },
     };
   }
   const e = err as { code?: unknown; message?: string; name?: string };

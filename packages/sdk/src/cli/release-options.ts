@@ -32,7 +32,7 @@ export function parseEndTime(text: string, now: number, command: string[]): Date
   if (rel) return new Date(now + Number(rel[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 'm' | 'h' | 'd']);
   if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(text.trim())) return text.trim();
   const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new UsageError(`end time "${text}" is not a date (2025-06-01T12:00:00Z, "2025-06-01 12:00:00" UTC, or +36h / +2d)`, command);
+  if (Number.isNaN(t)) throw new UsageError(`end time "${text}" is not a date (2025-06-01T12:00:00Z, "2025-06-01 12:00:00" in the server's wire zone, or +36h / +2d)`, command);
   return new Date(t);
 }
 

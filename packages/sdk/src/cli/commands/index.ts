@@ -3,7 +3,7 @@ import { apiCommand } from './api.js';
 import { keyCommands } from './key.js';
 import { nebulaApps, nebulaResources, nebulaTasks } from './nebula-lists.js';
 import { nebulaPack } from './nebula-pack.js';
-import { nebulaPublish } from './nebula-publish.js';
+import { nebulaPublish, nebulaRelease } from './nebula-publish.js';
 import { taskCommands } from './task.js';
 import { upgradeCommands } from './upgrade.js';
 import { vhostCommands } from './vhost.js';
@@ -12,6 +12,7 @@ import { whitelistCommands } from './whitelist.js';
 export const COMMANDS: Command[] = [
   nebulaPack,
   nebulaPublish,
+  nebulaRelease,
   nebulaApps,
   nebulaResources,
   nebulaTasks,
@@ -24,7 +25,7 @@ export const COMMANDS: Command[] = [
 ];
 
 export const GROUPS: Record<string, string> = {
-  nebula: 'offline packages: pack, publish, list',
+  nebula: 'offline packages: pack, publish, release, list',
   task: 'release tasks: show, start, pause, continue, end',
   vhost: 'virtual domain of the offline packages',
   key: 'RSA key that signs the offline packages',

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { publishOfflinePackage, type PublishStep } from '../../publish-offline-package.js';
-import type { Command } from '../command.js';
+import { publishOfflinePackage, releaseFields, type GrayRule, type PublishStep, type ReleaseSpec } from '../../publish-offline-package.js';
+import type { Command, CommandContext } from '../command.js';
 import { progressBar } from '../io.js';
 import { clientVersion, parseRelease, parseRule } from '../release-options.js';
 import { UsageError } from '../usage-error.js';
@@ -20,6 +20,29 @@ function pick<T>(name: string, v: string | undefined, map: Record<string, T>, co
   return hit;
 }
 
+/** The release kind and its gray rules: shared by "publish" (new package) and "release" (existing package). */
+const RELEASE_OPTIONS: Command['options'] = [
+  { name: 'official', help: 'release to everybody' },
+  { name: 'gray-whitelist', value: '<ids>', help: 'gray release to whitelists, ids separated by commas' },
+  { name: 'gray-window', value: '<end>,<users>', help: 'gray release to the first <users> until <end> (ISO date, "yyyy-MM-dd HH:mm:ss" in the server\'s wire zone, +36h, +2d)' },
+  { name: 'gray-percent', value: '<1-100>', help: 'gray release to a stable share of users (mcube extension)' },
+  { name: 'rule', value: '<element>:<op>:<values>', multi: true, help: 'advanced gray rule: city|model|net|os|client : include|exclude|within|outside : values' },
+  { name: 'memo', value: '<text>', help: 'release note' },
+];
+
+function releaseOf(ctx: CommandContext, command: string[]): { release: ReleaseSpec; rules: GrayRule[] } {
+  const release = parseRelease(
+    { official: ctx.values.official === true, whitelist: ctx.str('gray-whitelist'), window: ctx.str('gray-window'), percent: ctx.str('gray-percent') },
+    Date.now(),
+    command,
+  );
+  const rules = ((ctx.values.rule as string[] | undefined) ?? []).map((r) => parseRule(r, command));
+  if (rules.length && release.type === 'official') throw new UsageError('--rule applies to gray releases only', command);
+  return { release, rules };
+}
+
+const kindOf = (release: ReleaseSpec) => (release.type === 'official' ? 'official release' : `gray release (${release.type})`);
+
 export const nebulaPublish: Command = {
   path: ['nebula', 'publish'],
   args: '<zip|folder>',
@@ -28,7 +51,7 @@ export const nebulaPublish: Command = {
   description:
     'Asks for an upload token, uploads the zip (a folder is packed first, see "mcube nebula pack"), creates the package ' +
     '(CreateMcubeNebulaResource; the H5 app is created when missing) and its release task (CreateMcubeNebulaTask). ' +
-    'Choose the release kind explicitly. Times are UTC.',
+    'Choose the release kind explicitly. When the task step fails the package stays: release it with "mcube nebula release <resourceId>".',
   options: [
     { name: 'h5-id', value: '<8 digits>', help: 'offline package id (required)' },
     { name: 'version', value: '<x.y.z.w>', help: 'package version, unique in the H5 app (required)' },
@@ -37,12 +60,7 @@ export const nebulaPublish: Command = {
     { name: 'client-min', value: '<version>', help: 'lowest client version: 1.0.0, or "ios;android" (default 1.0.0)' },
     { name: 'client-max', value: '<version>', help: 'highest client version, same form (default: no limit)' },
     { name: 'main-url', value: '<path>', help: 'entry page (default /www/index.html)' },
-    { name: 'official', help: 'release to everybody' },
-    { name: 'gray-whitelist', value: '<ids>', help: 'gray release to whitelists, ids separated by commas' },
-    { name: 'gray-window', value: '<end>,<users>', help: 'gray release to the first <users> until <end> (ISO date, "yyyy-MM-dd HH:mm:ss" UTC, +36h, +2d)' },
-    { name: 'gray-percent', value: '<1-100>', help: 'gray release to a stable share of users (mcube extension)' },
-    { name: 'rule', value: '<element>:<op>:<values>', multi: true, help: 'advanced gray rule: city|model|net|os|client : include|exclude|within|outside : values' },
-    { name: 'memo', value: '<text>', help: 'release note' },
+    ...RELEASE_OPTIONS,
     { name: 'resource-type', value: '<normal|global>', help: 'package type, fixed per H5 app by its first package (default normal)' },
     { name: 'extend-info', value: '<json>', help: 'extended information, e.g. {"asyncReqRate":"1800"}' },
     { name: 'download', value: '<wifi|any>', help: 'networks the package downloads on (default wifi)' },
@@ -57,13 +75,7 @@ export const nebulaPublish: Command = {
   ],
   async run(ctx) {
     const command = this.path;
-    const release = parseRelease(
-      { official: ctx.values.official === true, whitelist: ctx.str('gray-whitelist'), window: ctx.str('gray-window'), percent: ctx.str('gray-percent') },
-      Date.now(),
-      command,
-    );
-    const rules = ((ctx.values.rule as string[] | undefined) ?? []).map((r) => parseRule(r, command));
-    if (rules.length && release.type === 'official') throw new UsageError('--rule applies to gray releases only', command);
+    const { release, rules } = releaseOf(ctx, command);
     const platform = pick('platform', ctx.str('platform') ?? 'all', { all: 'all', android: 'Android', ios: 'iOS' } as const, command)!;
     const client = ctx.client();
     const bar = progressBar(ctx.io, 'uploading');
@@ -93,7 +105,29 @@ export const nebulaPublish: Command = {
       },
     }).finally(() => bar.done());
     ctx.emit({ ...r, release });
-    const kind = release.type === 'official' ? 'official release' : `gray release (${release.type})`;
-    ctx.say(`published ${r.h5Id} ${r.version} as ${kind}: package ${r.resourceId}, task ${r.taskId}`);
+    ctx.say(`published ${r.h5Id} ${r.version} as ${kindOf(release)}: package ${r.resourceId}, task ${r.taskId}`);
+  },
+};
+
+export const nebulaRelease: Command = {
+  path: ['nebula', 'release'],
+  args: '<resourceId>',
+  positionals: [1, 1],
+  summary: 'Release a package that already exists (CreateMcubeNebulaTask)',
+  description:
+    'Creates a release task for a package created earlier, e.g. after "nebula publish" failed at its task step ' +
+    '(the package stays; publishing the same version again is refused as H5VersionExists), or for another ' +
+    'release of the same package once its earlier task has ended. Choose the release kind explicitly.',
+  options: [...RELEASE_OPTIONS],
+  examples: ['mcube nebula release 42 --gray-whitelist 17', 'mcube nebula release 42 --official --memo "after the gray run"'],
+  async run(ctx) {
+    const command = this.path;
+    const raw = ctx.positionals[0]!;
+    if (!/^\d+$/.test(raw)) throw new UsageError(`package id "${raw}" is not a number`, command);
+    const { release, rules } = releaseOf(ctx, command);
+    const r = await ctx.client().createMcubeNebulaTask({ id: 0, packageId: Number(raw), bizType: 'nebula', memo: ctx.str('memo'), ...releaseFields(release, rules) });
+    const taskId = r.createMcubeNebulaTaskResult.nebulaTaskId;
+    ctx.emit({ resourceId: raw, taskId, release, requestId: r.requestId });
+    ctx.say(`package ${raw}: ${kindOf(release)}, task ${taskId}`);
   },
 };
