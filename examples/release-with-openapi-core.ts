@@ -6,8 +6,9 @@
  *   gray task on that whitelist -> official task -> pause -> continue -> end
  *
  * Run:  MPAAS_AK_ENV=<AccessKey id> MPAAS_SK_ENV=<secret> npx tsx examples/release-with-openapi-core.ts
- * Optional: MCUBE_ENDPOINT (host:port, default 127.0.0.1:8080), MCUBE_APP_ID (ALIPUB0000001),
- * MCUBE_WORKSPACE_ID (default), MCUBE_TENANT_ID (TENANT01), MCUBE_H5_ID (77777777),
+ * Optional: MCUBE_ENDPOINT (a URL as the mcube command takes it, or host:port; default
+ * http://127.0.0.1:8080), MPAAS_APP_ID (ALIPUB0000001), MPAAS_WORKSPACE_ID (default),
+ * MPAAS_TENANT_ID (TENANT01), MCUBE_H5_ID (77777777),
  * MCUBE_VHOST (h5app.com). It needs nothing but the vendor runtime and Node.
  */
 import OpenApi, { $OpenApiUtil } from '@alicloud/openapi-core';
@@ -22,17 +23,21 @@ if (!accessKeyId || !accessKeySecret) {
   console.error('Set MPAAS_AK_ENV and MPAAS_SK_ENV to an AccessKey id and secret.');
   process.exit(2);
 }
-const endpoint = env.MCUBE_ENDPOINT || '127.0.0.1:8080';
+// the vendor runtime takes host:port and a protocol; MCUBE_ENDPOINT may be the URL the mcube command uses
+const given = env.MCUBE_ENDPOINT || 'http://127.0.0.1:8080';
+const url = /^https?:\/\//i.test(given) ? new URL(given) : null;
+const endpoint = url ? url.host : given;
+const protocol = url?.protocol === 'https:' ? 'HTTPS' : 'HTTP';
 const common = {
-  AppId: env.MCUBE_APP_ID || 'ALIPUB0000001',
-  WorkspaceId: env.MCUBE_WORKSPACE_ID || 'default',
-  TenantId: env.MCUBE_TENANT_ID || 'TENANT01',
+  AppId: env.MPAAS_APP_ID || env.MCUBE_APP_ID || 'ALIPUB0000001',
+  WorkspaceId: env.MPAAS_WORKSPACE_ID || env.MCUBE_WORKSPACE_ID || 'default',
+  TenantId: env.MPAAS_TENANT_ID || env.MCUBE_TENANT_ID || 'TENANT01',
 };
 const h5Id = env.MCUBE_H5_ID || '77777777';
 
-// A CommonJS module: under plain Node ESM the class sits on `default`. The endpoint is host:port.
+// A CommonJS module: under plain Node ESM the class sits on `default`.
 const OpenApiClient = (OpenApi as any).default ?? OpenApi;
-const client = new OpenApiClient(new $OpenApiUtil.Config({ accessKeyId, accessKeySecret, endpoint, protocol: 'HTTP' }));
+const client = new OpenApiClient(new $OpenApiUtil.Config({ accessKeyId, accessKeySecret, endpoint, protocol }));
 
 /** One RPC call; returns the action's result object, or throws when ResultCode is not OK. */
 async function call(action: string, resultKey: string, body: Record<string, unknown> = {}): Promise<any> {

@@ -45,7 +45,8 @@ it('examples/release-with-openapi-core.ts drives a whole release against a runni
   expect(tasks.map((t) => [t.publish_type, t.publish_mode, t.task_status]).sort()).toEqual([[2, 1, 2], [3, 4, 2]]);
   expect(await knex('rsa_keys').where({ app_id: srv.creds.appId }).first()).toBeTruthy();
 
-  const bad = await run({ ...env, MPAAS_SK_ENV: 'wrong-secret-wrong-secret' });
+  // the endpoint as a URL (what the mcube command takes) reaches the same server: the wrong secret is what fails
+  const bad = await run({ ...env, MCUBE_ENDPOINT: srv.url, MPAAS_SK_ENV: 'wrong-secret-wrong-secret' });
   expect(bad.code).toBe(1);
   expect(bad.stderr).toMatch(/release failed: SignatureDoesNotMatch/);
 });
