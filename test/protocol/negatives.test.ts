@@ -125,6 +125,19 @@ describe('protocol failures answer a POP error and write nothing', () => {
     expectPop(await call(), 400, 'SignatureNonceUsed');
   });
 
+  it('a control character in the nonce or the key id is refused before it reaches the database, and fails no other call', async () => {
+    // signature 1.0 carries both in the form, where %00 decodes to a NUL; a PostgreSQL batch holding it used to fail whole
+    const others = Array.from({ length: 20 }, () => acs3({ ...base(), action: 'QueryMcubeVhost', params: common() }));
+    const bad = v1({ ...base(), nonce: `nul-\u0000-${Date.now()}`, action: 'QueryMcubeVhost', params: common() });
+    const badKey = v1({ ...base(), accessKeyId: 'MCAK\u0000X', action: 'QueryMcubeVhost', params: common() });
+    const [b, k, ...rest] = await Promise.all([bad, badKey, ...others]);
+    expectPop(b!, 400, 'InvalidParameter');
+    expect(b!.body.Message).toMatch(/SignatureNonce/);
+    expectPop(k!, 404, 'InvalidAccessKeyId.NotFound');
+    expect(rest.map((r) => r.status)).toEqual(Array(20).fill(200));
+    await refusedWritesNothing(() => setVhost({ nonce: `tab\t${Date.now()}` }), 400, 'InvalidParameter');
+  });
+
   it('a forged request does not burn the nonce of a later genuine one', async () => {
     const nonce = 'forged-first-' + Date.now();
     expectPop(await setVhost({ nonce, secret: 'wrong-secret-wrong-secret-00' }), 400, 'SignatureDoesNotMatch');

@@ -15,6 +15,8 @@ const COMMON_PARAMS = new Set([
   'AccessKeyId', 'Signature', 'SecurityToken', 'RegionId', 'SignatureType',
 ]);
 
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 const REQUIRED_SIGNED_HEADERS = ['host', 'x-acs-action', 'x-acs-version', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-content-sha256'];
 
 export interface ParsedCall {
@@ -183,6 +185,9 @@ export class Authenticator {
     const t = now();
     checkTimestamp(call.timestamp, t, config.auth.timestampSkewSec);
     if (call.nonce.length > 128) throw Pop.invalid('SignatureNonce', 'at most 128 characters');
+    // both go into SQL: PostgreSQL refuses a NUL in text, and one bad row must not fail the batch it joins
+    if (CONTROL.test(call.nonce)) throw Pop.invalid('SignatureNonce', 'contains a control character');
+    if (call.accessKeyId.length > 128 || CONTROL.test(call.accessKeyId)) throw Pop.keyNotFound();
     const hit = this.keyCache.get(call.accessKeyId);
     const row = hit && t - hit.at < this.cacheMs ? hit.row : await this.keyRow(call.accessKeyId, t);
     if (!row) throw Pop.keyNotFound();

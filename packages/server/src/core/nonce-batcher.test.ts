@@ -25,6 +25,16 @@ describe('NonceBatcher', () => {
     expect(await fresh(b, 'k1', 'n1')).toBe(false);
   });
 
+  it('a row the database refuses fails only its own request, not the others written with it', async () => {
+    const b = new NonceBatcher(db);
+    // PostgreSQL refuses a NUL in text; better-sqlite3 refuses to bind an object
+    const bad = (db.dialect === 'pg' ? 'bad\u0000nonce' : {}) as string;
+    const results = await Promise.allSettled([fresh(b, 'iso', 'ok-1'), fresh(b, 'iso', bad), fresh(b, 'iso', 'ok-2'), fresh(b, 'iso', 'ok-1')]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : 'refused'))).toEqual([true, 'refused', true, false]);
+    expect(await fresh(b, 'iso', 'ok-2')).toBe(false);
+  });
+
   it('holds across two batchers on one database, as across two nodes', async () => {
     const a = new NonceBatcher(db);
     const b = new NonceBatcher(db);

@@ -81,35 +81,43 @@ export class NonceBatcher {
     this.flushing = true;
     const batch = this.pending.splice(0, this.maxBatch);
     try {
-      // a nonce given twice in one batch: only its first request may pass
-      const seen = new Set<string>();
-      const first = batch.map((p) => {
-        const k = `${p.keyId}\u0000${p.nonce}`;
-        if (seen.has(k)) return false;
-        seen.add(k);
-        return true;
-      });
-      const written = this.db.sqliteBatch((run) => {
-        const fresh = batch.map((p, i) => first[i]! && run(INSERT_NONCE, [p.keyId, p.nonce, p.expiresAt]).changes === 1);
-        return { fresh, totals: this.countWindows(batch, fresh, (k, w, n) => Number(run(COUNT_WINDOW, [k, w, n]).rows[0]!.count)) };
-      });
-      const { fresh, totals } = written ?? (await this.writeShared(batch, first));
-      // requests of one key get consecutive counts in arrival order, as if counted one by one
-      const next = new Map<string, number>();
-      batch.forEach((p, i) => {
-        if (!fresh[i] || p.window === null) return p.resolve({ fresh: fresh[i]!, count: 0 });
-        const k = `${p.keyId}\u0000${p.window}`;
-        const { total, added } = totals.get(k)!;
-        const pos = (next.get(k) ?? 0) + 1;
-        next.set(k, pos);
-        p.resolve({ fresh: true, count: total - added + pos });
-      });
+      await this.write(batch);
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      // One request's row must not fail the others' (callers validate the values, this is the backstop):
+      // the batch is written again one request at a time, and only the failing ones are refused.
+      if (batch.length === 1) batch[0]!.reject(err);
+      else for (const p of batch) await this.write([p]).catch((e: unknown) => p.reject(e));
     } finally {
       this.flushing = false;
       if (this.pending.length) this.schedule();
     }
+  }
+
+  /** Writes a batch and resolves its requests; throws (resolving none) when the write fails. */
+  private async write(batch: Pending[]): Promise<void> {
+    // a nonce given twice in one batch: only its first request may pass
+    const seen = new Set<string>();
+    const first = batch.map((p) => {
+      const k = `${p.keyId}\u0000${p.nonce}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+    const written = this.db.sqliteBatch((run) => {
+      const fresh = batch.map((p, i) => first[i]! && run(INSERT_NONCE, [p.keyId, p.nonce, p.expiresAt]).changes === 1);
+      return { fresh, totals: this.countWindows(batch, fresh, (k, w, n) => Number(run(COUNT_WINDOW, [k, w, n]).rows[0]!.count)) };
+    });
+    const { fresh, totals } = written ?? (await this.writeShared(batch, first));
+    // requests of one key get consecutive counts in arrival order, as if counted one by one
+    const next = new Map<string, number>();
+    batch.forEach((p, i) => {
+      if (!fresh[i] || p.window === null) return p.resolve({ fresh: fresh[i]!, count: 0 });
+      const k = `${p.keyId}\u0000${p.window}`;
+      const { total, added } = totals.get(k)!;
+      const pos = (next.get(k) ?? 0) + 1;
+      next.set(k, pos);
+      p.resolve({ fresh: true, count: total - added + pos });
+    });
   }
 
   private countWindows<R>(batch: Pending[], fresh: boolean[], count: (keyId: string, window: number, n: number) => R): Map<string, { total: R; added: number }> {
