@@ -3,6 +3,7 @@ import * as m001 from './001_initial.js';
 import * as m002 from './002_upgrade.js';
 import * as m003 from './003_client_key_rotation.js';
 import * as m004 from './004_task_released_at.js';
+import * as m005 from './005_scale_indexes.js';
 
 /** Ordered migrations; an explicit list so they load the same under tsx, vitest and bundlers. */
 export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
@@ -10,6 +11,7 @@ export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Kn
   '002_upgrade': m002,
   '003_client_key_rotation': m003,
   '004_task_released_at': m004,
+  '005_scale_indexes': m005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -85,6 +85,8 @@ export interface Config {
     intervalSec: number;
     graceSec: number;
     uploadRetentionSec: number;
+    /** audit rows older than this many days are deleted by the janitor; 0 keeps them for ever */
+    auditRetentionDays: number;
   };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -220,6 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
       intervalSec: int(env, 'MCUBE_JANITOR_INTERVAL_SEC', 300, 0),
       graceSec: int(env, 'MCUBE_JANITOR_GRACE_SEC', 3600, 0),
       uploadRetentionSec: int(env, 'MCUBE_UPLOAD_RETENTION_SEC', 86400, 60),
+      auditRetentionDays: int(env, 'MCUBE_AUDIT_RETENTION_DAYS', 0, 0),
     },
     logLevel,
   };

@@ -57,6 +57,14 @@ function ajvError(e: ErrorObject): PopError {
   return Pop.invalid(name, e.message ?? 'invalid value');
 }
 
+/** Longest parameter value kept whole in the audit log; a whitelist's KeyIds may be a megabyte. */
+const AUDIT_VALUE_MAX = 2048;
+
+function auditValue(v: unknown): unknown {
+  if (typeof v !== 'string' || v.length <= AUDIT_VALUE_MAX) return v;
+  return `${v.slice(0, AUDIT_VALUE_MAX)}… (${v.length} characters in all)`;
+}
+
 export interface RpcOptions {
   deps: Deps;
   registry: ActionRegistry;
@@ -166,7 +174,7 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
     if (principal && entry?.def.mutates) {
       const secret = new Set(entry.def.secretParams ?? []);
       const recorded: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(params ?? call?.params ?? {})) recorded[k] = secret.has(k) ? '[redacted]' : v;
+      for (const [k, v] of Object.entries(params ?? call?.params ?? {})) recorded[k] = secret.has(k) ? '[redacted]' : auditValue(v);
       // Written before the answer leaves, so an acknowledged change always has its audit row.
       await deps.db
         .knex('audit_log')

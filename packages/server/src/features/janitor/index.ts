@@ -1,5 +1,6 @@
 import { sweepStaleEntries, WORK_ENTRY_PREFIX } from '../../core/stale-files.js';
 import { claimForPurge, forgetPurged } from '../../db/blob-registry.js';
+import type { Knex } from 'knex';
 import type { Deps } from '../../core/registry.js';
 
 export interface JanitorReport {
@@ -9,20 +10,22 @@ export interface JanitorReport {
   uploadsSwept: number;
   /** leftovers of killed writers: local-store temp files and package work folders */
   tempSwept: number;
+  /** audit rows past MCUBE_AUDIT_RETENTION_DAYS */
+  auditSwept: number;
 }
 
 /**
  * Removes stored objects that no committed row points at (see db/blob-registry.ts):
  * reservations older than the grace period (their writer crashed or failed),
  * objects whose rows were deleted, objects under pkg/ with no registry row at
- * all, and temporary uploads past their retention. Idempotent, so every node
- * may run it.
+ * all, temporary uploads past their retention, and audit rows past theirs.
+ * Idempotent, so every node may run it.
  */
 export async function runJanitor(deps: Deps): Promise<JanitorReport> {
   const { knex } = deps.db;
   const t = deps.now();
   const grace = deps.config.janitor.graceSec * 1000;
-  const report: JanitorReport = { pendingSwept: 0, deletedSwept: 0, orphansSwept: 0, uploadsSwept: 0, tempSwept: 0 };
+  const report: JanitorReport = { pendingSwept: 0, deletedSwept: 0, orphansSwept: 0, uploadsSwept: 0, tempSwept: 0, auditSwept: 0 };
   const drop = async (key: string) => {
     await deps.blobs.delete(key).catch((e: Error) => deps.log.warn('janitor delete failed', { key, error: e.message }));
   };
@@ -50,14 +53,25 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
     if (row.state === 'pending') report.pendingSwept++;
     else report.deletedSwept++;
   }
-  for await (const obj of deps.blobs.list('pkg/')) {
-    if (obj.lastModified !== undefined && obj.lastModified > t - grace) continue;
-    const row = await knex('blobs').where({ key: obj.key }).first('state');
-    if (!row) {
-      await drop(obj.key);
+  // objects no row points at, looked up a thousand at a time (one query per object was minutes a run with 600k packages)
+  let keys: string[] = [];
+  const sweepOrphans = async () => {
+    const known = new Set((await knex('blobs').whereIn('key', keys).pluck('key')) as string[]);
+    for (const key of keys) {
+      if (known.has(key)) continue;
+      // asked again right before the delete: a writer may have reserved the key since the batch was read
+      if (await knex('blobs').where({ key }).first('state')) continue;
+      await drop(key);
       report.orphansSwept++;
     }
+    keys = [];
+  };
+  for await (const obj of deps.blobs.list('pkg/')) {
+    if (obj.lastModified !== undefined && obj.lastModified > t - grace) continue;
+    keys.push(obj.key);
+    if (keys.length === 1000) await sweepOrphans();
   }
+  if (keys.length) await sweepOrphans();
   const keepUploads = deps.config.janitor.uploadRetentionSec * 1000;
   for await (const obj of deps.blobs.list('uploads/')) {
     if (obj.lastModified !== undefined && obj.lastModified <= t - keepUploads) {
@@ -65,11 +79,29 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
       report.uploadsSwept++;
     }
   }
+  report.auditSwept = await sweepAudit(knex, deps.config.janitor.auditRetentionDays, t);
   // a package build works in a folder under workDir and a local write in blobs/.tmp; a killed node leaves them behind
   report.tempSwept += (await deps.blobs.sweepTemp?.(grace)) ?? 0;
   report.tempSwept += await sweepStaleEntries(deps.config.packages.workDir, grace, deps.now(), WORK_ENTRY_PREFIX);
-  if (report.pendingSwept + report.deletedSwept + report.orphansSwept + report.uploadsSwept + report.tempSwept > 0) deps.log.info('janitor swept', { ...report });
+  if (report.pendingSwept + report.deletedSwept + report.orphansSwept + report.uploadsSwept + report.tempSwept + report.auditSwept > 0) deps.log.info('janitor swept', { ...report });
   return report;
+}
+
+/**
+ * Deletes audit rows older than the retention, oldest first, a range of ids at
+ * a time: ids grow with time, so every statement walks the primary key only
+ * (a filter on created_at alone would scan the table), and each is short.
+ */
+async function sweepAudit(knex: Knex, days: number, now: number, chunk = 5000): Promise<number> {
+  if (days <= 0) return 0;
+  const before = now - days * 86_400_000;
+  let swept = 0;
+  for (;;) {
+    const oldest = await knex('audit_log').orderBy('id').first('id', 'created_at');
+    if (!oldest || Number(oldest.created_at) >= before) return swept;
+    swept += await knex('audit_log').where('id', '<', Number(oldest.id) + chunk).andWhere('created_at', '<', before).del();
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 export function startJanitor(deps: Deps): { stop(): void } {
