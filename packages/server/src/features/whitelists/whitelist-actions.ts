@@ -4,7 +4,7 @@ import { formatDateTime } from '../../core/ids.js';
 import { defineAction, type ActionContext } from '../../core/registry.js';
 import { S, commonInput, resultBase } from '../../core/schema.js';
 import { FILE_URL_ERRORS } from '../storage/index.js';
-import { whitelistFileOpener } from './whitelist-file.js';
+import { withWhitelistFile } from './whitelist-file.js';
 import { WhitelistService } from './whitelist-service.js';
 import { WHITELIST_TYPE_HELP } from './whitelist-type.js';
 
@@ -144,10 +144,8 @@ export const updateMcubeWhitelist = defineAction<{ Id: string; KeyIds?: string; 
   handler: async (input, ctx) => {
     const ossUrl = input.OssUrl?.trim();
     if (input.KeyIds === undefined && !ossUrl) throw new PopError(400, 'MissingParameter', 'Either KeyIds or OssUrl must be supplied.');
-    const out = await service(ctx).add(scope(ctx), input.Id, {
-      inline: input.KeyIds,
-      openFile: ossUrl ? await whitelistFileOpener(ctx, ossUrl) : undefined,
-    });
+    const add = (openFile?: () => Promise<AsyncIterable<Buffer>>) => service(ctx).add(scope(ctx), input.Id, { inline: input.KeyIds, openFile });
+    const out = ossUrl ? await withWhitelistFile(ctx, ossUrl, add) : await add();
     return { AddWhitelistInfo: { FailNum: out.failNum, FailUserIds: out.failUserIds, SuccessNum: out.successNum } };
   },
 });

@@ -1,13 +1,24 @@
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
 import type { ActionContext } from '../../core/registry.js';
+import { withWorkDir } from '../nebula/work-dir.js';
 import { resolveUploadedObject } from '../storage/index.js';
 
 /**
- * Checks an uploaded whitelist file (OssUrl) before any transaction starts: it
- * must be one of the caller's uploads in our own store and at most
- * MCUBE_WHITELIST_IMPORT_MAX_BYTES; nothing else is ever fetched. Returns an
- * opener that streams it, so the import never holds the file whole.
+ * Runs `fn` with an opener of an uploaded whitelist file (OssUrl). The file is
+ * checked (one of the caller's uploads in our own store, at most
+ * MCUBE_WHITELIST_IMPORT_MAX_BYTES; nothing else is ever fetched) and copied
+ * to a work folder before `fn` starts its transaction: streamed from storage
+ * inside it, a slow read held the list locked (and on SQLite the one
+ * connection every signed call needs) for as long as the transfer took. The
+ * import still streams the local copy, so it never holds the file whole.
  */
-export async function whitelistFileOpener(ctx: ActionContext, ossUrl: string): Promise<() => Promise<AsyncIterable<Buffer>>> {
-  const { key } = await resolveUploadedObject(ctx.deps, ctx, ossUrl, { maxBytes: ctx.deps.config.whitelists.importMaxBytes, field: 'OssUrl' });
-  return () => ctx.deps.blobs.getStream(key);
+export async function withWhitelistFile<T>(ctx: ActionContext, ossUrl: string, fn: (open: () => Promise<AsyncIterable<Buffer>>) => Promise<T>): Promise<T> {
+  const maxBytes = ctx.deps.config.whitelists.importMaxBytes;
+  const { key } = await resolveUploadedObject(ctx.deps, ctx, ossUrl, { maxBytes, field: 'OssUrl' });
+  return withWorkDir(ctx.deps, 'whitelist-', async (dir) => {
+    const path = join(dir, 'ids.txt');
+    await ctx.deps.blobs.downloadToFile(key, path, maxBytes);
+    return fn(async () => createReadStream(path));
+  });
 }
