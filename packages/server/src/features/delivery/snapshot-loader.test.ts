@@ -73,3 +73,31 @@ describe('time-window admissions on two nodes whose clocks differ at the end tim
     }
   });
 });
+
+describe('time-window admissions in batches', () => {
+  it('users arriving together on two nodes fill exactly the free slots, in one transaction per node and turn; the rest keep no row', async () => {
+    const { deps } = srv.node;
+    const knex = deps.db.knex;
+    const r = await insertResource(knex, { h5_id: '55550003', h5_version: '1.0' });
+    const task = await insertTask(knex, r, { publish_type: 2, publish_mode: 2, grey_num: 7, grey_endtime: Date.now() + 3_600_000 });
+    const plan = { id: task.id, greyNum: 7, endTime: Date.now() + 3_600_000 } as Parameters<AdmissionCache['admit']>[0];
+    const a = new AdmissionCache(deps.db, deps.now, deps.log);
+    const b = new AdmissionCache(deps.db, deps.now, deps.log);
+    // one user admitted before: asking again in a batch takes no second slot
+    await a.admit(plan, 'early');
+    const transactions = vi.spyOn(knex, 'transaction');
+    const users = Array.from({ length: 40 }, (_, i) => `crowd-${i}`);
+    await Promise.all([...users.map((u, i) => (i % 2 ? a : b).admit(plan, u)), a.admit(plan, 'early'), b.admit(plan, 'early')]);
+    // one batch per node for the 42 calls of this turn
+    expect(transactions.mock.calls.length).toBeLessThanOrEqual(2);
+    transactions.mockRestore();
+    const rows: string[] = await knex('grey_admissions').where({ task_id: task.id }).orderBy('user_key').pluck('user_key');
+    expect(rows).toHaveLength(7);
+    expect(rows).toContain('early');
+    expect(Number((await knex('nebula_tasks').where({ id: task.id }).first('grey_admitted')).grey_admitted)).toBe(7);
+    // each node answers from memory: exactly the rows are admitted, everybody else is refused
+    for (const c of [a, b]) {
+      for (const u of [...users, 'early']) expect(c.verdict(plan, u), u).toBe(rows.includes(u) ? 'admitted' : 'rejected');
+    }
+  });
+});
