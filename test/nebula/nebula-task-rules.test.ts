@@ -167,6 +167,7 @@ describe('CreateMcubeNebulaTask refuses every broken rule, naming the field, and
     ['GreyNum missing', () => ({ PublishType: 2, PublishMode: 2, GreyEndtimeData: utcIn(3600_000) }), 'GreyNum'],
     ['GreyNum 0', () => ({ PublishType: 2, PublishMode: 2, GreyEndtimeData: utcIn(3600_000), GreyNum: 0 }), 'GreyNum'],
     ['GreyNum negative', () => ({ PublishType: 2, PublishMode: 2, GreyEndtimeData: utcIn(3600_000), GreyNum: -5 }), 'GreyNum'],
+    ['GreyNum over the cap', () => ({ PublishType: 2, PublishMode: 2, GreyEndtimeData: utcIn(3600_000), GreyNum: 1_000_001 }), 'GreyNum', /1 to 1000000/],
     ['GreyNum with whitelist mode', () => ({ PublishType: 2, PublishMode: 1, WhitelistIds: whitelistA, GreyNum: 5 }), 'GreyNum'],
     ['GreyEndtimeData with official', () => ({ PublishType: 3, GreyEndtimeData: utcIn(3600_000) }), 'GreyEndtimeData'],
     ['Percent missing', () => ({ PublishType: 2, PublishMode: 3 }), 'Percent'],
