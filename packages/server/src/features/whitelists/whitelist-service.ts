@@ -14,6 +14,9 @@ export interface AddOutcome {
   failUserIds: string;
 }
 
+/** An add as the list's counter sees it: the rows that were new. */
+type Added = AddOutcome & { added: number };
+
 export interface AddRequest {
   /** inline ids (normal list: separated by commas or line breaks) or expressions (regex list: one per line) */
   inline?: string;
@@ -100,8 +103,8 @@ export class WhitelistService {
         .ignore();
       const list = (await store.getByName(trx, s, name, this.lock))!;
       if (list.type !== 'normal') throw new BusinessError('WhitelistTypeMismatch', `Whitelist "${name}" is a ${list.type} list; IDE users get a normal list.`);
-      await store.insertValues(trx, this.deps.db.dialect, list.id, [...new Set(pieces.map((p) => p.value))]);
-      await store.touch(trx, list.id, now);
+      const added = await store.insertValues(trx, this.deps.db.dialect, list.id, [...new Set(pieces.map((p) => p.value))]);
+      await store.touch(trx, list.id, now, added);
       return list.id;
     });
   }
@@ -135,13 +138,14 @@ export class WhitelistService {
       if (req.openFile) sources.push(streamPieces(await req.openFile(), separators));
       const outcome = list.type === 'regex' ? await this.addRegex(trx, list, sources) : await this.addIds(trx, list, sources);
       if (outcome.successNum + outcome.failNum === 0) throw new BusinessError('EmptyWhitelistContent', 'No user id or expression was found in the input.');
-      await store.touch(trx, list.id, this.deps.now());
-      return outcome;
+      await store.touch(trx, list.id, this.deps.now(), outcome.added);
+      return { successNum: outcome.successNum, failNum: outcome.failNum, failUserIds: outcome.failUserIds };
     });
   }
 
-  private async addIds(trx: Knex.Transaction, list: Whitelist, sources: AsyncIterable<Piece>[]): Promise<AddOutcome> {
+  private async addIds(trx: Knex.Transaction, list: Whitelist, sources: AsyncIterable<Piece>[]): Promise<Added> {
     let successNum = 0;
+    let added = 0;
     const failed = new FailList();
     let batch = new Set<string>();
     for (const src of sources) {
@@ -154,19 +158,19 @@ export class WhitelistService {
         successNum++;
         batch.add(p.value);
         if (batch.size >= IMPORT_CHUNK) {
-          await store.insertValues(trx, this.deps.db.dialect, list.id, [...batch]);
+          added += await store.insertValues(trx, this.deps.db.dialect, list.id, [...batch]);
           batch = new Set();
           // SQLite runs synchronously: let device checks and other requests through between chunks.
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
     }
-    if (batch.size) await store.insertValues(trx, this.deps.db.dialect, list.id, [...batch]);
-    return { successNum, failNum: failed.count, failUserIds: failed.text() };
+    if (batch.size) added += await store.insertValues(trx, this.deps.db.dialect, list.id, [...batch]);
+    return { successNum, failNum: failed.count, failUserIds: failed.text(), added };
   }
 
   /** All or nothing: one refused expression, or one too many, refuses the whole call. */
-  private async addRegex(trx: Knex.Transaction, list: Whitelist, sources: AsyncIterable<Piece>[]): Promise<AddOutcome> {
+  private async addRegex(trx: Knex.Transaction, list: Whitelist, sources: AsyncIterable<Piece>[]): Promise<Added> {
     const existing = new Set(await store.values(trx, list.id));
     const fresh = new Set<string>();
     let successNum = 0;
@@ -186,8 +190,8 @@ export class WhitelistService {
         }
       }
     }
-    await store.insertValues(trx, this.deps.db.dialect, list.id, [...fresh]);
-    return { successNum, failNum: 0, failUserIds: '' };
+    const added = await store.insertValues(trx, this.deps.db.dialect, list.id, [...fresh]);
+    return { successNum, failNum: 0, failUserIds: '', added };
   }
 
   /** Removes one id (normal list) or one expression (regex list); the value is trimmed as when it was stored. */
@@ -198,7 +202,7 @@ export class WhitelistService {
       if (!value || !(await store.deleteValue(trx, list.id, value))) {
         throw new BusinessError('WhitelistValueNotFound', `Whitelist ${list.id} does not contain "${value.slice(0, 64)}".`);
       }
-      await store.touch(trx, list.id, this.deps.now());
+      await store.touch(trx, list.id, this.deps.now(), -1);
       return value;
     });
   }
