@@ -1,8 +1,9 @@
+import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantStore } from '../../packages/server/src/features/tenants/tenant-store.js';
 import { bump, insertResource, insertTask, insertWhitelist, setTaskStatusRow } from '../helpers/delivery-fixtures.js';
 import { ALL, deviceCheck, queryOf } from '../helpers/device-client.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, testDb, testPgUrl, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
 const knex = () => srv.node.deps.db.knex;
@@ -273,6 +274,28 @@ describe('refusals', () => {
     const own = await ask({ userId: 'x', workspaceId: 'other', query: ALL }, { clientKey: otherKey });
     expect(own.status).toBe(200);
     expect(own.body.data).toEqual([]);
+  });
+
+  it(`two client-key rotations at once chain: the second keeps the first one's new key as its previous (${testDb === 'postgres' ? 'forced overlap' : 'unforced on SQLite'})`, async () => {
+    const store = new TenantStore(srv.node.deps.db, srv.node.deps.box);
+    const original = await store.ensureWorkspace(srv.creds.appId, 'rotating');
+    // PostgreSQL: an outside lock on the row holds both rotations until both have started, so both read the row
+    // before either writes unless the read itself waits for the lock. SQLite runs writing transactions one at a time.
+    const outside = testDb === 'postgres' ? knexFactory({ client: 'pg', connection: testPgUrl, searchPath: [srv.env.schema!], pool: { min: 1, max: 1 } }) : null;
+    const hold = outside ? await outside.transaction() : null;
+    await hold?.('workspaces').where({ app_id: srv.creds.appId, workspace_id: 'rotating' }).forUpdate().first();
+    const rotating = Promise.all([store.rotateClientKey(srv.creds.appId, 'rotating', 3600), store.rotateClientKey(srv.creds.appId, 'rotating', 3600)]);
+    if (hold) {
+      await new Promise((r) => setTimeout(r, 300));
+      await hold.commit();
+    }
+    const [a, b] = await rotating;
+    await outside?.destroy();
+    const [first, second] = a!.previous === original ? [a!, b!] : [b!, a!];
+    expect(first.previous).toBe(original);
+    expect(second.previous).toBe(first.clientKey);
+    const row = await srv.node.deps.db.knex('workspaces').where({ app_id: srv.creds.appId, workspace_id: 'rotating' }).first('client_key', 'previous_client_key');
+    expect(row).toEqual({ client_key: second.clientKey, previous_client_key: first.clientKey });
   });
 
   it('400 for a bad platform or a query that is not JSON', async () => {

@@ -86,7 +86,9 @@ export class TenantStore {
    */
   async rotateClientKey(appId: string, workspaceId: string, graceSec: number): Promise<{ clientKey: string; previous: string; previousExpiresAt: number } | null> {
     return this.db.knex.transaction(async (trx) => {
-      const row = await trx('workspaces').where({ app_id: appId, workspace_id: workspaceId }).first('client_key');
+      // locked: two rotations at once must not both keep the same key as "previous" (the first new key would be lost)
+      const q = trx('workspaces').where({ app_id: appId, workspace_id: workspaceId }).first('client_key');
+      const row = await (this.db.dialect === 'pg' ? q.forUpdate() : q);
       if (!row) return null;
       const clientKey = newClientKey();
       const previousExpiresAt = this.now() + graceSec * 1000;
