@@ -306,6 +306,12 @@ describe('refusals', () => {
     const nul = await ask({ userId: 'x\u0000y' });
     expect(nul.status).toBe(400);
     expect(nul.body.resultMsg).toMatch(/control characters/);
+    // a lone surrogate (JSON "\ud800") would be stored as U+FFFD, another key than the one asked with: it took
+    // time-window slots without counting them
+    const lone = await ask({ userId: 'a\ud800' }, { json: true });
+    expect(lone.status).toBe(400);
+    expect(lone.body.resultMsg).toMatch(/valid Unicode/);
+    expect((await ask({ userId: 'emoji-\ud83d\ude00' }, { json: true })).status).toBe(200);
   });
 
   it('404 for another device path, 405 for another method', async () => {

@@ -211,6 +211,9 @@ export class AdmissionCache {
         const inserted: Array<{ user_key: string }> = await trx(admissions).insert(rows).onConflict(['task_id', 'user_key']).ignore().returning('user_key');
         for (const r of inserted) fresh.add(r.user_key);
       }
+      // every stored key must be one asked with (the device parser refuses what a database would change)
+      const asked = new Set(users);
+      for (const k of fresh) if (!asked.has(k)) throw new Error(`admission key stored as ${JSON.stringify(k)} matches no key asked with`);
       // already admitted (by this or another node): they keep the package and take no second slot
       if (fresh.size === 0) return users;
       const room = row ? Math.max(0, Number(row.grey_num) - Number(row.grey_admitted)) : 0;

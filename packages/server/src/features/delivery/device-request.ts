@@ -122,6 +122,8 @@ export function userKeyOf(f: Fields): string {
   if (key.length > MAX_ID_LENGTH) throw new BadDeviceRequest(`userId/deviceId has at most ${MAX_ID_LENGTH} characters`);
   // control characters (NUL above all: PostgreSQL text cannot hold it) are refused the same on both databases
   if (/[\u0000-\u001f\u007f]/.test(key)) throw new BadDeviceRequest('userId/deviceId must not contain control characters');
+  // a lone surrogate (JSON "\ud800") is stored as U+FFFD: the stored key would not be the key asked with
+  if (/\p{Cs}/u.test(key)) throw new BadDeviceRequest('userId/deviceId must be valid Unicode');
   return key;
 }
 
