@@ -17,6 +17,13 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/** A value the database or the driver refused (PostgreSQL SQLSTATE classes 22 and 23; a binding better-sqlite3 cannot take). */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^2[23]/.test(code)) return true;
+  return err instanceof TypeError || err instanceof RangeError;
+}
+
 const INSERT_NONCE = 'INSERT INTO request_nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (key_id, nonce) DO NOTHING';
 /**
  * PostgreSQL, one statement (one round trip) per batch: the nonces are
@@ -83,9 +90,10 @@ export class NonceBatcher {
     try {
       await this.write(batch);
     } catch (err) {
-      // One request's row must not fail the others' (callers validate the values, this is the backstop):
-      // the batch is written again one request at a time, and only the failing ones are refused.
-      if (batch.length === 1) batch[0]!.reject(err);
+      // One request's bad row must not fail the others' (callers validate the values, this is the backstop):
+      // after a data error the batch is written again one request at a time, and only the failing ones are
+      // refused. Any other failure (a busy or lost database) fails the batch as it is, at once.
+      if (batch.length === 1 || !isDataError(err)) for (const p of batch) p.reject(err);
       else for (const p of batch) await this.write([p]).catch((e: unknown) => p.reject(e));
     } finally {
       this.flushing = false;

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { ActionContext } from '../../core/registry.js';
 import { withWorkDir } from '../nebula/work-dir.js';
@@ -19,6 +19,12 @@ export async function withWhitelistFile<T>(ctx: ActionContext, ossUrl: string, f
   return withWorkDir(ctx.deps, 'whitelist-', async (dir) => {
     const path = join(dir, 'ids.txt');
     await ctx.deps.blobs.downloadToFile(key, path, maxBytes);
-    return fn(async () => createReadStream(path));
+    // closed whatever happens: an import that fails before reading the file must not keep it open
+    let stream: ReadStream | undefined;
+    try {
+      return await fn(async () => (stream = createReadStream(path)));
+    } finally {
+      stream?.destroy();
+    }
   });
 }
