@@ -6,7 +6,7 @@ import * as m004 from './004_task_released_at.js';
 import * as m005 from './005_scale_indexes.js';
 
 /** Ordered migrations; an explicit list so they load the same under tsx, vitest and bundlers. */
-export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
+export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void>; config?: { transaction?: boolean } }> = {
   '001_initial': m001,
   '002_upgrade': m002,
   '003_client_key_rotation': m003,
