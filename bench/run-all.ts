@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 const here = import.meta.dirname;
 let failed = 0;
-for (const bench of ['auth.ts', 'amr-build.ts', 'delivery.ts']) {
+for (const bench of ['auth.ts', 'amr-build.ts', 'delivery.ts', 'admissions.ts']) {
   console.log(`\n### bench/${bench}`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, bench)], { stdio: 'inherit', env: process.env });
   if (r.status !== 0) failed++;
