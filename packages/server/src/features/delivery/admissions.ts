@@ -11,6 +11,8 @@ interface TaskAdmissions {
   loading: Promise<void> | null;
   /** a second load of the set after the end time, for admissions other nodes committed late (ENDED_SETTLE_MS) */
   settle: NodeJS.Timeout | null;
+  /** raised whenever a snapshot shows the task with room: a "full" verdict begun before it is stale */
+  gen: number;
 }
 
 /** New users of one task waiting for the next batch (see flush). */
@@ -92,15 +94,17 @@ export class AdmissionCache {
       const ended = t.endTime !== null && t.endTime > 0 && now >= t.endTime;
       const full = t.greyAdmitted >= t.greyNum || ended;
       if (!s) {
-        s = { admitted: new Set(), complete: false, loading: null, settle: null };
+        s = { admitted: new Set(), complete: false, loading: null, settle: null, gen: 0 };
         this.tasks.set(t.id, s);
         await this.loadAll(t.id, s);
         s.complete = full;
         this.settleAfter(t.id, s, t.endTime);
       } else if (full && !s.complete) {
         await this.markFull(t.id, s, t.endTime);
-      } else if (!full && s.complete) {
-        // GreyNum was raised (or the end time moved): the set may grow again
+      } else if (!full) {
+        // GreyNum was raised (or the end time moved): the set may grow again, also if a load that
+        // was started when the task looked full ends after this (it must not mark it complete)
+        s.gen++;
         s.complete = false;
       }
     }
@@ -131,7 +135,7 @@ export class AdmissionCache {
   private async tryAdmit(task: TaskPlan, userKey: string): Promise<void> {
     let s = this.tasks.get(task.id);
     if (!s) {
-      s = { admitted: new Set(), complete: false, loading: null, settle: null };
+      s = { admitted: new Set(), complete: false, loading: null, settle: null, gen: 0 };
       this.tasks.set(task.id, s);
     }
     if (s.loading) return s.loading;
@@ -234,8 +238,10 @@ export class AdmissionCache {
    */
   private markFull(taskId: number, s: TaskAdmissions, endTime: number | null): Promise<void> {
     if (!s.loading) {
+      const gen = s.gen;
       s.loading = this.loadAll(taskId, s)
         .then(() => {
+          if (s.gen !== gen) return;
           s.complete = true;
           this.settleAfter(taskId, s, endTime);
         })

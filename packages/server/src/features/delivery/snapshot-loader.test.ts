@@ -101,3 +101,35 @@ describe('time-window admissions in batches', () => {
     }
   });
 });
+
+describe('time-window admissions and a GreyNum raise', () => {
+  it('a "task full" load that ends after a snapshot showed the raised GreyNum does not close the task on this node', async () => {
+    const { deps } = srv.node;
+    const knex = deps.db.knex;
+    const end = Date.now() + 3_600_000;
+    const r = await insertResource(knex, { h5_id: '55550004', h5_version: '1.0' });
+    const task = await insertTask(knex, r, { publish_type: 2, publish_mode: 2, grey_num: 1, grey_endtime: end });
+    const plan = { id: task.id, greyNum: 1, endTime: end } as Parameters<AdmissionCache['admit']>[0];
+    const c = new AdmissionCache(deps.db, deps.now, deps.log);
+    await c.prepare([{ id: task.id, greyNum: 1, greyAdmitted: 0, endTime: end }]);
+    await c.admit(plan, 'first');
+    // 'second' finds the task full; while this node loads the final set, GreyNum is raised and a snapshot shows it
+    const cache = c as unknown as { loadAll: (id: number, s: unknown) => Promise<void> };
+    const load = cache.loadAll.bind(c);
+    let raised = false;
+    cache.loadAll = async (id, s) => {
+      if (!raised) {
+        raised = true;
+        await knex('nebula_tasks').where({ id: task.id }).update({ grey_num: 5 });
+        await c.prepare([{ id: task.id, greyNum: 5, greyAdmitted: 1, endTime: end }]);
+      }
+      return load(id, s);
+    };
+    await c.admit(plan, 'second');
+    expect(raised).toBe(true);
+    const wider = { ...plan, greyNum: 5 };
+    expect(c.verdict(wider, 'second')).toBe('unknown');
+    await c.admit(wider, 'second');
+    expect(c.verdict(wider, 'second')).toBe('admitted');
+  });
+});
