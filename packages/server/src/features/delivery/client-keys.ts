@@ -12,6 +12,8 @@ export const scopeKey = (appId: string, workspaceId: string): string => appId + 
 
 const HIT_TTL_MS = 5 * 60_000;
 const MISS_TTL_MS = 30_000;
+/** how long a known key is kept again when the database cannot be asked (the next failure extends it again) */
+const STALE_TTL_MS = 30_000;
 const MAX_CACHED = 100_000;
 const KEY_SHAPE = /^[\x21-\x7e]{1,128}$/;
 
@@ -22,7 +24,8 @@ const KEY_SHAPE = /^[\x21-\x7e]{1,128}$/;
  * turn into a query per request.
  */
 export class ClientKeys {
-  private cache = new Map<string, { scope: DeviceScope | null; until: number }>();
+  /** `end`: a replaced key's end of grace, past which it is never served again */
+  private cache = new Map<string, { scope: DeviceScope | null; until: number; end?: number }>();
   private readonly inFlight = new Map<string, Promise<DeviceScope | null>>();
 
   constructor(
@@ -43,7 +46,24 @@ export class ClientKeys {
     return p;
   }
 
+  /**
+   * Looks a key up. When the database cannot answer, a key known before keeps
+   * working (devices are served from memory through an outage; the answer for
+   * a key may be at most one cache period old anyway); an unknown key fails.
+   */
   private async lookup(key: string): Promise<DeviceScope | null> {
+    try {
+      return await this.fromDatabase(key);
+    } catch (err) {
+      const now = this.now();
+      const known = this.cache.get(key);
+      if (!known?.scope || (known.end !== undefined && known.end <= now)) throw err;
+      known.until = Math.min(now + STALE_TTL_MS, known.end ?? Infinity);
+      return known.scope;
+    }
+  }
+
+  private async fromDatabase(key: string): Promise<DeviceScope | null> {
     const now = this.now();
     // the current key, or the one it replaced while its grace lasts (admin: workspaces rotate-client-key)
     const row = await this.db
@@ -53,9 +73,10 @@ export class ClientKeys {
       .first('app_id', 'workspace_id', 'client_key', 'previous_key_expires_at');
     const scope = row ? { appId: String(row.app_id), workspaceId: String(row.workspace_id), key: scopeKey(String(row.app_id), String(row.workspace_id)) } : null;
     // a replaced key is not remembered past the end of its grace
-    const until = !scope ? now + MISS_TTL_MS : row.client_key === key ? now + HIT_TTL_MS : Math.min(now + HIT_TTL_MS, Number(row.previous_key_expires_at));
+    const end = scope && row.client_key !== key ? Number(row.previous_key_expires_at) : undefined;
+    const until = !scope ? now + MISS_TTL_MS : Math.min(now + HIT_TTL_MS, end ?? Infinity);
     if (this.cache.size >= MAX_CACHED) this.cache = new Map();
-    this.cache.set(key, { scope, until });
+    this.cache.set(key, { scope, until, end });
     return scope;
   }
 }
