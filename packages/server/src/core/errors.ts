@@ -45,4 +45,21 @@ export const Pop = {
   timeout: () => new PopError(408, 'RequestTimeout', 'The request body was not received in time.'),
   badRequest: (why: string) => new PopError(400, 'InvalidParameter', why),
   internal: () => new PopError(500, 'InternalError', 'The request processing has failed due to some unknown error.'),
+  unavailable: () => new PopError(503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server; retry later.', { 'retry-after': '1' }),
 };
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'SQLITE_BUSY', '57P01', '57P02', '57P03', '53300']);
+
+/**
+ * A failure of the database connection rather than of the request: refused or
+ * lost connections, PostgreSQL shutting down or out of connections (SQLSTATE
+ * class 08, 57P0x, 53300), no pooled connection in time, SQLite busy. The
+ * caller answers 503 (retry) instead of 500, and logs it without a stack.
+ */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
+  if (!e) return false;
+  if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || /^08/.test(e.code))) return true;
+  if (e.name === 'KnexTimeoutError') return true;
+  return typeof e.message === 'string' && /Connection terminated|Connection ended unexpectedly|timeout exceeded when trying to connect|no answer from the database/.test(e.message);
+}

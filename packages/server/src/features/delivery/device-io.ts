@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isUnavailable } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { errorBody, RESULT_RATE_LIMITED } from './answer.js';
 import type { ClientKeys, DeviceScope } from './client-keys.js';
@@ -75,6 +76,10 @@ export function failWith(log: Logger, what: string): (res: ServerResponse, err: 
   return (res, err) => {
     if ((err as { aborted?: boolean }).aborted) return;
     if (err instanceof BadDeviceRequest) return send(res, err.status, errorBody(err.status, err.message));
+    if (isUnavailable(err)) {
+      log.warn(what, { error: (err as Error).message, unavailable: true });
+      return send(res, 503, errorBody(503, 'Temporarily unavailable; retry later.'), { 'retry-after': '1' });
+    }
     log.error(what, { error: (err as Error).message });
     send(res, 500, errorBody(500, 'Internal error.'));
   };
