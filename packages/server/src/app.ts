@@ -21,6 +21,9 @@ import { createDownloadGate } from './features/upgrade/download-gate.js';
 import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
 import { startJanitor } from './features/janitor/index.js';
 
+/** longest a readiness probe waits for the database before it answers 503 */
+const READY_TIMEOUT_MS = 2000;
+
 const HEALTHY = '{"status":"ok"}';
 const READY = '{"status":"ready"}';
 const DRAINING = '{"status":"draining"}';
@@ -124,14 +127,19 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
         sendJson(res, 503, DRAINING);
         return;
       }
-      db.knex
-        .raw('select 1')
+      // a database that stops answering (without refusing connections) must make the node unready, not hang the probe
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer from the database within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+      });
+      Promise.race([db.knex.raw('select 1'), late])
         .then(() => sendJson(res, 200, READY))
         .catch((e: Error) => {
           // the cause goes to the log; the answer is public and says only that the database is out of reach
           log.warn('readiness check failed', { error: e.message });
           sendJson(res, 503, UNAVAILABLE);
-        });
+        })
+        .finally(() => clearTimeout(timer));
       return;
     }
     if (path === '/metrics') {

@@ -9,6 +9,10 @@ import { PgStatements } from './pg-statements.js';
 
 export type Db = Knex;
 
+/** Connecting to PostgreSQL, and waiting for a free pooled connection: past these a call fails (503) instead of hanging. */
+const PG_CONNECT_TIMEOUT_MS = 5000;
+const PG_ACQUIRE_TIMEOUT_MS = 10_000;
+
 export interface SqliteRunResult {
   changes: number;
   rows: Array<Record<string, unknown>>;
@@ -102,7 +106,10 @@ export async function openDatabase(
     knex = knexFactory({
       client: 'pg',
       log: knexLog(opts.serverLog),
-      connection: config.databaseUrl,
+      // a database that stops answering fails calls within seconds instead of holding them (knex waits 60 s by
+      // default); keep-alive finds connections a vanished server or a NAT dropped
+      connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, keepAlive: true },
+      acquireConnectionTimeout: PG_ACQUIRE_TIMEOUT_MS,
       searchPath: schema ? [schema] : undefined,
       pool: {
         min: 0,
@@ -156,6 +163,8 @@ export async function openDatabase(
   if (dialect === 'pg') {
     hotPool = new pg.Pool({
       connectionString: config.databaseUrl ?? undefined,
+      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+      keepAlive: true,
       max: config.dbHotPoolMax,
       options: config.dbSchema ? `-c search_path=${config.dbSchema}` : undefined,
     });

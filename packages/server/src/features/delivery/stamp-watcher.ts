@@ -42,6 +42,7 @@ export function startStampWatcher(deps: Deps, consumers: readonly StampWatcherHo
     if (polling || stopped) return;
     polling = true;
     Promise.all(consumers.map((c) => c.poll()))
+      .then(reconnectNow)
       .catch((err: Error) => deps.log.warn('delivery stamp poll failed', { error: err.message }))
       .finally(() => {
         polling = false;
@@ -55,9 +56,11 @@ export function startStampWatcher(deps: Deps, consumers: readonly StampWatcherHo
   let backoff = 250;
   const client = deps.db.knex.client as { acquireRawConnection(): Promise<RawPgConnection> };
 
+  let connecting = false;
   const connect = async () => {
     retry = null;
-    if (stopped) return;
+    if (stopped || connecting) return;
+    connecting = true;
     let c: RawPgConnection | null = null;
     try {
       c = await client.acquireRawConnection();
@@ -101,7 +104,18 @@ export function startStampWatcher(deps: Deps, consumers: readonly StampWatcherHo
       if (stopped) return;
       deps.log.warn('delivery LISTEN failed; retrying', { error: (err as Error).message, inMs: backoff });
       schedule();
+    } finally {
+      connecting = false;
     }
+  };
+  // A poll that reached the database while the listener waits out its back-off (up to 10 s): the database is
+  // back, so listen again now rather than leave changes to the poll until the next attempt.
+  const reconnectNow = () => {
+    if (stopped || conn || connecting || !retry) return;
+    clearTimeout(retry);
+    retry = null;
+    backoff = 250;
+    void connect();
   };
   const schedule = () => {
     if (retry || stopped) return;
