@@ -120,6 +120,24 @@ describe('GET /metrics', () => {
     expect(srv.logs.some((l) => l.includes('readiness check failed'))).toBe(true);
   });
 
+  it('/readyz answers 503 within about 2 s when the database stops answering (without refusing)', async () => {
+    const srv = await start();
+    const db = srv.node.deps.db as { knex: unknown };
+    const knex = db.knex;
+    // a database that takes the probe's query and never answers it, as behind a frozen connection
+    db.knex = { raw: () => new Promise(() => {}) };
+    try {
+      const t0 = Date.now();
+      const r = await fetch(`${srv.url}/readyz`);
+      expect(r.status).toBe(503);
+      // the probe gives up on its own (a hang would end only at the test's timeout)
+      expect(Date.now() - t0).toBeLessThan(4000);
+      expect(srv.logs.some((l) => l.includes('no answer from the database'))).toBe(true);
+    } finally {
+      db.knex = knex;
+    }
+  });
+
   it('a device that leaves before its answer is not counted as answered', async () => {
     const srv = await start();
     // half a body, then gone: the server never answers this request
