@@ -38,12 +38,17 @@ interface RawPgConnection {
 export function startStampWatcher(deps: Deps, consumers: readonly StampWatcherHooks[]): StampWatcher {
   let stopped = false;
   let polling = false;
+  /** a poll failed since the last one that succeeded */
+  let pollFailed = false;
   const poll = () => {
     if (polling || stopped) return;
     polling = true;
     Promise.all(consumers.map((c) => c.poll()))
       .then(reconnectNow)
-      .catch((err: Error) => deps.log.warn('delivery stamp poll failed', { error: err.message }))
+      .catch((err: Error) => {
+        pollFailed = true;
+        deps.log.warn('delivery stamp poll failed', { error: err.message });
+      })
       .finally(() => {
         polling = false;
       });
@@ -108,13 +113,16 @@ export function startStampWatcher(deps: Deps, consumers: readonly StampWatcherHo
       connecting = false;
     }
   };
-  // A poll that reached the database while the listener waits out its back-off (up to 10 s): the database is
-  // back, so listen again now rather than leave changes to the poll until the next attempt.
+  // The first poll that reaches the database again after polls failed, while the listener waits out its
+  // back-off (up to 10 s): the database is back, so listen again now rather than leave changes to the poll
+  // until the next attempt. Only after failed polls: when just the listener is refused (the pool still
+  // works), its back-off stands.
   const reconnectNow = () => {
+    if (!pollFailed) return;
+    pollFailed = false;
     if (stopped || conn || connecting || !retry) return;
     clearTimeout(retry);
     retry = null;
-    backoff = 250;
     void connect();
   };
   const schedule = () => {
