@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { SecretBox, safeEqual } from './crypto.js';
 import { Pop } from './errors.js';
 import { parseForm } from './form.js';
+import { CONTROL_CHARS } from './text.js';
 import { acs3Signature, parseAcs3Authorization, rpcSignature, sha256Hex, type Acs3Authorization } from './signature.js';
 import { NonceBatcher } from './nonce-batcher.js';
 import type { Deps } from './registry.js';
@@ -14,8 +15,6 @@ const COMMON_PARAMS = new Set([
   'Action', 'Version', 'Format', 'Timestamp', 'SignatureNonce', 'SignatureMethod', 'SignatureVersion',
   'AccessKeyId', 'Signature', 'SecurityToken', 'RegionId', 'SignatureType',
 ]);
-
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 const REQUIRED_SIGNED_HEADERS = ['host', 'x-acs-action', 'x-acs-version', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-content-sha256'];
 
@@ -186,8 +185,8 @@ export class Authenticator {
     checkTimestamp(call.timestamp, t, config.auth.timestampSkewSec);
     if (call.nonce.length > 128) throw Pop.invalid('SignatureNonce', 'at most 128 characters');
     // both go into SQL: PostgreSQL refuses a NUL in text, and one bad row must not fail the batch it joins
-    if (CONTROL.test(call.nonce)) throw Pop.invalid('SignatureNonce', 'contains a control character');
-    if (call.accessKeyId.length > 128 || CONTROL.test(call.accessKeyId)) throw Pop.keyNotFound();
+    if (CONTROL_CHARS.test(call.nonce)) throw Pop.invalid('SignatureNonce', 'contains a control character');
+    if (call.accessKeyId.length > 128 || CONTROL_CHARS.test(call.accessKeyId)) throw Pop.keyNotFound();
     const hit = this.keyCache.get(call.accessKeyId);
     const row = hit && t - hit.at < this.cacheMs ? hit.row : await this.keyRow(call.accessKeyId, t);
     if (!row) throw Pop.keyNotFound();

@@ -1,4 +1,5 @@
 import { decodeFormComponent } from '../../core/form.js';
+import { CONTROL_CHARS } from '../../core/text.js';
 import type { DeviceCheck } from './engine/select.js';
 import { parseVersion, type Version } from './engine/versions.js';
 import { detached, TextCache } from './text-cache.js';
@@ -116,14 +117,22 @@ export interface ParsedCheck {
   installed: ReadonlyMap<string, InstalledApp>;
 }
 
+/**
+ * What a user key may not hold: control characters (NUL above all: PostgreSQL
+ * text cannot hold it; refused the same on both databases), and lone
+ * surrogates (JSON "\ud800"), which both databases store as U+FFFD, so the
+ * stored key would not be the key asked with.
+ */
+const BAD_KEY_CHAR = /[\u0000-\u001f\u007f]|\p{Cs}/u;
+
 /** The device's user key: userId, else deviceId; '' when neither was sent. */
 export function userKeyOf(f: Fields): string {
   const key = str(f, 'userId') || str(f, 'deviceId');
   if (key.length > MAX_ID_LENGTH) throw new BadDeviceRequest(`userId/deviceId has at most ${MAX_ID_LENGTH} characters`);
-  // control characters (NUL above all: PostgreSQL text cannot hold it) are refused the same on both databases
-  if (/[\u0000-\u001f\u007f]/.test(key)) throw new BadDeviceRequest('userId/deviceId must not contain control characters');
-  // a lone surrogate (JSON "\ud800") is stored as U+FFFD: the stored key would not be the key asked with
-  if (/\p{Cs}/u.test(key)) throw new BadDeviceRequest('userId/deviceId must be valid Unicode');
+  // one scan per check; which of the two it was is asked only when refusing
+  if (BAD_KEY_CHAR.test(key)) {
+    throw new BadDeviceRequest(CONTROL_CHARS.test(key) ? 'userId/deviceId must not contain control characters' : 'userId/deviceId must be valid Unicode');
+  }
   return key;
 }
 

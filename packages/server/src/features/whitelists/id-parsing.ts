@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import { CONTROL_CHARS } from '../../core/text.js';
 
 export const MAX_ID_LENGTH = 256;
 /** A raw piece (before trimming) longer than this is a failure whatever it holds, so streaming memory stays bounded. */
@@ -15,12 +16,11 @@ export interface Piece {
   overLong: boolean;
 }
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Why a normal-list id fails, or null when it is stored. Length counts UTF-16 code units. */
 export function idProblem(p: Piece): string | null {
   if (p.overLong || p.value.length > MAX_ID_LENGTH) return 'longer than 256 characters';
-  if (CONTROL.test(p.value)) return 'contains control characters';
+  if (CONTROL_CHARS.test(p.value)) return 'contains control characters';
   return null;
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { BusinessError } from '../../core/errors.js';
 import type { Deps } from '../../core/registry.js';
+import { CONTROL_CHARS } from '../../core/text.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { ID_SEPARATORS, idProblem, type Piece, REGEX_SEPARATORS, shownId, splitPieces, streamPieces } from './id-parsing.js';
 import { MAX_REGEX_PER_LIST, regexProblem } from './regex-rules.js';
@@ -31,7 +32,6 @@ export const IMPORT_CHUNK = 5000;
 export const MAX_NAME_LENGTH = 200;
 export const IDE_LIST_PREFIX = 'ide-';
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Ids on the wire are decimal strings or numbers; anything else can name no list. */
 export function parseListId(raw: string | number): number | null {
@@ -88,7 +88,7 @@ export class WhitelistService {
    */
   async createForIde(s: Scope, rawUserId: string, rawValue: string): Promise<number> {
     const userId = rawUserId.trim();
-    if (!userId || CONTROL.test(userId)) throw new BusinessError('InvalidUserId', 'UserId must be a non-empty user name without control characters.');
+    if (!userId || CONTROL_CHARS.test(userId)) throw new BusinessError('InvalidUserId', 'UserId must be a non-empty user name without control characters.');
     const name = checkName(IDE_LIST_PREFIX + userId);
     const pieces = splitPieces(rawValue, ID_SEPARATORS);
     if (!pieces.length) throw new BusinessError('EmptyWhitelistContent', 'WhitelistValue holds no user id.');
@@ -217,7 +217,7 @@ function checkName(raw: string): string {
   const name = raw.trim();
   if (!name) throw new BusinessError('InvalidWhitelistName', 'WhiteListName must not be empty.');
   if (name.length > MAX_NAME_LENGTH) throw new BusinessError('InvalidWhitelistName', `WhiteListName has at most ${MAX_NAME_LENGTH} characters.`);
-  if (CONTROL.test(name)) throw new BusinessError('InvalidWhitelistName', 'WhiteListName must not contain control characters.');
+  if (CONTROL_CHARS.test(name)) throw new BusinessError('InvalidWhitelistName', 'WhiteListName must not contain control characters.');
   return name;
 }
 
