@@ -63,3 +63,10 @@ export function isUnavailable(err: unknown): boolean {
   if (e.name === 'KnexTimeoutError') return true;
   return typeof e.message === 'string' && /Connection terminated|Connection ended unexpectedly|timeout exceeded when trying to connect|no answer from the database/.test(e.message);
 }
+
+/** A value the database or the driver refused (PostgreSQL SQLSTATE classes 22 and 23; a binding better-sqlite3 cannot take). */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^2[23]/.test(code)) return true;
+  return err instanceof TypeError || err instanceof RangeError;
+}

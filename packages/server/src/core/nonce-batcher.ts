@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { isDataError } from './errors.js';
 
 export interface Admission {
   /** the nonce was unused for this key */
@@ -15,13 +16,6 @@ interface Pending {
   window: number | null;
   resolve: (a: Admission) => void;
   reject: (err: unknown) => void;
-}
-
-/** A value the database or the driver refused (PostgreSQL SQLSTATE classes 22 and 23; a binding better-sqlite3 cannot take). */
-function isDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && /^2[23]/.test(code)) return true;
-  return err instanceof TypeError || err instanceof RangeError;
 }
 
 const INSERT_NONCE = 'INSERT INTO request_nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (key_id, nonce) DO NOTHING';
