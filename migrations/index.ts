@@ -4,6 +4,7 @@ import * as m002 from './002_upgrade.js';
 import * as m003 from './003_client_key_rotation.js';
 import * as m004 from './004_task_released_at.js';
 import * as m005 from './005_scale_indexes.js';
+import * as m006 from './006_whitelist_changes.js';
 
 /** Ordered migrations; an explicit list so they load the same under tsx, vitest and bundlers. */
 export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void>; config?: { transaction?: boolean } }> = {
@@ -12,6 +13,7 @@ export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Kn
   '003_client_key_rotation': m003,
   '004_task_released_at': m004,
   '005_scale_indexes': m005,
+  '006_whitelist_changes': m006,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -47,6 +47,7 @@ export class Metrics {
   private readonly deviceLatency = new Map<DeviceEndpointName, Histogram>();
   private snapshotBuilds = 0;
   private snapshotFailures = 0;
+  private readonly whitelistLoads = { whole: 0, changes: 0 };
   private readonly buildLatency = new Histogram();
   /** started by the first scrape (a 20 ms libuv timer), so a node nobody scrapes and the admin command run none */
   private loopDelay: IntervalHistogram | null = null;
@@ -80,6 +81,11 @@ export class Metrics {
     this.snapshotFailures++;
   }
 
+  /** A whitelist brought up to date for delivery: read whole, or from its change log. */
+  whitelistLoaded(how: 'whole' | 'changes'): void {
+    this.whitelistLoads[how]++;
+  }
+
   stop(): void {
     this.loopDelay?.disable();
   }
@@ -106,6 +112,8 @@ export class Metrics {
 
     family('mcube_delivery_snapshot_builds_total', 'counter', 'Delivery snapshots built on this node.');
     out.push(`mcube_delivery_snapshot_builds_total ${this.snapshotBuilds}`);
+    family('mcube_whitelist_loads_total', 'counter', 'Whitelists brought up to date for delivery on this node: read whole, or by applying their logged changes.');
+    for (const [how, n] of Object.entries(this.whitelistLoads)) out.push(`mcube_whitelist_loads_total{how="${how}"} ${n}`);
     family('mcube_delivery_snapshot_build_failures_total', 'counter', 'Delivery snapshot builds that failed (the previous snapshot kept serving).');
     out.push(`mcube_delivery_snapshot_build_failures_total ${this.snapshotFailures}`);
     family('mcube_delivery_snapshot_build_duration_seconds', 'histogram', 'Time to build a delivery snapshot.');

@@ -3,12 +3,14 @@ import type { Deps } from '../../core/registry.js';
 import { num } from '../../db/database.js';
 import type { AdmissionCache } from './admissions.js';
 import { scopeKey } from './client-keys.js';
-import { PACKED_FROM, PackedIdSet } from './engine/id-set.js';
+import { OverlayIdSet, PACKED_FROM, PackedIdSet } from './engine/id-set.js';
+import { CHANGE_LOG_KEEP } from '../whitelists/whitelist-store.js';
 import { buildSnapshot, compileWhitelist, whitelistIdsOf, type CompiledWhitelist, type ResourceRow, type Snapshot, type TaskRow } from './snapshot.js';
 
 /** What a holder keeps between builds so a change to one task does not reload a million-id whitelist or re-sign every URL. */
 export interface LoaderCaches {
-  whitelists: Map<number, { version: string; compiled: CompiledWhitelist }>;
+  /** by list id: the list as read at `version` (type and change_seq) */
+  whitelists: Map<number, { version: string; seq: number; compiled: CompiledWhitelist }>;
   urls: Map<string, { url: string; signedAt: number }>;
 }
 
@@ -123,7 +125,6 @@ function toRows(r: Record<string, unknown>): { task: TaskRow; resource: Resource
   };
 }
 
-/** Whitelists referenced by releasing whitelist tasks; a list is reloaded only when its modified_at or entry_count moved. */
 /** The ids of the whitelists the whitelist-gray tasks among `rows` name. */
 function wantedWhitelists(rows: ReadonlyArray<{ task: TaskRow }>): Set<number> {
   const wanted = new Set<number>();
@@ -148,23 +149,53 @@ export async function loadWhitelists(
   const out = new Map<number, CompiledWhitelist>();
   if (wanted.size) {
     // scoped by app and workspace: a task can never reach another tenant's list
-    const lists = await deps.db.knex('whitelists').where({ app_id: appId, workspace_id: workspaceId }).whereIn('id', [...wanted]).select('id', 'type', 'modified_at', 'entry_count');
+    const lists = await deps.db.knex('whitelists').where({ app_id: appId, workspace_id: workspaceId }).whereIn('id', [...wanted]).select('id', 'type', 'entry_count', 'change_seq');
     for (const l of lists) {
       const id = num(l.id);
-      const version = `${l.type}:${num(l.modified_at)}:${num(l.entry_count)}`;
+      const type = String(l.type);
+      const seq = num(l.change_seq);
+      const version = `${type}:${seq}`;
       const cached = caches.whitelists.get(id);
       if (cached && cached.version === version) {
         out.set(id, cached.compiled);
         continue;
       }
-      const values = await loadEntries(deps, id, String(l.type) !== 'regex' && num(l.entry_count) >= PACKED_FROM);
-      const compiled = compileWhitelist(id, String(l.type), values, warn);
-      caches.whitelists.set(id, { version, compiled });
+      const caughtUp = cached && cached.version.startsWith(`${type}:`) ? await catchUp(deps, id, cached, seq) : null;
+      if (caughtUp) deps.metrics.whitelistLoaded('changes');
+      const compiled =
+        caughtUp ?? compileWhitelist(id, type, await loadEntries(deps, id, type !== 'regex' && num(l.entry_count) >= PACKED_FROM), warn);
+      if (!caughtUp) deps.metrics.whitelistLoaded('whole');
+      caches.whitelists.set(id, { version, seq, compiled });
       out.set(id, compiled);
     }
   }
   for (const id of caches.whitelists.keys()) if (!out.has(id)) caches.whitelists.delete(id);
   return out;
+}
+
+/** Most ids added or removed on top of a list read whole before it is read whole again. */
+const OVERLAY_MAX = 50_000;
+
+/**
+ * A big normal list brought up to `seq` from its change log, or null when
+ * it must be read whole: a regex or small list (cheap to read), a gap in the
+ * log (a change too big to log, or rows pruned), or too many changes on top
+ * of the last whole read. Every node applies the same log in the same order.
+ */
+async function catchUp(deps: Deps, id: number, cached: { seq: number; compiled: CompiledWhitelist }, seq: number): Promise<CompiledWhitelist | null> {
+  const ids = cached.compiled.ids;
+  if (!ids || ids.size < PACKED_FROM || seq <= cached.seq || seq - cached.seq > CHANGE_LOG_KEEP) return null;
+  const rows: Array<{ seq: unknown; value: string; added: unknown }> = await deps.db
+    .knex('whitelist_changes')
+    .where({ whitelist_id: id })
+    .andWhere('seq', '>', cached.seq)
+    .andWhere('seq', '<=', seq)
+    .orderBy('seq')
+    .select('seq', 'value', 'added');
+  if (rows.length !== seq - cached.seq) return null;
+  const next = OverlayIdSet.apply(ids, rows.map((r) => ({ value: r.value, added: num(r.added) === 1 })));
+  if (next.changes > OVERLAY_MAX) return null;
+  return compileWhitelist(id, 'normal', next);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { answerHead, asyncReqRateOf, entryJson, piece, type Piece } from './answer.js';
-import { idSetOf, PackedIdSet, type IdSet } from './engine/id-set.js';
+import { idSetOf, OverlayIdSet, PackedIdSet, type IdSet } from './engine/id-set.js';
 import { compileRules, ruleSetOf, type RuleSet } from './engine/rules.js';
 import { seedHashOf } from './engine/select.js';
 import { compareVersions, parseVersion, type Version } from './engine/versions.js';
@@ -164,7 +164,7 @@ export function compileWhitelist(id: number, type: string, values: Iterable<stri
     }
     return { id, ids: null, regexes, any, memoKey: null, memoHit: false };
   }
-  const ids = values instanceof PackedIdSet ? values : idSetOf(values as Iterable<string>);
+  const ids = values instanceof PackedIdSet || values instanceof OverlayIdSet ? values : idSetOf(values as Iterable<string>);
   return { id, ids, regexes: [], any: null, memoKey: null, memoHit: false };
 }
 

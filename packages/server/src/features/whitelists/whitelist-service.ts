@@ -5,7 +5,7 @@ import { CONTROL_CHARS } from '../../core/text.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { ID_SEPARATORS, idProblem, type Piece, REGEX_SEPARATORS, shownId, splitPieces, streamPieces } from './id-parsing.js';
 import { MAX_REGEX_PER_LIST, regexProblem } from './regex-rules.js';
-import { type Scope, type Whitelist, whitelistStore as store } from './whitelist-store.js';
+import { CHANGE_LOG_MAX, type Scope, type Whitelist, whitelistStore as store } from './whitelist-store.js';
 import { parseWhitelistType } from './whitelist-type.js';
 
 export interface AddOutcome {
@@ -16,7 +16,8 @@ export interface AddOutcome {
 }
 
 /** An add as the list's counter sees it: the rows that were new. */
-type Added = AddOutcome & { added: number };
+/** `logged`: the change for the nodes' change log, null when it is too big to log */
+type Added = AddOutcome & { added: number; logged: Array<{ value: string; added: boolean }> | null };
 
 export interface AddRequest {
   /** inline ids (normal list: separated by commas or line breaks) or expressions (regex list: one per line) */
@@ -103,8 +104,9 @@ export class WhitelistService {
         .ignore();
       const list = (await store.getByName(trx, s, name, this.lock))!;
       if (list.type !== 'normal') throw new BusinessError('WhitelistTypeMismatch', `Whitelist "${name}" is a ${list.type} list; IDE users get a normal list.`);
-      const added = await store.insertValues(trx, this.deps.db.dialect, list.id, [...new Set(pieces.map((p) => p.value))]);
-      await store.touch(trx, list.id, now, added);
+      const values = [...new Set(pieces.map((p) => p.value))];
+      const added = await store.insertValues(trx, this.deps.db.dialect, list.id, values);
+      await store.touch(trx, list.id, now, added, asAdded(values));
       return list.id;
     });
   }
@@ -138,7 +140,7 @@ export class WhitelistService {
       if (req.openFile) sources.push(streamPieces(await req.openFile(), separators));
       const outcome = list.type === 'regex' ? await this.addRegex(trx, list, sources) : await this.addIds(trx, list, sources);
       if (outcome.successNum + outcome.failNum === 0) throw new BusinessError('EmptyWhitelistContent', 'No user id or expression was found in the input.');
-      await store.touch(trx, list.id, this.deps.now(), outcome.added);
+      await store.touch(trx, list.id, this.deps.now(), outcome.added, outcome.logged);
       return { successNum: outcome.successNum, failNum: outcome.failNum, failUserIds: outcome.failUserIds };
     });
   }
@@ -148,6 +150,8 @@ export class WhitelistService {
     let added = 0;
     const failed = new FailList();
     let batch = new Set<string>();
+    // the values in the order they were added, for the change log while they fit in it
+    let logged: string[] | null = [];
     for (const src of sources) {
       for await (const p of src) {
         this.checkImportSize(successNum + failed.count + 1);
@@ -157,6 +161,7 @@ export class WhitelistService {
         }
         successNum++;
         batch.add(p.value);
+        if (logged && logged.push(p.value) > CHANGE_LOG_MAX) logged = null;
         if (batch.size >= IMPORT_CHUNK) {
           added += await store.insertValues(trx, this.deps.db.dialect, list.id, [...batch]);
           batch = new Set();
@@ -166,7 +171,7 @@ export class WhitelistService {
       }
     }
     if (batch.size) added += await store.insertValues(trx, this.deps.db.dialect, list.id, [...batch]);
-    return { successNum, failNum: failed.count, failUserIds: failed.text(), added };
+    return { successNum, failNum: failed.count, failUserIds: failed.text(), added, logged: logged && asAdded(logged) };
   }
 
   /** All or nothing: one refused expression, or one too many, refuses the whole call. */
@@ -191,7 +196,8 @@ export class WhitelistService {
       }
     }
     const added = await store.insertValues(trx, this.deps.db.dialect, list.id, [...fresh]);
-    return { successNum, failNum: 0, failUserIds: '', added };
+    // a regex list is small and always read whole
+    return { successNum, failNum: 0, failUserIds: '', added, logged: null };
   }
 
   /** Removes one id (normal list) or one expression (regex list); the value is trimmed as when it was stored. */
@@ -202,7 +208,7 @@ export class WhitelistService {
       if (!value || !(await store.deleteValue(trx, list.id, value))) {
         throw new BusinessError('WhitelistValueNotFound', `Whitelist ${list.id} does not contain "${value.slice(0, 64)}".`);
       }
-      await store.touch(trx, list.id, this.deps.now(), -1);
+      await store.touch(trx, list.id, this.deps.now(), -1, [{ value, added: false }]);
       return value;
     });
   }
@@ -245,6 +251,8 @@ function failList(pieces: Piece[]): string {
   for (const p of pieces) f.add(p);
   return f.text();
 }
+
+const asAdded = (values: string[]) => values.map((value) => ({ value, added: true }));
 
 async function* toAsync<T>(items: T[]): AsyncGenerator<T> {
   yield* items;

@@ -22,6 +22,10 @@ type Q = Knex | Knex.Transaction;
 
 /** Rows per SQLite INSERT: 2 bound values each, far below its limit of 32766 variables. */
 export const INSERT_BATCH = 1000;
+/** Values one change may log; a bigger change (an import) makes the nodes read the whole list. */
+export const CHANGE_LOG_MAX = 1000;
+/** Logged changes kept per list; a node further behind reads the whole list. */
+export const CHANGE_LOG_KEEP = 10_000;
 /** Rows per PostgreSQL INSERT: one array parameter, so only memory bounds it. */
 export const PG_INSERT_BATCH = 5000;
 
@@ -80,6 +84,7 @@ export const whitelistStore = {
 
   async delete(q: Q, s: Scope, id: number): Promise<void> {
     await q('whitelist_entries').where({ whitelist_id: id }).delete();
+    await q('whitelist_changes').where({ whitelist_id: id }).delete();
     await scoped(q, s).where({ id }).delete();
   },
 
@@ -117,15 +122,30 @@ export const whitelistStore = {
   },
 
   /**
-   * Moves entry_count by the rows a change added (or removed, negative) and
-   * stamps the change time. The callers hold the list locked (FOR UPDATE, or
-   * SQLite's write transaction), so the counter stays exact; a count(*) here
-   * cost a quarter of a second per change on a million-id list.
+   * Moves entry_count by the rows a change added (or removed, negative),
+   * stamps the change time and logs the change for the nodes that hold the
+   * list (whitelist_changes): `changes` are the values in the order they were
+   * applied, or null for a change too big to log, which takes one seq with
+   * no row so that nodes read the whole list again. The callers hold the
+   * list locked (FOR UPDATE, or SQLite's write transaction), so the counter
+   * and the seqs stay exact; a count(*) here cost a quarter of a second per
+   * change on a million-id list.
    */
-  async touch(q: Q, whitelistId: number, now: number, delta: number): Promise<void> {
+  async touch(q: Q, whitelistId: number, now: number, delta: number, changes: ReadonlyArray<{ value: string; added: boolean }> | null): Promise<void> {
+    const logged = changes && changes.length <= CHANGE_LOG_MAX ? changes : null;
+    const row = await q('whitelists').where({ id: whitelistId }).first('change_seq');
+    const from = num(row?.change_seq);
+    const to = from + (logged ? logged.length : 1);
     await q('whitelists')
       .where({ id: whitelistId })
-      .update({ entry_count: q.raw('entry_count + ?', [delta]), modified_at: now });
+      .update({ entry_count: q.raw('entry_count + ?', [delta]), modified_at: now, change_seq: to });
+    if (logged) {
+      for (let i = 0; i < logged.length; i += INSERT_BATCH / 2) {
+        await q('whitelist_changes').insert(logged.slice(i, i + INSERT_BATCH / 2).map((c, k) => ({ whitelist_id: whitelistId, seq: from + i + k + 1, value: c.value, added: c.added ? 1 : 0 })));
+      }
+    }
+    // what no node will ask for: changes a node cannot catch up on by log it reads whole anyway
+    await q('whitelist_changes').where({ whitelist_id: whitelistId }).andWhere('seq', '<=', to - CHANGE_LOG_KEEP).delete();
   },
 
   /** Tasks that are not finished (task_status != 2) and name this list in whitelist_ids: offline-package task ids, then "upgrade task <id>". */

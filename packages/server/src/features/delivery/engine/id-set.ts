@@ -194,3 +194,46 @@ export function idSetOf(ids: Iterable<string>): IdSet {
   const all = ids instanceof Set ? (ids as Set<string>) : new Set(ids);
   return all.size < PACKED_FROM ? all : PackedIdSet.of(all);
 }
+
+/**
+ * A big list with the changes logged since it was read (whitelist_changes):
+ * the read list stays shared, untouched, and the few ids added or removed
+ * since sit beside it. Exact: `added` holds only ids the base lacks,
+ * `removed` only ids it has.
+ */
+export class OverlayIdSet implements IdSet {
+  private constructor(
+    readonly base: IdSet,
+    private readonly added: ReadonlySet<string>,
+    private readonly removed: ReadonlySet<string>,
+  ) {}
+
+  get size(): number {
+    return this.base.size + this.added.size - this.removed.size;
+  }
+
+  /** ids added or removed on top of the base */
+  get changes(): number {
+    return this.added.size + this.removed.size;
+  }
+
+  has(id: string): boolean {
+    return this.added.has(id) || (!this.removed.has(id) && this.base.has(id));
+  }
+
+  /** `set` with `changes` applied in order; `set` itself is left as it is. */
+  static apply(set: IdSet, changes: Iterable<{ value: string; added: boolean }>): OverlayIdSet {
+    const base = set instanceof OverlayIdSet ? set.base : set;
+    const added = new Set(set instanceof OverlayIdSet ? set.added : []);
+    const removed = new Set(set instanceof OverlayIdSet ? set.removed : []);
+    for (const c of changes) {
+      const inBase = base.has(c.value);
+      if (c.added) {
+        if (inBase) removed.delete(c.value);
+        else added.add(c.value);
+      } else if (inBase) removed.add(c.value);
+      else added.delete(c.value);
+    }
+    return new OverlayIdSet(base, added, removed);
+  }
+}

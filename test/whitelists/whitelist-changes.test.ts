@@ -1,0 +1,131 @@
+// A node that holds a big list brings it up to date from the list's change log
+// (whitelist_changes) instead of reading it whole; whatever path it takes, it
+// must end with exactly the list a fresh read gives.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OverlayIdSet, PACKED_FROM } from '../../packages/server/src/features/delivery/engine/id-set.js';
+import { loadWhitelists, newLoaderCaches } from '../../packages/server/src/features/delivery/snapshot-loader.js';
+import { CHANGE_LOG_MAX } from '../../packages/server/src/features/whitelists/whitelist-store.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { openapiCore } from '../helpers/vendor-clients.js';
+
+let srv: TestServer;
+let call: ReturnType<typeof openapiCore>;
+beforeAll(async () => {
+  srv = await startTestServer();
+  call = openapiCore(srv.host, srv.creds);
+});
+afterAll(async () => {
+  await srv?.close();
+});
+
+const ok = async (action: string, body: Record<string, unknown>) => {
+  const res = await call(action, { AppId: srv.creds.appId, WorkspaceId: srv.creds.workspaceId, TenantId: srv.creds.tenantId, ...body });
+  expect(res.statusCode).toBe(200);
+  expect(res.body.ResultCode).toBe('OK');
+  return res.body;
+};
+const addIds = (id: string, ids: string[]) => ok('UpdateMcubeWhitelist', { Id: id, KeyIds: ids.join(',') });
+const removeId = (id: string, value: string) => ok('DeleteMdsWhitelistContent', { WhitelistId: id, WhitelistValue: value });
+const loadsOf = async () => {
+  const text = srv.node.deps.metrics.render();
+  const n = (how: string) => Number(new RegExp(`mcube_whitelist_loads_total\\{how="${how}"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+  return { whole: n('whole'), changes: n('changes') };
+};
+const warn = () => {};
+
+describe('a big whitelist changed a few ids at a time', () => {
+  it('is brought up to date from the change log, and holds exactly what a fresh read gives', async () => {
+    const { deps } = srv.node;
+    const { appId, workspaceId } = srv.creds;
+    const id = (await ok('CreateMcubeWhitelist', { WhiteListName: 'big-changing', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId as string;
+    const base = Array.from({ length: PACKED_FROM + 100 }, (_, i) => `base-${i}`);
+    // an import bigger than one change may log: nodes read the list whole
+    for (let i = 0; i < base.length; i += 2000) await addIds(id, base.slice(i, i + 2000));
+    const wanted = new Set([Number(id)]);
+    const caches = newLoaderCaches();
+    const load = async (c = caches) => (await loadWhitelists(deps, appId, workspaceId, wanted, c, warn)).get(Number(id))!;
+
+    let loads = await loadsOf();
+    const first = await load();
+    expect(await loadsOf()).toEqual({ whole: loads.whole + 1, changes: loads.changes });
+    expect(first.ids!.size).toBe(base.length);
+
+    // a few changes, in an order where it matters: an id added then removed, a base id removed then added back
+    await addIds(id, ['new-1', 'new-2']);
+    await removeId(id, 'new-1');
+    await removeId(id, 'base-7');
+    await removeId(id, 'base-8');
+    await addIds(id, ['base-8', 'new-3']);
+    loads = await loadsOf();
+    const caught = await load();
+    expect(await loadsOf()).toEqual({ whole: loads.whole, changes: loads.changes + 1 });
+    expect(caught.ids).toBeInstanceOf(OverlayIdSet);
+    const fresh = await load(newLoaderCaches());
+    const probes = ['new-1', 'new-2', 'new-3', 'base-0', 'base-7', 'base-8', `base-${base.length - 1}`, 'never'];
+    const member = (l: typeof first) => probes.map((p) => `${p}:${l.ids!.has(p)}`);
+    expect(member(caught)).toEqual(member(fresh));
+    expect(member(caught)).toEqual(['new-1:false', 'new-2:true', 'new-3:true', 'base-0:true', 'base-7:false', 'base-8:true', `base-${base.length - 1}:true`, 'never:false']);
+    expect(caught.ids!.size).toBe(fresh.ids!.size);
+    expect(caught.ids!.size).toBe(base.length + 1);
+
+    // nothing changed: the same compiled list, no load at all
+    loads = await loadsOf();
+    expect(await load()).toBe(caught);
+    expect(await loadsOf()).toEqual(loads);
+
+    // a change too big to log leaves a gap in the log: read whole again
+    const many = Array.from({ length: CHANGE_LOG_MAX + 1 }, (_, i) => `bulk-${i}`);
+    await addIds(id, many);
+    loads = await loadsOf();
+    const afterBulk = await load();
+    expect(await loadsOf()).toEqual({ whole: loads.whole + 1, changes: loads.changes });
+    expect(afterBulk.ids).not.toBeInstanceOf(OverlayIdSet);
+    expect(afterBulk.ids!.has('bulk-0') && afterBulk.ids!.has('new-3') && !afterBulk.ids!.has('base-7')).toBe(true);
+
+    // logged rows gone (pruned) before a node caught up: read whole again, not a wrong list
+    await addIds(id, ['late-1']);
+    await removeId(id, 'base-9');
+    await deps.db.knex('whitelist_changes').where({ whitelist_id: Number(id) }).delete();
+    loads = await loadsOf();
+    const afterPrune = await load();
+    expect(await loadsOf()).toEqual({ whole: loads.whole + 1, changes: loads.changes });
+    expect(afterPrune.ids!.has('late-1') && !afterPrune.ids!.has('base-9')).toBe(true);
+  });
+
+  it('a removed list takes its logged changes with it', async () => {
+    const id = (await ok('CreateMcubeWhitelist', { WhiteListName: 'gone', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId as string;
+    await addIds(id, ['a', 'b']);
+    await removeId(id, 'a');
+    const rows = () => srv.node.deps.db.knex('whitelist_changes').where({ whitelist_id: Number(id) }).orderBy('seq').select('seq', 'value', 'added');
+    expect((await rows()).map((r) => `${r.seq}:${r.value}:${r.added}`)).toEqual(['1:a:1', '2:b:1', '3:a:0']);
+    await ok('DeleteMcubeWhitelist', { Id: Number(id) });
+    expect(await rows()).toEqual([]);
+  });
+});
+
+describe('OverlayIdSet', () => {
+  it('applies adds and removals in order on top of a base it leaves untouched', () => {
+    const base = new Set(['a', 'b', 'c']);
+    const one = OverlayIdSet.apply(base, [
+      { value: 'a', added: false },
+      { value: 'd', added: true },
+      { value: 'd', added: false },
+      { value: 'e', added: true },
+      { value: 'b', added: true },
+    ]);
+    expect(['a', 'b', 'c', 'd', 'e'].filter((x) => one.has(x))).toEqual(['b', 'c', 'e']);
+    expect(one.size).toBe(3);
+    const two = OverlayIdSet.apply(one, [
+      { value: 'a', added: true },
+      { value: 'e', added: false },
+      { value: 'c', added: false },
+    ]);
+    expect(['a', 'b', 'c', 'd', 'e'].filter((x) => two.has(x))).toEqual(['a', 'b']);
+    expect(two.size).toBe(2);
+    expect(two.base).toBe(base);
+    expect(two.changes).toBe(1);
+    // the earlier overlay and the base are as they were
+    expect(['a', 'b', 'c', 'd', 'e'].filter((x) => one.has(x))).toEqual(['b', 'c', 'e']);
+    expect([...base]).toEqual(['a', 'b', 'c']);
+  });
+});
