@@ -3,7 +3,7 @@ import { idSetOf, OverlayIdSet, PackedIdSet, type IdSet } from './engine/id-set.
 import { compileRules, ruleSetOf, type RuleSet } from './engine/rules.js';
 import { seedHashOf } from './engine/select.js';
 import { compareVersions, parseVersion, type Version } from './engine/versions.js';
-import { compileWhitelistRegex } from '../whitelists/index.js';
+import { compileWhitelistRegex, runsInLinearTime } from '../whitelists/index.js';
 
 /** nebula_tasks columns the engine reads (write-side contract, see the Nebula feature). */
 export interface TaskRow {
@@ -56,8 +56,13 @@ export interface CompiledWhitelist {
   ids: IdSet | null;
   /** regular-expression list: each anchored to the whole id */
   regexes: readonly RegExp[];
-  /** the whole regex list as one anchored alternation (one match instead of up to 20), when it compiles */
+  /**
+   * the expressions that can run on V8's linear-time engine as one anchored alternation (one match instead
+   * of up to 20), when there are several; null otherwise
+   */
   any: RegExp | null;
+  /** the expressions `any` does not hold, tested one by one */
+  rest: readonly RegExp[];
   /** single-entry memo: the engine asks a list about the same user for every app of one request */
   memoKey: string | null;
   memoHit: boolean;
@@ -155,17 +160,25 @@ export function compileWhitelist(id: number, type: string, values: Iterable<stri
         warn?.('whitelist expression skipped', { whitelistId: id, error: (err as Error).message });
       }
     }
+    // Only expressions V8 can run in linear time join the alternation: with one that cannot (a count above 16)
+    // the whole alternation could not fall back to the linear engine, and an expression such as (?:a|a)*,
+    // harmless alone, would backtrack exponentially on a device's id and hold the event loop for hours.
+    const linear = sources.filter((x) => runsInLinearTime(x));
     let any: RegExp | null = null;
-    try {
-      // expressions have no backreferences (refused on write), so the alternation means "any of them"
-      any = sources.length > 1 ? compileWhitelistRegex(sources.map((x) => `(?:${x})`).join('|')) : null;
-    } catch {
-      any = null; // e.g. the same named group in two expressions: test them one by one
+    if (linear.length > 1) {
+      const joined = linear.map((x) => `(?:${x})`).join('|');
+      try {
+        // the same named group in two expressions does not compile: then they are tested one by one
+        if (runsInLinearTime(joined)) any = compileWhitelistRegex(joined);
+      } catch {
+        any = null;
+      }
     }
-    return { id, ids: null, regexes, any, memoKey: null, memoHit: false };
+    const rest = any ? regexes.filter((_, i) => !linear.includes(sources[i]!)) : regexes;
+    return { id, ids: null, regexes, any, rest, memoKey: null, memoHit: false };
   }
   const ids = values instanceof PackedIdSet || values instanceof OverlayIdSet ? values : idSetOf(values as Iterable<string>);
-  return { id, ids, regexes: [], any: null, memoKey: null, memoHit: false };
+  return { id, ids, regexes: [], any: null, rest: [], memoKey: null, memoHit: false };
 }
 
 /** Whitelist ids of a task ("3,5"); non-numeric pieces are ignored. */

@@ -68,7 +68,8 @@ export function regexProblem(expr: string): string | null {
   return null;
 }
 
-function runsInLinearTime(expr: string): boolean {
+/** Whether the anchored expression can run on V8's linear-time engine (so excessive backtracking falls back to it). */
+export function runsInLinearTime(expr: string): boolean {
   try {
     new RegExp(`^(?:${expr})$`, 'l');
     return true;

@@ -57,8 +57,10 @@ export function onList(wl: CompiledWhitelist, userKey: string): boolean {
   if (wl.memoKey === userKey) return wl.memoHit;
   let hit = false;
   if (wl.ids) hit = wl.ids.has(userKey);
-  else if (wl.any) hit = wl.any.test(userKey);
-  else for (let i = 0; i < wl.regexes.length && !hit; i++) hit = wl.regexes[i]!.test(userKey);
+  else {
+    if (wl.any) hit = wl.any.test(userKey);
+    for (let i = 0; i < wl.rest.length && !hit; i++) hit = wl.rest[i]!.test(userKey);
+  }
   wl.memoKey = userKey;
   wl.memoHit = hit;
   return hit;
