@@ -14,30 +14,30 @@ describe('compileWhitelistRegex and regexProblem', () => {
     expect(re.test('USER12')).toBe(false);
   });
 
-  it('accepts plain id patterns and refuses unsafe, invalid or exotic ones', () => {
+  it('accepts plain id patterns and refuses unsafe, invalid or exotic ones', async () => {
     for (const ok of ['^user\\d+$', 'a.*b', '[A-Z]{2}-\\d{4,8}', '(ab|cd)*e', 'x\\dy', '[\\1]']) {
-      expect(regexProblem(ok), ok).toBeNull();
+      expect(await regexProblem(ok), ok).toBeNull();
     }
-    expect(regexProblem('(a+)+$')).toMatch(/catastrophically/);
-    expect(regexProblem('(x+x+)+y')).toMatch(/catastrophically/);
-    expect(regexProblem('([a-z]+)*@')).toMatch(/catastrophically/);
+    expect(await regexProblem('(a+)+$')).toMatch(/catastrophically/);
+    expect(await regexProblem('(x+x+)+y')).toMatch(/catastrophically/);
+    expect(await regexProblem('([a-z]+)*@')).toMatch(/catastrophically/);
     // star height 1, yet exponential or steeply polynomial: harmless now that V8 finishes them on its
     // linear engine, so accepted, and a hostile id is answered at once
     for (const e of ['^(a|aa)+$', '(ab|abab)+c', '.*a.*a.*a.*b']) {
-      expect(regexProblem(e), e).toBeNull();
+      expect(await regexProblem(e), e).toBeNull();
       expect(compileWhitelistRegex(e).test('a'.repeat(200) + 'ab'.repeat(20) + 'x'), e).toBe(false);
     }
     // where the linear engine cannot take over (counts above 16), such expressions are still refused
-    expect(regexProblem('(?:a|aa){1,30}x')).toMatch(/not to a group/);
-    expect(regexProblem('(a|a){20}')).toMatch(/not to a group/);
-    expect(regexProblem('[a-')).toMatch(/not a valid regular expression/);
-    expect(regexProblem('a)(b')).toMatch(/not a valid regular expression/);
-    expect(regexProblem('(a)\\1')).toMatch(/backreferences/);
-    expect(regexProblem('(?<n>a)\\k<n>')).toMatch(/backreferences/);
-    expect(regexProblem('(?=a)a')).toMatch(/lookarounds/);
-    expect(regexProblem('a(?<!b)')).toMatch(/lookarounds/);
-    expect(regexProblem('a'.repeat(257))).toMatch(/256/);
-    expect(regexProblem('a'.repeat(256))).toBeNull();
+    expect(await regexProblem('(?:a|aa){1,30}x')).toMatch(/not to a group/);
+    expect(await regexProblem('(a|a){20}')).toMatch(/not to a group/);
+    expect(await regexProblem('[a-')).toMatch(/not a valid regular expression/);
+    expect(await regexProblem('a)(b')).toMatch(/not a valid regular expression/);
+    expect(await regexProblem('(a)\\1')).toMatch(/backreferences/);
+    expect(await regexProblem('(?<n>a)\\k<n>')).toMatch(/backreferences/);
+    expect(await regexProblem('(?=a)a')).toMatch(/lookarounds/);
+    expect(await regexProblem('a(?<!b)')).toMatch(/lookarounds/);
+    expect(await regexProblem('a'.repeat(257))).toMatch(/256/);
+    expect(await regexProblem('a'.repeat(256))).toBeNull();
   });
 
   it('an expression that slips past the checks and backtracks badly still answers at once (V8 falls back to its linear engine)', () => {
@@ -48,12 +48,28 @@ describe('compileWhitelistRegex and regexProblem', () => {
     expect(re.test('q0q1q2')).toBe(true);
   });
 
-  it('refuses repetition counts above 16 (no linear-time fallback) unless the expression repeats at most twice', () => {
-    for (const ok of ['\\d{18}', '[A-Z]{2}-\\d{4,20}', 'user_\\d{1,30}', 'a{1,16}b*c+d*']) expect(regexProblem(ok), ok).toBeNull();
-    for (const bad of ['a*b*\\d{1,20}', '(?:q\\d{1,20})+x+y*', 'a{0,100}b{0,100}c{0,100}']) expect(regexProblem(bad), bad).toMatch(/above 16/);
+  it('refuses an expression too slow on repetitive ids, and the event loop keeps turning while it is tried', async () => {
+    // passes the static rules (two repetitions, the count on one character), but (a|aa)* cannot fall back to
+    // the linear engine beside b{17}: exponential on "aaaa…". The probes ran on the main thread and held every
+    // request of the node for the 0.6 s of both budgets.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    try {
+      expect(await regexProblem('(a|aa)*b{17}')).toMatch(/too slow on repetitive user ids/);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(ticks).toBeGreaterThan(0);
+    // the worker that was stopped is replaced: the next expression is tried and accepted
+    expect(await regexProblem('vip\\d{1,8}')).toBeNull();
   });
 
-  it('refuses Java-only syntax that JavaScript would silently read as literal text, and keeps what both read alike', () => {
+  it('refuses repetition counts above 16 (no linear-time fallback) unless the expression repeats at most twice', async () => {
+    for (const ok of ['\\d{18}', '[A-Z]{2}-\\d{4,20}', 'user_\\d{1,30}', 'a{1,16}b*c+d*']) expect(await regexProblem(ok), ok).toBeNull();
+    for (const bad of ['a*b*\\d{1,20}', '(?:q\\d{1,20})+x+y*', 'a{0,100}b{0,100}c{0,100}']) expect(await regexProblem(bad), bad).toMatch(/above 16/);
+  });
+
+  it('refuses Java-only syntax that JavaScript would silently read as literal text, and keeps what both read alike', async () => {
     // each of these compiles in JavaScript with another meaning (\\p{L}+ would match only the id "p{L}")
     for (const [java, why] of [
       ['\\p{L}+', /\\p is not supported/],
@@ -71,10 +87,10 @@ describe('compileWhitelistRegex and regexProblem', () => {
       ['[a-z&&b]', /intersection/],
       ['[]a]', /empty character class/],
     ] as const) {
-      expect(regexProblem(java), java).toMatch(why);
+      expect(await regexProblem(java), java).toMatch(why);
     }
     for (const both of ['\\d{6,}', '\\w+@corp\\.com', '[\\[\\]]x', '\\x41\\u0042', 'a\\tb', '\\bx', '[^a]\\S\\W\\D', 'a&&b', '\\cJ?x']) {
-      expect(regexProblem(both), both).toBeNull();
+      expect(await regexProblem(both), both).toBeNull();
     }
   });
 });

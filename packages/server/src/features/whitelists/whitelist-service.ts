@@ -184,7 +184,7 @@ export class WhitelistService {
         this.checkImportSize(successNum + 1);
         successNum++;
         if (existing.has(p.value) || fresh.has(p.value)) continue;
-        const why = p.overLong ? 'an expression has at most 256 characters' : regexProblem(p.value);
+        const why = p.overLong ? 'an expression has at most 256 characters' : await regexProblem(p.value);
         if (why) throw new BusinessError('InvalidWhitelistRegex', `Expression "${shownId(p)}" is refused: ${why}. Nothing was added.`);
         fresh.add(p.value);
         if (existing.size + fresh.size > MAX_REGEX_PER_LIST) {
