@@ -83,6 +83,22 @@ for (const driver of ['local', 's3'] as const) {
       expect(got.status).toBe(200);
       expect(Buffer.from(await got.arrayBuffer()).equals(data)).toBe(true);
       if (driver === 'local') expect(got.headers.get('content-type')).toBe('application/octet-stream');
+      else expect(got.headers.get('content-disposition')).toBe('attachment');
+    });
+
+    it('an upload whose form claims text/html is never served as a page', async () => {
+      const t = await getToken();
+      const fields = Object.entries(t.FormFields).map(([k, v]): [string, string] => [k, k === 'key' ? `${t.Dir}x.html` : v]);
+      const form = new FormData();
+      for (const [k, v] of [...fields, ['Content-Type', 'text/html']]) form.append(k, v);
+      form.append('file', new Blob(['<script>alert(document.domain)</script>']), 'x.html');
+      const posted = await fetch(t.Host, { method: 'POST', body: form });
+      expect(posted.status, await posted.text()).toBeLessThan(300);
+      const got = await fetch(await srv.node.deps.blobs.downloadUrl(`${t.Dir}x.html`));
+      expect(got.status).toBe(200);
+      // local: served by extension from a fixed set, never text/html; S3: stored as the form said, but an attachment
+      if (driver === 'local') expect(got.headers.get('content-type')).not.toMatch(/html/);
+      else expect(got.headers.get('content-disposition')).toBe('attachment');
     });
 
     it('a FileUrl whose object was never uploaded is FileNotFound', async () => {

@@ -82,6 +82,10 @@ export class S3BlobStore implements BlobStore {
       Bucket: this.bucket,
       Key: `${opts.dir}\${filename}`,
       Conditions: uploadConditions(opts.maxBytes),
+      // Signed (an exact condition) and in the form fields: S3 serves an upload with the Content-Type its form
+      // gave, so without it anyone with an API key could host a page (text/html) on the bucket or the CDN in
+      // front of it; as an attachment a browser saves it instead of rendering it.
+      Fields: { 'Content-Disposition': 'attachment' },
       Expires: expiresInSec,
     });
     // key first: S3 only honours fields that come before the file part, and key is the one clients edit
