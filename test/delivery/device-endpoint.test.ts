@@ -31,7 +31,7 @@ describe('the answer', () => {
     const res = await ask({ userId: 'u-get', query: queryOf({ '11110001': '' }) }, { method: 'GET' });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
-    expect(res.body).toMatchObject({ resultCode: 100, removeAppIdList: [], discardData: {}, config: { asyncReqRate: { common: 600 } } });
+    expect(res.body).toMatchObject({ resultCode: 100, removeAppIdList: [], discardData: {}, config: {} });
     expect(res.body.data).toHaveLength(1);
     const e = res.body.data[0];
     expect(e).toMatchObject({
@@ -111,28 +111,27 @@ describe('the answer', () => {
   });
 });
 
-describe('config.asyncReqRate', () => {
-  it('paces a device by the smallest asyncReqRate among the packages its answer delivers, not those it does not get', async () => {
-    const vip = await insertWhitelist(knex(), 'normal', ['rate-vip']);
-    const open = await insertResource(knex(), { h5_id: '11110021', h5_version: '1.0', extend_info: '{"launchParams":{"asyncReqRate":"900"}}' });
-    await insertTask(knex(), open, { publish_type: 3, publish_mode: 4 });
-    const gray = await insertResource(knex(), { h5_id: '11110022', h5_version: '1.0', extend_info: '{"launchParams":{"asyncReqRate":"60"}}' });
-    await insertTask(knex(), gray, { publish_type: 2, publish_mode: 1, whitelist_ids: String(vip) });
+describe('asyncReqRate', () => {
+  it('paces only the package that sets it: in its own launchParams, never as the config of every app', async () => {
+    // the guide's form puts the rate at the top level; Nebula reads a package's own rate in launchParams
+    const guide = await insertResource(knex(), { h5_id: '11110021', h5_version: '1.0', extend_info: '{"asyncReqRate":"900"}' });
+    await insertTask(knex(), guide, { publish_type: 3, publish_mode: 4 });
+    const own = await insertResource(knex(), { h5_id: '11110022', h5_version: '1.0', extend_info: '{"launchParams":{"asyncReqRate":"60"}}' });
+    await insertTask(knex(), own, { publish_type: 3, publish_mode: 4 });
     const plain = await insertResource(knex(), { h5_id: '11110023', h5_version: '1.0', extend_info: '' });
     await insertTask(knex(), plain, { publish_type: 3, publish_mode: 4 });
     await changed();
-    const both = queryOf({ '11110021': '', '11110022': '' });
-    const other = await ask({ userId: 'rate-other', query: both });
-    expect(versions(other.body)).toEqual(['1.0']);
-    expect(other.body.config).toEqual({ asyncReqRate: { common: 900 } });
-    const listed = await ask({ userId: 'rate-vip', query: both });
-    expect(versions(listed.body)).toEqual(['1.0', '1.0']);
-    expect(listed.body.config).toEqual({ asyncReqRate: { common: 60 } });
-    // a package without a rate, and an answer with nothing in it, set none
-    expect((await ask({ userId: 'rate-vip', query: queryOf({ '11110023': '' }) })).body.config).toEqual({});
-    expect((await ask({ userId: 'rate-vip', query: queryOf({ '11110021': '1.0' }) })).body).toMatchObject({ data: [], config: {} });
+    const res = await ask({ userId: 'rate-any', query: queryOf({ '11110021': '', '11110022': '', '11110023': '' }) });
+    expect(versions(res.body)).toEqual(['1.0', '1.0', '1.0']);
+    // a rate in config would pace the device's checks of every app, those without a rate included
+    expect(res.body.config).toEqual({});
+    const infoOf = (id: string) => res.body.data.find((e: { app_id: string }) => e.app_id === id).extend_info;
+    expect(infoOf('11110021')).toEqual({ asyncReqRate: '900', launchParams: { asyncReqRate: '900' } });
+    expect(infoOf('11110022')).toEqual({ launchParams: { asyncReqRate: '60' } });
+    expect(infoOf('11110023')).toEqual({ launchParams: {} });
   });
 });
+
 
 describe('gray tasks from the database', () => {
   it('whitelists (normal and regex, union) and advanced rules', async () => {

@@ -38,7 +38,7 @@ describe('delivery after the real Nebula and whitelist actions', () => {
     official1 = await createTask(call, v1.resourceId, { PublishType: 3, Memo: 'official' });
     const answer = await ask('anyone');
     expect(answer.resultCode).toBe(100);
-    expect(answer.config).toEqual({ asyncReqRate: { common: 300 } });
+    expect(answer.config).toEqual({});
     const entry = answer.data[0];
     expect(entry).toMatchObject({ app_id: H5, version: '1.0.0.0', vhost: `https://${H5}.h5app.com`, main_url: '/www/index.html', online: 1 });
     const amr = Buffer.from(await (await fetch(entry.package_url)).arrayBuffer());

@@ -174,7 +174,7 @@ describe('CreateMcubeNebulaResource happy paths', () => {
     expect(createHash('md5').update(bytes).digest('hex')).toBe(item.Md5);
 
     const h5json: any = await (await fetch(item.Memo)).json();
-    expect(h5json).toMatchObject({ resultCode: 100, data: [{ app_id: H5, version: '1.0.0.1', main_url: '/www/index.html', vhost: `https://${H5}.h5app.com`, auto_install: 0, installType: 1, extend_info: { asyncReqRate: '1800' } }] });
+    expect(h5json).toMatchObject({ resultCode: 100, data: [{ app_id: H5, version: '1.0.0.1', main_url: '/www/index.html', vhost: `https://${H5}.h5app.com`, auto_install: 0, installType: 1, extend_info: { asyncReqRate: '1800', launchParams: { asyncReqRate: '1800' } } }] });
     // both are signed download addresses of the same object (their expiry may differ by the seconds between the calls)
     expect(h5json.data[0].package_url.split('?')[0]).toBe(item.DownloadUrl.split('?')[0]);
 

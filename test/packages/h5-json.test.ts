@@ -47,6 +47,11 @@ describe('h5JsonEntry', () => {
 
   it('passes ExtendInfo objects through and refuses anything but a JSON object', () => {
     expect(h5JsonEntry({ ...normal, extendInfo: '{"launchParams":{"asyncReqRate":"600"}}' }).extend_info).toEqual({ launchParams: { asyncReqRate: '600' } });
+    // the guide's per-package form: Nebula reads a package's own rate only in launchParams
+    expect(h5JsonEntry({ ...normal, extendInfo: '{"asyncReqRate":"1800"}' }).extend_info).toEqual({ asyncReqRate: '1800', launchParams: { asyncReqRate: '1800' } });
+    expect(h5JsonEntry({ ...normal, extendInfo: '{"ar":60,"launchParams":{"x":"1"}}' }).extend_info).toEqual({ ar: 60, launchParams: { x: '1', asyncReqRate: 60 } });
+    // a rate already in launchParams wins
+    expect(h5JsonEntry({ ...normal, extendInfo: '{"asyncReqRate":"1800","launchParams":{"ar":"5"}}' }).extend_info).toEqual({ asyncReqRate: '1800', launchParams: { ar: '5' } });
     for (const bad of ['{', '[1]', '"text"', 'null', '42']) {
       expect(() => parseExtendInfo(bad)).toThrow(expect.objectContaining({ code: 'InvalidExtendInfo' }));
     }

@@ -90,7 +90,7 @@ for (const driver of ['local', 's3'] as const) {
       const t = await getToken();
       const fields = Object.entries(t.FormFields).map(([k, v]): [string, string] => [k, k === 'key' ? `${t.Dir}x.html` : v]);
       const form = new FormData();
-      for (const [k, v] of [...fields, ['Content-Type', 'text/html']]) form.append(k, v);
+      for (const [k, v] of [...fields, ['Content-Type', 'text/html'] as [string, string]]) form.append(k, v);
       form.append('file', new Blob(['<script>alert(document.domain)</script>']), 'x.html');
       const posted = await fetch(t.Host, { method: 'POST', body: form });
       expect(posted.status, await posted.text()).toBeLessThan(300);

@@ -2599,7 +2599,7 @@ export interface components {
             vhost: string;
         };
         DeviceUpdateAnswer: {
-            /** @description Client rate settings. asyncReqRate {"common": seconds} when a delivered package sets asyncReqRate in extend_info (the smallest one). */
+            /** @description Client rate settings: always empty. A package paces its own app through extend_info.launchParams.asyncReqRate. */
             config: {
                 [key: string]: unknown;
             };

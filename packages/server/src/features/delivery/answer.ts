@@ -6,27 +6,6 @@ export const RESULT_OK = 100;
 /** Nebula's rate-limit code: the client backs off for its `limitReqRate`. */
 export const RESULT_RATE_LIMITED = 1002;
 
-/**
- * Request interval in seconds from a resource's extend_info: `asyncReqRate`
- * (or its short form `ar`) in `launchParams`, where Nebula reads it per app,
- * or at the top level; null when absent.
- */
-export function asyncReqRateOf(extendInfo: string | null | undefined): number | null {
-  if (!extendInfo || extendInfo.trim() === '') return null;
-  let object: Record<string, unknown>;
-  try {
-    const v = JSON.parse(extendInfo);
-    if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
-    object = v as Record<string, unknown>;
-  } catch {
-    return null;
-  }
-  const launch = object.launchParams && typeof object.launchParams === 'object' ? (object.launchParams as Record<string, unknown>) : {};
-  const raw = launch.asyncReqRate ?? launch.ar ?? object.asyncReqRate ?? object.ar;
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  return Number.isFinite(n) && n > 0 ? Math.floor(n) : null;
-}
-
 /** The vhost a package's files are served under: the resource's own (set on create), else https://<h5Id>.<workspace vhost domain>. */
 export function vhostOf(resource: Pick<ResourceRow, 'vhost' | 'h5_id'>, vhostDomain: string): string {
   if (resource.vhost) return resource.vhost;

@@ -80,7 +80,7 @@ function answer(parts: DeviceHandlerParts, snap: Snapshot, port: AdmissionPort, 
     if (d.kind === 'admit') return admitting(parts, snap, p, port, ids, i, chosen);
     take(chosen, id, d);
   }
-  return renderAnswer(headOf(snap, chosen.entries), chosen.entries, chosen.discard);
+  return renderAnswer(snap.head, chosen.entries, chosen.discard);
 }
 
 /** The rest of answer() once an admission is needed. */
@@ -93,17 +93,7 @@ async function admitting(parts: DeviceHandlerParts, snap: Snapshot, p: ParsedChe
     const inst = p.installed.get(id);
     take(chosen, id, await decideApp(plans, p.check, inst ? inst.version : null, inst ? inst.text : '', port, onError));
   }
-  return renderAnswer(headOf(snap, chosen.entries), chosen.entries, chosen.discard);
-}
-
-/** The answer's start: its config paces the device by the smallest asyncReqRate among the packages it delivers. */
-function headOf(snap: Snapshot, entries: readonly TaskPlan[]): Piece {
-  let rate: number | null = null;
-  for (let i = 0; i < entries.length; i++) {
-    const r = entries[i]!.rate;
-    if (r !== null && (rate === null || r < rate)) rate = r;
-  }
-  return rate === null ? snap.head : snap.rateHeads.get(rate)!;
+  return renderAnswer(snap.head, chosen.entries, chosen.discard);
 }
 
 function take(chosen: Chosen, id: string, d: AppDecision): void {

@@ -125,7 +125,7 @@ export const deviceOpenApiSchemas: Record<string, unknown> = {
       config: {
         type: 'object',
         additionalProperties: true,
-        description: 'Client rate settings. asyncReqRate {"common": seconds} when a delivered package sets asyncReqRate in extend_info (the smallest one).',
+        description: 'Client rate settings: always empty. A package paces its own app through extend_info.launchParams.asyncReqRate.',
       },
       data: { type: 'array', items: ref('DeviceAppEntry') },
       discardData: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } }, description: 'H5 app id -> installed versions a rollback replaces' },

@@ -1,4 +1,4 @@
-import { answerHead, asyncReqRateOf, entryJson, piece, type Piece } from './answer.js';
+import { answerHead, entryJson, piece, type Piece } from './answer.js';
 import { idSetOf, OverlayIdSet, PackedIdSet, type IdSet } from './engine/id-set.js';
 import { compileRules, ruleSetOf, type RuleSet } from './engine/rules.js';
 import { seedHashOf } from './engine/select.js';
@@ -105,8 +105,6 @@ export interface TaskPlan {
   releasedAt: number;
   /** the pre-serialised h5.json app object of the task's resource, with its UTF-8 length (answers are assembled from these) */
   entry: Piece;
-  /** the resource's asyncReqRate (seconds), null when it sets none */
-  rate: number | null;
 }
 
 export interface Snapshot {
@@ -119,15 +117,11 @@ export interface Snapshot {
   apps: Map<string, TaskPlan[]>;
   /** H5 app ids in ascending order, for `nebula-*-all` */
   appOrder: string[];
-  /** pre-serialised start of an answer that delivers no package with an asyncReqRate: `{"config":{},"data":[` */
-  head: Piece;
   /**
-   * The start of an answer whose smallest delivered asyncReqRate is the key:
-   * `{"config":{"asyncReqRate":{"common":<key>}},"data":[`. Per answer, from the
-   * packages it delivers: a rate set on a package this device does not get
-   * (another app, another audience) must not pace this device's checks.
+   * pre-serialised start of every answer: `{"config":{},"data":[`. A package's asyncReqRate paces the checks
+   * of that app only, from its extend_info.launchParams (h5-json.ts); a global rate is the client's own setting.
    */
-  rateHeads: Map<number, Piece>;
+  head: Piece;
   /** time-window tasks, for the admission cache */
   windowTasks: TaskPlan[];
 }
@@ -203,7 +197,6 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   const entries = new Map<number, Piece | null>();
   const ruleSets = new Map<string, RuleSet>();
   const ranges = new Map<string, ClientRange>();
-  const rateHeads = new Map<number, Piece>();
   for (const { task, resource } of input.rows) {
     if (task.task_status !== 1) continue;
     let entry = entries.get(resource.id);
@@ -220,7 +213,6 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     if (list) list.push(plan);
     else apps.set(plan.h5Id, [plan]);
     if (plan.gate === 'window') windowTasks.push(plan);
-    if (plan.rate !== null && !rateHeads.has(plan.rate)) rateHeads.set(plan.rate, answerHead(JSON.stringify({ asyncReqRate: { common: plan.rate } })));
   }
   for (const list of apps.values()) list.sort(byPriority);
   return {
@@ -231,7 +223,6 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     apps,
     appOrder: [...apps.keys()].sort(),
     head: answerHead('{}'),
-    rateHeads,
     windowTasks,
   };
 }
@@ -293,7 +284,6 @@ function compileTask(task: TaskRow, resource: ResourceRow, entry: Piece, input: 
     seedHash: seedHashOf(seed),
     releasedAt: task.released_at ?? task.task_version,
     entry,
-    rate: asyncReqRateOf(resource.extend_info),
   };
 }
 

@@ -36,7 +36,23 @@ export function parseExtendInfo(text: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new PackageError('InvalidExtendInfo', 'ExtendInfo must be a JSON object, such as {"launchParams":{}}.');
   }
-  return value as Record<string, unknown>;
+  return withAppRate(value as Record<string, unknown>);
+}
+
+/**
+ * The guide's per-package request interval is written {"asyncReqRate":"1800"}, but
+ * Nebula reads a package's own rate only from extend_info.launchParams
+ * (offline-package-format.md §5.5): a top-level asyncReqRate (or ar) is also put
+ * there, unless launchParams already sets one. The top-level key stays as given.
+ */
+function withAppRate(info: Record<string, unknown>): Record<string, unknown> {
+  const rate = info.asyncReqRate ?? info.ar;
+  if (rate === undefined) return info;
+  const launch = info.launchParams;
+  if (launch !== undefined && (launch === null || typeof launch !== 'object' || Array.isArray(launch))) return info;
+  const params = (launch ?? {}) as Record<string, unknown>;
+  if (params.asyncReqRate !== undefined || params.ar !== undefined) return info;
+  return { ...info, launchParams: { ...params, asyncReqRate: rate } };
 }
 
 /**

@@ -175,8 +175,6 @@ export async function loadUpgradePlans(
       // upgrade tasks are released when created (the API has no status change for them)
       releasedAt: r.created_at,
       entry: piece(answerOf(r, url)),
-      // upgrade answers carry no Nebula config
-      rate: null,
     };
     out[platform === 'android' ? 'android' : r.package_type === 'enterprise' ? 'iosEnterprise' : 'ios'].push(plan);
   }
