@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantStore } from '../../packages/server/src/features/tenants/tenant-store.js';
 import { countRows, createTask, mcube, publishFixture, setTaskStatus, utcIn, type Call } from '../helpers/nebula.js';
+import { deviceCheck, queryOf } from '../helpers/device-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -104,6 +105,23 @@ describe('CreateMcubeNebulaTask happy paths and the column contract', () => {
     expect(list.NebulaTaskInfo[0]).toMatchObject({ Id: id, PublishMode: 1, AppCode: `${srv.creds.appId}-${srv.creds.workspaceId}`, TaskName: 'app 80000001' });
     expect(list.NebulaTaskInfo).toHaveLength(2);
     await setTaskStatus(call, id, 2);
+  });
+
+  it('an OS-version range with an empty maximum has no upper bound (DELIVERY-RULES.md), in either form', async () => {
+    const offered = async (system: string) =>
+      (await deviceCheck(srv.url, { platform: 'android', client: '2.0.0', system, userId: 'os-range', query: queryOf({ '80000001': '' }) }, { clientKey: srv.creds.clientKey })).body.data.map((e: any) => e.version);
+    for (const rule of [
+      { ruleElement: 'osVersion', operation: 3, value: '9.0-' },
+      { ruleElement: 'osVersion', operation: 3, value1: '9.0', value2: '' },
+    ]) {
+      const id = await createTask(call, pkg, { PublishType: 2, PublishMode: 3, Percent: 100, GreyConfigInfo: JSON.stringify([rule]) });
+      const detail = (await call('GetMcubeNebulaTaskDetail', { TaskId: id })).GetMcubeNebulaTaskDetailResult.NebulaTaskDetail;
+      expect(detail.RuleJsonList).toEqual([{ RuleElement: 'osVersion', Operation: '3', RuleType: 'vLimitIn', Value: '9.0-' }]);
+      expect(await offered('9.0')).toEqual(['1.0.0']);
+      expect(await offered('99.1.2')).toEqual(['1.0.0']);
+      expect(await offered('8.1')).toEqual([]);
+      await setTaskStatus(call, id, 2);
+    }
   });
 
   it('release time: set when a task is created releasing or started (0 -> 1), kept when it is continued after a pause', async () => {

@@ -21,20 +21,21 @@ function str(v: unknown): string {
   return typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : '';
 }
 
+/** "aa-bb", both ends included; an empty maximum ("9.0-") means no upper bound (DELIVERY-RULES.md). */
 function parseRange(at: string, rule: Record<string, unknown>): { lower: string; upper: string } {
   let lower = '';
   let upper = '';
   const value = str(rule.value);
   if (value !== '') {
-    const m = /^\s*([^-\s]+)\s*-\s*([^-\s]+)\s*$/.exec(value);
-    if (!m) throw invalid(F, `${at} value ${shown(value)} must have the form aa-bb (e.g. 9.0-12.1).`);
+    const m = /^\s*([^-\s]+)\s*-\s*([^-\s]*)\s*$/.exec(value);
+    if (!m) throw invalid(F, `${at} value ${shown(value)} must have the form aa-bb (e.g. 9.0-12.1, or 9.0- for no upper bound).`);
     [lower, upper] = [m[1]!, m[2]!];
   } else {
     [lower, upper] = [str(rule.value1), str(rule.value2)];
-    if (lower === '' || upper === '') throw invalid(F, `${at} needs value "aa-bb" (or value1 and value2) for a range.`);
+    if (lower === '') throw invalid(F, `${at} needs value "aa-bb" (or value1 and value2) for a range.`);
   }
-  for (const v of [lower, upper]) if (!isDottedVersion(v)) throw invalid(F, `${at} bound ${shown(v)} is not a dotted numeric version.`);
-  if (compareVersions(lower, upper) > 0) throw invalid(F, `${at} range ${lower}-${upper}: the lower bound is above the upper bound.`);
+  for (const v of upper === '' ? [lower] : [lower, upper]) if (!isDottedVersion(v)) throw invalid(F, `${at} bound ${shown(v)} is not a dotted numeric version.`);
+  if (upper !== '' && compareVersions(lower, upper) > 0) throw invalid(F, `${at} range ${lower}-${upper}: the lower bound is above the upper bound.`);
   return { lower, upper };
 }
 
