@@ -44,6 +44,10 @@ export interface SignOptions {
   version?: string;
   /** a body other than the form of params (raw bytes are signed as they are) */
   rawBody?: Buffer;
+  /** ACS3: more signed headers, a name may come several times (sent as separate lines) */
+  extraHeaders?: Array<[string, string]>;
+  /** ACS3: a query string, signed per the recipe (keys as they are, values percent-encoded) */
+  query?: Array<[string, string]>;
 }
 
 export function signAcs3(s: Signer, action: string, params: Record<string, string>, o: SignOptions = {}): SignedRequest {
@@ -58,13 +62,20 @@ export function signAcs3(s: Signer, action: string, params: Record<string, strin
     'content-type': 'application/x-www-form-urlencoded',
     'x-acs-content-sha256': createHash('sha256').update(body).digest('hex'),
   };
-  const names = Object.keys(h).sort();
-  const canonical = ['POST', '/', '', names.map((n) => `${n}:${h[n]}\n`).join(''), names.join(';'), h['x-acs-content-sha256']].join('\n');
+  const extra = new Map<string, string[]>();
+  for (const [n, v] of o.extraHeaders ?? []) extra.set(n, [...(extra.get(n) ?? []), v]);
+  const names = [...Object.keys(h), ...extra.keys()].sort();
+  const valueOf = (n: string) => h[n] ?? [...extra.get(n)!].sort().join(',');
+  const query = [...(o.query ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const canonicalQuery = query.map(([k, v]) => `${k}=${percent(v)}`).join('&');
+  const canonical = ['POST', '/', canonicalQuery, names.map((n) => `${n}:${valueOf(n)}\n`).join(''), names.join(';'), h['x-acs-content-sha256']].join('\n');
   const signature = createHmac('sha256', s.secret).update('ACS3-HMAC-SHA256\n' + createHash('sha256').update(canonical).digest('hex')).digest('hex');
-  const headers: Array<[string, string]> = names.map((n) => [n, h[n]!]);
+  const headers: Array<[string, string]> = Object.keys(h).map((n) => [n, h[n]!]);
+  headers.push(...(o.extraHeaders ?? []));
   headers.push(['authorization', `ACS3-HMAC-SHA256 Credential=${s.accessKeyId},SignedHeaders=${names.join(';')},Signature=${signature}`]);
   headers.push(['content-length', String(body.length)]);
-  return { method: 'POST', target: '/', headers, body, signature, nonce };
+  const target = query.length ? '/?' + query.map(([k, v]) => `${percent(k)}=${percent(v)}`).join('&') : '/';
+  return { method: 'POST', target, headers, body, signature, nonce };
 }
 
 export function signV1(s: Signer, action: string, params: Record<string, string>, method: 'GET' | 'POST' = 'GET', o: SignOptions = {}): SignedRequest {

@@ -66,7 +66,15 @@ class Acs3Call implements ParsedCall {
     const { req } = this;
     if (!safeEqual(this.hashed, (header(req, 'x-acs-content-sha256') ?? '').toLowerCase())) return false;
     const sig = acs3Signature(
-      { method: req.method ?? 'POST', path: '/', query: this.query, headers: req.headers, signedHeaders: this.auth.signedHeaders, hashedPayload: this.hashed },
+      {
+        method: req.method ?? 'POST',
+        path: '/',
+        query: this.query,
+        headers: req.headers,
+        headersDistinct: () => req.headersDistinct,
+        signedHeaders: this.auth.signedHeaders,
+        hashedPayload: this.hashed,
+      },
       secret,
     );
     return safeEqual(sig, this.auth.signature);

@@ -19,6 +19,8 @@ export interface Acs3Input {
   query: Array<[string, string]>;
   /** lower-cased header name -> value(s) */
   headers: Record<string, string | string[] | undefined>;
+  /** each header's values one by one (node's IncomingMessage.headersDistinct); read only for a value holding a comma */
+  headersDistinct?: () => Record<string, string[] | undefined>;
   signedHeaders: string[];
   hashedPayload: string;
 }
@@ -30,13 +32,18 @@ export function acs3CanonicalRequest(i: Acs3Input): string {
       ? ''
       : [...i.query]
           .sort((a, b) => byCodeUnit(a[0], b[0]) || byCodeUnit(a[1], b[1]))
-          .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
+          // the key as it is (reference §1.3 step 3, and openapi-core); only the value is encoded
+          .map(([k, v]) => `${k}=${percentEncode(v)}`)
           .join('&');
   const names = isSorted(i.signedHeaders) ? i.signedHeaders : [...i.signedHeaders].sort(byCodeUnit);
   let canonicalHeaders = '';
   for (const n of names) {
-    const raw = i.headers[n];
-    // node joins repeated headers into one string; only a few (set-cookie) stay arrays
+    let raw = i.headers[n];
+    // node joins a header sent several times into one string ("b, a"); the recipe sorts the values and joins them with ","
+    if (typeof raw === 'string' && raw.includes(',') && i.headersDistinct) {
+      const all = i.headersDistinct()[n];
+      if (all && all.length > 1) raw = all;
+    }
     const value = typeof raw === 'string' ? raw.trim() : Array.isArray(raw) ? raw.map((v) => v.trim()).sort(byCodeUnit).join(',') : '';
     canonicalHeaders += `${n}:${value}\n`;
   }

@@ -1,0 +1,34 @@
+// Corners of the ACS3 canonical request that the vendor SDKs do not reach but a
+// hand-written client or a proxy may: a header sent more than once, and query
+// keys holding reserved characters (reference §1.3 steps 3 and 4).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendRequest, signAcs3 } from '../helpers/signing.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let srv: TestServer;
+beforeAll(async () => {
+  srv = await startTestServer();
+});
+afterAll(async () => {
+  await srv?.close();
+});
+
+const signer = () => ({ host: srv.host, accessKeyId: srv.creds.accessKeyId, secret: srv.creds.accessKeySecret });
+const params = () => ({ AppId: srv.creds.appId, WorkspaceId: srv.creds.workspaceId, TenantId: srv.creds.tenantId });
+
+describe('ACS3 canonical request', () => {
+  it('a signed header sent twice is canonicalised as its values sorted and joined with ","', async () => {
+    const r = await sendRequest(srv.host, signAcs3(signer(), 'QueryMcubeVhost', params(), { extraHeaders: [['x-acs-foo', 'b'], ['x-acs-foo', 'a']] }), 10_000);
+    expect(r.status, r.body.toString()).toBe(200);
+    expect(r.json.ResultCode).toBe('OK');
+    // one value holding a comma and a space is signed as it is
+    const one = await sendRequest(srv.host, signAcs3(signer(), 'QueryMcubeVhost', params(), { extraHeaders: [['x-acs-foo', 'b, a']] }), 10_000);
+    expect(one.status, one.body.toString()).toBe(200);
+  });
+
+  it('query keys are signed as they are, their values percent-encoded', async () => {
+    const r = await sendRequest(srv.host, signAcs3(signer(), 'QueryMcubeVhost', params(), { query: [['x*y', 'a b*~'], ['k', 'v']] }), 10_000);
+    expect(r.status, r.body.toString()).toBe(200);
+    expect(r.json.ResultCode).toBe('OK');
+  });
+});
