@@ -5,7 +5,7 @@ import { buildRegistry } from './actions.js';
 import type { Config } from './config.js';
 import { answerClientError, answerConnect } from './core/client-error.js';
 import { createLogger, type Logger } from './core/logger.js';
-import { setWireTimeZone } from './core/ids.js';
+import { newRequestId, setWireTimeZone } from './core/ids.js';
 import { Metrics, type DeviceEndpointName } from './core/metrics.js';
 import { SecretBox, safeEqual } from './core/crypto.js';
 import type { Deps } from './core/registry.js';
@@ -95,8 +95,13 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   const app = express();
   app.disable('x-powered-by');
   mountStorageRoutes(app, deps);
-  app.use((_req, res) => {
-    res.status(404).json({ Code: 'NotFound', Message: 'No such endpoint.' });
+  // a POP body, so a client whose endpoint carries a path (pop-core with http://host/prefix) reports a request id
+  app.use((req, res) => {
+    const requestId = newRequestId();
+    res
+      .status(404)
+      .set('x-acs-request-id', requestId)
+      .json({ RequestId: requestId, HostId: req.headers.host ?? hostId, Code: 'NotFound', Message: 'No such endpoint: OpenAPI calls go to "/", device checks to /device/….', Recommend: 'docs/errors.md#notfound' });
   });
 
   let inFlight = 0;
