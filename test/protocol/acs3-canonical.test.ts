@@ -37,7 +37,7 @@ describe('a path that is not an endpoint', () => {
   it('answers a POP error body with a request id, as a client whose endpoint carries a path expects', async () => {
     const r = await fetch(`${srv.url}/prefix/?Action=QueryMcubeVhost`, { method: 'POST' });
     expect(r.status).toBe(404);
-    const body = await r.json();
+    const body: any = await r.json();
     expect(body).toEqual({ RequestId: expect.stringMatching(/^[0-9A-F-]{36}$/i), HostId: srv.host, Code: 'NotFound', Message: expect.stringContaining('No such endpoint'), Recommend: 'docs/errors.md#notfound' });
     expect(r.headers.get('x-acs-request-id')).toBe(body.RequestId);
   });

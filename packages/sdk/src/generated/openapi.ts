@@ -2547,8 +2547,14 @@ export interface components {
             system?: string;
             /** @description User id: whitelist, time-window and percentage gray releases are decided on it. */
             userId?: string;
+            /** @description Read as userId when userId is absent (the name of the Alipay open-API twin of this request). */
+            user_id?: string;
             /** @description Used as the user key when there is no userId. */
             deviceId?: string;
+            /** @description Read as deviceId when deviceId is absent. */
+            utdid?: string;
+            /** @description Read as deviceId when deviceId and utdid are absent. */
+            diu?: string;
             /** @description For city rules (compared case-insensitively). */
             city?: string;
             /** @description Device model, for mobileModel rules (compared case-insensitively). */
@@ -3932,7 +3938,10 @@ export interface operations {
                 client?: string;
                 system?: string;
                 userId?: string;
+                user_id?: string;
                 deviceId?: string;
+                utdid?: string;
+                diu?: string;
                 city?: string;
                 model?: string;
                 netType?: string;
@@ -4091,8 +4100,14 @@ export interface operations {
                     system?: string;
                     /** @description User id: whitelist and time-window gray releases are decided on it. */
                     userId?: string;
+                    /** @description Read as userId when userId is absent (the name of the Alipay open-API twin of this request). */
+                    user_id?: string;
                     /** @description Used as the user key when there is no userId. */
                     deviceId?: string;
+                    /** @description Read as deviceId when deviceId is absent. */
+                    utdid?: string;
+                    /** @description Read as deviceId when deviceId and utdid are absent. */
+                    diu?: string;
                     /** @description For city rules (compared case-insensitively). */
                     city?: string;
                     /** @description Device model, for mobileModel rules (compared case-insensitively). */
@@ -4123,8 +4138,14 @@ export interface operations {
                     system?: string;
                     /** @description User id: whitelist and time-window gray releases are decided on it. */
                     userId?: string;
+                    /** @description Read as userId when userId is absent (the name of the Alipay open-API twin of this request). */
+                    user_id?: string;
                     /** @description Used as the user key when there is no userId. */
                     deviceId?: string;
+                    /** @description Read as deviceId when deviceId is absent. */
+                    utdid?: string;
+                    /** @description Read as deviceId when deviceId and utdid are absent. */
+                    diu?: string;
                     /** @description For city rules (compared case-insensitively). */
                     city?: string;
                     /** @description Device model, for mobileModel rules (compared case-insensitively). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appMap, BadDeviceRequest, fieldsFromForm, parseCheck, scanAppMap } from './device-request.js';
+import { appMap, BadDeviceRequest, fieldsFromForm, parseCheck, scanAppMap, userKeyOf } from './device-request.js';
 import { TextCache } from './text-cache.js';
 
 /** The general path as it was before the scanner: JSON.parse, then the object's own key order. */
@@ -128,6 +128,20 @@ describe('form fields', () => {
     for (let i = 0; i < 3; i++) expect(() => fieldsFromForm(bad)).toThrow(BadDeviceRequest);
     const plain = 'query=' + 'a'.repeat(100);
     expect(fieldsFromForm(plain).query).toBe('a'.repeat(100));
+  });
+
+  it('the user key: userId or user_id, else deviceId, utdid or diu, in that order', () => {
+    const key = (fields: Record<string, string>) => {
+      const f = fieldsFromForm(new URLSearchParams({ platform: 'android', client: '2.0', ...fields }).toString());
+      return [userKeyOf(f), parseCheck(f, userKeyOf(f), 0).check.userId];
+    };
+    expect(key({ userId: 'a', user_id: 'b', deviceId: 'd' })).toEqual(['a', 'a']);
+    expect(key({ user_id: ' b ', deviceId: 'd' })).toEqual(['b', 'b']);
+    expect(key({ deviceId: 'd', utdid: 'u', diu: 'x' })).toEqual(['d', '']);
+    expect(key({ utdid: 'u', diu: 'x' })).toEqual(['u', '']);
+    expect(key({ diu: 'x' })).toEqual(['x', '']);
+    expect(key({})).toEqual(['', '']);
+    expect(() => key({ user_id: 'a\u0000' })).toThrow(BadDeviceRequest);
   });
 
   it('parseCheck: the same asked and installed apps with existed equal to query, absent, or different', () => {

@@ -125,9 +125,19 @@ export interface ParsedCheck {
  */
 const BAD_KEY_CHAR = /[\u0000-\u001f\u007f]|\p{Cs}/u;
 
-/** The device's user key: userId, else deviceId; '' when neither was sent. */
+/**
+ * The user id: `userId`, or `user_id`, the name the Alipay open-API twin of
+ * Nebula's request uses (offline-package-format.md §5.2; Nebula's own AppReq
+ * has no user id, a gateway in front adds one).
+ */
+const userIdOf = (f: Fields) => str(f, 'userId') || str(f, 'user_id');
+
+/** The device id: `deviceId`, or the device ids stock clients send, `utdid` and `diu`. */
+const deviceIdOf = (f: Fields) => str(f, 'deviceId') || str(f, 'utdid') || str(f, 'diu');
+
+/** The device's user key: the user id, else the device id; '' when neither was sent. */
 export function userKeyOf(f: Fields): string {
-  const key = str(f, 'userId') || str(f, 'deviceId');
+  const key = userIdOf(f) || deviceIdOf(f);
   if (key.length > MAX_ID_LENGTH) throw new BadDeviceRequest(`userId/deviceId has at most ${MAX_ID_LENGTH} characters`);
   // one scan per check; which of the two it was is asked only when refusing
   if (BAD_KEY_CHAR.test(key)) {
@@ -148,7 +158,7 @@ export function parseCheck(f: Fields, userKey: string, now: number): ParsedCheck
       platform,
       client,
       userKey,
-      userId: str(f, 'userId'),
+      userId: userIdOf(f),
       facts: {
         city: str(f, 'city').toLowerCase(),
         mobileModel: (str(f, 'model') || str(f, 'mobileModel')).toLowerCase(),
