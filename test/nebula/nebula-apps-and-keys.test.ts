@@ -60,9 +60,12 @@ describe('RSA key', () => {
     const cutUrl = await uploadFile(call, 'cut.pem', Buffer.from([...lines.slice(0, 6), lines[lines.length - 1]].join('\n') + '\n'));
     expect((await call('UploadMcubeRsaKey', { FileUrl: cutUrl, OnexFlag: true })).ResultCode).toBe('InvalidRsaKey');
     expect(await srv.node.deps.blobs.head(srv.node.deps.blobs.keyFromUrl(cutUrl)!)).toBeNull();
-    const missing = await call('UploadMcubeRsaKey', { OnexFlag: true });
-    expect(missing.ResultCode).toBe('InvalidFileUrl');
-    expect(missing.ResultMessage).toMatch(/^FileUrl/);
+    // required on the wire (reference 3.5): absent is a protocol error, blank a business one
+    const missing = await call('UploadMcubeRsaKey', { OnexFlag: true }).catch((e) => e);
+    expect(missing.code).toBe('MissingParameter');
+    const blank = await call('UploadMcubeRsaKey', { FileUrl: ' ', OnexFlag: true });
+    expect(blank.ResultCode).toBe('InvalidFileUrl');
+    expect(blank.ResultMessage).toMatch(/^FileUrl/);
     const foreign = await call('UploadMcubeRsaKey', { FileUrl: 'https://example.com/key.pem', OnexFlag: true });
     expect(foreign.ResultCode).toBe('InvalidFileUrl');
     const big = await call('UploadMcubeRsaKey', { FileUrl: await uploadFile(call, 'big.pem', Buffer.alloc(70 * 1024, 65)), OnexFlag: true });

@@ -2512,7 +2512,7 @@ export interface components {
             /** @description tenant id */
             TenantId?: string;
             /** @description address of the uploaded PEM file */
-            FileUrl?: string;
+            FileUrl: string;
             /** @description always true */
             OnexFlag?: boolean;
         };

@@ -21,7 +21,7 @@ export const uploadMcubeRsaKey = defineAction<{ FileUrl?: string; OnexFlag?: boo
   summary: 'Register the RSA private key (PEM, uploaded beforehand with GetMcubeFileToken) that signs the app\'s offline packages.',
   tag: 'Nebula',
   input: { ...commonInput, FileUrl: S.str('address of the uploaded PEM file', 2048), OnexFlag: S.bool('always true') },
-  required: ['AppId', 'WorkspaceId'],
+  required: ['AppId', 'WorkspaceId', 'FileUrl'],
   resultKey: 'UploadRsaResult',
   result: S.obj({ Data: S.str('"processed successfully"'), ...resultBase }),
   mutates: true,
