@@ -134,7 +134,7 @@ describe('CreateMcubeNebulaResource happy paths', () => {
     expect(Object.keys(r).sort()).toEqual(['CreateMcubeNebulaResourceReslult', 'RequestId', 'ResultCode', 'ResultMessage']);
     const result = r.CreateMcubeNebulaResourceReslult;
     // no RSA key in this workspace: built, and said to be unsigned
-    expect(result).toEqual({ NebulaResourceId: expect.stringMatching(/^\d+$/), Success: true, ResultMsg: expect.stringMatching(/^Built unsigned/), RequestId: r.RequestId });
+    expect(result).toEqual({ NebulaResourceId: expect.stringMatching(/^\d+$/), Success: true, ResultMsg: expect.stringMatching(/^Built unsigned/), ErrorCode: '', RequestId: r.RequestId });
     const id = Number(result.NebulaResourceId);
 
     const apps = await call('ListMcubeNebulaApps', { Keyword: H5 });

@@ -130,6 +130,8 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
         result = { ...result };
         if (result.Success === undefined) result.Success = true;
         if (result.ResultMsg === undefined) result.ResultMsg = '';
+        // a string on every answer of an action that has one (reference), empty on success
+        if (entry.resultProps.has('ErrorCode') && result.ErrorCode === undefined) result.ErrorCode = '';
         if (entry.resultProps.has('RequestId')) result.RequestId = requestId;
         out = { status: 200, body: { RequestId: requestId, ResultCode: 'OK', ResultMessage: '', [entry.def.resultKey]: result } };
       } catch (err) {
