@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import knexFactory from 'knex';
 import { loadConfig } from '../packages/server/src/config.js';
 import { bumpStamp } from '../packages/server/src/db/stamps.js';
+import { CHANGE_LOG_MAX, whitelistStore } from '../packages/server/src/features/whitelists/whitelist-store.js';
 import { buildServer } from '../packages/server/scripts/build.mjs';
 import { ROOT, startServerProcess, type ServerProcess } from '../test/helpers/process.js';
 import { BENCH_APPS, h5IdOf, regexMatchingId, seedDelivery, whitelistedId } from './lib/delivery-seed.js';
@@ -186,6 +187,12 @@ function startBare(bytes: number): Promise<{ url: string; pid: number; stop(): v
   });
 }
 
+/** CPU time of a process so far, in ms (Linux /proc: utime + stime in clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
 /** Resident and peak resident memory of a process, in MB (Linux /proc). */
 function memory(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -308,6 +315,33 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
     const before = await hasV8();
     const pauseMs = before ? await flip(3, false) : NaN;
     const resumeMs = before ? await flip(1, true) : NaN;
+
+    // one id added to the million-id list, written as the whitelist actions write it (the store's own
+    // statements): visible once the node caught the list up from its change log; then the same with
+    // a change too big to log, which makes the node read the whole list again
+    const [millionList] = await knex('whitelists').where({ app_id: seeded.appId, workspace_id: seeded.workspaceId, name: 'million' }).pluck('id');
+    const userReq = (userId: string): Req => ({ ...pool[0]!, body: new URLSearchParams({ ...Object.fromEntries(new URLSearchParams(pool[0]!.body)), userId }).toString() });
+    const hasV9 = async (userId: string) => JSON.parse((await post(server!.url, userReq(userId))).text).data.some((e: { version: string }) => e.version === '1.0.9');
+    const freshUser = async (prefix: string) => {
+      // one that gets 1.0.9 by no other way (percentage, time window)
+      for (let k = 0; ; k++) if (!(await hasV9(`${prefix}-${k}`))) return `${prefix}-${k}`;
+    };
+    const addToList = async (ids: string[]) => {
+      const cpu0 = cpuMsOf(server!.proc.pid!);
+      await knex.transaction(async (trx) => {
+        const added = await whitelistStore.insertValues(trx, schema ? 'pg' : 'sqlite', Number(millionList), ids);
+        await whitelistStore.touch(trx, Number(millionList), Date.now(), added, ids.map((value) => ({ value, added: true })));
+        await bumpStamp(trx, schema ? 'pg' : 'sqlite', seeded.appId, seeded.workspaceId);
+      });
+      t = performance.now();
+      while (!(await hasV9(ids[0]!))) {
+        if (performance.now() - t > 60_000) throw new Error('whitelist change not visible within 60 s');
+      }
+      return { ms: performance.now() - t, cpuMs: cpuMsOf(server!.proc.pid!) - cpu0 };
+    };
+    const oneId = await addToList([await freshUser('wl-one')]);
+    const bulkFirst = await freshUser('wl-bulk');
+    const bulk = await addToList([bulkFirst, ...Array.from({ length: CHANGE_LOG_MAX }, (_, k) => `wl-bulk-filler-${k}`)]);
     await knex.destroy();
 
     const ratio = devPeak.rps / barePeak.rps;
@@ -332,6 +366,10 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
     console.log(
       `   propagation (write + stamp from outside the node -> visible on the node): pause ${f1(pauseMs)} ms, resume ${f1(resumeMs)} ms ` +
         `(${schema ? 'LISTEN/NOTIFY' : 'stamp poll every ' + config.delivery.pollIntervalMs + ' ms'}; target < ${TARGET.propagationMs} ms: ${verdict(Math.max(pauseMs, resumeMs) < TARGET.propagationMs)})`,
+    );
+    console.log(
+      `   whitelist change -> visible on the node: one id added to the million-id list ${f1(oneId.ms)} ms (node CPU ${f1(oneId.cpuMs)} ms, from the change log); ` +
+        `${CHANGE_LOG_MAX + 1} ids, a change too big to log: ${f1(bulk.ms)} ms (node CPU ${f1(bulk.cpuMs)} ms, the whole list read again)`,
     );
   } finally {
     bare?.stop();
