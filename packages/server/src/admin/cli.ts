@@ -7,6 +7,8 @@ import { createBlobStore } from '../features/storage/index.js';
 import { runJanitor } from '../features/janitor/index.js';
 import { Metrics } from '../core/metrics.js';
 import { assertMasterKeyOpens, TenantStore } from '../features/tenants/tenant-store.js';
+import { moveUpgradeTask, type UpgradeTaskMove } from '../features/upgrade/task-service.js';
+import { BusinessError } from '../core/errors.js';
 
 const HELP = `mcube admin: provision tenants, apps, workspaces and AccessKeys; read the audit log.
 Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DATA_DIR, MCUBE_MASTER_KEY).
@@ -26,6 +28,9 @@ Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DAT
   keys disable <accessKeyId>
   keys enable <accessKeyId>
   keys rotate <accessKeyId> [--grace-seconds 86400]        (new key now; the old one works until the grace ends)
+  upgrade-tasks list <appId> <workspaceId>     (upgrade release tasks, newest first, with their status)
+  upgrade-tasks pause|continue|end <appId> <workspaceId> <taskId>
+                                               (the console's Pause, Continue and End; the OpenAPI has no action for them)
   audit list [--tenant <tenantId>] [--action <Action>] [--since <ISO time>] [--limit 50]
   janitor run                                  (sweep unreferenced stored objects now)
 
@@ -35,6 +40,7 @@ Examples:
   npm run admin -- apps create ACMEAPP0000001 --tenant ACME01
   npm run admin -- keys create --tenant ACME01 --description ci
   npm run admin -- keys rotate MCAKXXXXXXXXXXXXXXXXXXXX --grace-seconds 3600
+  npm run admin -- upgrade-tasks pause ACMEAPP0000001 default 12
 `;
 
 function parse(argv: string[]) {
@@ -74,7 +80,7 @@ async function main(): Promise<number> {
   const store = new TenantStore(db, box);
   try {
     await assertMasterKeyOpens(db, box);
-    const [group, verb, a1, a2] = pos;
+    const [group, verb, a1, a2, a3] = pos;
     const key = `${group} ${verb ?? ''}`.trim();
     // every change made here leaves an audit row, as the API's changes do (never a secret in it)
     const record = async (tenantId: string | null, params: Record<string, unknown>) => {
@@ -228,6 +234,46 @@ async function main(): Promise<number> {
           params: JSON.parse(r.params),
         }));
         out(rows.map((r) => `${r.time}\t${r.tenantId}\t${r.accessKeyId}\t${r.action}\t${r.status}\t${r.result}\t${r.requestId}\t${JSON.stringify(r.params)}`).join('\n') || '(none)', rows);
+        return 0;
+      }
+      case 'upgrade-tasks list': {
+        const scope = { appId: need(a1, 'appId'), workspaceId: need(a2, 'workspaceId') };
+        const rows = await db
+          .knex('upgrade_tasks as t')
+          .join('upgrade_packages as p', 'p.id', 't.package_id')
+          .where({ 't.app_id': scope.appId, 't.workspace_id': scope.workspaceId })
+          .orderBy('t.id', 'desc')
+          .limit(500)
+          .select('t.id', 't.package_id', 'p.platform', 'p.app_version', 't.publish_type', 't.publish_mode', 't.task_status');
+        const status: Record<number, string> = { 0: 'to-be-released', 1: 'releasing', 2: 'finished', 3: 'paused' };
+        const list = rows.map((r: Record<string, unknown>) => ({
+          id: Number(r.id),
+          packageId: Number(r.package_id),
+          platform: String(r.platform),
+          version: String(r.app_version),
+          publishType: Number(r.publish_type),
+          publishMode: Number(r.publish_mode),
+          status: status[Number(r.task_status)] ?? String(r.task_status),
+        }));
+        out(list.map((t) => `${t.id}\tpackage ${t.packageId}\t${t.platform} ${t.version}\t${t.publishType === 3 ? 'official' : 'gray ' + t.publishMode}\t${t.status}`).join('\n') || '(none)', list);
+        return 0;
+      }
+      case 'upgrade-tasks pause':
+      case 'upgrade-tasks continue':
+      case 'upgrade-tasks end': {
+        const scope = { appId: need(a1, 'appId'), workspaceId: need(a2, 'workspaceId') };
+        const taskId = Number(need(a3, 'taskId'));
+        if (!Number.isSafeInteger(taskId) || taskId <= 0) throw new UsageError('taskId must be a positive whole number');
+        let task;
+        try {
+          task = await moveUpgradeTask(db, scope, taskId, verb as UpgradeTaskMove, Date.now());
+        } catch (err) {
+          if (err instanceof BusinessError) throw new UsageError(err.message);
+          throw err;
+        }
+        await record(await tenantOfApp(scope.appId), { ...scope, taskId });
+        const now = { 1: 'releasing', 2: 'finished', 3: 'paused' }[task.taskStatus as 1 | 2 | 3];
+        out(`upgrade task ${taskId} of ${scope.appId}/${scope.workspaceId} is ${now} (devices see it within a second)`, { ...scope, taskId, status: now });
         return 0;
       }
       case 'janitor run': {

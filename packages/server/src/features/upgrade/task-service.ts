@@ -9,7 +9,8 @@ import { MAX_OPEN_TASKS } from '../nebula/task-service.js';
 import { packageNotFound, parsePackageId } from './package-service.js';
 import { UPGRADE_TYPE_NAMES, type UpgradeTaskSpec } from './rules/task-fields.js';
 import { getPackage, getTask, insertTask, listTasks, setPublishPeriod } from './upgrade-store.js';
-import type { UpgradePackage, UpgradeTask } from './upgrade-types.js';
+import type { Database } from '../../db/database.js';
+import type { Scope, UpgradePackage, UpgradeTask } from './upgrade-types.js';
 
 const TYPE_NAMES: Record<string, string> = { enterprise: 'iOS enterprise distribution', testflight: 'iOS TestFlight' };
 
@@ -30,8 +31,8 @@ function checkFitsPackage(p: UpgradePackage, spec: UpgradeTaskSpec): void {
   }
 }
 
-async function refreshPeriod(trx: Knex.Transaction, ctx: ActionContext, packageId: number, now: number): Promise<void> {
-  const tasks = (await listTasks(trx, ctx, packageId)).map((t) => ({ ...t, taskType: 0 }));
+async function refreshPeriod(trx: Knex.Transaction, s: Scope, packageId: number, now: number): Promise<void> {
+  const tasks = (await listTasks(trx, s, packageId)).map((t) => ({ ...t, taskType: 0 }));
   await setPublishPeriod(trx, packageId, publishPeriodOf(tasks), now);
 }
 
@@ -99,4 +100,37 @@ export async function upgradeTaskDetail(ctx: ActionContext, taskId: number | und
   if (!task) throw new BusinessError('UpgradeTaskNotFound', `TaskId: no upgrade task ${taskId} in this app and workspace.`);
   const pkg = (await getPackage(knex, ctx, task.packageId))!;
   return { pkg, task };
+}
+
+export type UpgradeTaskMove = 'pause' | 'continue' | 'end';
+
+const MOVES: Record<UpgradeTaskMove, { from: readonly number[]; to: number }> = {
+  pause: { from: [1], to: 3 },
+  continue: { from: [3], to: 1 },
+  end: { from: [1, 3], to: 2 },
+};
+const STATUS_NAMES: Record<number, string> = { 0: 'to be released', 1: 'releasing', 2: 'finished', 3: 'paused' };
+
+/**
+ * The console's Pause, Continue and End of an upgrade task (guide §4.3: "after
+ * task B is terminated or suspended, task A takes effect"). The OpenAPI has no
+ * action for them, so the admin command runs this. Finished is final. The
+ * package row is locked as task creation locks it, and the publish period and
+ * the delivery stamp move in the same transaction. Returns the task as it is now.
+ */
+export async function moveUpgradeTask(db: Database, s: Scope, taskId: number, move: UpgradeTaskMove, now: number): Promise<UpgradeTask> {
+  return db.knex.transaction(async (trx) => {
+    const found = await getTask(trx, s, taskId);
+    if (!found) throw new BusinessError('UpgradeTaskNotFound', `no upgrade task ${taskId} in ${s.appId}/${s.workspaceId}.`);
+    await getPackage(trx, s, found.packageId, db.dialect === 'pg');
+    const task = (await getTask(trx, s, taskId))!;
+    const { from, to } = MOVES[move];
+    if (!from.includes(task.taskStatus)) {
+      throw new BusinessError('InvalidTaskStatus', `upgrade task ${taskId} is ${STATUS_NAMES[task.taskStatus] ?? task.taskStatus}; ${move} applies to a ${from.map((f) => STATUS_NAMES[f]).join(' or ')} task.`);
+    }
+    await trx('upgrade_tasks').where({ app_id: s.appId, workspace_id: s.workspaceId, id: taskId }).update({ task_status: to, modified_at: now });
+    await refreshPeriod(trx, s, task.packageId, now);
+    await bumpStamp(trx, db.dialect, s.appId, s.workspaceId);
+    return { ...task, taskStatus: to, modifiedAt: now };
+  });
 }

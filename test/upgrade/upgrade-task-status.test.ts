@@ -1,0 +1,78 @@
+// The console's Pause, Continue and End of an upgrade task (guide §4.3), which the
+// OpenAPI has no action for: `mcube admin upgrade-tasks …`, run as production runs
+// it (the built admin command) against a running node's database.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_MAIN, runCommand } from '../helpers/process.js';
+import { androidPackage, createUpgradeTask, startUpgradeServer, type Upgrade } from './upgrade-fixtures.js';
+
+let u: Upgrade;
+beforeAll(async () => {
+  u = await startUpgradeServer({ MCUBE_DEVICE_RATE_PER_MIN: '100000' });
+}, 60_000);
+afterAll(async () => {
+  await u?.srv.close();
+});
+
+const admin = (...args: string[]) => runCommand(process.execPath, [ADMIN_MAIN, ...args], u.srv.env.env);
+const scope = () => [u.srv.creds.appId, u.srv.creds.workspaceId];
+/** the task a whitelisted tester is offered, once the node has picked the change up */
+async function offered(want: number | null): Promise<number | null> {
+  let got: number | null = null;
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(`${u.srv.url}/device/upgrade/check`, {
+      method: 'POST',
+      headers: { 'x-mcube-client-key': u.srv.creds.clientKey, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ platform: 'android', client: '3.0', userId: 'tester-1' }).toString(),
+    });
+    const body: any = await res.json();
+    expect(res.status).toBe(200);
+    got = body.taskId ?? null;
+    if (got === want) return got;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return got;
+}
+
+describe('upgrade-tasks pause, continue and end', () => {
+  it('a paused or ended task gives way to the one before it; continue brings it back; finished is final', async () => {
+    const list = Number((await u.a('CreateMcubeWhitelist', { WhiteListName: 'beta', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId);
+    expect((await u.a('UpdateMcubeWhitelist', { Id: String(list), KeyIds: 'tester-1' })).ResultCode).toBe('OK');
+    const pkg = await androidPackage(u.a, '5.0.0');
+    const a = await createUpgradeTask(u.a, pkg, { PublishType: 2, PublishMode: 1, WhitelistIds: String(list), UpgradeType: 202 });
+    const b = await createUpgradeTask(u.a, pkg, { PublishType: 2, PublishMode: 1, WhitelistIds: String(list), UpgradeType: 206 });
+    expect(await offered(b)).toBe(b);
+
+    const paused = await admin('upgrade-tasks', 'pause', ...scope(), String(b), '--json');
+    expect(paused.code, paused.stderr).toBe(0);
+    expect(JSON.parse(paused.stdout)).toMatchObject({ taskId: b, status: 'paused' });
+    expect(await offered(a)).toBe(a);
+    expect((await u.a('GetMcubeUpgradeTaskInfo', { TaskId: b })).GetTaskResult.TaskInfo.TaskStatus).toBe(3);
+
+    expect((await admin('upgrade-tasks', 'continue', ...scope(), String(b))).code).toBe(0);
+    expect(await offered(b)).toBe(b);
+
+    expect((await admin('upgrade-tasks', 'end', ...scope(), String(b))).code).toBe(0);
+    expect(await offered(a)).toBe(a);
+    const listed = JSON.parse((await admin('upgrade-tasks', 'list', ...scope(), '--json')).stdout) as Array<{ id: number; status: string }>;
+    expect(listed.filter((t) => t.id === a || t.id === b)).toEqual([
+      expect.objectContaining({ id: b, status: 'finished' }),
+      expect.objectContaining({ id: a, status: 'releasing' }),
+    ]);
+
+    // finished is final, continue needs a paused task, another workspace's task is not found: refused, nothing changed
+    const again = await admin('upgrade-tasks', 'continue', ...scope(), String(b));
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/is finished; continue applies to a paused task/);
+    const notPaused = await admin('upgrade-tasks', 'continue', ...scope(), String(a));
+    expect(notPaused.code).toBe(2);
+    expect(notPaused.stderr).toMatch(/is releasing/);
+    const elsewhere = await admin('upgrade-tasks', 'end', u.B.appId, u.B.workspaceId, String(a));
+    expect(elsewhere.code).toBe(2);
+    expect(elsewhere.stderr).toMatch(/no upgrade task/);
+    expect(await offered(a)).toBe(a);
+
+    // each change left an audit row
+    const rows = await u.srv.node.deps.db.knex('audit_log').where('action', 'like', 'admin upgrade-tasks %').orderBy('id').pluck('action');
+    expect(rows).toEqual(['admin upgrade-tasks pause', 'admin upgrade-tasks continue', 'admin upgrade-tasks end']);
+  });
+});
