@@ -57,6 +57,9 @@ function ajvError(e: ErrorObject): PopError {
   return Pop.invalid(name, e.message ?? 'invalid value');
 }
 
+/** result_code of an audit row whose call has not finished (or whose outcome could not be recorded) */
+export const AUDIT_PENDING = 'Pending';
+
 /** Longest parameter value kept whole in the audit log; a whitelist's KeyIds may be a megabyte. */
 const AUDIT_VALUE_MAX = 2048;
 
@@ -108,6 +111,23 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
     let entry: Compiled | undefined;
     let params: Record<string, unknown> | undefined;
     let out: { status: number; body: unknown; headers?: Record<string, string> } | undefined;
+    /** the audit row written before a management action ran, to be completed with its outcome */
+    let auditId: number | null = null;
+    const auditRow = (httpStatus: number, resultCode: string) => {
+      const secret = new Set(entry!.def.secretParams ?? []);
+      const recorded: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(params ?? call?.params ?? {})) recorded[k] = secret.has(k) ? '[redacted]' : auditValue(v);
+      return {
+        request_id: requestId,
+        tenant_id: principal!.tenantId,
+        access_key_id: principal!.accessKeyId,
+        action: entry!.def.name,
+        params: JSON.stringify(recorded),
+        http_status: httpStatus,
+        result_code: resultCode,
+        created_at: deps.now(),
+      };
+    };
     try {
       if (req.method !== 'POST' && req.method !== 'GET') throw new PopError(405, 'UnsupportedHTTPMethod', 'Only GET and POST are supported.');
       const raw = await readBody(req, config.http.maxBodyBytes, config.http.bodyTimeoutMs);
@@ -124,6 +144,13 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       const scope = checked instanceof Promise ? await checked : checked;
       for (const k of entry.nonStringProps) if (params[k] === '') delete params[k];
       if (!entry.validate(params)) throw ajvError(entry.validate.errors![0]!);
+      // Written ahead, before anything changes: a change never exists without its audit row, even when the
+      // node dies or the database fails before the outcome is recorded (the row then says Pending). A call
+      // whose audit row cannot be written is not run.
+      if (entry.def.mutates) {
+        const [row] = await deps.db.knex('audit_log').insert(auditRow(0, AUDIT_PENDING)).returning('id');
+        auditId = Number(typeof row === 'object' ? (row as { id: unknown }).id : row);
+      }
       let result: Record<string, unknown>;
       try {
         result = await entry.def.handler(params, { requestId, ...principal, ...scope, deps });
@@ -177,23 +204,12 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       latencyMs,
     });
     if (principal && entry?.def.mutates) {
-      const secret = new Set(entry.def.secretParams ?? []);
-      const recorded: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(params ?? call?.params ?? {})) recorded[k] = secret.has(k) ? '[redacted]' : auditValue(v);
-      // Written before the answer leaves, so an acknowledged change always has its audit row.
-      await deps.db
-        .knex('audit_log')
-        .insert({
-          request_id: requestId,
-          tenant_id: principal.tenantId,
-          access_key_id: principal.accessKeyId,
-          action: entry.def.name,
-          params: JSON.stringify(recorded),
-          http_status: status,
-          result_code: code,
-          created_at: deps.now(),
-        })
-        .catch((e: Error) => log.error('audit write failed', { requestId, error: e.message }));
+      // the outcome, before the answer leaves; calls refused before they ran get their whole row now
+      const write =
+        auditId !== null
+          ? deps.db.knex('audit_log').where({ id: auditId }).update({ http_status: status, result_code: code })
+          : deps.db.knex('audit_log').insert(auditRow(status, code));
+      await write.catch((e: Error) => log.error('audit write failed', { requestId, auditId, error: e.message }));
     }
     if (out && !res.headersSent && !res.destroyed) send(res, out.status, out.body, requestId, out.headers);
   };
