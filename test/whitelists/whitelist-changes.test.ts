@@ -1,25 +1,16 @@
 // A node that holds a big list brings it up to date from the list's change log
 // (whitelist_changes) instead of reading it whole; whatever path it takes, it
 // must end with exactly the list a fresh read gives.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OverlayIdSet, PACKED_FROM } from '../../packages/server/src/features/delivery/engine/id-set.js';
 import { loadWhitelists, newLoaderCaches } from '../../packages/server/src/features/delivery/snapshot-loader.js';
 import { CHANGE_LOG_MAX } from '../../packages/server/src/features/whitelists/whitelist-store.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { openapiCore } from '../helpers/vendor-clients.js';
+import { useTestServer } from '../helpers/suite.js';
 
-let srv: TestServer;
-let call: ReturnType<typeof openapiCore>;
-beforeAll(async () => {
-  srv = await startTestServer();
-  call = openapiCore(srv.host, srv.creds);
-});
-afterAll(async () => {
-  await srv?.close();
-});
+const suite = useTestServer();
 
 const ok = async (action: string, body: Record<string, unknown>) => {
-  const res = await call(action, { AppId: srv.creds.appId, WorkspaceId: srv.creds.workspaceId, TenantId: srv.creds.tenantId, ...body });
+  const res = await suite.call(action, { AppId: suite.srv.creds.appId, WorkspaceId: suite.srv.creds.workspaceId, TenantId: suite.srv.creds.tenantId, ...body });
   expect(res.statusCode).toBe(200);
   expect(res.body.ResultCode).toBe('OK');
   return res.body;
@@ -27,7 +18,7 @@ const ok = async (action: string, body: Record<string, unknown>) => {
 const addIds = (id: string, ids: string[]) => ok('UpdateMcubeWhitelist', { Id: id, KeyIds: ids.join(',') });
 const removeId = (id: string, value: string) => ok('DeleteMdsWhitelistContent', { WhitelistId: id, WhitelistValue: value });
 const loadsOf = async () => {
-  const text = srv.node.deps.metrics.render();
+  const text = suite.srv.node.deps.metrics.render();
   const n = (how: string) => Number(new RegExp(`mcube_whitelist_loads_total\\{how="${how}"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
   return { whole: n('whole'), changes: n('changes') };
 };
@@ -35,8 +26,8 @@ const warn = () => {};
 
 describe('a big whitelist changed a few ids at a time', () => {
   it('is brought up to date from the change log, and holds exactly what a fresh read gives', async () => {
-    const { deps } = srv.node;
-    const { appId, workspaceId } = srv.creds;
+    const { deps } = suite.srv.node;
+    const { appId, workspaceId } = suite.srv.creds;
     const id = (await ok('CreateMcubeWhitelist', { WhiteListName: 'big-changing', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId as string;
     const base = Array.from({ length: PACKED_FROM + 100 }, (_, i) => `base-${i}`);
     // an import bigger than one change may log: nodes read the list whole
@@ -96,7 +87,7 @@ describe('a big whitelist changed a few ids at a time', () => {
     const id = (await ok('CreateMcubeWhitelist', { WhiteListName: 'gone', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId as string;
     await addIds(id, ['a', 'b']);
     await removeId(id, 'a');
-    const rows = () => srv.node.deps.db.knex('whitelist_changes').where({ whitelist_id: Number(id) }).orderBy('seq').select('seq', 'value', 'added');
+    const rows = () => suite.srv.node.deps.db.knex('whitelist_changes').where({ whitelist_id: Number(id) }).orderBy('seq').select('seq', 'value', 'added');
     expect((await rows()).map((r) => `${r.seq}:${r.value}:${r.added}`)).toEqual(['1:a:1', '2:b:1', '3:a:0']);
     await ok('DeleteMcubeWhitelist', { Id: Number(id) });
     expect(await rows()).toEqual([]);
