@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { inspect } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -88,6 +89,17 @@ describe('calls, camelCase in and out', () => {
     });
     expect((await client.queryMcubeVhost({})).resultCode).toBe('OK');
     expect(() => new McubeClient({ endpoint: srv.url, env: {} })).toThrow(/MPAAS_AK_ENV/);
+    // a secret pasted into a CI setting often ends with a newline
+    const pasted = new McubeClient({ endpoint: srv.url, env: { MPAAS_AK_ENV: ` ${srv.creds.accessKeyId}\n`, MPAAS_SK_ENV: `${srv.creds.accessKeySecret}\r\n`, MPAAS_APP_ID: srv.creds.appId, MPAAS_WORKSPACE_ID: srv.creds.workspaceId } });
+    expect((await pasted.queryMcubeVhost({})).resultCode).toBe('OK');
+  });
+
+  it('never shows the AccessKey secret: not in console.log, JSON or the enumerable fields', () => {
+    const client = clientFor();
+    const secret = srv.creds.accessKeySecret;
+    expect(inspect(client, { showHidden: true, depth: 5 })).not.toContain(secret);
+    expect(JSON.stringify(client)).not.toContain(secret);
+    expect(Object.values(client).map(String).join(' ')).not.toContain(secret);
   });
 
   it('returns the upload token with FileToken in vendor spelling and FormFields verbatim', async () => {
@@ -154,6 +166,31 @@ describe('protocol errors', () => {
       .catch((e) => e);
     expect(err).toBeInstanceOf(McubeClientError);
     expect(err).toMatchObject({ code: 'InvalidAccessKeyId.NotFound', statusCode: 404 });
+  });
+
+  it('an answer without the OpenAPI envelope (another service at the endpoint) is InvalidResponse, never a success', async () => {
+    const other = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'));
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = other.address() as AddressInfo;
+      const err = await clientFor({ endpoint: `http://127.0.0.1:${port}`, retry: false })
+        .createMcubeVhost({ vhost: 'x.example.com' })
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(McubeNetworkError);
+      expect(err).toMatchObject({ code: 'InvalidResponse', action: 'CreateMcubeVhost' });
+      expect(err.message).toMatch(/no ResultCode.*MCUBE_ENDPOINT/);
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
+  });
+
+  it('a port that fetch never connects to is named as such', async () => {
+    const err = await clientFor({ endpoint: 'http://127.0.0.1:10080', retry: false })
+      .queryMcubeVhost({})
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(McubeNetworkError);
+    expect(err.code).toBe('BlockedPort');
+    expect(err.message).toMatch(/port 10080/);
   });
 
   it('an unreachable endpoint is McubeNetworkError after the retries', async () => {

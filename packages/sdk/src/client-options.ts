@@ -40,7 +40,11 @@ export interface McubeClientOptions {
 
 /** The environment variables the SDK and the CLI read, in one place. */
 export function optionsFromEnv(env: Record<string, string | undefined>): McubeClientOptions {
-  const v = (k: string) => (env[k] === undefined || env[k] === '' ? undefined : env[k]);
+  // trimmed: a value pasted into a CI secret often ends with a newline, which would sign with the wrong secret
+  const v = (k: string) => {
+    const value = env[k]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
   return {
     endpoint: v('MCUBE_ENDPOINT'),
     accessKeyId: v('MPAAS_AK_ENV'),

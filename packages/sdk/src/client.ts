@@ -35,7 +35,8 @@ export class McubeClient {
   readonly endpoint: URL;
   readonly accessKeyId: string;
   readonly signatureAlgorithm: SignatureAlgorithm;
-  private readonly accessKeySecret: string;
+  // a true private field: console.log(client), JSON.stringify(client) and error reporters never see it
+  readonly #accessKeySecret: string;
   private readonly defaults: { appId?: string; workspaceId?: string; tenantId?: string };
   private readonly timeoutMs: number;
   private readonly retry: RetryOptions | false | undefined;
@@ -46,15 +47,16 @@ export class McubeClient {
   constructor(options: McubeClientOptions = {}) {
     const env = optionsFromEnv(options.env ?? process.env);
     const endpoint = options.endpoint ?? env.endpoint;
-    const accessKeyId = options.accessKeyId ?? env.accessKeyId;
-    const accessKeySecret = options.accessKeySecret ?? env.accessKeySecret;
+    // AccessKeys never hold whitespace: a pasted secret's stray newline would only fail the signature
+    const accessKeyId = (options.accessKeyId ?? env.accessKeyId)?.trim();
+    const accessKeySecret = (options.accessKeySecret ?? env.accessKeySecret)?.trim();
     if (!endpoint) throw new McubeError({ code: 'MissingEndpoint', message: 'no endpoint: pass options.endpoint or set MCUBE_ENDPOINT' });
     if (!accessKeyId || !accessKeySecret) {
       throw new McubeError({ code: 'MissingCredentials', message: 'no AccessKey: pass accessKeyId/accessKeySecret or set MPAAS_AK_ENV and MPAAS_SK_ENV' });
     }
     this.endpoint = parseEndpoint(endpoint, options.protocol);
     this.accessKeyId = accessKeyId;
-    this.accessKeySecret = accessKeySecret;
+    this.#accessKeySecret = accessKeySecret;
     this.signatureAlgorithm = options.signatureAlgorithm ?? 'ACS3-HMAC-SHA256';
     if (this.signatureAlgorithm !== 'ACS3-HMAC-SHA256' && this.signatureAlgorithm !== 'v2') {
       throw new TypeError(`signatureAlgorithm must be "ACS3-HMAC-SHA256" or "v2", got "${String(this.signatureAlgorithm)}"`);
@@ -107,7 +109,7 @@ export class McubeClient {
         action,
         params,
         accessKeyId: this.accessKeyId,
-        accessKeySecret: this.accessKeySecret,
+        accessKeySecret: this.#accessKeySecret,
         algorithm: this.signatureAlgorithm,
         timestamp: acsTimestamp(Date.now()),
         nonce: newNonce(),

@@ -9,10 +9,20 @@ export interface WireAnswer {
   requestId: string | undefined;
 }
 
-function networkError(err: unknown, action: string, timeoutMs: number): McubeNetworkError {
+function networkError(err: unknown, action: string, timeoutMs: number, url: string): McubeNetworkError {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e?.name === 'TimeoutError') {
     return new McubeNetworkError({ code: 'Timeout', message: `${action}: no answer within ${timeoutMs} ms`, action, cause: err });
+  }
+  if (e?.cause?.message === 'bad port') {
+    // fetch (undici) never connects to the ports browsers block, whatever listens there
+    const port = new URL(url).port;
+    return new McubeNetworkError({
+      code: 'BlockedPort',
+      message: `${action}: Node.js's fetch refuses to connect to port ${port}, one of the ports browsers block (such as 6000 or 10080); run the server on another port`,
+      action,
+      cause: err,
+    });
   }
   const code = e?.cause?.code ?? 'NetworkError';
   return new McubeNetworkError({ code, message: `${action}: ${e?.cause?.message ?? e?.message ?? String(err)}`, action, cause: err });
@@ -58,7 +68,7 @@ export async function sendOnce(req: SignedRequest, action: string, timeoutMs: nu
     text = await res.text();
   } catch (err) {
     if (signal?.aborted) throw signal.reason ?? err;
-    throw networkError(err, action, timeoutMs);
+    throw networkError(err, action, timeoutMs, req.url);
   }
   const resHeaders: Record<string, string> = {};
   res.headers.forEach((v, k) => (resHeaders[k] = v));
@@ -80,6 +90,16 @@ export async function sendOnce(req: SignedRequest, action: string, timeoutMs: nu
     });
   }
   const b = body as Record<string, unknown>;
+  // every answer of the OpenAPI carries ResultCode; without it the endpoint is some other service
+  if (typeof b.ResultCode !== 'string') {
+    throw new McubeNetworkError({
+      code: 'InvalidResponse',
+      message: `${action}: the answer has no ResultCode, so it is not an mPaaS OpenAPI answer; check the endpoint (MCUBE_ENDPOINT): ${text.trim().slice(0, 120)}`,
+      statusCode: res.status,
+      data: text,
+      action,
+    });
+  }
   const requestId = typeof b.RequestId === 'string' ? b.RequestId : resHeaders['x-acs-request-id'];
   return { statusCode: res.status, headers: resHeaders, body: b, requestId };
 }
