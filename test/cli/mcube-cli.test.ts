@@ -165,11 +165,13 @@ describe('mcube (subprocess)', () => {
     expect(failed.code, failed.stderr).toBe(4);
     const err = JSON.parse(failed.stdout).error;
     expect(err).toMatchObject({ step: 'task', code: 'InvalidWhitelistIds', resourceId: expect.stringMatching(/^\d+$/) });
-    expect(err.message).toContain(`package ${err.resourceId} was created`);
+    expect(err.message).toContain(`package ${err.resourceId} exists`);
     // the version exists now: publishing it again is refused, releasing the package works
     const again = await mcube(['nebula', 'publish', 'dist', '--h5-id', '66666601', '--version', '1.0.0.1', '--official']);
     expect(again.code).toBe(4);
     expect(again.stderr).toMatch(/^error: H5VersionExists: resource step failed/m);
+    // the existing package is named, so a re-run pipeline can release it
+    expect(again.stderr).toContain(`package ${err.resourceId} exists`);
     const list = JSON.parse((await mcube(['whitelist', 'create', '--name', 'cli-retry', '--json'])).stdout).createWhitelistResult.whitelistId as string;
     const released = await mcube(['nebula', 'release', err.resourceId, '--gray-whitelist', list, '--rule', 'city:include:Hangzhou']);
     expect(released.code, released.stderr).toBe(0);
@@ -179,6 +181,19 @@ describe('mcube (subprocess)', () => {
     expect(detail).toMatchObject({ PackageId: Number(err.resourceId), PublishType: 2, PublishMode: 1, WhitelistIds: list });
     expect((await mcube(['nebula', 'release', 'abc', '--official'])).code).toBe(2);
     expect((await mcube(['nebula', 'release', err.resourceId])).code).toBe(2);
+  });
+
+  it('a package built unsigned is published with a warning; with --strict it is not released', async () => {
+    const warned = await mcube(['nebula', 'publish', 'dist', '--h5-id', '12340002', '--version', '1.0.0.1', '--official', '--vhost', 'https://12340002.h5app.com', '--json']);
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(JSON.parse(warned.stdout).warnings).toEqual([expect.stringMatching(/^Built unsigned: no RSA key/)]);
+    expect(warned.stderr).toMatch(/^warning: Built unsigned/m);
+    const strict = await mcube(['nebula', 'publish', 'dist', '--h5-id', '12340002', '--version', '1.0.0.2', '--official', '--strict', '--vhost', 'https://12340002.h5app.com', '--json']);
+    expect(strict.code, strict.stderr).toBe(4);
+    const err = JSON.parse(strict.stdout).error;
+    expect(err).toMatchObject({ code: 'PackageWarning', step: 'resource', resourceId: expect.stringMatching(/^\d+$/) });
+    const tasks = await mcube(['api', 'ListMcubeNebulaTasks', '--Id', err.resourceId]);
+    expect(JSON.parse(tasks.stdout).ListMcubeNebulaTaskResult.NebulaTaskInfo ?? []).toEqual([]);
   });
 
   it('key status and key upload', async () => {

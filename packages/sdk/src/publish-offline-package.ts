@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { McubeClient } from './client.js';
-import { McubeError } from './errors.js';
+import { McubeBusinessError, McubeError, McubeNetworkError } from './errors.js';
 import type { CreateMcubeNebulaTaskRequest } from './generated/actions.js';
 import { packOfflinePackageToFile } from './pack-offline-package.js';
 import { uploadFile } from './upload.js';
@@ -66,6 +66,13 @@ export interface PublishOptions {
   /** required by the server for global resource packages */
   repeatNebula?: 0 | 1;
   vhost?: string;
+  /**
+   * Refuse to release a package the server built with a warning (unsigned: no
+   * RSA key uploaded; or files Nebula's Android client cannot load): the
+   * package stays created and unreleased, and the error (code PackageWarning)
+   * carries its resourceId. Without it the warnings are in the result.
+   */
+  strict?: boolean;
   onProgress?: (p: PublishProgress) => void;
 }
 
@@ -75,6 +82,8 @@ export interface PublishResult {
   fileUrl: string;
   resourceId: string;
   taskId: string;
+  /** what the server said about the built package (e.g. built unsigned); empty when nothing */
+  warnings: string[];
   requestIds: { token: string; resource: string; task: string };
 }
 
@@ -122,6 +131,13 @@ export function releaseFields(release: ReleaseSpec, rules: GrayRule[] = []): Par
   }
 }
 
+/** The id of the package of this H5 app and version, if one exists. */
+async function existingResource(o: PublishOptions): Promise<string | undefined> {
+  const list = await o.client.listMcubeNebulaResources({ h5Id: o.h5Id, pageSize: 500 }, { throwOnBusinessError: true });
+  const hit = (list.listMcubeNebulaResourceResult.nebulaResourceInfo ?? []).find((r) => r.h5Version === o.version);
+  return hit?.id === undefined ? undefined : String(hit.id);
+}
+
 function inStep(step: PublishStep, err: unknown, resourceId: string | undefined): McubeError {
   const e =
     err instanceof McubeError
@@ -131,7 +147,7 @@ function inStep(step: PublishStep, err: unknown, resourceId: string | undefined)
   e.message = `${step} step failed: ${e.message}`;
   if (resourceId) {
     e.resourceId = resourceId;
-    e.message += ` (package ${resourceId} was created; release it with CreateMcubeNebulaTask, e.g. "mcube nebula release ${resourceId} ...")`;
+    e.message += ` (package ${resourceId} exists; release it with CreateMcubeNebulaTask, e.g. "mcube nebula release ${resourceId} ...")`;
   }
   return e;
 }
@@ -199,6 +215,10 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
     const resourceId = resource.createMcubeNebulaResourceReslult.nebulaResourceId;
     if (!resourceId) throw new McubeError({ code: 'InvalidResponse', message: 'CreateMcubeNebulaResource answered no NebulaResourceId', requestId: resource.requestId });
     created = resourceId;
+    const warnings = resource.createMcubeNebulaResourceReslult.resultMsg ? [resource.createMcubeNebulaResourceReslult.resultMsg] : [];
+    if (o.strict && warnings.length) {
+      throw new McubeBusinessError({ code: 'PackageWarning', message: `${warnings.join(' ')} Not released (strict); fix it and publish a new version`, requestId: resource.requestId });
+    }
 
     step = 'task';
     o.onProgress?.({ step });
@@ -212,9 +232,15 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
       fileUrl,
       resourceId,
       taskId,
+      warnings,
       requestIds: { token: token.requestId, resource: resource.requestId, task: task.requestId },
     };
   } catch (err) {
+    // no answer, or "this version exists": the package may stand all the same (a slow build that finished
+    // after the client gave up, or an earlier run); its id lets the pipeline release it instead of starting over
+    if (step === 'resource' && !created && (err instanceof McubeNetworkError || (err instanceof McubeError && err.code === 'H5VersionExists'))) {
+      created = await existingResource(o).catch(() => undefined);
+    }
     throw inStep(step, err, created);
   } finally {
     if (tmp) await rm(tmp, { recursive: true, force: true });

@@ -51,7 +51,8 @@ export const nebulaPublish: Command = {
   description:
     'Asks for an upload token, uploads the zip (a folder is packed first, see "mcube nebula pack"), creates the package ' +
     '(CreateMcubeNebulaResource; the H5 app is created when missing) and its release task (CreateMcubeNebulaTask). ' +
-    'Choose the release kind explicitly. When the task step fails the package stays: release it with "mcube nebula release <resourceId>".',
+    'Choose the release kind explicitly. When the task step fails the package stays: release it with "mcube nebula release <resourceId>". ' +
+    'What the server says about the built package (e.g. built unsigned) is printed as a warning; --strict refuses to release such a package.',
   options: [
     { name: 'h5-id', value: '<8 digits>', help: 'offline package id (required)' },
     { name: 'version', value: '<x.y.z.w>', help: 'package version, unique in the H5 app (required)' },
@@ -67,6 +68,7 @@ export const nebulaPublish: Command = {
     { name: 'install', value: '<preload|lazy>', help: 'install once downloaded, or when first opened (default preload)' },
     { name: 'repeat-nebula', value: '<0|1>', help: 'reuse the global package (global resource packages only)' },
     { name: 'vhost', value: '<domain>', help: 'virtual domain (default: the configured one)' },
+    { name: 'strict', help: 'fail (exit 4) instead of releasing a package built with a warning: unsigned (no RSA key uploaded), or files Android cannot load' },
   ],
   examples: [
     'mcube nebula publish dist --h5-id 12345678 --version 1.0.0.1 --official',
@@ -98,6 +100,7 @@ export const nebulaPublish: Command = {
       installType: pick('install', ctx.str('install'), { lazy: 0, preload: 1 } as const, command),
       repeatNebula: pick('repeat-nebula', ctx.str('repeat-nebula'), { '0': 0, '1': 1 } as const, command),
       vhost: ctx.str('vhost'),
+      strict: ctx.values.strict === true,
       onProgress: (p) => {
         if (p.sent !== undefined) return bar.update(p.sent, p.total);
         if (p.step === 'resource') bar.done();
@@ -105,6 +108,8 @@ export const nebulaPublish: Command = {
       },
     }).finally(() => bar.done());
     ctx.emit({ ...r, release });
+    // on stderr (also with --json, whose stdout stays one JSON document): a CI log shows them
+    for (const w of r.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
     ctx.say(`published ${r.h5Id} ${r.version} as ${kindOf(release)}: package ${r.resourceId}, task ${r.taskId}`);
   },
 };
