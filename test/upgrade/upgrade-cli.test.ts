@@ -55,7 +55,7 @@ describe('mcube upgrade (subprocess)', () => {
     const human = await mcube(['upgrade', 'list']);
     expect(human.stdout).toMatch(new RegExp(`^${id}\\s+Android\\s+apk\\s+2\\.1\\.0\\s+to be released\\s+${md5(apk)}`, 'm'));
 
-    const released = await mcube(['upgrade', 'release', id, '--mode', 'forced', '--message', 'Please update']);
+    const released = await mcube(['upgrade', 'release', id, '--official', '--mode', 'forced', '--message', 'Please update']);
     expect(released.code, released.stderr).toBe(0);
     const taskId = released.stdout.trim();
     expect(taskId).toMatch(/^\d+$/);
@@ -71,7 +71,18 @@ describe('mcube upgrade (subprocess)', () => {
     const dup = await mcube(['upgrade', 'create', 'app-release.apk', '--platform', 'Android', '--version', '2.1']);
     expect(dup.code).toBe(4);
     expect(dup.stderr).toMatch(/UpgradePackageExists/);
-    const missing = await mcube(['upgrade', 'release', '999999']);
+    // the release kind is never a default: none, two, or half a time window is refused before any call
+    for (const [args, why] of [
+      [[], /choose the release kind/],
+      [['--users', '100'], /needs both --end-time and --users/],
+      [['--official', '--whitelist', '17'], /choose one release kind, not --official and --whitelist/],
+      [['--official', '--rules', '[]'], /--rules applies to gray releases only/],
+    ] as const) {
+      const r = await mcube(['upgrade', 'release', '42', ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(why);
+    }
+    const missing = await mcube(['upgrade', 'release', '999999', '--official']);
     expect(missing.code).toBe(4);
     expect(missing.stderr).toMatch(/UpgradePackageNotFound/);
   });

@@ -98,8 +98,11 @@ export const upgradeCommands: Command[] = [
     args: '<packageId>',
     positionals: [1, 1],
     summary: 'Create a release task for an upgrade package (CreateMcubeUpgradeTask); prints its id',
-    description: 'Official by default; --whitelist ids make a whitelist gray release, --end-time and --users a time-window gray release.',
+    description:
+      'Choose the release kind explicitly (an official release is never the default): --official, --whitelist ids for a whitelist gray release, ' +
+      'or --end-time with --users for a time-window gray release.',
     options: [
+      { name: 'official', help: 'release to every user of older versions' },
       { name: 'mode', value: '<single|multiple|forced>', help: 'upgrade mode (202, 204, 206; default single)' },
       { name: 'whitelist', value: '<id,id>', help: 'whitelist ids (whitelist gray release)' },
       { name: 'end-time', value: '<yyyy-MM-dd HH:mm:ss>', help: 'end of a time-window gray release, read in the server\'s wire zone (UTC unless it sets MCUBE_WIRE_TIME_ZONE)' },
@@ -108,15 +111,26 @@ export const upgradeCommands: Command[] = [
       { name: 'message', value: '<text>', help: 'upgrade prompt shown to users' },
       { name: 'memo', value: '<text>', help: 'release description' },
     ],
-    examples: ['mcube upgrade release 42 --mode forced --message "Please update"', 'mcube upgrade release 42 --whitelist 17 --mode multiple'],
+    examples: [
+      'mcube upgrade release 42 --official --mode forced --message "Please update"',
+      'mcube upgrade release 42 --whitelist 17 --mode multiple',
+      'mcube upgrade release 42 --end-time "2026-01-31 18:00:00" --users 500',
+    ],
     async run(ctx) {
       const id = numericId(ctx.positionals[0]!, 'package id', this.path);
       const modeName = ctx.str('mode') ?? 'single';
       const upgradeType = MODES[modeName];
       if (!upgradeType) throw new UsageError(`--mode must be single, multiple or forced, not "${modeName}"`, this.path);
+      const official = ctx.values.official === true;
       const whitelist = ctx.str('whitelist');
       const endTime = ctx.str('end-time');
-      if (whitelist && endTime) throw new UsageError('give --whitelist or --end-time, not both', this.path);
+      const users = ctx.str('users');
+      const kinds = [official && '--official', whitelist && '--whitelist', (endTime || users) && '--end-time/--users'].filter(Boolean);
+      if (kinds.length !== 1) {
+        throw new UsageError(kinds.length ? `choose one release kind, not ${kinds.join(' and ')}` : 'choose the release kind: --official, --whitelist <ids>, or --end-time <time> --users <n>', this.path);
+      }
+      if ((endTime || users) && !(endTime && users)) throw new UsageError('a time-window gray release needs both --end-time and --users', this.path);
+      if (official && ctx.str('rules') !== undefined) throw new UsageError('--rules applies to gray releases only', this.path);
       const gray = whitelist ? { publishType: 2, publishMode: 1, whitelistIds: whitelist } : endTime ? { publishType: 2, publishMode: 2, greyEndtimeData: endTime, greyNum: ctx.int('users', true) } : { publishType: 3 };
       const r = await ctx.client().createMcubeUpgradeTask({
         packageInfoId: Number(id),
