@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PackError, ZipWriter, packOfflinePackageToBuffer } from '../../packages/sdk/src/index.js';
+import { PackError, ZipWriter, packOfflinePackageToBuffer, packOfflinePackageToFile } from '../../packages/sdk/src/index.js';
 
 async function unzip(buf: Buffer): Promise<Map<string, { data: Buffer; method: number }>> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.fromBuffer(buf, { lazyEntries: true }, (err, z) => (err ? reject(err) : resolve(z))));
@@ -68,6 +68,18 @@ describe('packOfflinePackage', () => {
     writeFileSync(join(laid, '87654321', 'www', 'index.html'), 'x');
     const files = await unzip(await packOfflinePackageToBuffer(laid, { h5Id: '87654321' }));
     expect([...files.keys()]).toEqual(['87654321/www/index.html']);
+  });
+
+  it('a zip written into the folder it packs is not packed into itself; a failed pack leaves no file', async () => {
+    const site = join(dir, 'self');
+    mkdirSync(join(site, 'www'), { recursive: true });
+    writeFileSync(join(site, 'www', 'index.html'), 'x');
+    const out = join(site, 'h5.zip');
+    await packOfflinePackageToFile(site, out, { h5Id: '12345678', mainUrl: '/www/index.html' });
+    expect([...(await unzip(readFileSync(out))).keys()]).toEqual(['12345678/www/index.html']);
+    const bad = join(dir, 'bad.zip');
+    await expect(packOfflinePackageToFile(site, bad, { h5Id: '12345678', mainUrl: '/www/nope.html' })).rejects.toBeInstanceOf(PackError);
+    expect(existsSync(bad)).toBe(false);
   });
 
   it('refuses a bad id, an empty folder and a missing main page', async () => {

@@ -1,5 +1,5 @@
-import { open, readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { ZipWriter, type ZipSink } from './zip-writer.js';
 
 export const H5_ID = /^\d{8}$/;
@@ -23,15 +23,17 @@ export class PackError extends Error {
   readonly code = 'InvalidPackage';
 }
 
-async function listFiles(root: string, rel = ''): Promise<string[]> {
+/** The files below `root`, relative, sorted; `skip` (an absolute path, the archive being written) is left out. */
+async function listFiles(root: string, skip?: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
   const names = (await readdir(join(root, rel))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const name of names) {
     if (JUNK.has(name)) continue;
     const r = rel ? `${rel}/${name}` : name;
+    if (skip !== undefined && resolve(root, r) === skip) continue;
     const st = await stat(join(root, r)).catch(() => null);
     if (!st) continue; // dangling symlink
-    if (st.isDirectory()) out.push(...(await listFiles(root, r)));
+    if (st.isDirectory()) out.push(...(await listFiles(root, skip, r)));
     else if (st.isFile()) out.push(r);
   }
   return out;
@@ -52,10 +54,10 @@ async function contentRoot(folder: string, h5Id: string): Promise<string> {
  * (`12345678/www/index.html`). Files are read one at a time; the archive is
  * written to `sink` as it grows.
  */
-export async function packOfflinePackage(folder: string, sink: ZipSink, opts: PackOptions): Promise<PackResult> {
+export async function packOfflinePackage(folder: string, sink: ZipSink, opts: PackOptions, skip?: string): Promise<PackResult> {
   if (!H5_ID.test(opts.h5Id)) throw new PackError(`H5 app id "${opts.h5Id}" must be 8 digits`);
   const root = await contentRoot(folder, opts.h5Id);
-  const files = await listFiles(root);
+  const files = await listFiles(root, skip);
   if (!files.length) throw new PackError(`${root} holds no files`);
   if (opts.mainUrl) {
     const main = opts.mainUrl.replace(/^\/+/, '').split(/[?#]/)[0]!;
@@ -73,16 +75,20 @@ export async function packOfflinePackage(folder: string, sink: ZipSink, opts: Pa
   return { root, files: files.length, bytes };
 }
 
-/** Packs to a file. */
+/** Packs to a file (never into itself when it lies in the folder); a failed pack leaves no file behind. */
 export async function packOfflinePackageToFile(folder: string, outFile: string, opts: PackOptions): Promise<PackResult> {
   const fh = await open(outFile, 'w');
+  let ok = false;
   try {
     const write = async (b: Buffer) => {
       for (let off = 0; off < b.length; ) off += (await fh.write(b, off)).bytesWritten;
     };
-    return await packOfflinePackage(folder, { write }, opts);
+    const result = await packOfflinePackage(folder, { write }, opts, resolve(outFile));
+    ok = true;
+    return result;
   } finally {
     await fh.close();
+    if (!ok) await rm(outFile, { force: true });
   }
 }
 
