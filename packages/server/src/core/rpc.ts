@@ -14,7 +14,7 @@ interface Compiled {
   resultProps: Set<string>;
 }
 
-/** Scope rows are cached briefly; ownership of an app never changes once created. */
+/** Scope rows are cached briefly; ownership of an app never changes once created, and nothing deletes one. */
 class ScopeCache {
   private readonly cache = new Map<string, { tenantId: string | null; workspace: boolean; at: number }>();
   constructor(private readonly deps: Deps) {}
@@ -39,6 +39,9 @@ class ScopeCache {
       [workspaceId, appId],
     );
     const hit = { tenantId: row?.tenant_id ?? null, workspace: !!row?.workspace_id, at: this.deps.now() };
+    // only what exists is kept: an app or workspace provisioned a moment ago (on another node, or by the
+    // admin command) must not be refused here for the next seconds
+    if (hit.tenantId === null || !hit.workspace) return hit;
     if (this.cache.size > 10000) this.cache.clear();
     this.cache.set(key, hit);
     return hit;
