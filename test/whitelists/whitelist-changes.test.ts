@@ -83,6 +83,38 @@ describe('a big whitelist changed a few ids at a time', () => {
     expect(afterPrune.ids!.has('late-1') && !afterPrune.ids!.has('base-9')).toBe(true);
   });
 
+  it('for a snapshot holder, a list that must be read whole is read in the background while the copy held serves', async () => {
+    const { deps } = suite.srv.node;
+    const { appId, workspaceId } = suite.srv.creds;
+    const id = (await ok('CreateMcubeWhitelist', { WhiteListName: 'big-background', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId as string;
+    await addIds(id, Array.from({ length: PACKED_FROM + 10 }, (_, i) => `bg-${i}`));
+    const wanted = new Set([Number(id)]);
+    let loaded = 0;
+    const caches = newLoaderCaches();
+    caches.onLoaded = () => loaded++;
+    const load = async () => (await loadWhitelists(deps, appId, workspaceId, wanted, caches, warn)).get(Number(id))!;
+    // the first read has no copy to serve meanwhile: it is waited for
+    const first = await load();
+    expect(first.ids!.has('bg-0')).toBe(true);
+    expect(caches.reading.size).toBe(0);
+
+    await addIds(id, Array.from({ length: CHANGE_LOG_MAX + 1 }, (_, i) => `bg-new-${i}`));
+    const during = await load();
+    // answered at once with the copy held, the read still going on
+    expect(during).toBe(first);
+    expect(caches.reading.size).toBe(1);
+    expect(during.ids!.has('bg-new-0')).toBe(false);
+    // asked again meanwhile: no second read
+    expect(await load()).toBe(first);
+    expect(caches.reading.size).toBe(1);
+    await Promise.all(caches.reading.values());
+    expect(loaded).toBe(1);
+    const after = await load();
+    expect(after).not.toBe(first);
+    expect(after.ids!.has('bg-new-0') && after.ids!.has('bg-0')).toBe(true);
+    expect(caches.reading.size).toBe(0);
+  });
+
   it('a removed list takes its logged changes with it', async () => {
     const id = (await ok('CreateMcubeWhitelist', { WhiteListName: 'gone', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId as string;
     await addIds(id, ['a', 'b']);

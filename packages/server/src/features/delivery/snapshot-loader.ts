@@ -12,6 +12,15 @@ export interface LoaderCaches {
   /** by list id: the list as read at `version` (type and change_seq) */
   whitelists: Map<number, { version: string; seq: number; compiled: CompiledWhitelist }>;
   urls: Map<string, { url: string; signedAt: number }>;
+  /** whole reads of big lists going on in the background, by list id */
+  reading: Map<number, Promise<void>>;
+  /**
+   * Set by an owner that can build again later (a snapshot holder): a big list
+   * that must be read whole is then read in the background while the copy held
+   * keeps serving, and this is called once the read is in. Without it the load
+   * waits for the read.
+   */
+  onLoaded?: () => void;
 }
 
 export interface LoadedSnapshot {
@@ -20,7 +29,7 @@ export interface LoadedSnapshot {
   refreshAt: number;
 }
 
-export const newLoaderCaches = (): LoaderCaches => ({ whitelists: new Map(), urls: new Map() });
+export const newLoaderCaches = (): LoaderCaches => ({ whitelists: new Map(), urls: new Map(), reading: new Map() });
 
 const ENTRY_PAGE = 10_000;
 const SIGN_CONCURRENCY = 16;
@@ -143,7 +152,7 @@ export async function loadWhitelists(
   appId: string,
   workspaceId: string,
   wanted: ReadonlySet<number>,
-  caches: Pick<LoaderCaches, 'whitelists'>,
+  caches: Pick<LoaderCaches, 'whitelists'> & Partial<Pick<LoaderCaches, 'reading' | 'onLoaded'>>,
   warn: (msg: string, fields: Record<string, unknown>) => void,
 ): Promise<Map<number, CompiledWhitelist>> {
   const out = new Map<number, CompiledWhitelist>();
@@ -160,17 +169,54 @@ export async function loadWhitelists(
         out.set(id, cached.compiled);
         continue;
       }
-      const caughtUp = cached && cached.version.startsWith(`${type}:`) ? await catchUp(deps, id, cached, seq) : null;
-      if (caughtUp) deps.metrics.whitelistLoaded('changes');
-      const compiled =
-        caughtUp ?? compileWhitelist(id, type, await loadEntries(deps, id, type !== 'regex' && num(l.entry_count) >= PACKED_FROM), warn);
-      if (!caughtUp) deps.metrics.whitelistLoaded('whole');
+      const sameType = cached !== undefined && cached.version.startsWith(`${type}:`);
+      const caughtUp = sameType ? await catchUp(deps, id, cached, seq) : null;
+      if (caughtUp) {
+        deps.metrics.whitelistLoaded('changes');
+        caches.whitelists.set(id, { version, seq, compiled: caughtUp });
+        out.set(id, caughtUp);
+        continue;
+      }
+      const big = type !== 'regex' && num(l.entry_count) >= PACKED_FROM;
+      if (sameType && big && caches.onLoaded && caches.reading) {
+        // A million ids take about a second to read. Meanwhile the copy held serves, so the snapshot (with a
+        // pause or an end of another task) is not held up; once the read is in, the owner builds again.
+        readInBackground(deps, id, type, version, seq, caches as LoaderCaches, warn);
+        out.set(id, cached.compiled);
+        continue;
+      }
+      const compiled = compileWhitelist(id, type, await loadEntries(deps, id, big), warn);
+      deps.metrics.whitelistLoaded('whole');
       caches.whitelists.set(id, { version, seq, compiled });
       out.set(id, compiled);
     }
   }
   for (const id of caches.whitelists.keys()) if (!out.has(id)) caches.whitelists.delete(id);
   return out;
+}
+
+/** Reads a big list whole in the background, once at a time per list; `caches.onLoaded` is called when it is in (or failed). */
+function readInBackground(
+  deps: Deps,
+  id: number,
+  type: string,
+  version: string,
+  seq: number,
+  caches: LoaderCaches,
+  warn: (msg: string, fields: Record<string, unknown>) => void,
+): void {
+  if (caches.reading.has(id)) return;
+  const read = (async () => {
+    const compiled = compileWhitelist(id, type, await loadEntries(deps, id, true), warn);
+    deps.metrics.whitelistLoaded('whole');
+    caches.whitelists.set(id, { version, seq, compiled });
+  })()
+    .catch((err: Error) => warn('whitelist read failed; the copy held keeps serving', { whitelistId: id, error: err.message }))
+    .finally(() => {
+      caches.reading.delete(id);
+      caches.onLoaded?.();
+    });
+  caches.reading.set(id, read);
 }
 
 /** Most ids added or removed on top of a list read whole before it is read whole again. */

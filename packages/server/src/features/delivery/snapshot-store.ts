@@ -99,6 +99,7 @@ export class SnapshotStore {
 
   /** Waits for builds in flight and stops the admission caches' timers (before the database closes). */
   async drain(): Promise<void> {
+    await Promise.all([...this.holders.values()].flatMap((h) => [...h.caches.reading.values()]));
     await Promise.all([...this.holders.values()].map((h) => h.building));
     for (const h of this.holders.values()) h.admissions.clear();
   }
@@ -118,6 +119,12 @@ export class SnapshotStore {
         lastUsed: this.deps.now(),
         caches: newLoaderCaches(),
         admissions: new AdmissionCache(this.deps.db, this.deps.now, this.deps.log),
+      };
+      const held = h;
+      // a big whitelist read in the background is in: build again with it
+      held.caches.onLoaded = () => {
+        held.wantedGen++;
+        void this.rebuild(held);
       };
       this.holders.set(k, h);
     }
