@@ -193,7 +193,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     registry,
     async listen() {
       // one watcher per node tells both device endpoints when another node changed what devices get
-      watcher ??= startStampWatcher(deps, [delivery!.stampHooks, upgradeCheck!.stampHooks]);
+      watcher ??= startStampWatcher(deps, [delivery!.stampHooks, upgradeCheck!.stampHooks, clientKeys.stampHooks]);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());

@@ -148,7 +148,7 @@ async function main(): Promise<number> {
         if (!r) throw new UsageError(`no workspace ${ws} in app ${appId}`);
         await record(await tenantOfApp(appId), { appId, workspaceId: ws, graceSeconds: grace });
         const until = new Date(r.previousExpiresAt).toISOString();
-        out(`device client key of ${appId}/${ws}: ${r.clientKey}\n(the previous key works until ${until}; nodes may accept it for up to 5 minutes more)`, {
+        out(`device client key of ${appId}/${ws}: ${r.clientKey}\n(the previous key works until ${until}; every node sees the change within about a second)`, {
           appId,
           workspaceId: ws,
           clientKey: r.clientKey,

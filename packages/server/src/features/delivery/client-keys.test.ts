@@ -4,6 +4,7 @@ import { TenantStore } from '../tenants/tenant-store.js';
 import { loadConfig } from '../../config.js';
 import { openDatabase } from '../../db/database.js';
 import { ClientKeys } from './client-keys.js';
+import { deviceCheck, queryOf } from '../../../../../test/helpers/device-client.js';
 
 let srv: TestServer;
 beforeAll(async () => {
@@ -37,6 +38,49 @@ describe('device client key rotation', () => {
     expect(await fresh.resolve(second.clientKey)).toEqual(scope);
     expect(await fresh.resolve(first)).toBeNull();
     expect(await store.rotateClientKey(appId, 'no-such-workspace', 60)).toBeNull();
+  });
+});
+
+describe('device client key rotation across nodes', () => {
+  it('a rotation moves the stamp: a node that cached a key rotated out without grace looks it up again at its next stamp check', async () => {
+    const { db, box } = srv.node.deps;
+    const { appId, workspaceId } = srv.creds;
+    const scope = { appId, workspaceId, key: `${appId}\u0000${workspaceId}` };
+    const store = new TenantStore(db, box);
+    const stampNow = async () => Number((await db.knex('change_stamps').where({ app_id: appId, workspace_id: workspaceId }).first('stamp'))?.stamp ?? 0);
+    for (const how of ['poll', 'notified'] as const) {
+      const current = (await store.rotateClientKey(appId, workspaceId, 3600))!.clientKey;
+      const keys = new ClientKeys(db, Date.now);
+      expect(await keys.resolve(current)).toEqual(scope);
+      await store.rotateClientKey(appId, workspaceId, 0);
+      // still in this node's cache until the stamp is checked
+      expect(keys.resolve(current)).toEqual(scope);
+      if (how === 'poll') await keys.stampHooks.poll();
+      else {
+        const read = stampNow();
+        keys.stampHooks.notified(appId, workspaceId, () => read);
+        await read;
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(await keys.resolve(current), how).toBeNull();
+    }
+  });
+
+  it('end to end: the node stops serving a key another process rotated out, without waiting for its cache period', async () => {
+    const { db, box } = srv.node.deps;
+    const { appId, workspaceId } = srv.creds;
+    const store = new TenantStore(db, box);
+    const key = (await store.rotateClientKey(appId, workspaceId, 3600))!.clientKey;
+    const ask = async () => (await deviceCheck(srv.url, { platform: 'android', client: '1.0', userId: 'u', query: queryOf({ '10000001': '' }) }, { clientKey: key })).status;
+    expect(await ask()).toBe(200);
+    await store.rotateClientKey(appId, workspaceId, 0);
+    // the node's stamp watcher polls every MCUBE_STAMP_POLL_MS; the deadline only guards against a hang
+    let status = 200;
+    for (const deadline = Date.now() + 20_000; status === 200 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await ask();
+    }
+    expect(status).toBe(401);
   });
 });
 

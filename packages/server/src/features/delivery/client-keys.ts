@@ -1,4 +1,6 @@
 import type { Database } from '../../db/database.js';
+import { num } from '../../db/database.js';
+import type { StampWatcherHooks } from './stamp-watcher.js';
 
 export interface DeviceScope {
   appId: string;
@@ -27,6 +29,35 @@ export class ClientKeys {
   /** `end`: a replaced key's end of grace, past which it is never served again */
   private cache = new Map<string, { scope: DeviceScope | null; until: number; end?: number }>();
   private readonly inFlight = new Map<string, Promise<DeviceScope | null>>();
+  /**
+   * The workspaces of cached keys, with the change stamp read together with
+   * the key: a rotation moves the stamp (tenant-store.ts), and when the node's
+   * stamp watcher sees it move the workspace's keys are looked up again, so a
+   * key rotated out (grace 0) stops on every node within the poll interval,
+   * not after the cache period.
+   */
+  private scopes = new Map<string, { appId: string; stamp: number; keys: Set<string> }>();
+
+  /** what the node's stamp watcher calls (app.ts) */
+  readonly stampHooks: StampWatcherHooks = {
+    poll: async () => {
+      if (this.scopes.size === 0) return;
+      const apps = [...new Set([...this.scopes.values()].map((s) => s.appId))];
+      const rows = await this.db.knex('change_stamps').whereIn('app_id', apps).select('app_id', 'workspace_id', 'stamp');
+      const stamps = new Map<string, number>(rows.map((r: Record<string, unknown>) => [scopeKey(String(r.app_id), String(r.workspace_id)), num(r.stamp)]));
+      for (const [k, s] of this.scopes) if ((stamps.get(k) ?? 0) !== s.stamp) this.forget(k);
+    },
+    notified: (appId, workspaceId, stamp) => {
+      const k = scopeKey(appId, workspaceId);
+      const known = this.scopes.get(k);
+      if (!known) return;
+      stamp()
+        .then((now) => {
+          if (this.scopes.get(k) === known && now !== known.stamp) this.forget(k);
+        })
+        .catch(() => {});
+    },
+  };
 
   constructor(
     private readonly db: Database,
@@ -66,17 +97,36 @@ export class ClientKeys {
   private async fromDatabase(key: string): Promise<DeviceScope | null> {
     const now = this.now();
     // the current key, or the one it replaced while its grace lasts (admin: workspaces rotate-client-key)
+    // the workspace's change stamp in the same statement: a rotation committed after it moves the stamp
     const row = await this.db
-      .knex('workspaces')
-      .where({ client_key: key })
-      .orWhere((q) => q.where({ previous_client_key: key }).andWhere('previous_key_expires_at', '>', now))
-      .first('app_id', 'workspace_id', 'client_key', 'previous_key_expires_at');
+      .knex('workspaces as w')
+      .leftJoin('change_stamps as s', (j) => j.on('s.app_id', 'w.app_id').andOn('s.workspace_id', 'w.workspace_id'))
+      .where('w.client_key', key)
+      .orWhere((q) => q.where('w.previous_client_key', key).andWhere('w.previous_key_expires_at', '>', now))
+      .first('w.app_id', 'w.workspace_id', 'w.client_key', 'w.previous_key_expires_at', 's.stamp');
     const scope = row ? { appId: String(row.app_id), workspaceId: String(row.workspace_id), key: scopeKey(String(row.app_id), String(row.workspace_id)) } : null;
     // a replaced key is not remembered past the end of its grace
     const end = scope && row.client_key !== key ? Number(row.previous_key_expires_at) : undefined;
     const until = !scope ? now + MISS_TTL_MS : Math.min(now + HIT_TTL_MS, end ?? Infinity);
-    if (this.cache.size >= MAX_CACHED) this.cache = new Map();
+    if (this.cache.size >= MAX_CACHED) {
+      this.cache = new Map();
+      this.scopes = new Map();
+    }
     this.cache.set(key, { scope, until, end });
+    if (scope) {
+      const stamp = row.stamp === null || row.stamp === undefined ? 0 : num(row.stamp);
+      const known = this.scopes.get(scope.key);
+      if (known && known.stamp === stamp) known.keys.add(key);
+      else this.scopes.set(scope.key, { appId: scope.appId, stamp, keys: new Set([...(known?.keys ?? []), key]) });
+    }
     return scope;
+  }
+
+  /** Drops the cached keys of one workspace: the next request looks them up again. */
+  private forget(k: string): void {
+    const known = this.scopes.get(k);
+    if (!known) return;
+    for (const key of known.keys) this.cache.delete(key);
+    this.scopes.delete(k);
   }
 }

@@ -1,3 +1,4 @@
+import { bumpStamp } from '../../db/stamps.js';
 import { randomToken, safeEqual, type SecretBox } from '../../core/crypto.js';
 import { openSecret, sealSecret } from '../../core/auth.js';
 import type { Database } from '../../db/database.js';
@@ -82,7 +83,7 @@ export class TenantStore {
   /**
    * A new device client key for a workspace; the current one keeps working for
    * `graceSec` more seconds (devices hold it in shipped apps), and a key it had
-   * replaced before is dropped. Nodes cache a known key for up to 5 minutes.
+   * replaced before is dropped. The workspace's change stamp moves, so nodes look its keys up again.
    */
   async rotateClientKey(appId: string, workspaceId: string, graceSec: number): Promise<{ clientKey: string; previous: string; previousExpiresAt: number } | null> {
     return this.db.knex.transaction(async (trx) => {
@@ -95,6 +96,8 @@ export class TenantStore {
       await trx('workspaces')
         .where({ app_id: appId, workspace_id: workspaceId })
         .update({ client_key: clientKey, previous_client_key: row.client_key, previous_key_expires_at: previousExpiresAt });
+      // the nodes' client-key caches follow the workspace's change stamp (delivery/client-keys.ts)
+      await bumpStamp(trx, this.db.dialect, appId, workspaceId);
       return { clientKey, previous: String(row.client_key), previousExpiresAt };
     });
   }
