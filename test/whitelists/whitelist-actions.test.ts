@@ -85,10 +85,11 @@ describe('CreateMcubeWhitelist and ListMcubeWhitelists', () => {
   });
 
   it('keeps names unique per app and workspace', async () => {
-    await create('unique-name');
+    const first = await create('unique-name');
     const again = await wl('CreateMcubeWhitelist', { WhiteListName: 'unique-name', WhitelistType: 'regex' });
     expect(again.ResultCode).toBe('WhitelistNameExists');
-    expect(again.CreateWhitelistResult).toMatchObject({ Success: false, ResultMsg: expect.stringContaining('unique-name') });
+    // the existing list's id, for a pipeline run again
+    expect(again.CreateWhitelistResult).toMatchObject({ Success: false, ResultMsg: expect.stringContaining(`"unique-name" already exists in this app and workspace (id ${first})`) });
     const count = await knex()('whitelists').where({ name: 'unique-name' }).count({ n: '*' });
     expect(Number(count[0]!.n)).toBe(1);
     const empty = await wl('CreateMcubeWhitelist', { WhiteListName: '   ', WhitelistType: 'normal' });

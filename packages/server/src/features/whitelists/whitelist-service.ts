@@ -78,7 +78,11 @@ export class WhitelistService {
     try {
       return await this.change(s, (trx) => store.insert(trx, s, name, type, this.deps.now()));
     } catch (err) {
-      if (this.deps.db.isUniqueViolation(err)) throw new BusinessError('WhitelistNameExists', `A whitelist named "${name}" already exists in this app and workspace.`);
+      if (this.deps.db.isUniqueViolation(err)) {
+        // its id in the message: a pipeline run again can go on with the list it made the first time
+        const existing = await store.getByName(this.deps.db.knex, s, name);
+        throw new BusinessError('WhitelistNameExists', `A whitelist named "${name}" already exists in this app and workspace${existing ? ` (id ${existing.id})` : ''}.`);
+      }
       throw err;
     }
   }
