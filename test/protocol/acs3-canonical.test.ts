@@ -31,6 +31,15 @@ describe('ACS3 canonical request', () => {
     expect(r.status, r.body.toString()).toBe(200);
     expect(r.json.ResultCode).toBe('OK');
   });
+
+  it('a query key holding "=" or "&" is refused: it would sign like other parameters', async () => {
+    // signed as "Force=true&GraceSeconds=0", which a rewritten query ("Force%3Dtrue%26GraceSeconds=0") also gives
+    const signed = signAcs3(signer(), 'QueryMcubeVhost', params(), { query: [['Force', 'true'], ['GraceSeconds', '0']] });
+    const rewritten = { ...signed, target: '/?Force%3Dtrue%26GraceSeconds=0' };
+    const r = await sendRequest(srv.host, rewritten, 10_000);
+    expect(r.status).toBe(400);
+    expect(r.json).toMatchObject({ Code: 'InvalidParameter', Message: expect.stringContaining('must not contain "=" or "&"') });
+  });
 });
 
 describe('a path that is not an endpoint', () => {

@@ -124,6 +124,9 @@ export function parseCall(req: IncomingMessage, raw: Buffer): ParsedCall {
       if (!parsed.signedHeaders.includes(h)) throw Pop.badRequest(`SignedHeaders must include ${h}.`);
     }
     if (raw.length && !parsed.signedHeaders.includes('content-type')) throw Pop.badRequest('SignedHeaders must include content-type.');
+    // The canonical query holds the keys as they are (reference §1.3), so a key holding "=" or "&" would make
+    // two different queries sign alike ("Force%3Dtrue%26Grace=0" signs as "Force=true&Grace=0"): refused.
+    for (const [k] of query) if (k.includes('=') || k.includes('&')) throw Pop.invalid(k, 'a query parameter name must not contain "=" or "&"');
     return new Acs3Call(
       header(req, 'x-acs-action')!,
       header(req, 'x-acs-version')!,
