@@ -64,6 +64,15 @@ describe('device client key rotation across nodes', () => {
       }
       expect(await keys.resolve(current), how).toBeNull();
     }
+    // the new key looked up on this node before its stamp check: the key rotated out is not carried over
+    const old = (await store.rotateClientKey(appId, workspaceId, 3600))!.clientKey;
+    const keys = new ClientKeys(db, Date.now);
+    expect(await keys.resolve(old)).toEqual(scope);
+    const fresh = (await store.rotateClientKey(appId, workspaceId, 0))!.clientKey;
+    expect(await keys.resolve(fresh)).toEqual(scope);
+    await keys.stampHooks.poll();
+    expect(await keys.resolve(old)).toBeNull();
+    expect(await keys.resolve(fresh)).toEqual(scope);
   });
 
   it('end to end: the node stops serving a key another process rotated out, without waiting for its cache period', async () => {

@@ -112,13 +112,16 @@ export class ClientKeys {
       this.cache = new Map();
       this.scopes = new Map();
     }
-    this.cache.set(key, { scope, until, end });
     if (scope) {
       const stamp = row.stamp === null || row.stamp === undefined ? 0 : num(row.stamp);
+      // keys cached under another stamp were read before a change (a rotation, say): look them up again,
+      // never carry them over to this stamp, where the next poll would no longer see the change
+      if (this.scopes.get(scope.key)?.stamp !== stamp) this.forget(scope.key);
       const known = this.scopes.get(scope.key);
-      if (known && known.stamp === stamp) known.keys.add(key);
-      else this.scopes.set(scope.key, { appId: scope.appId, stamp, keys: new Set([...(known?.keys ?? []), key]) });
+      if (known) known.keys.add(key);
+      else this.scopes.set(scope.key, { appId: scope.appId, stamp, keys: new Set([key]) });
     }
+    this.cache.set(key, { scope, until, end });
     return scope;
   }
 
