@@ -113,6 +113,25 @@ describe('a big whitelist changed a few ids at a time', () => {
     expect(after).not.toBe(first);
     expect(after.ids!.has('bg-new-0') && after.ids!.has('bg-0')).toBe(true);
     expect(caches.reading.size).toBe(0);
+
+    // a read that fails: the copy held keeps serving, and the owner is not asked to build again at once
+    // (that would be a loop of whole reads); the next build reads again
+    await addIds(id, Array.from({ length: CHANGE_LOG_MAX + 1 }, (_, i) => `bg-late-${i}`));
+    const knex = deps.db.knex;
+    await knex.schema.renameTable('whitelist_entries', 'whitelist_entries_away');
+    try {
+      expect(await load()).toBe(after);
+      expect(caches.reading.size).toBe(1);
+      await Promise.all(caches.reading.values());
+      expect(caches.reading.size).toBe(0);
+      expect(loaded).toBe(1);
+    } finally {
+      await knex.schema.renameTable('whitelist_entries_away', 'whitelist_entries');
+    }
+    expect(await load()).toBe(after);
+    await Promise.all(caches.reading.values());
+    expect(loaded).toBe(2);
+    expect((await load()).ids!.has('bg-late-0')).toBe(true);
   });
 
   it('a removed list takes its logged changes with it', async () => {

@@ -195,6 +195,9 @@ export async function loadWhitelists(
   return out;
 }
 
+/** Wait before a failed background read of a list is tried again. */
+const READ_RETRY_MS = 5000;
+
 /** Reads a big list whole in the background, once at a time per list; `caches.onLoaded` is called when it is in (or failed). */
 function readInBackground(
   deps: Deps,
@@ -210,12 +213,15 @@ function readInBackground(
     const compiled = compileWhitelist(id, type, await loadEntries(deps, id, true), warn);
     deps.metrics.whitelistLoaded('whole');
     caches.whitelists.set(id, { version, seq, compiled });
-  })()
-    .catch((err: Error) => warn('whitelist read failed; the copy held keeps serving', { whitelistId: id, error: err.message }))
-    .finally(() => {
-      caches.reading.delete(id);
-      caches.onLoaded?.();
-    });
+    caches.reading.delete(id);
+    caches.onLoaded?.();
+  })().catch((err: Error) => {
+    warn('whitelist read failed; the copy held keeps serving', { whitelistId: id, error: err.message, retryInMs: READ_RETRY_MS });
+    caches.reading.delete(id);
+    // the owner builds again (and so reads again) after a pause, not at once: a read that keeps failing
+    // must not turn into a loop of whole reads
+    setTimeout(() => caches.onLoaded?.(), READ_RETRY_MS).unref();
+  });
   caches.reading.set(id, read);
 }
 

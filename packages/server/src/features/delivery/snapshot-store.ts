@@ -37,6 +37,8 @@ const IDLE_MS = 15 * 60_000;
  */
 export class SnapshotStore {
   private readonly holders = new Map<string, Holder>();
+  /** set by drain: no build starts any more */
+  private closed = false;
 
   constructor(private readonly deps: Deps) {
     deps.metrics.sources.deliverySnapshots = () => this.holders.size;
@@ -86,7 +88,7 @@ export class SnapshotStore {
     if (this.holders.size === 0) return;
     const now = this.deps.now();
     for (const [k, h] of this.holders) {
-      if (now - h.lastUsed > IDLE_MS && !h.building) this.holders.delete(k);
+      if (now - h.lastUsed > IDLE_MS && !h.building && h.caches.reading.size === 0) this.holders.delete(k);
     }
     if (this.holders.size === 0) return;
     const stamps = await readStamps(this.deps, [...this.holders.values()].map((h) => h.appId));
@@ -99,8 +101,13 @@ export class SnapshotStore {
 
   /** Waits for builds in flight and stops the admission caches' timers (before the database closes). */
   async drain(): Promise<void> {
-    await Promise.all([...this.holders.values()].flatMap((h) => [...h.caches.reading.values()]));
-    await Promise.all([...this.holders.values()].map((h) => h.building));
+    this.closed = true;
+    // a build in flight may start a background read, and a read that is in starts no build once closed
+    for (;;) {
+      const pending = [...this.holders.values()].flatMap((h) => [h.building, ...h.caches.reading.values()]).filter(Boolean);
+      if (pending.length === 0) break;
+      await Promise.all(pending);
+    }
     for (const h of this.holders.values()) h.admissions.clear();
   }
 
@@ -123,6 +130,7 @@ export class SnapshotStore {
       const held = h;
       // a big whitelist read in the background is in: build again with it
       held.caches.onLoaded = () => {
+        if (this.closed) return;
         held.wantedGen++;
         void this.rebuild(held);
       };
