@@ -153,16 +153,33 @@ parentPort.on('message', ({ source, probes }) => {
  * past its budget is stopped by terminating the worker; the next run starts a new one.
  */
 const probeRunner = (() => {
-  let worker: Worker | null = null;
+  let worker: Promise<Worker> | null = null;
   let queue: Promise<unknown> = Promise.resolve();
-  const runOnce = (source: string, probes: string[], budgetMs: number): Promise<boolean> =>
-    new Promise((resolve, reject) => {
-      const w = (worker ??= new Worker(PROBE_WORKER, { eval: true }));
+  /** the worker, once it runs code: its start-up (tens of ms) is not counted in a budget */
+  const ready = (): Promise<Worker> => {
+    if (worker) return worker;
+    const started: Promise<Worker> = new Promise<Worker>((resolve, reject) => {
+      const w = new Worker(PROBE_WORKER, { eval: true });
       w.unref();
+      w.once('online', () => resolve(w));
+      w.once('error', reject);
+      // a worker that is gone (terminated after a timeout, or crashed) is replaced by the next run
+      w.once('exit', () => {
+        if (worker === started) worker = null;
+        reject(new Error('the regex probe worker stopped'));
+      });
+    });
+    worker = started;
+    return started;
+  };
+  const runOnce = async (source: string, probes: string[], budgetMs: number): Promise<boolean> => {
+    const pending = ready();
+    const w = await pending;
+    return new Promise((resolve, reject) => {
       const done = (finished: boolean, err?: Error) => {
         clearTimeout(timer);
         w.off('message', onMessage).off('error', onError).off('exit', onExit);
-        if (!finished && worker === w) {
+        if ((!finished || err) && worker === pending) {
           worker = null;
           void w.terminate();
         }
@@ -176,6 +193,7 @@ const probeRunner = (() => {
       const timer = setTimeout(() => done(false), budgetMs);
       w.postMessage({ source, probes });
     });
+  };
   return {
     /** whether the probes finished within the budget */
     run(source: string, probes: string[], budgetMs: number): Promise<boolean> {
