@@ -99,16 +99,18 @@ describe('a big whitelist changed a few ids at a time', () => {
     expect(caches.reading.size).toBe(0);
 
     await addIds(id, Array.from({ length: CHANGE_LOG_MAX + 1 }, (_, i) => `bg-new-${i}`));
+    const wholeBefore = (await loadsOf()).whole;
     const during = await load();
     // answered at once with the copy held, the read still going on
     expect(during).toBe(first);
     expect(caches.reading.size).toBe(1);
     expect(during.ids!.has('bg-new-0')).toBe(false);
-    // asked again meanwhile: no second read
-    expect(await load()).toBe(first);
-    expect(caches.reading.size).toBe(1);
+    // asked again meanwhile (the read may be in by now): never a second read
+    const again = await load();
+    expect(again === first || again.ids!.has('bg-new-0')).toBe(true);
     await Promise.all(caches.reading.values());
     expect(loaded).toBe(1);
+    expect((await loadsOf()).whole).toBe(wholeBefore + 1);
     const after = await load();
     expect(after).not.toBe(first);
     expect(after.ids!.has('bg-new-0') && after.ids!.has('bg-0')).toBe(true);
@@ -130,7 +132,6 @@ describe('a big whitelist changed a few ids at a time', () => {
     }
     expect(await load()).toBe(after);
     await Promise.all(caches.reading.values());
-    expect(loaded).toBe(2);
     expect((await load()).ids!.has('bg-late-0')).toBe(true);
   });
 

@@ -177,6 +177,12 @@ export async function loadWhitelists(
         out.set(id, caughtUp);
         continue;
       }
+      // a background read may have brought the list to this version while the change log was asked
+      const now = caches.whitelists.get(id);
+      if (now && now.version === version) {
+        out.set(id, now.compiled);
+        continue;
+      }
       const big = type !== 'regex' && num(l.entry_count) >= PACKED_FROM;
       if (sameType && big && caches.onLoaded && caches.reading) {
         // A million ids take about a second to read. Meanwhile the copy held serves, so the snapshot (with a
