@@ -179,6 +179,17 @@ describe('mcube (subprocess)', () => {
     expect(taskId, released.stdout).toBeDefined();
     const detail = JSON.parse((await mcube(['api', 'GetMcubeNebulaTaskDetail', '--TaskId', taskId!])).stdout).GetMcubeNebulaTaskDetailResult.NebulaTaskDetail;
     expect(detail).toMatchObject({ PackageId: Number(err.resourceId), PublishType: 2, PublishMode: 1, WhitelistIds: list });
+    // run again with --once: the unfinished task of that kind is named, no second task
+    const rerun = await mcube(['nebula', 'release', err.resourceId, '--gray-whitelist', list, '--once', '--json']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ resourceId: err.resourceId, taskId: taskId, existing: true });
+    const tasksOf = async () => JSON.parse((await mcube(['api', 'ListMcubeNebulaTasks', '--Id', err.resourceId])).stdout).ListMcubeNebulaTaskResult.NebulaTaskInfo as unknown[];
+    expect(await tasksOf()).toHaveLength(1);
+    // another release kind is another task
+    const official = await mcube(['nebula', 'release', err.resourceId, '--official', '--once']);
+    expect(official.code, official.stderr).toBe(0);
+    expect(official.stdout).toMatch(/^package \d+: official release, task \d+\n$/);
+    expect(await tasksOf()).toHaveLength(2);
     expect((await mcube(['nebula', 'release', 'abc', '--official'])).code).toBe(2);
     expect((await mcube(['nebula', 'release', err.resourceId])).code).toBe(2);
   });

@@ -123,14 +123,30 @@ export const nebulaRelease: Command = {
     'Creates a release task for a package created earlier, e.g. after "nebula publish" failed at its task step ' +
     '(the package stays; publishing the same version again is refused as H5VersionExists), or for another ' +
     'release of the same package once its earlier task has ended. Choose the release kind explicitly.',
-  options: [...RELEASE_OPTIONS],
-  examples: ['mcube nebula release 42 --gray-whitelist 17', 'mcube nebula release 42 --official --memo "after the gray run"'],
+  options: [
+    ...RELEASE_OPTIONS,
+    { name: 'once', help: 'do nothing when the package already has an unfinished task of this release kind (a pipeline run again)' },
+  ],
+  examples: ['mcube nebula release 42 --gray-whitelist 17', 'mcube nebula release 42 --official --memo "after the gray run"', 'mcube nebula release 42 --official --once --json'],
   async run(ctx) {
     const command = this.path;
     const raw = ctx.positionals[0]!;
     if (!/^\d+$/.test(raw)) throw new UsageError(`package id "${raw}" is not a number`, command);
     const { release, rules } = releaseOf(ctx, command);
-    const r = await ctx.client().createMcubeNebulaTask({ id: 0, packageId: Number(raw), bizType: 'nebula', memo: ctx.str('memo'), ...releaseFields(release, rules) });
+    const fields = releaseFields(release, rules);
+    const client = ctx.client();
+    if (ctx.values.once === true) {
+      const tasks = await client.listMcubeNebulaTasks({ id: Number(raw) }, { throwOnBusinessError: true });
+      const open = (tasks.listMcubeNebulaTaskResult.nebulaTaskInfo ?? []).find(
+        (t) => t.taskStatus !== 2 && t.publishType === fields.publishType && (fields.publishType === 3 || t.publishMode === fields.publishMode),
+      );
+      if (open) {
+        ctx.emit({ resourceId: raw, taskId: String(open.id), release, existing: true });
+        ctx.say(`package ${raw}: ${kindOf(release)} already has unfinished task ${open.id}; nothing done`);
+        return;
+      }
+    }
+    const r = await client.createMcubeNebulaTask({ id: 0, packageId: Number(raw), bizType: 'nebula', memo: ctx.str('memo'), ...fields });
     const taskId = r.createMcubeNebulaTaskResult.nebulaTaskId;
     ctx.emit({ resourceId: raw, taskId, release, requestId: r.requestId });
     ctx.say(`package ${raw}: ${kindOf(release)}, task ${taskId}`);
