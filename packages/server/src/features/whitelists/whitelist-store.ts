@@ -22,10 +22,14 @@ type Q = Knex | Knex.Transaction;
 
 /** Rows per SQLite INSERT: 2 bound values each, far below its limit of 32766 variables. */
 export const INSERT_BATCH = 1000;
-/** Values one change may log; a bigger change (an import) makes the nodes read the whole list. */
-export const CHANGE_LOG_MAX = 1000;
+/**
+ * Values one change may log; a bigger change (a big import) makes the nodes read the whole list. An id
+ * logged costs a row more on write; a whole read of a million ids costs every node about two seconds, and
+ * with several nodes reading at once the new ids took 3-4 s to be served.
+ */
+export const CHANGE_LOG_MAX = 10_000;
 /** Logged changes kept per list; a node further behind reads the whole list. */
-export const CHANGE_LOG_KEEP = 10_000;
+export const CHANGE_LOG_KEEP = 50_000;
 /** Rows per PostgreSQL INSERT: one array parameter, so only memory bounds it. */
 export const PG_INSERT_BATCH = 5000;
 
