@@ -104,4 +104,13 @@ describe('publishOfflinePackage', () => {
     expect(err2).toMatchObject({ step: 'pack', code: 'InvalidPackage' });
     expect(err2.message).toMatch(/missing\.html/);
   });
+
+  it('a main URL the server would refuse fails before anything is uploaded, with the server\'s code', async () => {
+    const steps: string[] = [];
+    const err = await publishOfflinePackage({ client, ...base, mainUrl: 'www/index.html', version: '2.0.0.1', zip: site, release: { type: 'official' }, onProgress: (p) => steps.push(p.step) }).catch((e) => e);
+    expect(err).toBeInstanceOf(McubeBusinessError);
+    expect(err).toMatchObject({ step: 'pack', code: 'InvalidMainUrl' });
+    expect(err.message).toMatch(/nothing was uploaded/);
+    expect(steps).toEqual([]);
+  });
 });

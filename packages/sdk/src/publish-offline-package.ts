@@ -158,8 +158,14 @@ function inStep(step: PublishStep, err: unknown, resourceId: string | undefined)
  * failure names its step in `error.step` and in the message; a business
  * failure is a McubeBusinessError with the server's code.
  */
+/** The server's rule for MainUrl (guide: a full path inside the package), checked before a big upload is made for nothing. */
+const MAIN_URL = /^\/[\w /]+\.html$/;
+
 export async function publishOfflinePackage(o: PublishOptions): Promise<PublishResult> {
   const release = releaseFields(o.release, o.rules);
+  if (o.mainUrl !== '' && !MAIN_URL.test(o.mainUrl.trim())) {
+    throw inStep('pack', new McubeBusinessError({ code: 'InvalidMainUrl', message: `MainUrl "${o.mainUrl}" must be a full path inside the package such as /www/index.html (^/[\\w /]+\\.html$); nothing was uploaded`, action: 'CreateMcubeNebulaResource' }), undefined);
+  }
   const call = { throwOnBusinessError: true };
   let step: PublishStep = 'pack';
   let tmp: string | undefined;
