@@ -71,6 +71,27 @@ function auditValue(v: unknown): unknown {
   return `${v.slice(0, AUDIT_VALUE_MAX)}… (${v.length} characters in all)`;
 }
 
+/** The audit_log row of a management call: its parameters with secrets redacted and long values cut. */
+function auditRow(
+  call: { requestId: string; principal: Principal; def: ActionDef<any>; params: Record<string, unknown>; now: number },
+  httpStatus: number,
+  resultCode: string,
+) {
+  const secret = new Set(call.def.secretParams ?? []);
+  const recorded: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(call.params)) recorded[k] = secret.has(k) ? '[redacted]' : auditValue(v);
+  return {
+    request_id: call.requestId,
+    tenant_id: call.principal.tenantId,
+    access_key_id: call.principal.accessKeyId,
+    action: call.def.name,
+    params: JSON.stringify(recorded),
+    http_status: httpStatus,
+    result_code: resultCode,
+    created_at: call.now,
+  };
+}
+
 export interface RpcOptions {
   deps: Deps;
   registry: ActionRegistry;
@@ -116,21 +137,6 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
     let out: { status: number; body: unknown; headers?: Record<string, string> } | undefined;
     /** the audit row written before a management action ran, to be completed with its outcome */
     let auditId: number | null = null;
-    const auditRow = (httpStatus: number, resultCode: string) => {
-      const secret = new Set(entry!.def.secretParams ?? []);
-      const recorded: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(params ?? call?.params ?? {})) recorded[k] = secret.has(k) ? '[redacted]' : auditValue(v);
-      return {
-        request_id: requestId,
-        tenant_id: principal!.tenantId,
-        access_key_id: principal!.accessKeyId,
-        action: entry!.def.name,
-        params: JSON.stringify(recorded),
-        http_status: httpStatus,
-        result_code: resultCode,
-        created_at: deps.now(),
-      };
-    };
     try {
       if (req.method !== 'POST' && req.method !== 'GET') throw new PopError(405, 'UnsupportedHTTPMethod', 'Only GET and POST are supported.');
       const raw = await readBody(req, config.http.maxBodyBytes, config.http.bodyTimeoutMs);
@@ -151,7 +157,10 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       // node dies or the database fails before the outcome is recorded (the row then says Pending). A call
       // whose audit row cannot be written is not run.
       if (entry.def.mutates) {
-        const [row] = await deps.db.knex('audit_log').insert(auditRow(0, AUDIT_PENDING)).returning('id');
+        const [row] = await deps.db
+          .knex('audit_log')
+          .insert(auditRow({ requestId, principal, def: entry.def, params, now: deps.now() }, 0, AUDIT_PENDING))
+          .returning('id');
         auditId = Number(typeof row === 'object' ? (row as { id: unknown }).id : row);
       }
       let result: Record<string, unknown>;
@@ -211,7 +220,7 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       const write =
         auditId !== null
           ? deps.db.knex('audit_log').where({ id: auditId }).update({ http_status: status, result_code: code })
-          : deps.db.knex('audit_log').insert(auditRow(status, code));
+          : deps.db.knex('audit_log').insert(auditRow({ requestId, principal, def: entry.def, params: params ?? call?.params ?? {}, now: deps.now() }, status, code));
       await write.catch((e: Error) => log.error('audit write failed', { requestId, auditId, error: e.message }));
     }
     if (out && !res.headersSent && !res.destroyed) send(res, out.status, out.body, requestId, out.headers);
