@@ -1,5 +1,6 @@
 import type { Database } from '../../db/database.js';
 import { num } from '../../db/database.js';
+import { readStamps } from './snapshot-loader.js';
 import type { StampWatcherHooks } from './stamp-watcher.js';
 
 export interface DeviceScope {
@@ -42,9 +43,7 @@ export class ClientKeys {
   readonly stampHooks: StampWatcherHooks = {
     poll: async () => {
       if (this.scopes.size === 0) return;
-      const apps = [...new Set([...this.scopes.values()].map((s) => s.appId))];
-      const rows = await this.db.knex('change_stamps').whereIn('app_id', apps).select('app_id', 'workspace_id', 'stamp');
-      const stamps = new Map<string, number>(rows.map((r: Record<string, unknown>) => [scopeKey(String(r.app_id), String(r.workspace_id)), num(r.stamp)]));
+      const stamps = await readStamps({ db: this.db }, [...this.scopes.values()].map((s) => s.appId));
       for (const [k, s] of this.scopes) if ((stamps.get(k) ?? 0) !== s.stamp) this.forget(k);
     },
     notified: (appId, workspaceId, stamp) => {

@@ -43,7 +43,7 @@ export async function readStamp(deps: Deps, appId: string, workspaceId: string):
 }
 
 /** The change stamps of every workspace of these apps, in one query, by scopeKey(appId, workspaceId); absent means 0. */
-export async function readStamps(deps: Deps, appIds: Iterable<string>): Promise<Map<string, number>> {
+export async function readStamps(deps: Pick<Deps, 'db'>, appIds: Iterable<string>): Promise<Map<string, number>> {
   const rows = await deps.db.knex('change_stamps').whereIn('app_id', [...new Set(appIds)]).select('app_id', 'workspace_id', 'stamp');
   const stamps = new Map<string, number>();
   for (const r of rows) stamps.set(scopeKey(String(r.app_id), String(r.workspace_id)), num(r.stamp));
