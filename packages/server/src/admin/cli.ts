@@ -7,7 +7,7 @@ import { createBlobStore } from '../features/storage/index.js';
 import { runJanitor } from '../features/janitor/index.js';
 import { Metrics } from '../core/metrics.js';
 import { assertMasterKeyOpens, TenantStore } from '../features/tenants/tenant-store.js';
-import { moveUpgradeTask, type UpgradeTaskMove } from '../features/upgrade/task-service.js';
+import { moveUpgradeTask, UPGRADE_TASK_STATUS_NAMES, type UpgradeTaskMove } from '../features/upgrade/task-service.js';
 import { BusinessError } from '../core/errors.js';
 
 const HELP = `mcube admin: provision tenants, apps, workspaces and AccessKeys; read the audit log.
@@ -245,7 +245,6 @@ async function main(): Promise<number> {
           .orderBy('t.id', 'desc')
           .limit(500)
           .select('t.id', 't.package_id', 'p.platform', 'p.app_version', 't.publish_type', 't.publish_mode', 't.task_status');
-        const status: Record<number, string> = { 0: 'to-be-released', 1: 'releasing', 2: 'finished', 3: 'paused' };
         const list = rows.map((r: Record<string, unknown>) => ({
           id: Number(r.id),
           packageId: Number(r.package_id),
@@ -253,7 +252,7 @@ async function main(): Promise<number> {
           version: String(r.app_version),
           publishType: Number(r.publish_type),
           publishMode: Number(r.publish_mode),
-          status: status[Number(r.task_status)] ?? String(r.task_status),
+          status: UPGRADE_TASK_STATUS_NAMES[Number(r.task_status)] ?? String(r.task_status),
         }));
         out(list.map((t) => `${t.id}\tpackage ${t.packageId}\t${t.platform} ${t.version}\t${t.publishType === 3 ? 'official' : 'gray ' + t.publishMode}\t${t.status}`).join('\n') || '(none)', list);
         return 0;
@@ -272,7 +271,7 @@ async function main(): Promise<number> {
           throw err;
         }
         await record(await tenantOfApp(scope.appId), { ...scope, taskId });
-        const now = { 1: 'releasing', 2: 'finished', 3: 'paused' }[task.taskStatus as 1 | 2 | 3];
+        const now = UPGRADE_TASK_STATUS_NAMES[task.taskStatus];
         out(`upgrade task ${taskId} of ${scope.appId}/${scope.workspaceId} is ${now} (devices see it within a second)`, { ...scope, taskId, status: now });
         return 0;
       }

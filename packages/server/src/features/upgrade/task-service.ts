@@ -109,7 +109,8 @@ const MOVES: Record<UpgradeTaskMove, { from: readonly number[]; to: number }> = 
   continue: { from: [3], to: 1 },
   end: { from: [1, 3], to: 2 },
 };
-const STATUS_NAMES: Record<number, string> = { 0: 'to be released', 1: 'releasing', 2: 'finished', 3: 'paused' };
+/** Task status names, as the console shows them (upgrade tasks start releasing; 0 only for completeness). */
+export const UPGRADE_TASK_STATUS_NAMES: Record<number, string> = { 0: 'to be released', 1: 'releasing', 2: 'finished', 3: 'paused' };
 
 /**
  * The console's Pause, Continue and End of an upgrade task (guide §4.3: "after
@@ -126,7 +127,7 @@ export async function moveUpgradeTask(db: Database, s: Scope, taskId: number, mo
     const task = (await getTask(trx, s, taskId))!;
     const { from, to } = MOVES[move];
     if (!from.includes(task.taskStatus)) {
-      throw new BusinessError('InvalidTaskStatus', `upgrade task ${taskId} is ${STATUS_NAMES[task.taskStatus] ?? task.taskStatus}; ${move} applies to a ${from.map((f) => STATUS_NAMES[f]).join(' or ')} task.`);
+      throw new BusinessError('InvalidTaskStatus', `upgrade task ${taskId} is ${UPGRADE_TASK_STATUS_NAMES[task.taskStatus] ?? task.taskStatus}; ${move} applies to a ${from.map((f) => UPGRADE_TASK_STATUS_NAMES[f]).join(' or ')} task.`);
     }
     await trx('upgrade_tasks').where({ app_id: s.appId, workspace_id: s.workspaceId, id: taskId }).update({ task_status: to, modified_at: now });
     await refreshPeriod(trx, s, task.packageId, now);
