@@ -4,7 +4,7 @@
 // the ratio.
 // Usage: npx tsx bench/auth.ts [--seconds 10] [--connections 20] [--cpu-prof dir]   (DATABASE_URL=... for PostgreSQL)
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import knexFactory from 'knex';
@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { buildServer } from '../packages/server/scripts/build.mjs';
 import { ROOT, startServerProcess } from '../test/helpers/process.js';
 import { runLoad, type LoadResult } from './lib/load.js';
+import { cpuMs } from './lib/proc.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -70,21 +71,15 @@ function authReq(): string {
   return `POST / HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux) */
-function cpuOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 async function run(
   title: string,
   makeRequest: () => string,
   secs = seconds,
   target: { port: number; pid: number } = { port, pid: server.proc.pid! },
 ): Promise<LoadResult & { cpuUs: number }> {
-  const cpu0 = cpuOf(target.pid);
+  const cpu0 = cpuMs(target.pid) / 1000;
   const r = await runLoad({ host: hostname!, port: target.port, connections, seconds: secs, makeRequest });
-  const cpuUs = ((cpuOf(target.pid) - cpu0) * 1e6) / Math.max(1, r.requests);
+  const cpuUs = ((cpuMs(target.pid) / 1000 - cpu0) * 1e6) / Math.max(1, r.requests);
   console.log(
     `${title.padEnd(34)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  server CPU ${cpuUs.toFixed(0)} µs/req  non-2xx ${r.non2xx}  errors ${r.errors}`,
   );

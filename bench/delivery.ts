@@ -21,6 +21,7 @@ import { bumpStamp } from '../packages/server/src/db/stamps.js';
 import { CHANGE_LOG_MAX, whitelistStore } from '../packages/server/src/features/whitelists/whitelist-store.js';
 import { buildServer } from '../packages/server/scripts/build.mjs';
 import { ROOT, startServerProcess, type ServerProcess } from '../test/helpers/process.js';
+import { cpuMs } from './lib/proc.js';
 import { BENCH_APPS, h5IdOf, regexMatchingId, seedDelivery, whitelistedId } from './lib/delivery-seed.js';
 
 const arg = (name: string, def: number) => {
@@ -187,12 +188,6 @@ function startBare(bytes: number): Promise<{ url: string; pid: number; stop(): v
   });
 }
 
-/** CPU time of a process so far, in ms (Linux /proc: utime + stime in clock ticks of 10 ms). */
-function cpuMsOf(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
 /** Resident and peak resident memory of a process, in MB (Linux /proc). */
 function memory(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -327,7 +322,7 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
       for (let k = 0; ; k++) if (!(await hasV9(`${prefix}-${k}`))) return `${prefix}-${k}`;
     };
     const addToList = async (ids: string[]) => {
-      const cpu0 = cpuMsOf(server!.proc.pid!);
+      const cpu0 = cpuMs(server!.proc.pid!);
       await knex.transaction(async (trx) => {
         const added = await whitelistStore.insertValues(trx, schema ? 'pg' : 'sqlite', Number(millionList), ids);
         await whitelistStore.touch(trx, Number(millionList), Date.now(), added, ids.map((value) => ({ value, added: true })));
@@ -337,7 +332,7 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
       while (!(await hasV9(ids[0]!))) {
         if (performance.now() - t > 60_000) throw new Error('whitelist change not visible within 60 s');
       }
-      return { ms: performance.now() - t, cpuMs: cpuMsOf(server!.proc.pid!) - cpu0 };
+      return { ms: performance.now() - t, cpuMs: cpuMs(server!.proc.pid!) - cpu0 };
     };
     const oneId = await addToList([await freshUser('wl-one')]);
     const bulkFirst = await freshUser('wl-bulk');

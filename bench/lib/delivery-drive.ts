@@ -33,6 +33,7 @@
 // bench's earlier driver), to compare figures with earlier runs.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { cpuMs } from './proc.js';
 
 interface Job {
   url: string;
@@ -48,13 +49,6 @@ interface Job {
   serverPid?: number;
   /** where to write the latencies of the answered requests (Float64, ms), for merging runs */
   latencyFile?: string;
-}
-
-/** CPU time of a process so far, in ms (Linux /proc: utime + stime in clock ticks of 10 ms); 0 when unknown. */
-function cpuMs(pid: number | undefined): number {
-  if (!pid) return 0;
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 /** Busy, stolen (by the hypervisor) and total jiffies of the whole machine. */
