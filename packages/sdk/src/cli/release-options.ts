@@ -43,15 +43,22 @@ export interface ReleaseFlags {
   percent?: string;
 }
 
+/** Refuses anything but exactly one of the release-kind flags (name -> given): an official release is never the silent default. */
+export function oneReleaseKind(flags: Record<string, unknown>, choices: string, command: string[]): void {
+  const given = Object.entries(flags)
+    .filter(([, v]) => v !== undefined && v !== false && v !== '')
+    .map(([name]) => name);
+  if (given.length === 1) return;
+  throw new UsageError(given.length ? `choose one release kind, not ${given.join(' and ')}` : `choose the release kind: ${choices}`, command);
+}
+
 /** Exactly one release kind: an official release is never the silent default. */
 export function parseRelease(f: ReleaseFlags, now: number, command: string[]): ReleaseSpec {
-  const given = [f.official && '--official', f.whitelist && '--gray-whitelist', f.window && '--gray-window', f.percent && '--gray-percent'].filter(Boolean);
-  if (given.length !== 1) {
-    throw new UsageError(
-      given.length ? `choose one release kind, not ${given.join(' and ')}` : 'choose the release kind: --official, --gray-whitelist <ids>, --gray-window <end>,<users> or --gray-percent <n>',
-      command,
-    );
-  }
+  oneReleaseKind(
+    { '--official': f.official, '--gray-whitelist': f.whitelist, '--gray-window': f.window, '--gray-percent': f.percent },
+    '--official, --gray-whitelist <ids>, --gray-window <end>,<users> or --gray-percent <n>',
+    command,
+  );
   if (f.official) return { type: 'official' };
   if (f.whitelist) {
     const ids = f.whitelist.split(',').map((s) => s.trim()).filter(Boolean);

@@ -3,6 +3,7 @@ import type { McubeClient } from '../../client.js';
 import { uploadFile } from '../../upload.js';
 import type { Command } from '../command.js';
 import { table } from '../io.js';
+import { oneReleaseKind } from '../release-options.js';
 import { UsageError } from '../usage-error.js';
 
 const PERIOD: Record<number, string> = { 0: 'to be released', 1: 'whitelist gray', 2: 'gray', 3: 'official', 5: 'finished' };
@@ -125,10 +126,7 @@ export const upgradeCommands: Command[] = [
       const whitelist = ctx.str('whitelist');
       const endTime = ctx.str('end-time');
       const users = ctx.str('users');
-      const kinds = [official && '--official', whitelist && '--whitelist', (endTime || users) && '--end-time/--users'].filter(Boolean);
-      if (kinds.length !== 1) {
-        throw new UsageError(kinds.length ? `choose one release kind, not ${kinds.join(' and ')}` : 'choose the release kind: --official, --whitelist <ids>, or --end-time <time> --users <n>', this.path);
-      }
+      oneReleaseKind({ '--official': official, '--whitelist': whitelist, '--end-time/--users': endTime || users }, '--official, --whitelist <ids>, or --end-time <time> --users <n>', this.path);
       if ((endTime || users) && !(endTime && users)) throw new UsageError('a time-window gray release needs both --end-time and --users', this.path);
       if (official && ctx.str('rules') !== undefined) throw new UsageError('--rules applies to gray releases only', this.path);
       const gray = whitelist ? { publishType: 2, publishMode: 1, whitelistIds: whitelist } : endTime ? { publishType: 2, publishMode: 2, greyEndtimeData: endTime, greyNum: ctx.int('users', true) } : { publishType: 3 };
