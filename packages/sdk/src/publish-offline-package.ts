@@ -221,7 +221,8 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
     const resourceId = resource.createMcubeNebulaResourceReslult.nebulaResourceId;
     if (!resourceId) throw new McubeError({ code: 'InvalidResponse', message: 'CreateMcubeNebulaResource answered no NebulaResourceId', requestId: resource.requestId });
     created = resourceId;
-    const warnings = resource.createMcubeNebulaResourceReslult.resultMsg ? [resource.createMcubeNebulaResourceReslult.resultMsg] : [];
+    const note = resource.createMcubeNebulaResourceReslult.resultMsg;
+    const warnings = note ? [note] : [];
     if (o.strict && warnings.length) {
       throw new McubeBusinessError({ code: 'PackageWarning', message: `${warnings.join(' ')} Not released (strict); fix it and publish a new version`, requestId: resource.requestId });
     }

@@ -137,12 +137,12 @@ export const whitelistStore = {
    */
   async touch(q: Q, whitelistId: number, now: number, delta: number, changes: ReadonlyArray<{ value: string; added: boolean }> | null): Promise<void> {
     const logged = changes && changes.length <= CHANGE_LOG_MAX ? changes : null;
-    const row = await q('whitelists').where({ id: whitelistId }).first('change_seq');
-    const from = num(row?.change_seq);
-    const to = from + (logged ? logged.length : 1);
-    await q('whitelists')
+    const taken = logged ? logged.length : 1;
+    const [row] = await q('whitelists')
       .where({ id: whitelistId })
-      .update({ entry_count: q.raw('entry_count + ?', [delta]), modified_at: now, change_seq: to });
+      .update({ entry_count: q.raw('entry_count + ?', [delta]), modified_at: now, change_seq: q.raw('change_seq + ?', [taken]) }, ['change_seq']);
+    const to = num((row as { change_seq: unknown }).change_seq);
+    const from = to - taken;
     if (logged) {
       for (let i = 0; i < logged.length; i += INSERT_BATCH / 2) {
         await q('whitelist_changes').insert(logged.slice(i, i + INSERT_BATCH / 2).map((c, k) => ({ whitelist_id: whitelistId, seq: from + i + k + 1, value: c.value, added: c.added ? 1 : 0 })));
