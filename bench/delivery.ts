@@ -329,10 +329,25 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
         await bumpStamp(trx, schema ? 'pg' : 'sqlite', seeded.appId, seeded.workspaceId);
       });
       t = performance.now();
-      while (!(await hasV9(ids[0]!))) {
-        if (performance.now() - t > 60_000) throw new Error('whitelist change not visible within 60 s');
+      // meanwhile /healthz is asked back to back: its longest answer is the longest the node kept everyone waiting
+      let visible = false;
+      let longestWait = 0;
+      const probe = (async () => {
+        while (!visible) {
+          const t0 = performance.now();
+          await fetch(server!.url + '/healthz').then((r) => r.arrayBuffer());
+          longestWait = Math.max(longestWait, performance.now() - t0);
+        }
+      })();
+      try {
+        while (!(await hasV9(ids[0]!))) {
+          if (performance.now() - t > 60_000) throw new Error('whitelist change not visible within 60 s');
+        }
+      } finally {
+        visible = true;
+        await probe;
       }
-      return { ms: performance.now() - t, cpuMs: cpuMs(server!.proc.pid!) - cpu0 };
+      return { ms: performance.now() - t, cpuMs: cpuMs(server!.proc.pid!) - cpu0, longestWait };
     };
     const oneId = await addToList([await freshUser('wl-one')]);
     const bulkFirst = await freshUser('wl-bulk');
@@ -364,7 +379,8 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
     );
     console.log(
       `   whitelist change -> visible on the node: one id added to the million-id list ${f1(oneId.ms)} ms (node CPU ${f1(oneId.cpuMs)} ms, from the change log); ` +
-        `${CHANGE_LOG_MAX + 1} ids, a change too big to log: ${f1(bulk.ms)} ms (node CPU ${f1(bulk.cpuMs)} ms, the whole list read again)`,
+        `${CHANGE_LOG_MAX + 1} ids, a change too big to log: ${f1(bulk.ms)} ms (node CPU ${f1(bulk.cpuMs)} ms, the whole list read again); ` +
+        `longest /healthz answer meanwhile ${f1(oneId.longestWait)} ms and ${f1(bulk.longestWait)} ms`,
     );
   } finally {
     bare?.stop();
