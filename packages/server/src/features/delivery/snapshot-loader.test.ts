@@ -41,6 +41,39 @@ describe('snapshot loader: a big whitelist', () => {
   });
 });
 
+describe('snapshot loader: reading a big whitelist while the node serves', () => {
+  it('hands the event loop back while it reads and builds the list (SQLite answers synchronously), and the list is exact', async () => {
+    const { deps } = srv.node;
+    const knex = deps.db.knex;
+    const ids = Array.from({ length: 30_000 }, (_, i) => `turn-${i}`);
+    const list = await insertWhitelist(knex, 'normal', ids);
+    // the count kept on the list only sizes the table: a wrong one costs a regrowth, never an id
+    await knex('whitelists').where({ id: list }).update({ entry_count: PACKED_FROM });
+    const r = await insertResource(knex, { h5_id: '55550009', h5_version: '1.0' });
+    await insertTask(knex, r, { publish_type: 2, publish_mode: 1, whitelist_ids: String(list) });
+    await bump(deps.db);
+
+    const admissions = new AdmissionCache(deps.db, deps.now, deps.log);
+    let done = false;
+    let turns = 0;
+    const load = loadSnapshot(deps, srv.creds.appId, srv.creds.workspaceId, newLoaderCaches(), admissions).finally(() => {
+      done = true;
+    });
+    // a timer stands for the device requests waiting on this node: it gets its turns while the list loads
+    while (!done) {
+      await new Promise((r) => setTimeout(r, 0));
+      if (!done) turns++;
+    }
+    const { snapshot } = await load;
+    expect(turns).toBeGreaterThanOrEqual(5);
+    const wl = snapshot.apps.get('55550009')![0]!.whitelists[0]!;
+    expect(wl.ids).toBeInstanceOf(PackedIdSet);
+    expect(wl.ids!.size).toBe(ids.length);
+    expect(ids.every((id) => wl.ids!.has(id))).toBe(true);
+    expect(wl.ids!.has('turn-30000')).toBe(false);
+  });
+});
+
 describe('time-window admissions on two nodes whose clocks differ at the end time', () => {
   it('a user admitted late by the node whose clock runs behind is seen by the other once admissions settle', async () => {
     const { deps } = srv.node;

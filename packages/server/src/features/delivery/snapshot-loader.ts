@@ -32,6 +32,13 @@ export interface LoadedSnapshot {
 export const newLoaderCaches = (): LoaderCaches => ({ whitelists: new Map(), urls: new Map(), reading: new Map() });
 
 const ENTRY_PAGE = 10_000;
+/**
+ * SQLite answers synchronously, so a page read there holds the event loop for
+ * as long as it takes: pages are smaller (a few milliseconds each), and the
+ * loop is handed back between them.
+ */
+const SQLITE_ENTRY_PAGE = 2_000;
+const handBack = () => new Promise<void>((resolve) => setImmediate(resolve));
 const SIGN_CONCURRENCY = 16;
 /** Retry delay for download addresses that could not be signed. */
 const FAILED_URL_RETRY_MS = 5000;
@@ -69,6 +76,9 @@ export async function loadSnapshot(deps: Deps, appId: string, workspaceId: strin
       'r.amr_key', 'r.md5', 'r.file_size', 'r.main_url', 'r.vhost', 'r.auto_install', 'r.install_type', 'r.extend_info', 'r.sub_url',
       'r.resource_type',
     );
+  // SQLite answered the read synchronously: the rows of thousands of tasks, then building the snapshot from them,
+  // are each milliseconds of work, so the devices waiting meanwhile are served in between
+  await handBack();
   const rows = raw.map(toRows);
 
   const whitelists = await loadWhitelists(deps, appId, workspaceId, wantedWhitelists(rows), caches, warn);
@@ -78,6 +88,7 @@ export async function loadSnapshot(deps: Deps, appId: string, workspaceId: strin
   await admissions.prepare(
     rows.filter((r) => r.task.publish_type === 2 && r.task.publish_mode === 2).map((r) => ({ id: r.task.id, greyNum: r.task.grey_num, greyAdmitted: r.task.grey_admitted, endTime: r.task.grey_endtime })),
   );
+  await handBack();
   const snapshot = buildSnapshot({
     appId,
     workspaceId,
@@ -187,11 +198,11 @@ export async function loadWhitelists(
       if (sameType && big && caches.onLoaded && caches.reading) {
         // A million ids take about a second to read. Meanwhile the copy held serves, so the snapshot (with a
         // pause or an end of another task) is not held up; once the read is in, the owner builds again.
-        readInBackground(deps, id, type, version, seq, caches as LoaderCaches, warn);
+        readInBackground(deps, id, type, version, seq, num(l.entry_count), caches as LoaderCaches, warn);
         out.set(id, cached.compiled);
         continue;
       }
-      const compiled = compileWhitelist(id, type, await loadEntries(deps, id, big), warn);
+      const compiled = compileWhitelist(id, type, await loadEntries(deps, id, big ? num(l.entry_count) : null), warn);
       deps.metrics.whitelistLoaded('whole');
       caches.whitelists.set(id, { version, seq, compiled });
       out.set(id, compiled);
@@ -211,12 +222,13 @@ function readInBackground(
   type: string,
   version: string,
   seq: number,
+  entryCount: number,
   caches: LoaderCaches,
   warn: (msg: string, fields: Record<string, unknown>) => void,
 ): void {
   if (caches.reading.has(id)) return;
   const read = (async () => {
-    const compiled = compileWhitelist(id, type, await loadEntries(deps, id, true), warn);
+    const compiled = compileWhitelist(id, type, await loadEntries(deps, id, entryCount), warn);
     deps.metrics.whitelistLoaded('whole');
     caches.whitelists.set(id, { version, seq, compiled });
     caches.reading.delete(id);
@@ -257,24 +269,31 @@ async function catchUp(deps: Deps, id: number, cached: { seq: number; compiled: 
 }
 
 /**
- * Entries in pages: a big normal list goes straight into the packed id table,
- * so its million strings never pile up on the JS heap; pages stay small
- * enough to die young. SQLite pages by keyset on the primary key; PostgreSQL
- * reads through a cursor, which needs no ORDER BY (right after a bulk import,
+ * Entries in pages: a big normal list (`packedCount`: the list's entry_count,
+ * null for a plain Set) goes straight into the packed id table, so its
+ * million strings never pile up on the JS heap; pages stay small enough to
+ * die young. SQLite pages by keyset on the primary key; PostgreSQL reads
+ * through a cursor, which needs no ORDER BY (right after a bulk import,
  * before ANALYZE, the planner sorts the whole list for every keyset page).
  */
-async function loadEntries(deps: Deps, whitelistId: number, packed: boolean): Promise<Set<string> | PackedIdSet> {
+async function loadEntries(deps: Deps, whitelistId: number, packedCount: number | null): Promise<Set<string> | PackedIdSet> {
   const { knex } = deps.db;
+  const packed = packedCount !== null;
   // SQLite: a big list passes through the connection's page cache (better-sqlite3 makes it 16 MB) and would
   // leave it full of pages nothing reads again until the list changes: read it through a small cache instead.
   const small = packed && deps.db.dialect === 'sqlite';
   if (small) await smallCache.enter(knex);
   try {
     const set = packed ? null : new Set<string>();
-    const builder = packed ? PackedIdSet.builder(await entrySizes(deps, whitelistId)) : null;
+    let builder: ReturnType<typeof PackedIdSet.builder> | null = null;
     const take = (page: string[]) => {
-      if (builder) for (const v of page) builder.add(v);
-      else for (const v of page) set!.add(v);
+      if (!packed) {
+        for (const v of page) set!.add(v);
+        return;
+      }
+      // sized once from the list's count and the first page's ids (no pass over the list to measure it)
+      builder ??= PackedIdSet.builder(expectedSize(page, packedCount));
+      for (const v of page) builder.add(v);
     };
     if (deps.db.dialect === 'pg') {
       await knex.transaction(async (trx) => {
@@ -289,18 +308,28 @@ async function loadEntries(deps: Deps, whitelistId: number, packed: boolean): Pr
     } else {
       let after: string | null = null;
       for (;;) {
-        const q = knex('whitelist_entries').where({ whitelist_id: whitelistId }).orderBy('value').limit(ENTRY_PAGE);
+        const q = knex('whitelist_entries').where({ whitelist_id: whitelistId }).orderBy('value').limit(SQLITE_ENTRY_PAGE);
         if (after !== null) q.andWhere('value', '>', after);
         const page: string[] = await q.pluck('value');
         take(page);
-        if (page.length < ENTRY_PAGE) break;
+        if (page.length < SQLITE_ENTRY_PAGE) break;
         after = page[page.length - 1]!;
+        await handBack();
       }
     }
-    return builder ? builder.finish() : set!;
+    if (!packed) return set!;
+    return await (builder ?? PackedIdSet.builder()).finishAsync(handBack);
   } finally {
     if (small) await smallCache.leave(knex);
   }
+}
+
+/** Room for `count` ids as long on average as those of the first page (the builder grows should it be short). */
+function expectedSize(first: string[], count: number): { count: number; bytes: number } {
+  let bytes = 0;
+  for (const v of first) bytes += Buffer.byteLength(v);
+  const n = Math.max(count, first.length);
+  return { count: n, bytes: Math.ceil((bytes / Math.max(1, first.length)) * n * 1.05) };
 }
 
 /** SQLite page cache while a big whitelist is read, KiB. */
@@ -340,13 +369,6 @@ const smallCache = (() => {
     },
   };
 })();
-
-/** Number of entries and their total UTF-8 bytes, so the packed table is allocated once. */
-async function entrySizes(deps: Deps, whitelistId: number): Promise<{ count: number; bytes: number }> {
-  const bytes = deps.db.dialect === 'pg' ? 'octet_length(value)' : 'length(cast(value as blob))';
-  const row = await deps.db.knex('whitelist_entries').where({ whitelist_id: whitelistId }).first(deps.db.knex.raw(`count(*) as n, coalesce(sum(${bytes}), 0) as b`));
-  return { count: num(row?.n), bytes: num(row?.b) };
-}
 
 /**
  * Download addresses of the delivered .amr files. A presigned address is

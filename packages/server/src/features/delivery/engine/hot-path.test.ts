@@ -52,6 +52,31 @@ describe('packed id set lookups without encoding (ASCII ids)', () => {
   });
 });
 
+describe('packed id set built in slices (finishAsync)', () => {
+  it('holds exactly what finish() holds, hands back between slices, and grows past a size guessed too small', async () => {
+    const ids = Array.from({ length: 300_000 }, (_, i) => `user-${i}${i % 7 === 0 ? '-with-a-longer-tail' : ''}`);
+    ids.push('user-1', 'émile');
+    const whole = PackedIdSet.builder();
+    // far too small a guess: the arena and the offsets must grow
+    const sliced = PackedIdSet.builder({ count: 10, bytes: 10 });
+    for (const id of ids) {
+      whole.add(id);
+      sliced.add(id);
+    }
+    let pauses = 0;
+    const a = whole.finish();
+    const b = await sliced.finishAsync(async () => {
+      pauses++;
+      await new Promise((r) => setImmediate(r));
+    });
+    expect(pauses).toBeGreaterThan(0);
+    expect(b.size).toBe(300_001);
+    expect(a.size).toBe(b.size);
+    for (const id of ['user-0', 'user-7-with-a-longer-tail', 'user-7', 'user-299999', 'émile', 'user-300000', 'emile', '']) expect(b.has(id), id).toBe(a.has(id));
+    expect(b.has('user-7-with-a-longer-tail') && !b.has('user-7') && b.has('user-8')).toBe(true);
+  });
+});
+
 describe('client ranges shared between tasks', () => {
   it('the per-range memo answers for the version asked, also when versions alternate', () => {
     const low = resourceRow({ h5_version: '1.0', client_version_min: '1.0;1.0', client_version_max: '2.0;2.0' });

@@ -7,6 +7,8 @@ export interface IdSet {
 /** Lists up to this size stay a plain Set<string>; larger ones use the packed table. */
 export const PACKED_FROM = 4096;
 const MAX_ID_BYTES = 4 * 1024;
+/** longest stretch finishAsync works before it hands the event loop back, ms */
+const INSERT_SLICE_MS = 2;
 
 /**
  * A hash set of user ids for big normal whitelists (a million ids): the ids'
@@ -53,7 +55,11 @@ export class PackedIdSet implements IdSet {
    * allocated once at their final size (no doubling, which would leave the
    * allocator holding freed memory).
    */
-  static builder(expect?: { count: number; bytes: number }): { add(id: string): void; finish(): PackedIdSet } {
+  static builder(expect?: { count: number; bytes: number }): {
+    add(id: string): void;
+    finish(): PackedIdSet;
+    finishAsync(pause: () => Promise<void>): Promise<PackedIdSet>;
+  } {
     let arena = Buffer.allocUnsafe(Math.max(1 << 16, expect ? expect.bytes : 0));
     let offsets = new Uint32Array(Math.max(1024, expect ? expect.count + 2 : 0));
     let n = 0;
@@ -79,19 +85,43 @@ export class PackedIdSet implements IdSet {
         n++;
       },
       finish() {
-        offsets[n] = used;
-        // copied down to size only when the slack is worth it (a copy of a big list is a transient of its full size)
-        const packed = arena.length - used <= arena.length / 8 ? arena.subarray(0, used) : Buffer.from(arena.subarray(0, used));
-        const offs = offsets.length - (n + 1) <= offsets.length / 8 ? offsets.subarray(0, n + 1) : offsets.slice(0, n + 1);
-        let cap = 16;
-        while (cap < n * 2) cap *= 2;
-        const table = new Uint32Array(cap);
-        const set = new PackedIdSet(0, packed, offs, table);
-        let size = 0;
-        for (let i = 0; i < n; i++) if (set.insert(i)) size++;
-        return new PackedIdSet(size, packed, offs, table);
+        const b = seal();
+        for (let i = 0; i < n; i++) b.insert(i);
+        return b.done();
+      },
+      // A million inserts take a few hundred milliseconds: a node that reads a big list while it serves
+      // devices hands the event loop back between chunks, so its answers wait milliseconds, not the whole build.
+      async finishAsync(pause: () => Promise<void>) {
+        const b = seal();
+        let since = performance.now();
+        for (let i = 0; i < n; i++) {
+          b.insert(i);
+          // by the clock, not by count: the first inserts run before the JIT has optimised them, ten times slower
+          if ((i & 255) === 255 && performance.now() - since >= INSERT_SLICE_MS) {
+            await pause();
+            since = performance.now();
+          }
+        }
+        return b.done();
       },
     };
+    function seal() {
+      offsets[n] = used;
+      // copied down to size only when the slack is worth it (a copy of a big list is a transient of its full size)
+      const packed = arena.length - used <= arena.length / 8 ? arena.subarray(0, used) : Buffer.from(arena.subarray(0, used));
+      const offs = offsets.length - (n + 1) <= offsets.length / 8 ? offsets.subarray(0, n + 1) : offsets.slice(0, n + 1);
+      let cap = 16;
+      while (cap < n * 2) cap *= 2;
+      const table = new Uint32Array(cap);
+      const set = new PackedIdSet(0, packed, offs, table);
+      let size = 0;
+      return {
+        insert: (i: number) => {
+          if (set.insert(i)) size++;
+        },
+        done: () => new PackedIdSet(size, packed, offs, table),
+      };
+    }
   }
 
   static of(ids: Iterable<string>): PackedIdSet {
