@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { OverlayIdSet, PACKED_FROM } from '../../packages/server/src/features/delivery/engine/id-set.js';
 import { loadWhitelists, newLoaderCaches } from '../../packages/server/src/features/delivery/snapshot-loader.js';
-import { CHANGE_LOG_MAX } from '../../packages/server/src/features/whitelists/whitelist-store.js';
+import { CHANGE_LOG_MAX, whitelistStore } from '../../packages/server/src/features/whitelists/whitelist-store.js';
 import { useTestServer } from '../helpers/suite.js';
 
 const suite = useTestServer();
@@ -170,5 +170,38 @@ describe('OverlayIdSet', () => {
     // the earlier overlay and the base are as they were
     expect(['a', 'b', 'c', 'd', 'e'].filter((x) => one.has(x))).toEqual(['b', 'c', 'e']);
     expect([...base]).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('deleting a big whitelist', () => {
+  it('deletes its entries in chunks that hand the event loop back (SQLite answers synchronously), and no other list loses one', async () => {
+    const { deps } = suite.srv.node;
+    const { appId, workspaceId } = suite.srv.creds;
+    const knex = deps.db.knex;
+    const big = Number((await ok('CreateMcubeWhitelist', { WhiteListName: 'big-deleted', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId);
+    const other = Number((await ok('CreateMcubeWhitelist', { WhiteListName: 'kept-beside', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId);
+    const ids = Array.from({ length: 7600 }, (_, i) => `gone-${i}`);
+    await whitelistStore.insertValues(knex, deps.db.dialect, big, ids);
+    await whitelistStore.insertValues(knex, deps.db.dialect, other, ids.slice(0, 300));
+    const entries = async (id: number) => Number((await knex('whitelist_entries').where({ whitelist_id: id }).count({ n: '*' }))[0]!.n);
+    expect(await entries(big)).toBe(7600);
+
+    let done = false;
+    let turns = 0;
+    const deleting = knex
+      .transaction((trx) => whitelistStore.delete(trx, deps.db.dialect, { appId, workspaceId }, big))
+      .finally(() => {
+        done = true;
+      });
+    // a timer stands for the device checks waiting on this node
+    while (!done) {
+      await new Promise((r) => setTimeout(r, 0));
+      if (!done) turns++;
+    }
+    await deleting;
+    expect(turns).toBeGreaterThanOrEqual(2);
+    expect(await entries(big)).toBe(0);
+    expect(await knex('whitelists').where({ id: big }).first('id')).toBeUndefined();
+    expect(await entries(other)).toBe(300);
   });
 });

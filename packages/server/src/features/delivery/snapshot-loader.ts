@@ -3,6 +3,7 @@ import type { Deps } from '../../core/registry.js';
 import { num } from '../../db/database.js';
 import type { AdmissionCache } from './admissions.js';
 import { scopeKey } from './client-keys.js';
+import { handBack } from '../../core/hand-back.js';
 import { OverlayIdSet, PACKED_FROM, PackedIdSet } from './engine/id-set.js';
 import { CHANGE_LOG_KEEP } from '../whitelists/whitelist-store.js';
 import { buildSnapshot, compileWhitelist, whitelistIdsOf, type CompiledWhitelist, type ResourceRow, type Snapshot, type TaskRow } from './snapshot.js';
@@ -38,7 +39,6 @@ const ENTRY_PAGE = 10_000;
  * loop is handed back between them.
  */
 const SQLITE_ENTRY_PAGE = 2_000;
-const handBack = () => new Promise<void>((resolve) => setImmediate(resolve));
 const SIGN_CONCURRENCY = 16;
 /** Retry delay for download addresses that could not be signed. */
 const FAILED_URL_RETRY_MS = 5000;

@@ -2,6 +2,7 @@ import { sweepStaleEntries, WORK_ENTRY_PREFIX } from '../../core/stale-files.js'
 import { claimForPurge, forgetPurged } from '../../db/blob-registry.js';
 import type { Knex } from 'knex';
 import type { Deps } from '../../core/registry.js';
+import { handBack } from '../../core/hand-back.js';
 
 export interface JanitorReport {
   pendingSwept: number;
@@ -100,7 +101,7 @@ async function sweepAudit(knex: Knex, days: number, now: number, chunk = 5000): 
     const oldest = await knex('audit_log').orderBy('id').first('id', 'created_at');
     if (!oldest || Number(oldest.created_at) >= before) return swept;
     swept += await knex('audit_log').where('id', '<', Number(oldest.id) + chunk).andWhere('created_at', '<', before).del();
-    await new Promise((r) => setImmediate(r));
+    await handBack();
   }
 }
 

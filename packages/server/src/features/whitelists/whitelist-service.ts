@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { BusinessError } from '../../core/errors.js';
+import { handBack } from '../../core/hand-back.js';
 import type { Deps } from '../../core/registry.js';
 import { CONTROL_CHARS } from '../../core/text.js';
 import { bumpStamp } from '../../db/stamps.js';
@@ -125,7 +126,7 @@ export class WhitelistService {
           `Whitelist ${list.id} is used by unfinished release task(s) ${tasks.slice(0, 20).join(', ')}; end them (an upgrade task ends with its package, DeleteMcubeUpgradeResource) before deleting the whitelist.`,
         );
       }
-      await store.delete(trx, s, list.id);
+      await store.delete(trx, this.deps.db.dialect, s, list.id);
     });
   }
 
@@ -170,7 +171,7 @@ export class WhitelistService {
           added += await store.insertValues(trx, this.deps.db.dialect, list.id, [...batch]);
           batch = new Set();
           // SQLite runs synchronously: let device checks and other requests through between chunks.
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          await handBack();
         }
       }
     }
