@@ -1,3 +1,4 @@
+import { handBack } from '../../core/hand-back.js';
 import type { Logger } from '../../core/logger.js';
 import type { Database } from '../../db/database.js';
 import type { Admission } from './engine/select.js';
@@ -36,7 +37,16 @@ export interface AdmissionTables {
 /** Offline-package tasks (the default); upgrade tasks use upgrade_admissions / upgrade_tasks, with the same columns. */
 export const NEBULA_ADMISSION_TABLES: AdmissionTables = { admissions: 'grey_admissions', tasks: 'nebula_tasks' };
 
-const PAGE = 50_000;
+/**
+ * Admitted users read per query when a task's set is loaded. SQLite answers
+ * synchronously: a page there holds the event loop (every device check of the
+ * node) for as long as it takes, so pages are small and the loop is handed
+ * back between them; a million admitted users read in 50,000-row pages held
+ * it for 1.4 s.
+ */
+const PAGE = { sqlite: 2_000, pg: 10_000 } as const;
+/** Tasks whose sets prepare() loads between two turns of the event loop. */
+const PREPARE_SLICE = 64;
 /**
  * Past a task's end time each node stops admitting by its own clock, so a node
  * whose clock runs behind may still commit an admission after this node loaded
@@ -88,6 +98,7 @@ export class AdmissionCache {
   async prepare(tasks: ReadonlyArray<{ id: number; greyNum: number; greyAdmitted: number; endTime: number | null }>): Promise<void> {
     const live = new Set<number>();
     const now = this.now();
+    let loaded = 0;
     for (const t of tasks) {
       live.add(t.id);
       let s = this.tasks.get(t.id);
@@ -96,6 +107,8 @@ export class AdmissionCache {
       if (!s) {
         s = { admitted: new Set(), complete: false, loading: null, settle: null, gen: 0 };
         this.tasks.set(t.id, s);
+        // a workspace seen for the first time may have a thousand time-window tasks, a query each
+        if (++loaded % PREPARE_SLICE === 0) await handBack();
         await this.loadAll(t.id, s);
         s.complete = full;
         this.settleAfter(t.id, s, t.endTime);
@@ -267,14 +280,16 @@ export class AdmissionCache {
   }
 
   private async loadAll(taskId: number, s: TaskAdmissions): Promise<void> {
+    const page = PAGE[this.db.dialect];
     let after: string | null = null;
     for (;;) {
-      const q = this.db.knex(this.tables.admissions).where({ task_id: taskId }).orderBy('user_key').limit(PAGE).select('user_key');
+      const q = this.db.knex(this.tables.admissions).where({ task_id: taskId }).orderBy('user_key').limit(page).select('user_key');
       if (after !== null) q.andWhere('user_key', '>', after);
       const rows: Array<{ user_key: string }> = await q;
       for (const r of rows) s.admitted.add(r.user_key);
-      if (rows.length < PAGE) return;
+      if (rows.length < page) return;
       after = rows[rows.length - 1]!.user_key;
+      await handBack();
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { num } from '../../db/database.js';
+import { deleteRows } from '../../db/delete-rows.js';
 import type { NebulaApp, NebulaResource, NebulaTask, Scope } from './nebula-types.js';
 
 type K = Knex | Knex.Transaction;
@@ -137,13 +138,13 @@ export async function listApps(k: K, s: Scope, keyword: string, offset: number, 
  * Deletes one H5 app with its packages, tasks and admissions; returns the
  * object keys its packages pointed at (to be dropped in the same transaction).
  */
-export async function deleteAppCascade(trx: Knex.Transaction, s: Scope, h5Id: string): Promise<string[]> {
+export async function deleteAppCascade(trx: Knex.Transaction, dialect: 'sqlite' | 'pg', s: Scope, h5Id: string): Promise<string[]> {
   const scoped = { ...where(s), h5_id: h5Id };
   const resources = await trx('nebula_resources').where(scoped).select('id', 'amr_key', 'json_key');
   const ids = resources.map((r) => num(r.id));
   if (ids.length) {
-    const taskIds = trx('nebula_tasks').whereIn('resource_id', ids).select('id');
-    await trx('grey_admissions').whereIn('task_id', taskIds).delete();
+    // a time-window task may hold a million admitted users
+    await deleteRows(trx, dialect, 'grey_admissions', (rows) => rows.whereIn('task_id', trx('nebula_tasks').whereIn('resource_id', ids).select('id')));
     await trx('nebula_tasks').whereIn('resource_id', ids).delete();
     await trx('nebula_resources').whereIn('id', ids).delete();
   }

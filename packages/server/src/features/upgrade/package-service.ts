@@ -216,7 +216,7 @@ export async function deletePackage(ctx: ActionContext, input: { id?: string; pl
     if (!p) throw packageNotFound('Id', id);
     if (platform && platform.toLowerCase() !== p.platform.toLowerCase()) throw invalid('Platform', `${shown(platform)} is not the platform of package ${id} (${p.platform}).`);
     const endedTasks = (await listTasks(trx, ctx, id)).filter((t) => t.taskStatus !== 2).length;
-    await deletePackageCascade(trx, ctx, id);
+    await deletePackageCascade(trx, dialect, ctx, id);
     const keys = [p.fileKey, p.iconKey, p.symbolKey].filter((k) => k !== '');
     await dropBlobs(trx, keys, deps.now());
     await bumpStamp(trx, dialect, ctx.appId, ctx.workspaceId);

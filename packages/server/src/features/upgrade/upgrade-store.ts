@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { num } from '../../db/database.js';
+import { deleteRows } from '../../db/delete-rows.js';
 import type { PackageType, Scope, UpgradePackage, UpgradePlatform, UpgradeTask } from './upgrade-types.js';
 
 type K = Knex | Knex.Transaction;
@@ -141,9 +142,9 @@ export async function setPublishPeriod(k: K, packageId: number, period: number, 
 }
 
 /** Deletes a package with its tasks and their admissions. */
-export async function deletePackageCascade(trx: Knex.Transaction, s: Scope, id: number): Promise<void> {
-  const taskIds = trx('upgrade_tasks').where({ ...where(s), package_id: id }).select('id');
-  await trx('upgrade_admissions').whereIn('task_id', taskIds).delete();
+export async function deletePackageCascade(trx: Knex.Transaction, dialect: 'sqlite' | 'pg', s: Scope, id: number): Promise<void> {
+  // a time-window task may hold a million admitted users
+  await deleteRows(trx, dialect, 'upgrade_admissions', (rows) => rows.whereIn('task_id', trx('upgrade_tasks').where({ ...where(s), package_id: id }).select('id')));
   await trx('upgrade_tasks').where({ ...where(s), package_id: id }).delete();
   await trx('upgrade_packages').where({ ...where(s), id }).delete();
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { handBack } from '../../core/hand-back.js';
+import { deleteRows } from '../../db/delete-rows.js';
 import { num } from '../../db/database.js';
 import type { WhitelistType } from './whitelist-type.js';
 
@@ -33,8 +33,6 @@ export const CHANGE_LOG_MAX = 10_000;
 export const CHANGE_LOG_KEEP = 50_000;
 /** Rows per PostgreSQL INSERT: one array parameter, so only memory bounds it. */
 export const PG_INSERT_BATCH = 5000;
-/** SQLite: entries deleted per statement when a list is deleted (a few milliseconds each) */
-const DELETE_CHUNK = 2500;
 
 function toWhitelist(r: Record<string, unknown>): Whitelist {
   return {
@@ -90,14 +88,7 @@ export const whitelistStore = {
   },
 
   async delete(q: Q, dialect: 'sqlite' | 'pg', s: Scope, id: number): Promise<void> {
-    if (dialect === 'pg') await q('whitelist_entries').where({ whitelist_id: id }).delete();
-    else {
-      // SQLite deletes synchronously: a million ids in one statement held the event loop (every device check of
-      // the node) for most of a second. In chunks, handing the loop back between them; the transaction holds
-      // the list throughout, so nothing sees it half deleted.
-      const chunk = `DELETE FROM whitelist_entries WHERE rowid IN (SELECT rowid FROM whitelist_entries WHERE whitelist_id = ? LIMIT ${DELETE_CHUNK})`;
-      while (Number(((await q.raw(chunk, [id])) as { changes?: number }).changes ?? 0) === DELETE_CHUNK) await handBack();
-    }
+    await deleteRows(q, dialect, 'whitelist_entries', (rows) => rows.where({ whitelist_id: id }));
     await q('whitelist_changes').where({ whitelist_id: id }).delete();
     await scoped(q, s).where({ id }).delete();
   },

@@ -1,0 +1,70 @@
+// better-sqlite3 answers synchronously: a job over hundreds of thousands of rows
+// run as one statement, or as a chain of awaited queries, freezes the whole
+// node (device checks, health checks, every call) until it ends. These jobs
+// must give the event loop turns while they run; a timer that counts its turns
+// stands for the requests waiting on the node. (On PostgreSQL the queries are
+// asynchronous and the timer gets its turns anyway; the results must hold on both.)
+import { describe, expect, it } from 'vitest';
+import { AdmissionCache } from '../../packages/server/src/features/delivery/admissions.js';
+import { deleteAppCascade } from '../../packages/server/src/features/nebula/nebula-store.js';
+import { DELETE_CHUNK } from '../../packages/server/src/db/delete-rows.js';
+import { DEFAULT_SCOPE, insertResource, insertTask } from '../helpers/delivery-fixtures.js';
+import { useTestServer } from '../helpers/suite.js';
+
+const suite = useTestServer();
+
+/** Runs `job`, counting the turns a zero-delay timer gets meanwhile. */
+async function turnsDuring<T>(job: () => Promise<T>): Promise<{ value: T; turns: number }> {
+  let done = false;
+  let turns = 0;
+  const running = job().finally(() => {
+    done = true;
+  });
+  while (!done) {
+    await new Promise((r) => setTimeout(r, 0));
+    if (!done) turns++;
+  }
+  return { value: await running, turns };
+}
+
+async function admit(taskId: number, n: number, prefix: string) {
+  const { knex } = suite.srv.node.deps.db;
+  const rows = Array.from({ length: n }, (_, i) => ({ task_id: taskId, user_key: `${prefix}-${i}`, created_at: 1 }));
+  for (let i = 0; i < rows.length; i += 400) await knex('grey_admissions').insert(rows.slice(i, i + 400));
+}
+
+describe('jobs over many rows hand the event loop back', () => {
+  it('loading a time-window task with thousands of admitted users: the set is whole', async () => {
+    const { deps } = suite.srv.node;
+    const r = await insertResource(deps.db.knex, { h5_id: '66660001', h5_version: '1.0' });
+    const task = await insertTask(deps.db.knex, r, { publish_type: 2, publish_mode: 2, grey_num: 100_000, grey_endtime: Date.now() + 3_600_000 });
+    await admit(task.id, 12_000, 'seen');
+    const cache = new AdmissionCache(deps.db, deps.now, deps.log);
+    try {
+      const { turns } = await turnsDuring(() => cache.prepare([{ id: task.id, greyNum: 100_000, greyAdmitted: 12_000, endTime: Date.now() + 3_600_000 }]));
+      expect(turns).toBeGreaterThanOrEqual(3);
+      const plan = { id: task.id, greyNum: 100_000 } as Parameters<AdmissionCache['verdict']>[0];
+      expect(cache.verdict(plan, 'seen-0')).toBe('admitted');
+      expect(cache.verdict(plan, 'seen-11999')).toBe('admitted');
+      expect(cache.verdict(plan, 'seen-12000')).toBe('unknown');
+    } finally {
+      cache.clear();
+    }
+  });
+
+  it('deleting an H5 app whose task admitted thousands of users: its admissions go, another app keeps its own', async () => {
+    const { deps } = suite.srv.node;
+    const { knex, dialect } = deps.db;
+    const gone = await insertTask(knex, await insertResource(knex, { h5_id: '66660002', h5_version: '1.0' }), { publish_type: 2, publish_mode: 2, grey_num: 100_000 });
+    const kept = await insertTask(knex, await insertResource(knex, { h5_id: '66660003', h5_version: '1.0' }), { publish_type: 2, publish_mode: 2, grey_num: 100_000 });
+    await admit(gone.id, 3 * DELETE_CHUNK + 10, 'gone');
+    await admit(kept.id, 50, 'kept');
+    const count = async (taskId: number) => Number((await knex('grey_admissions').where({ task_id: taskId }).count({ n: '*' }))[0]!.n);
+
+    const { turns } = await turnsDuring(() => knex.transaction((trx) => deleteAppCascade(trx, dialect, DEFAULT_SCOPE, '66660002')));
+    expect(turns).toBeGreaterThanOrEqual(2);
+    expect(await count(gone.id)).toBe(0);
+    expect(await knex('nebula_tasks').where({ id: gone.id }).first('id')).toBeUndefined();
+    expect(await count(kept.id)).toBe(50);
+  });
+});
