@@ -5,6 +5,7 @@ import * as m003 from './003_client_key_rotation.js';
 import * as m004 from './004_task_released_at.js';
 import * as m005 from './005_scale_indexes.js';
 import * as m006 from './006_whitelist_changes.js';
+import * as m007 from './007_list_indexes.js';
 
 /** Ordered migrations; an explicit list so they load the same under tsx, vitest and bundlers. */
 export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void>; config?: { transaction?: boolean } }> = {
@@ -14,6 +15,7 @@ export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Kn
   '004_task_released_at': m004,
   '005_scale_indexes': m005,
   '006_whitelist_changes': m006,
+  '007_list_indexes': m007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -6,7 +6,7 @@
 // asynchronous and the timer gets its turns anyway; the results must hold on both.)
 import { describe, expect, it } from 'vitest';
 import { AdmissionCache } from '../../packages/server/src/features/delivery/admissions.js';
-import { deleteAppCascade } from '../../packages/server/src/features/nebula/nebula-store.js';
+import { deleteAppCascade, listResources } from '../../packages/server/src/features/nebula/nebula-store.js';
 import { DELETE_CHUNK } from '../../packages/server/src/db/delete-rows.js';
 import { DEFAULT_SCOPE, insertResource, insertTask } from '../helpers/delivery-fixtures.js';
 import { useTestServer } from '../helpers/suite.js';
@@ -66,5 +66,27 @@ describe('jobs over many rows hand the event loop back', () => {
     expect(await count(gone.id)).toBe(0);
     expect(await knex('nebula_tasks').where({ id: gone.id }).first('id')).toBeUndefined();
     expect(await count(kept.id)).toBe(50);
+  });
+});
+
+describe('package lists page a big workspace in index order', () => {
+  it('newest first, and on SQLite without sorting the workspace in a temporary B-tree (the node waits for that statement)', async () => {
+    const { deps } = suite.srv.node;
+    const { knex, dialect } = deps.db;
+    const made: number[] = [];
+    for (let i = 0; i < 30; i++) made.push((await insertResource(knex, { h5_id: '66660010', h5_version: `2.0.${i}` })).id);
+    const page = await listResources(knex, DEFAULT_SCOPE, '', 5, 10);
+    const newest = (await knex('nebula_resources').where({ app_id: DEFAULT_SCOPE.appId, workspace_id: DEFAULT_SCOPE.workspaceId }).orderBy('id', 'desc').pluck('id')).map(Number);
+    expect(page.resources.map((r) => r.id)).toEqual(newest.slice(5, 15));
+    expect(page.total).toBe(newest.length);
+    expect(newest.slice(0, 30).reverse()).toEqual(made);
+    if (dialect === 'sqlite') {
+      for (const table of ['nebula_resources', 'upgrade_packages']) {
+        const plan = (await knex.raw(`EXPLAIN QUERY PLAN SELECT * FROM ${table} WHERE app_id = ? AND workspace_id = ? ORDER BY id DESC LIMIT 10 OFFSET 10`, [DEFAULT_SCOPE.appId, DEFAULT_SCOPE.workspaceId])) as Array<{ detail: string }>;
+        const text = plan.map((p) => p.detail).join('\n');
+        expect(text, table).toMatch(/USING (COVERING )?INDEX \w+_app_id_workspace_id_id_index/);
+        expect(text, table).not.toMatch(/TEMP B-TREE/);
+      }
+    }
   });
 });
