@@ -191,39 +191,54 @@ export function whitelistIdsOf(text: string): number[] {
  * feed rows directly.
  */
 export function buildSnapshot(input: SnapshotInput): Snapshot {
+  const b = snapshotBuilder(input);
+  for (const row of input.rows) b.add(row);
+  return b.done();
+}
+
+/**
+ * buildSnapshot a row at a time (input.rows is not read), so that the loader
+ * can hand the event loop back between slices: thousands of tasks take
+ * longer than a device check should ever wait.
+ */
+export function snapshotBuilder(input: Omit<SnapshotInput, 'rows'>): { add(row: SnapshotInput['rows'][number]): void; done(): Snapshot } {
   const apps = new Map<string, TaskPlan[]>();
   const windowTasks: TaskPlan[] = [];
   // one serialised entry per resource, shared by its tasks
   const entries = new Map<number, Piece | null>();
   const ruleSets = new Map<string, RuleSet>();
   const ranges = new Map<string, ClientRange>();
-  for (const { task, resource } of input.rows) {
-    if (task.task_status !== 1) continue;
-    let entry = entries.get(resource.id);
-    if (entry === undefined) {
-      const url = input.packageUrl(resource.amr_key);
-      const text = url === null ? null : entryJson(resource, url, input.vhostDomain);
-      entry = text === null ? null : piece(text);
-      entries.set(resource.id, entry);
-      if (url === null) input.warn?.('resource has no download address; its tasks deliver nothing', { resourceId: resource.id, h5Id: resource.h5_id });
-    }
-    if (entry === null) continue;
-    const plan = compileTask(task, resource, entry, input, ruleSets, ranges);
-    const list = apps.get(plan.h5Id);
-    if (list) list.push(plan);
-    else apps.set(plan.h5Id, [plan]);
-    if (plan.gate === 'window') windowTasks.push(plan);
-  }
-  for (const list of apps.values()) list.sort(byPriority);
   return {
-    appId: input.appId,
-    workspaceId: input.workspaceId,
-    stamp: input.stamp,
-    builtAt: input.builtAt,
-    apps,
-    appOrder: [...apps.keys()].sort(),
-    head: answerHead('{}'),
-    windowTasks,
+    add({ task, resource }) {
+      if (task.task_status !== 1) return;
+      let entry = entries.get(resource.id);
+      if (entry === undefined) {
+        const url = input.packageUrl(resource.amr_key);
+        const text = url === null ? null : entryJson(resource, url, input.vhostDomain);
+        entry = text === null ? null : piece(text);
+        entries.set(resource.id, entry);
+        if (url === null) input.warn?.('resource has no download address; its tasks deliver nothing', { resourceId: resource.id, h5Id: resource.h5_id });
+      }
+      if (entry === null) return;
+      const plan = compileTask(task, resource, entry, input, ruleSets, ranges);
+      const list = apps.get(plan.h5Id);
+      if (list) list.push(plan);
+      else apps.set(plan.h5Id, [plan]);
+      if (plan.gate === 'window') windowTasks.push(plan);
+    },
+    done() {
+      for (const list of apps.values()) list.sort(byPriority);
+      return {
+        appId: input.appId,
+        workspaceId: input.workspaceId,
+        stamp: input.stamp,
+        builtAt: input.builtAt,
+        apps,
+        appOrder: [...apps.keys()].sort(),
+        head: answerHead('{}'),
+        windowTasks,
+      };
+    },
   };
 }
 
@@ -232,7 +247,7 @@ export function byPriority(a: TaskPlan, b: TaskPlan): number {
   return compareVersions(b.version, a.version) || b.tier - a.tier || b.releasedAt - a.releasedAt || b.id - a.id;
 }
 
-function compileTask(task: TaskRow, resource: ResourceRow, entry: Piece, input: SnapshotInput, ruleSets: Map<string, RuleSet>, ranges: Map<string, ClientRange>): TaskPlan {
+function compileTask(task: TaskRow, resource: ResourceRow, entry: Piece, input: Omit<SnapshotInput, 'rows'>, ruleSets: Map<string, RuleSet>, ranges: Map<string, ClientRange>): TaskPlan {
   const gate = gateOf(task);
   const tier = task.publish_type === 3 ? 3 : gate === 'whitelist' ? 2 : 1;
   const ruleText = (task.grey_config_info ?? '').trim();
