@@ -11,23 +11,9 @@ import { deleteAppCascade, listResources } from '../../packages/server/src/featu
 import { DELETE_CHUNK } from '../../packages/server/src/db/delete-rows.js';
 import { bump, DEFAULT_SCOPE, insertResource, insertTask } from '../helpers/delivery-fixtures.js';
 import { useTestServer } from '../helpers/suite.js';
+import { turnsDuring } from '../helpers/turns.js';
 
 const suite = useTestServer();
-
-/** Runs `job`, counting the event-loop iterations it lets pass meanwhile. */
-async function turnsDuring<T>(job: () => Promise<T>): Promise<{ value: T; turns: number }> {
-  let done = false;
-  let turns = 0;
-  const running = job().finally(() => {
-    done = true;
-  });
-  // an immediate re-queued from the check phase runs once per loop iteration: it counts the iterations the job lets pass
-  while (!done) {
-    await new Promise((r) => setImmediate(r));
-    if (!done) turns++;
-  }
-  return { value: await running, turns };
-}
 
 async function admit(taskId: number, n: number, prefix: string) {
   const { knex } = suite.srv.node.deps.db;

@@ -6,6 +6,7 @@ import { OverlayIdSet, PACKED_FROM } from '../../packages/server/src/features/de
 import { loadWhitelists, newLoaderCaches } from '../../packages/server/src/features/delivery/snapshot-loader.js';
 import { CHANGE_LOG_MAX, whitelistStore } from '../../packages/server/src/features/whitelists/whitelist-store.js';
 import { useTestServer } from '../helpers/suite.js';
+import { turnsDuring } from '../helpers/turns.js';
 
 const suite = useTestServer();
 
@@ -186,19 +187,7 @@ describe('deleting a big whitelist', () => {
     const entries = async (id: number) => Number((await knex('whitelist_entries').where({ whitelist_id: id }).count({ n: '*' }))[0]!.n);
     expect(await entries(big)).toBe(7600);
 
-    let done = false;
-    let turns = 0;
-    const deleting = knex
-      .transaction((trx) => whitelistStore.delete(trx, deps.db.dialect, { appId, workspaceId }, big))
-      .finally(() => {
-        done = true;
-      });
-    // a timer stands for the device checks waiting on this node
-    while (!done) {
-      await new Promise((r) => setTimeout(r, 0));
-      if (!done) turns++;
-    }
-    await deleting;
+    const { turns } = await turnsDuring(() => knex.transaction((trx) => whitelistStore.delete(trx, deps.db.dialect, { appId, workspaceId }, big)));
     expect(turns).toBeGreaterThanOrEqual(2);
     expect(await entries(big)).toBe(0);
     expect(await knex('whitelists').where({ id: big }).first('id')).toBeUndefined();
