@@ -194,3 +194,16 @@ describe('deleting a big whitelist', () => {
     expect(await entries(other)).toBe(300);
   });
 });
+
+describe('adding thousands of ids in one call', () => {
+  it('inserts them in batches with the event loop handed back between them (CreateMcubeWhitelistForIde takes them inline)', async () => {
+    const { deps } = suite.srv.node;
+    const knex = deps.db.knex;
+    const id = Number((await ok('CreateMcubeWhitelist', { WhiteListName: 'many-at-once', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId);
+    const ids = Array.from({ length: 7000 }, (_, i) => `many-${i}`);
+    const { value: added, turns } = await turnsDuring(() => knex.transaction((trx) => whitelistStore.insertValues(trx, deps.db.dialect, id, ids)));
+    expect(added).toBe(7000);
+    expect(turns).toBeGreaterThanOrEqual(3);
+    expect(Number((await knex('whitelist_entries').where({ whitelist_id: id }).count({ n: '*' }))[0]!.n)).toBe(7000);
+  });
+});

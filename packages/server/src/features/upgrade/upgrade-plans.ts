@@ -1,4 +1,5 @@
 import { downloadWindow } from '../../core/blob-store.js';
+import { handBack } from '../../core/hand-back.js';
 import type { Deps } from '../../core/registry.js';
 import { num } from '../../db/database.js';
 import { AdmissionCache } from '../delivery/admissions.js';
@@ -53,6 +54,8 @@ interface Row {
 }
 
 const DAY_MS = 86_400_000;
+/** Tasks compiled between two turns of the event loop. */
+const PLAN_SLICE = 250;
 
 const OPEN: ClientRange = { min: null, max: null, memoClient: null, memoHit: false };
 
@@ -136,7 +139,10 @@ export async function loadUpgradePlans(
   const out = { android: [] as TaskPlan[], ios: [] as TaskPlan[], iosEnterprise: [] as TaskPlan[] };
   // a TestFlight build is offered until it expires (its valid days, as App Store Connect has them); the plans are rebuilt then
   let expiresNext = Infinity;
-  for (const r of rows) {
+  for (let i = 0; i < rows.length; i++) {
+    // thousands of tasks take longer to compile than a check should wait (SQLite answered the read synchronously too)
+    if (i % PLAN_SLICE === 0) await handBack();
+    const r = rows[i]!;
     const platform = r.platform.toLowerCase();
     if (platform !== 'android' && platform !== 'ios') continue;
     if (r.package_type === 'testflight') {
