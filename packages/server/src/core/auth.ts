@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { SecretBox, safeEqual } from './crypto.js';
 import { Pop } from './errors.js';
-import { handBack } from './hand-back.js';
+import { betweenChunks } from '../db/bulk-pace.js';
 import { parseForm } from './form.js';
 import { CONTROL_CHARS } from './text.js';
 import { acs3Signature, parseAcs3Authorization, rpcSignature, sha256Hex, type Acs3Authorization } from './signature.js';
@@ -249,7 +249,8 @@ export class Authenticator {
       [`DELETE FROM rate_windows WHERE ${row} IN (SELECT ${row} FROM rate_windows WHERE window_start < ? LIMIT ${chunk}) RETURNING 1 AS gone`, t - 60_000],
     ] as const;
     for (const [sql, before] of expired) {
-      while ((await db.all(sql, [before])).length === chunk) await handBack();
+      let n = 0;
+      while ((await db.all(sql, [before])).length === chunk) await betweenChunks(db.dialect, ++n);
     }
   }
 }

@@ -27,7 +27,10 @@ export interface Checkpointer {
  * thread checkpoints on its own connection instead; the main connection keeps
  * a large automatic checkpoint only as a backstop should the worker fall behind.
  */
-export function startCheckpointer(file: string, onError: (msg: string) => void, everyMs = 200): Checkpointer {
+/** How often the checkpointer thread copies the log back into the database file, ms. */
+export const CHECKPOINT_EVERY_MS = 200;
+
+export function startCheckpointer(file: string, onError: (msg: string) => void, everyMs = CHECKPOINT_EVERY_MS): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER, { eval: true, workerData: { file, driver, everyMs } });
   worker.on('message', (m: string) => onError(m));
