@@ -54,6 +54,8 @@ interface Row {
 }
 
 const DAY_MS = 86_400_000;
+/** Releasing tasks read per query. */
+const TASK_PAGE = 500;
 /** Tasks compiled between two turns of the event loop. */
 const PLAN_SLICE = 250;
 
@@ -104,14 +106,25 @@ export async function loadUpgradePlans(
   const { knex } = deps.db;
   const now = deps.now();
   const stamp = await readStamp(deps, appId, workspaceId);
-  const raw = await knex('upgrade_tasks as t')
-    .join('upgrade_packages as p', 'p.id', 't.package_id')
-    .where({ 't.app_id': appId, 't.workspace_id': workspaceId, 't.task_status': 1 })
-    .select(
-      't.id', 't.publish_type', 't.publish_mode', 't.task_status', 't.upgrade_type', 't.grey_endtime', 't.grey_num', 't.grey_admitted', 't.grey_config_info',
-      't.whitelist_ids', 't.upgrade_content', 't.created_at', 't.package_id', 'p.platform', 'p.package_type', 'p.app_version', 'p.file_key', 'p.md5', 'p.file_size',
-      'p.download_url', 'p.appstore_url', 'p.need_check', 'p.verification_code', 'p.created_at as package_created_at', 'p.valid_days',
-    );
+  // in pages by task id, the loop handed back between them (SQLite answers synchronously; see loadSnapshot)
+  const raw: Array<Record<string, any>> = [];
+  for (let after = 0; ; ) {
+    const page = await knex('upgrade_tasks as t')
+      .join('upgrade_packages as p', 'p.id', 't.package_id')
+      .where({ 't.app_id': appId, 't.workspace_id': workspaceId, 't.task_status': 1 })
+      .andWhere('t.id', '>', after)
+      .orderBy('t.id')
+      .limit(TASK_PAGE)
+      .select(
+        't.id', 't.publish_type', 't.publish_mode', 't.task_status', 't.upgrade_type', 't.grey_endtime', 't.grey_num', 't.grey_admitted', 't.grey_config_info',
+        't.whitelist_ids', 't.upgrade_content', 't.created_at', 't.package_id', 'p.platform', 'p.package_type', 'p.app_version', 'p.file_key', 'p.md5', 'p.file_size',
+        'p.download_url', 'p.appstore_url', 'p.need_check', 'p.verification_code', 'p.created_at as package_created_at', 'p.valid_days',
+      );
+    raw.push(...page);
+    await handBack();
+    if (page.length < TASK_PAGE) break;
+    after = num(page[page.length - 1].id);
+  }
   const rows: Row[] = raw.map((r: Record<string, any>) => ({
     ...r,
     id: num(r.id),
