@@ -49,6 +49,37 @@ const SIGN_CONCURRENCY = 16;
 /** Retry delay for download addresses that could not be signed. */
 const FAILED_URL_RETRY_MS = 5000;
 
+/**
+ * The releasing rows of one app/workspace read in keyset pages by id
+ * (`page(after)`: at most `size` rows with id > after, ordered by id), the
+ * loop handed back between pages, with the change stamp read before them. A
+ * change committing between two pages could leave them half before and half
+ * after it (a task ended in one page, its successor released in the next, both
+ * served), where one statement always saw one state. So with more than one
+ * page the stamp is read again after the last: if it moved, the pages are read
+ * again (three reads at most; then the first stamp is kept, older than the
+ * database's, and the next check rebuilds).
+ */
+export async function readReleasing<T extends { id: unknown }>(
+  stampNow: () => Promise<number>,
+  page: (after: number) => Promise<T[]>,
+  size: number,
+): Promise<{ stamp: number; rows: T[] }> {
+  for (let attempt = 1; ; attempt++) {
+    const stamp = await stampNow();
+    const rows: T[] = [];
+    let pages = 0;
+    for (let after = 0; ; pages++) {
+      const got = await page(after);
+      for (const r of got) rows.push(r);
+      if (got.length < size) break;
+      after = num(got[got.length - 1]!.id);
+      await handBack();
+    }
+    if (pages === 0 || attempt === 3 || (await stampNow()) === stamp) return { stamp, rows };
+  }
+}
+
 /** The change stamp of one app/workspace (0 before the first change). */
 export async function readStamp(deps: Deps, appId: string, workspaceId: string): Promise<number> {
   const row = await deps.db.knex('change_stamps').where({ app_id: appId, workspace_id: workspaceId }).first('stamp');
@@ -71,31 +102,29 @@ export async function readStamps(deps: Pick<Deps, 'db'>, appIds: Iterable<string
 export async function loadSnapshot(deps: Deps, appId: string, workspaceId: string, caches: LoaderCaches, admissions: AdmissionCache): Promise<LoadedSnapshot> {
   const { knex } = deps.db;
   const warn = (msg: string, fields: Record<string, unknown>) => deps.log.warn(msg, { appId, workspaceId, ...fields });
-  const stamp = await readStamp(deps, appId, workspaceId);
-  // In pages by task id, the loop handed back between them: SQLite answers synchronously, and the rows of
+  // in pages by task id, the loop handed back between them: SQLite answers synchronously, and the rows of
   // thousands of tasks (then mapping, signing and compiling them) are tens of milliseconds each, which the
-  // devices waiting on this node would otherwise wait whole. A change committing between pages moves the
-  // stamp past the one read above, as a change during one read always could, and the next check rebuilds.
-  const rows: Array<{ task: TaskRow; resource: ResourceRow }> = [];
-  for (let after = 0; ; ) {
-    const page = await knex('nebula_tasks as t')
-      .join('nebula_resources as r', 'r.id', 't.resource_id')
-      .where({ 't.app_id': appId, 't.workspace_id': workspaceId, 't.task_status': 1, 'r.app_id': appId, 'r.workspace_id': workspaceId })
-      .andWhere('t.id', '>', after)
-      .orderBy('t.id')
-      .limit(TASK_PAGE)
-      .select(
-        't.id', 't.h5_id', 't.publish_type', 't.publish_mode', 't.task_status', 't.task_type', 't.grey_endtime', 't.grey_num',
-        't.grey_admitted', 't.grey_config_info', 't.whitelist_ids', 't.percent', 't.seed', 't.task_version', 't.released_at',
-        'r.id as r_id', 'r.h5_id as r_h5_id', 'r.h5_name', 'r.h5_version', 'r.platform', 'r.client_version_min', 'r.client_version_max',
-        'r.amr_key', 'r.md5', 'r.file_size', 'r.main_url', 'r.vhost', 'r.auto_install', 'r.install_type', 'r.extend_info', 'r.sub_url',
-        'r.resource_type',
-      );
-    for (const r of page) rows.push(toRows(r));
-    await handBack();
-    if (page.length < TASK_PAGE) break;
-    after = rows[rows.length - 1]!.task.id;
-  }
+  // devices waiting on this node would otherwise wait whole
+  const { stamp, rows: raw } = await readReleasing(
+    () => readStamp(deps, appId, workspaceId),
+    (after) =>
+      knex('nebula_tasks as t')
+        .join('nebula_resources as r', 'r.id', 't.resource_id')
+        .where({ 't.app_id': appId, 't.workspace_id': workspaceId, 't.task_status': 1, 'r.app_id': appId, 'r.workspace_id': workspaceId })
+        .andWhere('t.id', '>', after)
+        .orderBy('t.id')
+        .limit(TASK_PAGE)
+        .select(
+          't.id', 't.h5_id', 't.publish_type', 't.publish_mode', 't.task_status', 't.task_type', 't.grey_endtime', 't.grey_num',
+          't.grey_admitted', 't.grey_config_info', 't.whitelist_ids', 't.percent', 't.seed', 't.task_version', 't.released_at',
+          'r.id as r_id', 'r.h5_id as r_h5_id', 'r.h5_name', 'r.h5_version', 'r.platform', 'r.client_version_min', 'r.client_version_max',
+          'r.amr_key', 'r.md5', 'r.file_size', 'r.main_url', 'r.vhost', 'r.auto_install', 'r.install_type', 'r.extend_info', 'r.sub_url',
+          'r.resource_type',
+        ),
+    TASK_PAGE,
+  );
+  const rows = raw.map(toRows);
+  await handBack();
 
   const whitelists = await loadWhitelists(deps, appId, workspaceId, wantedWhitelists(rows), caches, warn);
   const { urlOf, refreshAt } = await signUrls(deps, rows, caches, warn);

@@ -6,7 +6,7 @@ import { AdmissionCache } from '../delivery/admissions.js';
 import { piece } from '../delivery/answer.js';
 import { compileRules, ruleSetOf, type RuleSet } from '../delivery/engine/rules.js';
 import { parseVersion } from '../delivery/engine/versions.js';
-import { loadWhitelists, readStamp, type LoaderCaches } from '../delivery/snapshot-loader.js';
+import { loadWhitelists, readReleasing, readStamp, type LoaderCaches } from '../delivery/snapshot-loader.js';
 import { byPriority, whitelistIdsOf, type ClientRange, type Gate, type TaskPlan } from '../delivery/snapshot.js';
 import { UPGRADE_TYPE } from './rules/task-fields.js';
 
@@ -105,26 +105,23 @@ export async function loadUpgradePlans(
 ): Promise<UpgradePlans> {
   const { knex } = deps.db;
   const now = deps.now();
-  const stamp = await readStamp(deps, appId, workspaceId);
   // in pages by task id, the loop handed back between them (SQLite answers synchronously; see loadSnapshot)
-  const raw: Array<Record<string, any>> = [];
-  for (let after = 0; ; ) {
-    const page = await knex('upgrade_tasks as t')
-      .join('upgrade_packages as p', 'p.id', 't.package_id')
-      .where({ 't.app_id': appId, 't.workspace_id': workspaceId, 't.task_status': 1 })
-      .andWhere('t.id', '>', after)
-      .orderBy('t.id')
-      .limit(TASK_PAGE)
-      .select(
-        't.id', 't.publish_type', 't.publish_mode', 't.task_status', 't.upgrade_type', 't.grey_endtime', 't.grey_num', 't.grey_admitted', 't.grey_config_info',
-        't.whitelist_ids', 't.upgrade_content', 't.created_at', 't.package_id', 'p.platform', 'p.package_type', 'p.app_version', 'p.file_key', 'p.md5', 'p.file_size',
-        'p.download_url', 'p.appstore_url', 'p.need_check', 'p.verification_code', 'p.created_at as package_created_at', 'p.valid_days',
-      );
-    raw.push(...page);
-    await handBack();
-    if (page.length < TASK_PAGE) break;
-    after = num(page[page.length - 1].id);
-  }
+  const { stamp, rows: raw } = await readReleasing(
+    () => readStamp(deps, appId, workspaceId),
+    (after): Promise<Array<{ id: unknown } & Record<string, any>>> =>
+      knex('upgrade_tasks as t')
+        .join('upgrade_packages as p', 'p.id', 't.package_id')
+        .where({ 't.app_id': appId, 't.workspace_id': workspaceId, 't.task_status': 1 })
+        .andWhere('t.id', '>', after)
+        .orderBy('t.id')
+        .limit(TASK_PAGE)
+        .select(
+          't.id', 't.publish_type', 't.publish_mode', 't.task_status', 't.upgrade_type', 't.grey_endtime', 't.grey_num', 't.grey_admitted', 't.grey_config_info',
+          't.whitelist_ids', 't.upgrade_content', 't.created_at', 't.package_id', 'p.platform', 'p.package_type', 'p.app_version', 'p.file_key', 'p.md5', 'p.file_size',
+          'p.download_url', 'p.appstore_url', 'p.need_check', 'p.verification_code', 'p.created_at as package_created_at', 'p.valid_days',
+        ),
+    TASK_PAGE,
+  );
   const rows: Row[] = raw.map((r: Record<string, any>) => ({
     ...r,
     id: num(r.id),
