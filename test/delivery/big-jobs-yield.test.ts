@@ -4,7 +4,7 @@
 // must give the event loop turns while they run; an immediate that counts the
 // loop's iterations stands for the requests waiting on the node. (On PostgreSQL the queries are
 // asynchronous and the loop turns anyway; the results must hold on both.)
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AdmissionCache } from '../../packages/server/src/features/delivery/admissions.js';
 import { loadSnapshot, newLoaderCaches } from '../../packages/server/src/features/delivery/snapshot-loader.js';
 import { deleteAppCascade, listResources } from '../../packages/server/src/features/nebula/nebula-store.js';
@@ -35,6 +35,28 @@ describe('jobs over many rows hand the event loop back', () => {
       expect(cache.verdict(plan, 'seen-0')).toBe('admitted');
       expect(cache.verdict(plan, 'seen-11999')).toBe('admitted');
       expect(cache.verdict(plan, 'seen-12000')).toBe('unknown');
+    } finally {
+      cache.clear();
+    }
+  });
+
+  it('a device check of a task whose set is still loading waits for that load instead of loading it again', async () => {
+    const { deps } = suite.srv.node;
+    const ended = Date.now() - 60_000;
+    const r = await insertResource(deps.db.knex, { h5_id: '66660004', h5_version: '1.0' });
+    const task = await insertTask(deps.db.knex, r, { publish_type: 2, publish_mode: 2, grey_num: 100_000, grey_endtime: ended });
+    await admit(task.id, 12_000, 'early');
+    const cache = new AdmissionCache(deps.db, deps.now, deps.log);
+    const loads = vi.spyOn(cache as unknown as { loadAll: (...a: unknown[]) => Promise<void> }, 'loadAll');
+    try {
+      const preparing = cache.prepare([{ id: task.id, greyNum: 100_000, greyAdmitted: 12_000, endTime: ended }]);
+      // the first pages are in; a user nobody has seen asks meanwhile (the task has ended: the set is final)
+      await new Promise((r) => setImmediate(r));
+      const plan = { id: task.id, greyNum: 100_000, endTime: ended } as Parameters<AdmissionCache['admit']>[0];
+      await Promise.all([preparing, cache.admit(plan, 'late-comer'), cache.admit(plan, 'early-11999')]);
+      expect(loads).toHaveBeenCalledTimes(1);
+      expect(cache.verdict(plan, 'late-comer')).toBe('rejected');
+      expect(cache.verdict(plan, 'early-11999')).toBe('admitted');
     } finally {
       cache.clear();
     }

@@ -105,11 +105,25 @@ export class AdmissionCache {
       const ended = t.endTime !== null && t.endTime > 0 && now >= t.endTime;
       const full = t.greyAdmitted >= t.greyNum || ended;
       if (!s) {
-        s = { admitted: new Set(), complete: false, loading: null, settle: null, gen: 0 };
-        this.tasks.set(t.id, s);
-        // a workspace seen for the first time may have a thousand time-window tasks, a query each
-        if (++loaded % PREPARE_SLICE === 0) await handBack();
-        await this.loadAll(t.id, s);
+        const state: TaskAdmissions = (s = { admitted: new Set(), complete: false, loading: null, settle: null, gen: 0 });
+        this.tasks.set(t.id, state);
+        const first = (async () => {
+          // a workspace seen for the first time may have a thousand time-window tasks, a query each
+          if (++loaded % PREPARE_SLICE === 0) await handBack();
+          await this.loadAll(t.id, state);
+        })();
+        // while the set loads (in pages, the loop handed back between them) device checks of the task wait for
+        // it (tryAdmit, markFull) instead of writing admissions or starting a second load of the same set
+        // (their promise never rejects: a failed load reaches prepare's caller through `first`)
+        const waiting = first.then(
+          () => {},
+          () => {},
+        );
+        state.loading = waiting;
+        void waiting.then(() => {
+          if (state.loading === waiting) state.loading = null;
+        });
+        await first;
         s.complete = full;
         this.settleAfter(t.id, s, t.endTime);
       } else if (full && !s.complete) {
