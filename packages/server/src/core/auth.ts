@@ -250,7 +250,7 @@ export class Authenticator {
     ] as const;
     for (const [sql, before] of expired) {
       let n = 0;
-      while ((await db.all(sql, [before])).length === chunk) await betweenChunks(db.dialect, ++n);
+      while ((await db.all(sql, [before])).length === chunk) await betweenChunks(db, ++n);
     }
   }
 }

@@ -19,6 +19,9 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
+/** How often the checkpointer thread copies the log back into the database file, ms. */
+export const CHECKPOINT_EVERY_MS = 200;
+
 /**
  * SQLite in WAL mode with synchronous=NORMAL never fsyncs on commit, only when
  * a checkpoint copies the log back into the database file. Left to itself the
@@ -27,9 +30,6 @@ export interface Checkpointer {
  * thread checkpoints on its own connection instead; the main connection keeps
  * a large automatic checkpoint only as a backstop should the worker fall behind.
  */
-/** How often the checkpointer thread copies the log back into the database file, ms. */
-export const CHECKPOINT_EVERY_MS = 200;
-
 export function startCheckpointer(file: string, onError: (msg: string) => void, everyMs = CHECKPOINT_EVERY_MS): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER, { eval: true, workerData: { file, driver, everyMs } });

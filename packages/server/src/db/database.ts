@@ -28,6 +28,8 @@ interface SqliteConn {
 export interface Database {
   knex: Knex;
   dialect: 'sqlite' | 'pg';
+  /** SQLite: a worker thread checkpoints the log (server nodes; db/checkpointer.ts) */
+  readonly checkpointing: boolean;
   /** an error code that means "unique constraint violated" */
   isUniqueViolation(err: unknown): boolean;
   /**
@@ -186,6 +188,7 @@ export async function openDatabase(
   return {
     knex,
     dialect,
+    checkpointing: checkpointer !== undefined,
     all: <T>(sql: string, bindings: readonly unknown[] = []): Promise<T[]> => {
       if (statements) return statements.query<T>(dollarParams(sql), bindings as unknown[]);
       const conn = rawConn();

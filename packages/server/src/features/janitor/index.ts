@@ -80,7 +80,7 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
       report.uploadsSwept++;
     }
   }
-  report.auditSwept = await sweepAudit(knex, deps.db.dialect, deps.config.janitor.auditRetentionDays, t);
+  report.auditSwept = await sweepAudit(deps.db, deps.config.janitor.auditRetentionDays, t);
   // a package build works in a folder under workDir and a local write in blobs/.tmp; a killed node leaves them behind
   report.tempSwept += (await deps.blobs.sweepTemp?.(grace)) ?? 0;
   report.tempSwept += await sweepStaleEntries(deps.config.packages.workDir, grace, deps.now(), WORK_ENTRY_PREFIX);
@@ -93,7 +93,8 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
  * a time: ids grow with time, so every statement walks the primary key only
  * (a filter on created_at alone would scan the table), and each is short.
  */
-async function sweepAudit(knex: Knex, dialect: 'sqlite' | 'pg', days: number, now: number, chunk = 5000): Promise<number> {
+async function sweepAudit(db: Deps['db'], days: number, now: number, chunk = 5000): Promise<number> {
+  const { knex } = db;
   if (days <= 0) return 0;
   const before = now - days * 86_400_000;
   let swept = 0;
@@ -101,7 +102,7 @@ async function sweepAudit(knex: Knex, dialect: 'sqlite' | 'pg', days: number, no
     const oldest = await knex('audit_log').orderBy('id').first('id', 'created_at');
     if (!oldest || Number(oldest.created_at) >= before) return swept;
     swept += await knex('audit_log').where('id', '<', Number(oldest.id) + chunk).andWhere('created_at', '<', before).del();
-    await betweenChunks(dialect, n);
+    await betweenChunks(db, n);
   }
 }
 
