@@ -278,7 +278,9 @@ function readInBackground(
   const read = (async () => {
     const compiled = compileWhitelist(id, type, await loadEntries(deps, id, entryCount), warn);
     deps.metrics.whitelistLoaded('whole');
-    caches.whitelists.set(id, { version, seq, compiled });
+    // a build meanwhile may have brought a newer copy (read in the foreground, or caught up from the log)
+    const held = caches.whitelists.get(id);
+    if (!held || held.seq <= seq) caches.whitelists.set(id, { version, seq, compiled });
     caches.reading.delete(id);
     caches.onLoaded?.();
   })().catch((err: Error) => {
@@ -331,9 +333,9 @@ async function loadEntries(deps: Deps, whitelistId: number, packedCount: number 
   // leave it full of pages nothing reads again until the list changes: read it through a small cache instead.
   const small = packed && deps.db.dialect === 'sqlite';
   if (small) await smallCache.enter(knex);
+  const set = packed ? null : new Set<string>();
+  let builder: ReturnType<typeof PackedIdSet.builder> | null = null;
   try {
-    const set = packed ? null : new Set<string>();
-    let builder: ReturnType<typeof PackedIdSet.builder> | null = null;
     const take = (page: string[]) => {
       if (!packed) {
         for (const v of page) set!.add(v);
@@ -365,11 +367,11 @@ async function loadEntries(deps: Deps, whitelistId: number, packedCount: number 
         await handBack();
       }
     }
-    if (!packed) return set!;
-    return await (builder ?? PackedIdSet.builder()).finishAsync(handBack);
   } finally {
+    // before the table is built: the small page cache is the connection's, every statement of the node uses it
     if (small) await smallCache.leave(knex);
   }
+  return packed ? (builder ?? PackedIdSet.builder()).finishAsync(handBack) : set!;
 }
 
 /** Room for `count` ids as long on average as those of the first page (the builder grows should it be short). */

@@ -51,9 +51,10 @@ export class PackedIdSet implements IdSet {
 
   /**
    * Collects ids one by one (pages straight from the database), then builds
-   * the table. With the expected count and UTF-8 bytes the arrays are
-   * allocated once at their final size (no doubling, which would leave the
-   * allocator holding freed memory).
+   * the table. The arrays are allocated at the expected count and UTF-8 bytes
+   * (no doubling from small, which would leave the allocator holding freed
+   * memory); a guess that proves short doubles once, and the arena is copied
+   * down to size when the slack is large.
    */
   static builder(expect?: { count: number; bytes: number }): {
     add(id: string): void;
