@@ -11,8 +11,13 @@ const nameOf = (table: string, columns: string[]) => `${table}_${columns.join('_
 const isPg = (knex: Knex) => /^(pg|postgres)/.test(String(knex.client.config.client));
 
 export async function createIndex(knex: Knex, [table, columns]: IndexSpec): Promise<void> {
-  if (isPg(knex)) await knex.raw(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ?? ON ?? (${columns.map(() => '??').join(', ')})`, [nameOf(table, columns), table, ...columns]);
-  else await knex.schema.alterTable(table, (t) => t.index(columns, nameOf(table, columns)));
+  const name = nameOf(table, columns);
+  if (!isPg(knex)) return void (await knex.schema.alterTable(table, (t) => t.index(columns, name)));
+  // A concurrent build that was interrupted (the node stopped, a deadlock) leaves the index INVALID: present,
+  // so IF NOT EXISTS would skip it for good, but never used. Such a leftover is dropped and built again.
+  const { rows } = await knex.raw('SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ? AND pg_table_is_visible(c.oid)', [name]);
+  if (rows.length && !rows[0].valid) await knex.raw('DROP INDEX CONCURRENTLY IF EXISTS ??', [name]);
+  await knex.raw(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ?? ON ?? (${columns.map(() => '??').join(', ')})`, [name, table, ...columns]);
 }
 
 export async function dropIndex(knex: Knex, [table, columns]: IndexSpec): Promise<void> {
