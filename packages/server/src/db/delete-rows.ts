@@ -5,16 +5,18 @@ import { handBack } from '../core/hand-back.js';
 export const DELETE_CHUNK = 2500;
 
 /**
- * Deletes the rows of `table` that `filter` selects. SQLite deletes
+ * Deletes the rows of `table` that `filter` selects, inside the caller's
+ * transaction (so nothing sees them half deleted). SQLite deletes
  * synchronously, so a million rows in one statement held the event loop
  * (every device check of the node) for most of a second: there the rows go in
- * chunks by rowid, with a turn of the event loop between chunks. Inside a
- * transaction nothing sees the rows half deleted; on SQLite the other writers
- * wait for the transaction as before. PostgreSQL keeps one statement: it does
- * not hold the node.
+ * chunks by rowid, with a turn of the event loop between chunks. Meanwhile
+ * every other statement of this node waits for the transaction (one
+ * connection) and other processes for the write lock, as they did for the one
+ * statement, only the node keeps answering what needs no database.
+ * PostgreSQL keeps one statement: it does not hold the node.
  */
 export async function deleteRows(
-  q: Knex | Knex.Transaction,
+  q: Knex.Transaction,
   dialect: 'sqlite' | 'pg',
   table: string,
   filter: (rows: Knex.QueryBuilder) => Knex.QueryBuilder,

@@ -88,7 +88,7 @@ export const whitelistStore = {
     return { total: num(countRow?.n), items: rows.map(toWhitelist) };
   },
 
-  async delete(q: Q, dialect: 'sqlite' | 'pg', s: Scope, id: number): Promise<void> {
+  async delete(q: Knex.Transaction, dialect: 'sqlite' | 'pg', s: Scope, id: number): Promise<void> {
     await deleteRows(q, dialect, 'whitelist_entries', (rows) => rows.where({ whitelist_id: id }));
     await q('whitelist_changes').where({ whitelist_id: id }).delete();
     await scoped(q, s).where({ id }).delete();
