@@ -332,13 +332,16 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
       // meanwhile /healthz is asked back to back: its longest answer is the longest the node kept everyone waiting
       let visible = false;
       let longestWait = 0;
+      let probeError: unknown = null;
       const probe = (async () => {
         while (!visible) {
           const t0 = performance.now();
           await fetch(server!.url + '/healthz').then((r) => r.arrayBuffer());
           longestWait = Math.max(longestWait, performance.now() - t0);
         }
-      })();
+      })().catch((err: unknown) => {
+        probeError = err;
+      });
       try {
         while (!(await hasV9(ids[0]!))) {
           if (performance.now() - t > 60_000) throw new Error('whitelist change not visible within 60 s');
@@ -347,6 +350,7 @@ async function runOne(dbName: 'sqlite' | 'postgres'): Promise<void> {
         visible = true;
         await probe;
       }
+      if (probeError) throw new Error(`/healthz probe failed: ${String(probeError)}`);
       return { ms: performance.now() - t, cpuMs: cpuMs(server!.proc.pid!) - cpu0, longestWait };
     };
     const oneId = await addToList([await freshUser('wl-one')]);

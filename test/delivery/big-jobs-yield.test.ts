@@ -92,7 +92,9 @@ describe('package lists page a big workspace in index order', () => {
     expect(newest.slice(0, 30).reverse()).toEqual(made);
     if (dialect === 'sqlite') {
       for (const table of ['nebula_resources', 'upgrade_packages']) {
-        const plan = (await knex.raw(`EXPLAIN QUERY PLAN SELECT * FROM ${table} WHERE app_id = ? AND workspace_id = ? ORDER BY id DESC LIMIT 10 OFFSET 10`, [DEFAULT_SCOPE.appId, DEFAULT_SCOPE.workspaceId])) as Array<{ detail: string }>;
+        // the statement as the stores build it (listResources, listPackages)
+        const page = knex(table).where({ app_id: DEFAULT_SCOPE.appId, workspace_id: DEFAULT_SCOPE.workspaceId }).orderBy('id', 'desc').offset(10).limit(10).select('*').toSQL();
+        const plan = (await knex.raw(`EXPLAIN QUERY PLAN ${page.sql}`, [...page.bindings])) as Array<{ detail: string }>;
         const text = plan.map((p) => p.detail).join('\n');
         expect(text, table).toMatch(/USING (COVERING )?INDEX \w+_app_id_workspace_id_id_index/);
         expect(text, table).not.toMatch(/TEMP B-TREE/);
