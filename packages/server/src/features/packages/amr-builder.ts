@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { handBack } from '../../core/hand-back.js';
 import yazl from 'yazl';
 import { WORK_ENTRY_PREFIX } from '../../core/stale-files.js';
 import { certJson, hpmfileJson, manifestXml } from './amr-files.js';
@@ -99,7 +100,7 @@ async function buildTar(input: BuildAmrInput, tarPath: string, mtime: Date): Pro
   const zip = await ZipReader.open(input.zipPath);
   try {
     const scanned = await scanZip(zip, input.limits);
-    const plan = planLayout(scanned, { ...input, maxEntries: input.limits.maxEntries, mtime });
+    const plan = await planLayout(scanned, { ...input, maxEntries: input.limits.maxEntries, mtime }, handBack);
     const items: TarItem[] = plan.items;
     if (!plan.hasHpmfile) {
       const data = hpmfileJson(input.h5Id, input.version);
