@@ -9,8 +9,8 @@ function table(ids: number[], during: (rows: Set<number>, stamp: { v: number }) 
   let stampReads = 0;
   return {
     stampNow: async () => (stampReads++, stamp.v),
-    page: async (after: number) => {
-      const got = [...rows].filter((id) => id > after).sort((a, b) => a - b).slice(0, 2).map((id) => ({ id }));
+    page: async (after: number, size: number) => {
+      const got = [...rows].filter((id) => id > after).sort((a, b) => a - b).slice(0, size).map((id) => ({ id }));
       pagesRead++;
       if (after === 0) during(rows, stamp);
       return got;

@@ -51,7 +51,7 @@ const FAILED_URL_RETRY_MS = 5000;
 
 /**
  * The releasing rows of one app/workspace read in keyset pages by id
- * (`page(after)`: at most `size` rows with id > after, ordered by id), the
+ * (`page(after, size)`: at most `size` rows with id > after, ordered by id), the
  * loop handed back between pages, with the change stamp read before them. A
  * change committing between two pages could leave them half before and half
  * after it (a task ended in one page, its successor released in the next, both
@@ -62,7 +62,7 @@ const FAILED_URL_RETRY_MS = 5000;
  */
 export async function readReleasing<T extends { id: unknown }>(
   stampNow: () => Promise<number>,
-  page: (after: number) => Promise<T[]>,
+  page: (after: number, size: number) => Promise<T[]>,
   size: number,
 ): Promise<{ stamp: number; rows: T[] }> {
   for (let attempt = 1; ; attempt++) {
@@ -70,7 +70,7 @@ export async function readReleasing<T extends { id: unknown }>(
     const rows: T[] = [];
     let pages = 0;
     for (let after = 0; ; pages++) {
-      const got = await page(after);
+      const got = await page(after, size);
       for (const r of got) rows.push(r);
       if (got.length < size) break;
       after = num(got[got.length - 1]!.id);
@@ -107,13 +107,13 @@ export async function loadSnapshot(deps: Deps, appId: string, workspaceId: strin
   // devices waiting on this node would otherwise wait whole
   const { stamp, rows: raw } = await readReleasing(
     () => readStamp(deps, appId, workspaceId),
-    (after) =>
+    (after, size) =>
       knex('nebula_tasks as t')
         .join('nebula_resources as r', 'r.id', 't.resource_id')
         .where({ 't.app_id': appId, 't.workspace_id': workspaceId, 't.task_status': 1, 'r.app_id': appId, 'r.workspace_id': workspaceId })
         .andWhere('t.id', '>', after)
         .orderBy('t.id')
-        .limit(TASK_PAGE)
+        .limit(size)
         .select(
           't.id', 't.h5_id', 't.publish_type', 't.publish_mode', 't.task_status', 't.task_type', 't.grey_endtime', 't.grey_num',
           't.grey_admitted', 't.grey_config_info', 't.whitelist_ids', 't.percent', 't.seed', 't.task_version', 't.released_at',

@@ -108,13 +108,13 @@ export async function loadUpgradePlans(
   // in pages by task id, the loop handed back between them (SQLite answers synchronously; see loadSnapshot)
   const { stamp, rows: raw } = await readReleasing(
     () => readStamp(deps, appId, workspaceId),
-    (after): Promise<Array<{ id: unknown } & Record<string, any>>> =>
+    (after, size): Promise<Array<{ id: unknown } & Record<string, any>>> =>
       knex('upgrade_tasks as t')
         .join('upgrade_packages as p', 'p.id', 't.package_id')
         .where({ 't.app_id': appId, 't.workspace_id': workspaceId, 't.task_status': 1 })
         .andWhere('t.id', '>', after)
         .orderBy('t.id')
-        .limit(TASK_PAGE)
+        .limit(size)
         .select(
           't.id', 't.publish_type', 't.publish_mode', 't.task_status', 't.upgrade_type', 't.grey_endtime', 't.grey_num', 't.grey_admitted', 't.grey_config_info',
           't.whitelist_ids', 't.upgrade_content', 't.created_at', 't.package_id', 'p.platform', 'p.package_type', 'p.app_version', 'p.file_key', 'p.md5', 'p.file_size',
