@@ -107,23 +107,20 @@ export class AdmissionCache {
       if (!s) {
         const state: TaskAdmissions = (s = { admitted: new Set(), complete: false, loading: null, settle: null, gen: 0 });
         this.tasks.set(t.id, state);
-        const first = (async () => {
-          // a workspace seen for the first time may have a thousand time-window tasks, a query each
-          if (++loaded % PREPARE_SLICE === 0) await handBack();
-          await this.loadAll(t.id, state);
+        // While the set loads (in pages, the loop handed back between them) device checks of the task wait for it
+        // (tryAdmit, markFull) instead of writing admissions or starting a second load of the same set; their
+        // promise never rejects, a failed load reaches prepare's caller.
+        const load = (async () => {
+          try {
+            // a workspace seen for the first time may have a thousand time-window tasks, a query each
+            if (++loaded % PREPARE_SLICE === 0) await handBack();
+            await this.loadAll(t.id, state);
+          } finally {
+            state.loading = null;
+          }
         })();
-        // while the set loads (in pages, the loop handed back between them) device checks of the task wait for
-        // it (tryAdmit, markFull) instead of writing admissions or starting a second load of the same set
-        // (their promise never rejects: a failed load reaches prepare's caller through `first`)
-        const waiting = first.then(
-          () => {},
-          () => {},
-        );
-        state.loading = waiting;
-        void waiting.then(() => {
-          if (state.loading === waiting) state.loading = null;
-        });
-        await first;
+        state.loading = load.catch(() => {});
+        await load;
         s.complete = full;
         this.settleAfter(t.id, s, t.endTime);
       } else if (full && !s.complete) {
