@@ -20,9 +20,12 @@ import { createUpgradeCheck } from './features/upgrade/upgrade-check.js';
 import { createDownloadGate } from './features/upgrade/download-gate.js';
 import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
 import { startJanitor } from './features/janitor/index.js';
+import { periodic, type Periodic } from './core/periodic.js';
 
 /** longest a readiness probe waits for the database before it answers 503 */
 const READY_TIMEOUT_MS = 2000;
+/** Expired nonces and old rate windows are deleted this often on every node. */
+const NONCE_SWEEP_EVERY_MS = 60_000;
 
 const HEALTHY = '{"status":"ok"}';
 const READY = '{"status":"ready"}';
@@ -36,6 +39,8 @@ export interface McubeServer {
   server: Server;
   deps: Deps;
   registry: ReturnType<typeof buildRegistry>;
+  /** the node's periodic jobs; close() stops them before the database closes */
+  background: { nonceSweep: Periodic; janitor: Periodic };
   listen(): Promise<{ port: number; url: string }>;
   close(): Promise<void>;
 }
@@ -180,10 +185,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   server.on('clientError', answerClientError(hostId));
   server.on('connect', answerConnect(hostId));
 
-  const sweep = setInterval(() => {
-    rpc.auth.sweep().catch((e: Error) => log.warn('nonce sweep failed', { error: e.message }));
-  }, 60_000);
-  sweep.unref();
+  const sweep = periodic(NONCE_SWEEP_EVERY_MS, (signal) => rpc.auth.sweep(undefined, signal), (e) => log.warn('nonce sweep failed', { error: e.message }));
   const janitor = startJanitor(deps);
   let watcher: StampWatcher | null = null;
 
@@ -191,6 +193,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     server,
     deps,
     registry,
+    background: { nonceSweep: sweep, janitor },
     async listen() {
       // one watcher per node tells both device endpoints when another node changed what devices get
       watcher ??= startStampWatcher(deps, [delivery!.stampHooks, upgradeCheck!.stampHooks, clientKeys.stampHooks]);
@@ -209,8 +212,8 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     },
     async close() {
       closing = true;
-      clearInterval(sweep);
-      janitor.stop();
+      // the background jobs stop at their next chunk; awaited before the database closes
+      const background = Promise.all([sweep.stop(), janitor.stop()]);
       // MCUBE_SHUTDOWN_DELAY_MS: /readyz fails and answers carry "connection: close" while requests are still
       // served, so a balancer polling /readyz takes the node out before its listener goes away
       if (config.http.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.http.shutdownDelayMs));
@@ -225,6 +228,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       await delivery!.drain();
       await upgradeCheck!.drain();
       metrics.stop();
+      await background;
       await blobs.close?.();
       await db.close();
     },

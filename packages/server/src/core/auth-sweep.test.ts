@@ -34,4 +34,17 @@ describe('Authenticator.sweep', () => {
     expect((await db.knex('request_nonces').pluck('nonce')).sort()).toEqual(['live-0', 'live-1']);
     expect((await db.knex('rate_windows').pluck('window_start')).map(Number)).toEqual([now - 1000]);
   });
+
+  it('stops between two chunks once its signal is aborted (the node is stopping)', async () => {
+    const now = 20_000_000;
+    await db.knex('request_nonces').del();
+    await db.knex('request_nonces').insert(Array.from({ length: 500 }, (_, i) => ({ key_id: 'k', nonce: `stop-${i}`, expires_at: now - 1 })));
+    const auth = new Authenticator({ db, config: loadConfig(env.env), now: () => now } as unknown as Deps);
+    const ac = new AbortController();
+    // the first chunk's statement is under way when sweep() returns; the abort lands before the next
+    const sweeping = auth.sweep(100, ac.signal);
+    ac.abort();
+    await sweeping;
+    expect(await count('request_nonces')).toBe(400);
+  });
 });

@@ -238,9 +238,10 @@ export class Authenticator {
    * Deletes expired nonces and old rate windows; safe to run on every node.
    * In chunks, each its own short statement: a minute of nonces under load is
    * hundreds of thousands of rows, and one DELETE of them all would hold
-   * SQLite's write lock (and this node's event loop) for seconds.
+   * SQLite's write lock (and this node's event loop) for seconds. Stops
+   * between two chunks once `signal` is aborted (the node is stopping).
    */
-  async sweep(chunk = 2000): Promise<void> {
+  async sweep(chunk = 2000, signal?: AbortSignal): Promise<void> {
     const t = this.deps.now();
     const { db } = this.deps;
     const row = db.dialect === 'pg' ? 'ctid' : 'rowid';
@@ -250,7 +251,7 @@ export class Authenticator {
     ] as const;
     for (const [sql, before] of expired) {
       let n = 0;
-      while ((await db.all(sql, [before])).length === chunk) await betweenChunks(db, ++n);
+      while ((await db.all(sql, [before])).length === chunk) if (!(await betweenChunks(db, ++n, signal))) return;
     }
   }
 }

@@ -13,9 +13,27 @@ const CHUNKS_PER_PAUSE = 20;
  * from then on the committing connection runs the checkpoint itself, on the
  * event loop: stalls of 110-186 ms. So every CHUNKS_PER_PAUSE chunks the job
  * waits longer than one checkpoint interval; otherwise it hands the loop back.
+ *
+ * False when `signal` is aborted (the node is stopping), at once, without
+ * waiting out the pause: the job must then end without another statement,
+ * as the database is about to be closed.
  */
-export async function betweenChunks(db: Pick<Database, 'checkpointing'>, chunk: number): Promise<void> {
+export async function betweenChunks(db: Pick<Database, 'checkpointing'>, chunk: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return false;
   // without the thread (the admin command) SQLite checkpoints at every 1,000 pages itself, and nobody waits on it
-  if (db.checkpointing && chunk % CHUNKS_PER_PAUSE === 0) await new Promise((resolve) => setTimeout(resolve, CHECKPOINT_EVERY_MS + 50));
+  if (db.checkpointing && chunk % CHUNKS_PER_PAUSE === 0) await pause(CHECKPOINT_EVERY_MS + 50, signal);
   else await handBack();
+  return !signal?.aborted;
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -3,6 +3,7 @@ import { claimForPurge, forgetPurged } from '../../db/blob-registry.js';
 import type { Knex } from 'knex';
 import type { Deps } from '../../core/registry.js';
 import { betweenChunks } from '../../db/bulk-pace.js';
+import { periodic, type Periodic } from '../../core/periodic.js';
 
 export interface JanitorReport {
   pendingSwept: number;
@@ -20,9 +21,10 @@ export interface JanitorReport {
  * reservations older than the grace period (their writer crashed or failed),
  * objects whose rows were deleted, objects under pkg/ with no registry row at
  * all, temporary uploads past their retention, and audit rows past theirs.
- * Idempotent, so every node may run it.
+ * Idempotent, so every node may run it. Once `signal` is aborted (the node
+ * is stopping) it ends at the next object or chunk and reports what it did.
  */
-export async function runJanitor(deps: Deps): Promise<JanitorReport> {
+export async function runJanitor(deps: Deps, signal?: AbortSignal): Promise<JanitorReport> {
   const { knex } = deps.db;
   const t = deps.now();
   const grace = deps.config.janitor.graceSec * 1000;
@@ -39,7 +41,9 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
     )
     .select('key', 'state')
     .limit(10_000);
+  const stopped = () => signal?.aborted === true;
   for (const row of stale) {
+    if (stopped()) return report;
     if (row.state === 'deleted') {
       // claimed first: a writer that took the key over since the list was read keeps its new object
       if (!(await claimForPurge(knex, row.key, t))) continue;
@@ -59,6 +63,7 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
   const sweepOrphans = async () => {
     const known = new Set((await knex('blobs').whereIn('key', keys).pluck('key')) as string[]);
     for (const key of keys) {
+      if (stopped()) break;
       if (known.has(key)) continue;
       // asked again right before the delete: a writer may have reserved the key since the batch was read
       if (await knex('blobs').where({ key }).first('state')) continue;
@@ -68,19 +73,23 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
     keys = [];
   };
   for await (const obj of deps.blobs.list('pkg/')) {
+    if (stopped()) return report;
     if (obj.lastModified !== undefined && obj.lastModified > t - grace) continue;
     keys.push(obj.key);
     if (keys.length === 1000) await sweepOrphans();
   }
   if (keys.length) await sweepOrphans();
+  if (stopped()) return report;
   const keepUploads = deps.config.janitor.uploadRetentionSec * 1000;
   for await (const obj of deps.blobs.list('uploads/')) {
+    if (stopped()) return report;
     if (obj.lastModified !== undefined && obj.lastModified <= t - keepUploads) {
       await drop(obj.key);
       report.uploadsSwept++;
     }
   }
-  report.auditSwept = await sweepAudit(deps.db, deps.config.janitor.auditRetentionDays, t);
+  report.auditSwept = await sweepAudit(deps.db, deps.config.janitor.auditRetentionDays, t, signal);
+  if (stopped()) return report;
   // a package build works in a folder under workDir and a local write in blobs/.tmp; a killed node leaves them behind
   report.tempSwept += (await deps.blobs.sweepTemp?.(grace)) ?? 0;
   report.tempSwept += await sweepStaleEntries(deps.config.packages.workDir, grace, deps.now(), WORK_ENTRY_PREFIX);
@@ -93,7 +102,7 @@ export async function runJanitor(deps: Deps): Promise<JanitorReport> {
  * a time: ids grow with time, so every statement walks the primary key only
  * (a filter on created_at alone would scan the table), and each is short.
  */
-async function sweepAudit(db: Deps['db'], days: number, now: number, chunk = 5000): Promise<number> {
+async function sweepAudit(db: Deps['db'], days: number, now: number, signal: AbortSignal | undefined, chunk = 5000): Promise<number> {
   const { knex } = db;
   if (days <= 0) return 0;
   const before = now - days * 86_400_000;
@@ -102,23 +111,11 @@ async function sweepAudit(db: Deps['db'], days: number, now: number, chunk = 500
     const oldest = await knex('audit_log').orderBy('id').first('id', 'created_at');
     if (!oldest || Number(oldest.created_at) >= before) return swept;
     swept += await knex('audit_log').where('id', '<', Number(oldest.id) + chunk).andWhere('created_at', '<', before).del();
-    await betweenChunks(db, n);
+    if (!(await betweenChunks(db, n, signal))) return swept;
   }
 }
 
-export function startJanitor(deps: Deps): { stop(): void } {
-  const every = deps.config.janitor.intervalSec * 1000;
-  if (every <= 0) return { stop: () => {} };
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    runJanitor(deps)
-      .catch((e: Error) => deps.log.warn('janitor run failed', { error: e.message }))
-      .finally(() => {
-        running = false;
-      });
-  }, every);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+/** The janitor every MCUBE_JANITOR_INTERVAL_SEC on this node (off at 0); stop() ends a run in flight (core/periodic.ts). */
+export function startJanitor(deps: Deps): Periodic {
+  return periodic(deps.config.janitor.intervalSec * 1000, (signal) => runJanitor(deps, signal), (e) => deps.log.warn('janitor run failed', { error: e.message }));
 }
