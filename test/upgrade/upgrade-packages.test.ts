@@ -166,6 +166,7 @@ describe('refused packages change nothing', () => {
     ['a DownloadUrl that is not http(s)', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: 'ftp://dl.example.com/a.apk' }), 'InvalidDownloadUrl'],
     ['a DownloadUrl with credentials', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: 'https://user:pw@dl.example.com/a.apk' }), 'InvalidDownloadUrl'],
     ['a DownloadUrl into this server\'s storage', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: await upload(u.b, 'b.apk', await fakeApp('b')) }), 'InvalidDownloadUrl'],
+    ['a DownloadUrl into this server\'s storage, its scheme and host spelt in capitals', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: (await upload(u.b, 'b.apk', await fakeApp('b'))).replace(/^http:\/\/127\.0\.0\.1/, 'HTTP://127.0.0.1') }), 'InvalidDownloadUrl'],
     ['an AppstoreUrl for Android', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: 'https://dl.example.com/a.apk', AppstoreUrl: 'https://apps.apple.com/app/id1' }), 'InvalidAppstoreUrl'],
     ['an App Store package without AppstoreUrl', async () => ({ Platform: 'iOS', AppVersion: '5.0' }), 'InvalidAppstoreUrl'],
     ['an App Store package with a FileUrl', async () => ({ Platform: 'iOS', AppVersion: '5.0', AppstoreUrl: 'https://apps.apple.com/app/id1', FileUrl: await upload(u.a, 'a.ipa', await fakeApp()) }), 'InvalidFileUrl'],

@@ -5,7 +5,7 @@ import type { ActionContext } from '../../core/registry.js';
 import { commitBlob, reserveBlob } from '../../db/blob-registry.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { buildAmr, h5Json, h5JsonEntry } from '../packages/index.js';
-import { removeClaimedBlobs, resolveUploadedObject } from '../storage/index.js';
+import { copyUploadedObject, removeClaimedBlobs, resolveUploadedObject } from '../storage/index.js';
 import { findApp, getVhost, insertAppIfMissing, insertResource, listVersions, setAppResourceType } from './nebula-store.js';
 import type { Scope } from './nebula-types.js';
 import { asBusiness } from './package-errors.js';
@@ -87,7 +87,7 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
   let nonAscii: string[] = [];
   const id = await withWorkDir(deps, 'nebula-', async (dir) => {
     const zipPath = join(dir, 'upload.zip');
-    await deps.blobs.downloadToFile(upload.key, zipPath, maxBytes);
+    await copyUploadedObject(deps, upload, zipPath, { maxBytes, fileUrl: spec.fileUrl });
     const built = await asBusiness('FileUrl is not a usable offline package', () =>
       buildAmr({
         zipPath,

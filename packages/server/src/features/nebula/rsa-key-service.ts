@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ActionContext } from '../../core/registry.js';
 import { parseRsaPrivateKey } from '../packages/index.js';
-import { resolveUploadedObject } from '../storage/index.js';
+import { copyUploadedObject, resolveUploadedObject } from '../storage/index.js';
 import { getRsaKeyRow, upsertRsaKey } from './nebula-store.js';
 import { asBusiness } from './package-errors.js';
 import { withWorkDir } from './work-dir.js';
@@ -27,10 +27,11 @@ export async function hasRsaKey(ctx: ActionContext): Promise<boolean> {
  */
 export async function uploadRsaKey(ctx: ActionContext, fileUrl: string): Promise<{ bits: number }> {
   const { deps } = ctx;
-  const { key } = await resolveUploadedObject(deps, ctx, fileUrl, { maxBytes: MAX_KEY_FILE_BYTES });
+  const upload = await resolveUploadedObject(deps, ctx, fileUrl, { maxBytes: MAX_KEY_FILE_BYTES });
+  const { key } = upload;
   const pem = await withWorkDir(deps, 'rsa-', async (dir) => {
     const path = join(dir, 'key.pem');
-    await deps.blobs.downloadToFile(key, path, MAX_KEY_FILE_BYTES);
+    await copyUploadedObject(deps, upload, path, { maxBytes: MAX_KEY_FILE_BYTES, fileUrl });
     return readFile(path, 'utf8');
   });
   try {

@@ -5,7 +5,7 @@ import { createLocalStore } from './local-store.js';
 import { createS3Store } from './s3-store.js';
 
 export { mountStorageRoutes } from './storage-routes.js';
-export { resolveUploadedObject, uploadPrefix, FILE_URL_ERRORS } from './resolve-upload.js';
+export { copyUploadedObject, resolveUploadedObject, uploadPrefix, FILE_URL_ERRORS } from './resolve-upload.js';
 export { removeClaimedBlobs, removeDroppedBlobs } from './blob-cleanup.js';
 export { isSafeKey, assertSafeKey, UnsafeKeyError } from './key-rules.js';
 export { LocalBlobStore } from './local-store.js';

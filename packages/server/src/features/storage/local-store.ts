@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,12 +10,19 @@ import type { Logger } from '../../core/logger.js';
 import { sweepStaleEntries } from '../../core/stale-files.js';
 import { assertSafeDir, assertSafeKey, UnsafeKeyError } from './key-rules.js';
 import { deriveLocalSecrets, LOCAL_ACCESS_ID, signDownload, verifyDownload, type LocalSecrets } from './local-signing.js';
+import { copyWithin } from './bounded-copy.js';
 import { joinKey, keyFromObjectUrl, normaliseBase } from './object-urls.js';
 import { signPostPolicy } from './post-policy.js';
 
 /** where tokens issued before uploads moved to the object base still post */
 export const LOCAL_UPLOAD_PATH = '/_storage/upload';
 export const LOCAL_OBJECT_PATH = '/_storage/obj';
+
+/** A read stream of a file opened now (a missing file fails here, not later in the stream). */
+async function openForRead(path: string): Promise<Readable> {
+  const fh = await open(path, 'r');
+  return fh.createReadStream();
+}
 
 const missing = (e: unknown) => ['ENOENT', 'ENOTDIR', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
 
@@ -170,8 +177,15 @@ export class LocalBlobStore implements BlobStore {
     const info = await this.head(key);
     if (!info) throw new BlobNotFoundError(key);
     if (info.size > maxBytes) throw new BlobTooLargeError(key, maxBytes);
-    await copyFile(this.pathFor(key), path);
-    return info.size;
+    // streamed and counted, not copyFile: the uploader may have replaced the file since head()
+    let body: Readable;
+    try {
+      body = await openForRead(this.pathFor(key));
+    } catch (e) {
+      if (missing(e)) throw new BlobNotFoundError(key);
+      throw e;
+    }
+    return copyWithin(body, key, path, maxBytes);
   }
 
   async put(key: string, body: Buffer | Readable, _opts?: { contentType?: string; size?: number }): Promise<void> {

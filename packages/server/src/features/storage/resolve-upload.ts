@@ -1,3 +1,4 @@
+import { BlobNotFoundError, BlobTooLargeError } from '../../core/blob-store.js';
 import { BusinessError } from '../../core/errors.js';
 import type { ActionContext, Deps } from '../../core/registry.js';
 
@@ -43,4 +44,30 @@ export async function resolveUploadedObject(
   if (info.size > maxBytes) throw new BusinessError('FileTooLarge', `${field} ${shown(fileUrl)} is ${info.size} bytes; the limit is ${maxBytes} bytes.`);
   if (info.size === 0) throw new BusinessError('InvalidFileUrl', `${field} ${shown(fileUrl)} is an empty file.`);
   return { key, size: info.size };
+}
+
+/**
+ * Copies an object resolveUploadedObject accepted to a local file and returns
+ * the bytes copied: the size to record, as the uploader may have overwritten
+ * its key since it was checked (its token allows that until it expires). The
+ * copy stops at `maxBytes`; a file that grew past it, vanished or became empty
+ * meanwhile is refused with the same business errors as at the check.
+ */
+export async function copyUploadedObject(
+  deps: Pick<Deps, 'blobs'>,
+  upload: { key: string },
+  path: string,
+  opts: { maxBytes: number; field?: string; fileUrl: unknown },
+): Promise<number> {
+  const field = opts.field ?? 'FileUrl';
+  let size: number;
+  try {
+    size = await deps.blobs.downloadToFile(upload.key, path, opts.maxBytes);
+  } catch (e) {
+    if (e instanceof BlobTooLargeError) throw new BusinessError('FileTooLarge', `${field} ${shown(opts.fileUrl)} is larger than the limit of ${opts.maxBytes} bytes.`);
+    if (e instanceof BlobNotFoundError) throw new BusinessError('FileNotFound', `${field} ${shown(opts.fileUrl)} names no uploaded file (it was removed while it was being read).`);
+    throw e;
+  }
+  if (size === 0) throw new BusinessError('InvalidFileUrl', `${field} ${shown(opts.fileUrl)} is an empty file.`);
+  return size;
 }

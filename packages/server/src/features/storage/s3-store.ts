@@ -14,12 +14,13 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../../config.js';
 import { BlobNotFoundError, BlobTooLargeError, downloadWindow, type BlobInfo, type BlobStore, type UploadToken } from '../../core/blob-store.js';
 import type { Logger } from '../../core/logger.js';
 import { assertSafeDir, assertSafeKey } from './key-rules.js';
+import { copyWithin } from './bounded-copy.js';
 import { joinKey, keyFromObjectUrl, normaliseBase } from './object-urls.js';
 import { uploadConditions } from './post-policy.js';
 
@@ -150,20 +151,7 @@ export class S3BlobStore implements BlobStore {
     const info = await this.head(key);
     if (!info) throw new BlobNotFoundError(key);
     if (info.size > maxBytes) throw new BlobTooLargeError(key, maxBytes);
-    let n = 0;
-    const limit = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        n += chunk.length;
-        cb(n > maxBytes ? new BlobTooLargeError(key, maxBytes) : null, chunk);
-      },
-    });
-    try {
-      await pipeline(await this.getStream(key), limit, createWriteStream(path));
-    } catch (e) {
-      await rm(path, { force: true });
-      throw e;
-    }
-    return n;
+    return copyWithin(await this.getStream(key), key, path, maxBytes);
   }
 
   async put(key: string, body: Buffer | Readable, opts: { contentType?: string; size?: number } = {}): Promise<void> {

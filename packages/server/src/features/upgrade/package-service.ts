@@ -9,7 +9,7 @@ import { bumpStamp } from '../../db/stamps.js';
 import { invalid, shown } from '../nebula/rules/field-error.js';
 import { compareVersions } from '../nebula/rules/version.js';
 import { withWorkDir } from '../nebula/work-dir.js';
-import { removeClaimedBlobs, removeDroppedBlobs, resolveUploadedObject } from '../storage/index.js';
+import { copyUploadedObject, removeClaimedBlobs, removeDroppedBlobs, resolveUploadedObject } from '../storage/index.js';
 import { FILE_EXTENSIONS, type PackageSpec } from './rules/package-fields.js';
 import { deletePackageCascade, getPackage, insertPackage, listPackages, listTasks, openTaskCounts, versionsOf } from './upgrade-store.js';
 import type { UpgradePackage } from './upgrade-types.js';
@@ -60,9 +60,18 @@ function checkVersionFree(versions: string[], spec: PackageSpec): void {
   }
 }
 
-/** A link into this server's own storage must come as an upload field (FileUrl ...), where it is checked and copied. */
+/** The URL as the parser spells it (scheme and host in lower case, default port dropped); '' when it does not parse. */
+function canonical(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return '';
+  }
+}
+
+/** A link into this server's own storage (in any spelling of its origin) must come as an upload field (FileUrl ...), where it is checked and copied. */
 function refuseOwnStore(ctx: ActionContext, field: string, url: string): void {
-  if (url && ctx.deps.blobs.keyFromUrl(url) !== null) {
+  if (url && (ctx.deps.blobs.keyFromUrl(url) !== null || ctx.deps.blobs.keyFromUrl(canonical(url)) !== null)) {
     throw invalid(field, `${shown(url)} points into this server's storage; pass uploaded files as FileUrl (or IconFileUrl, IosSymbolfileUrl), which are checked and copied.`);
   }
 }
@@ -121,7 +130,8 @@ export async function createPackage(ctx: ActionContext, spec: PackageSpec): Prom
     await withWorkDir(deps, 'upgrade-', async (work) => {
       for (const [i, u] of uploads.entries()) {
         const path = join(work, String(i));
-        await deps.blobs.downloadToFile(u.key, path, u.kind.maxBytes);
+        // the size recorded is the size copied (the upload may have been replaced since it was checked)
+        const size = await copyUploadedObject(deps, u, path, { maxBytes: u.kind.maxBytes, field: u.kind.field, fileUrl: u.url });
         const head = await firstBytes(path, 8);
         if (!u.kind.magic.some((m) => head.subarray(0, m.length).equals(m))) throw invalid(u.kind.field, `${shown(u.name)} is not ${u.kind.what}: its content does not match.`);
         const md5 = await md5Of(path);
@@ -129,7 +139,7 @@ export async function createPackage(ctx: ActionContext, spec: PackageSpec): Prom
         if (!(await reserveBlob(knex, key, ctx.appId, ctx.workspaceId, now))) throw new Error(`object key ${key} is taken`);
         claimed.push(key);
         await deps.blobs.putFile(key, path, { contentType: 'application/octet-stream' });
-        stored[u.kind.field] = { key, name: u.name, md5, size: u.size };
+        stored[u.kind.field] = { key, name: u.name, md5, size };
       }
     });
     const pkg = stored.FileUrl;

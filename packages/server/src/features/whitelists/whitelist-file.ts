@@ -2,7 +2,7 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { ActionContext } from '../../core/registry.js';
 import { withWorkDir } from '../nebula/work-dir.js';
-import { resolveUploadedObject } from '../storage/index.js';
+import { copyUploadedObject, resolveUploadedObject } from '../storage/index.js';
 
 /**
  * Runs `fn` with an opener of an uploaded whitelist file (OssUrl). The file is
@@ -15,10 +15,10 @@ import { resolveUploadedObject } from '../storage/index.js';
  */
 export async function withWhitelistFile<T>(ctx: ActionContext, ossUrl: string, fn: (open: () => Promise<AsyncIterable<Buffer>>) => Promise<T>): Promise<T> {
   const maxBytes = ctx.deps.config.whitelists.importMaxBytes;
-  const { key } = await resolveUploadedObject(ctx.deps, ctx, ossUrl, { maxBytes, field: 'OssUrl' });
+  const upload = await resolveUploadedObject(ctx.deps, ctx, ossUrl, { maxBytes, field: 'OssUrl' });
   return withWorkDir(ctx.deps, 'whitelist-', async (dir) => {
     const path = join(dir, 'ids.txt');
-    await ctx.deps.blobs.downloadToFile(key, path, maxBytes);
+    await copyUploadedObject(ctx.deps, upload, path, { maxBytes, field: 'OssUrl', fileUrl: ossUrl });
     // closed whatever happens: an import that fails before reading the file must not keep it open
     let stream: ReadStream | undefined;
     try {
