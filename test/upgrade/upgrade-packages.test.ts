@@ -41,7 +41,7 @@ describe('CreateMcubeUpgradePackage, ListMcubeUpgradePackages, GetMcubeUpgradePa
       IsEnterprise: 0, NeedCheck: 0, VerificationCode: '', PublishPeriod: 0, IsRelease: 0, AllowCreateTask: true, AppCode: `${u.srv.creds.appId}-${u.srv.creds.workspaceId}`,
       Creator: u.srv.creds.accessKeyId, AppstoreUrl: '',
     });
-    expect(p.OssPath).toMatch(new RegExp(`^pkg/${u.srv.creds.appId}-default/upgrade/android/2\\.1\\.0-[0-9a-f]{12}/shop\\.apk$`));
+    expect(p.OssPath).toMatch(new RegExp(`^pkg/${u.srv.creds.appId}/default/upgrade/android/2\\.1\\.0-[0-9a-f]{12}/shop\\.apk$`));
     expect(p.GmtCreate).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     expect(p.QrcodeUrl).toBe(p.DownloadUrl);
     // the device download address serves the stored copy, byte for byte

@@ -123,7 +123,8 @@ export async function createPackage(ctx: ActionContext, spec: PackageSpec): Prom
   }
 
   const now = deps.now();
-  const dir = `pkg/${ctx.appId}-${ctx.workspaceId}/upgrade/${spec.platform.toLowerCase()}/${spec.appVersion}-${randomBytes(6).toString('hex')}`;
+  // app and workspace as separate segments, like offline packages (resource-service.ts packageKeys): both ids may hold "-"
+  const dir = `pkg/${ctx.appId}/${ctx.workspaceId}/upgrade/${spec.platform.toLowerCase()}/${spec.appVersion}-${randomBytes(6).toString('hex')}`;
   const claimed: string[] = [];
   const stored: Record<string, StoredFile> = {};
   try {
