@@ -75,8 +75,11 @@ describe('the server process', () => {
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
     try {
       const failed = await runCommand(process.execPath, [SERVER_MAIN], { ...env, MCUBE_PORT: String((busy.address() as AddressInfo).port) });
-      expect(failed.code).not.toBe(0);
+      expect(failed.code).toBe(1);
       expect(failed.stderr).not.toContain('MPAAS_SK_ENV');
+      // one line that says what to do, not a stack trace
+      expect(failed.stderr).toContain(`cannot listen on 127.0.0.1:${(busy.address() as AddressInfo).port}: the port is in use by another process; choose another with MCUBE_PORT`);
+      expect(failed.stderr).not.toMatch(/^\s+at /m);
     } finally {
       busy.close();
     }

@@ -23,7 +23,14 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 // listening first: a start that fails (the port is taken) must not have stored a generated secret it never printed
-const { url } = await node.listen();
+const { url } = await node.listen().catch(async (e: NodeJS.ErrnoException) => {
+  // the usual first-start failure, said in one line instead of a stack trace
+  if (e.code !== 'EADDRINUSE' && e.code !== 'EACCES') throw e;
+  const why = e.code === 'EADDRINUSE' ? 'is in use by another process' : 'may not be opened by this user';
+  process.stderr.write(`mcube: cannot listen on ${config.host}:${config.port}: the port ${why}; choose another with MCUBE_PORT (and MCUBE_HOST)\n`);
+  await node.close().catch(() => {});
+  process.exit(1);
+});
 const boot = await bootstrap(config, node.deps.db, node.deps.box);
 
 const lines = [
