@@ -62,6 +62,18 @@ describe('mcube upgrade (subprocess)', () => {
     const tasks = await mcube(['upgrade', 'tasks', id, '--json']);
     expect(JSON.parse(tasks.stdout).listTaskResult.taskInfo).toEqual([expect.objectContaining({ id: Number(taskId), upgradeType: 206, publishType: 3, upgradeContent: 'Please update' })]);
     expect((await mcube(['upgrade', 'tasks', id])).stdout).toMatch(new RegExp(`^${taskId}\\s+official\\s+forced\\s+releasing`, 'm'));
+
+    // a relative end time, as nebula release takes it
+    const before = Date.now();
+    const window = await mcube(['upgrade', 'release', id, '--end-time', '+2d', '--users', '50']);
+    expect(window.code, window.stderr).toBe(0);
+    const windowTasks = JSON.parse((await mcube(['upgrade', 'tasks', id, '--json'])).stdout).listTaskResult.taskInfo;
+    const w = windowTasks.find((t: { id: number }) => t.id === Number(window.stdout.trim()));
+    expect(w).toMatchObject({ publishType: 2, publishMode: 2, greyNum: 50 });
+    // listed in the wire zone (UTC here), to the second
+    const end = Date.parse(`${w.greyEndtime.replace(' ', 'T')}Z`);
+    expect(end).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 2 * 86_400_000);
+    expect(end).toBeLessThanOrEqual(Date.now() + 2 * 86_400_000);
   });
 
   it('refusals: a usage error exits 2 before any call, a business failure exits 4 with the server\'s code', async () => {
@@ -77,6 +89,7 @@ describe('mcube upgrade (subprocess)', () => {
       [['--users', '100'], /needs both --end-time and --users/],
       [['--official', '--whitelist', '17'], /choose one release kind, not --official and --whitelist/],
       [['--official', '--rules', '[]'], /--rules applies to gray releases only/],
+      [['--end-time', 'soon', '--users', '5'], /end time "soon" is not a date/],
     ] as const) {
       const r = await mcube(['upgrade', 'release', '42', ...args]);
       expect(r.code, args.join(' ')).toBe(2);

@@ -3,7 +3,8 @@ import type { McubeClient } from '../../client.js';
 import { uploadFile } from '../../upload.js';
 import type { Command } from '../command.js';
 import { table } from '../io.js';
-import { oneReleaseKind } from '../release-options.js';
+import { formatGreyEndtime } from '../../publish-offline-package.js';
+import { oneReleaseKind, parseEndTime } from '../release-options.js';
 import { UsageError } from '../usage-error.js';
 
 const PERIOD: Record<number, string> = { 0: 'to be released', 1: 'whitelist gray', 2: 'gray', 3: 'official', 5: 'finished' };
@@ -106,7 +107,7 @@ export const upgradeCommands: Command[] = [
       { name: 'official', help: 'release to every user of older versions' },
       { name: 'mode', value: '<single|multiple|forced>', help: 'upgrade mode (202, 204, 206; default single)' },
       { name: 'whitelist', value: '<id,id>', help: 'whitelist ids (whitelist gray release)' },
-      { name: 'end-time', value: '<yyyy-MM-dd HH:mm:ss>', help: 'end of a time-window gray release, read in the server\'s wire zone (UTC unless it sets MCUBE_WIRE_TIME_ZONE)' },
+      { name: 'end-time', value: '<time>', help: 'end of a time-window gray release, as for nebula release: +36h / +2d / +90m, an instant (2026-01-31T10:00:00Z), or "yyyy-MM-dd HH:mm:ss" in the server\'s wire zone (UTC unless it sets MCUBE_WIRE_TIME_ZONE)' },
       { name: 'users', value: '<n>', help: 'users of a time-window gray release' },
       { name: 'rules', value: '<json>', help: 'advanced rules (gray only), as GreyConfigInfo' },
       { name: 'message', value: '<text>', help: 'upgrade prompt shown to users' },
@@ -116,6 +117,7 @@ export const upgradeCommands: Command[] = [
       'mcube upgrade release 42 --official --mode forced --message "Please update"',
       'mcube upgrade release 42 --whitelist 17 --mode multiple',
       'mcube upgrade release 42 --end-time "2026-01-31 18:00:00" --users 500',
+      'mcube upgrade release 42 --end-time +2d --users 500',
     ],
     async run(ctx) {
       const id = numericId(ctx.positionals[0]!, 'package id', this.path);
@@ -129,7 +131,7 @@ export const upgradeCommands: Command[] = [
       oneReleaseKind({ '--official': official, '--whitelist': whitelist, '--end-time/--users': endTime || users }, '--official, --whitelist <ids>, or --end-time <time> --users <n>', this.path);
       if ((endTime || users) && !(endTime && users)) throw new UsageError('a time-window gray release needs both --end-time and --users', this.path);
       if (official && ctx.str('rules') !== undefined) throw new UsageError('--rules applies to gray releases only', this.path);
-      const gray = whitelist ? { publishType: 2, publishMode: 1, whitelistIds: whitelist } : endTime ? { publishType: 2, publishMode: 2, greyEndtimeData: endTime, greyNum: ctx.int('users', true) } : { publishType: 3 };
+      const gray = whitelist ? { publishType: 2, publishMode: 1, whitelistIds: whitelist } : endTime ? { publishType: 2, publishMode: 2, greyEndtimeData: formatGreyEndtime(parseEndTime(endTime, Date.now(), this.path)), greyNum: ctx.int('users', true) } : { publishType: 3 };
       const r = await ctx.client().createMcubeUpgradeTask({
         packageInfoId: Number(id),
         upgradeType,
