@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mcube, type Call } from '../helpers/nebula.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/** The README's "Publishing from a script" example, as a user copies it; only the package import points at the sources. */
+function readmeExample(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Publishing from a script'));
+  const m = /```ts\n([\s\S]*?)```/.exec(section);
+  if (!m) throw new Error('README: no ts block under "Publishing from a script"');
+  return m[1]!.replace("from '@mcube/sdk'", `from ${JSON.stringify(pathToFileURL(join(ROOT, 'packages/sdk/src/index.ts')).href)}`);
+}
+
+let srv: TestServer;
+let call: Call;
+let dir: string;
+beforeAll(async () => {
+  srv = await startTestServer({ MCUBE_JANITOR_INTERVAL_SEC: '0' });
+  call = mcube(srv);
+  dir = mkdtempSync(join(tmpdir(), 'mcube-readme-'));
+});
+afterAll(async () => {
+  await srv?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the README', () => {
+  it('its publishing example runs unchanged: it publishes a built folder, releases it and pauses the release', async () => {
+    expect((await call('CreateMcubeVhost', { Vhost: 'h5app.com' })).ResultCode).toBe('OK');
+    mkdirSync(join(dir, 'dist', 'www'), { recursive: true });
+    writeFileSync(join(dir, 'dist', 'www', 'index.html'), '<!doctype html><title>shop</title>');
+    writeFileSync(join(dir, 'publish.mts'), readmeExample());
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(MPAAS_|MCUBE_)/.test(k)) env[k] = v;
+    Object.assign(env, {
+      MCUBE_ENDPOINT: srv.url, MPAAS_AK_ENV: srv.creds.accessKeyId, MPAAS_SK_ENV: srv.creds.accessKeySecret,
+      MPAAS_APP_ID: srv.creds.appId, MPAAS_WORKSPACE_ID: srv.creds.workspaceId, MPAAS_TENANT_ID: srv.creds.tenantId,
+    });
+    const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const p = spawn(process.execPath, ['--import', tsx, 'publish.mts'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (c) => (stdout += c));
+      p.stderr.on('data', (c) => (stderr += c));
+      p.on('error', reject);
+      p.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const m = /^package (\d+), task (\d+)$/m.exec(run.stdout);
+    expect(m, run.stdout).not.toBeNull();
+    const detail = await call('GetMcubeNebulaTaskDetail', { TaskId: Number(m![2]) });
+    // a time-window gray release with the city rule, paused by the example's last call
+    expect(detail.GetMcubeNebulaTaskDetailResult.NebulaTaskDetail).toMatchObject({ Id: Number(m![2]), PublishType: 2, PublishMode: 2, GreyNum: 1000, TaskStatus: 3 });
+  });
+});
