@@ -10,9 +10,9 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-/** The README's "Publishing from a script" example, as a user copies it; only the package import points at the sources. */
-function readmeExample(): string {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+/** A README's "Publishing from a script" example, as a user copies it; only the package import points at the sources. */
+function readmeExample(file: string): string {
+  const readme = readFileSync(join(ROOT, file), 'utf8');
   const section = readme.slice(readme.indexOf('## Publishing from a script'));
   const m = /```ts\n([\s\S]*?)```/.exec(section);
   if (!m) throw new Error('README: no ts block under "Publishing from a script"');
@@ -32,17 +32,19 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('the README', () => {
+describe.each(['README.md', 'packages/sdk/README.md'])('%s', (file) => {
   it('its publishing example runs unchanged: it publishes a built folder, releases it and pauses the release', async () => {
     expect((await call('CreateMcubeVhost', { Vhost: 'h5app.com' })).ResultCode).toBe('OK');
+    // each README publishes its own version
+    const version = file === 'README.md' ? '1.0.0.1' : '1.0.0.2';
     mkdirSync(join(dir, 'dist', 'www'), { recursive: true });
     writeFileSync(join(dir, 'dist', 'www', 'index.html'), '<!doctype html><title>shop</title>');
-    writeFileSync(join(dir, 'publish.mts'), readmeExample());
+    writeFileSync(join(dir, 'publish.mts'), readmeExample(file));
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(MPAAS_|MCUBE_)/.test(k)) env[k] = v;
     Object.assign(env, {
       MCUBE_ENDPOINT: srv.url, MPAAS_AK_ENV: srv.creds.accessKeyId, MPAAS_SK_ENV: srv.creds.accessKeySecret,
-      MPAAS_APP_ID: srv.creds.appId, MPAAS_WORKSPACE_ID: srv.creds.workspaceId, MPAAS_TENANT_ID: srv.creds.tenantId,
+      MPAAS_APP_ID: srv.creds.appId, MPAAS_WORKSPACE_ID: srv.creds.workspaceId, MPAAS_TENANT_ID: srv.creds.tenantId, PACKAGE_VERSION: version,
     });
     const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
     const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
