@@ -197,6 +197,21 @@ const cases: Case[] = [
     installed: '1.1.0',
     expect: '1.0.0',
   },
+  {
+    rule: 'a releasing rollback outranks the newer version still releasing: devices holding it are rolled back',
+    rows: () => [one(res('1.0.0'), { task_type: 1 }), one(res('1.1.0'), { publish_type: 3 })],
+    device: {},
+    installed: '1.1.0',
+    expect: '1.0.0',
+  },
+  { rule: 'while a rollback releases, a new device gets the rollback version, not the newer one', rows: () => [one(res('1.0.0'), { task_type: 1 }), one(res('1.1.0'), { publish_type: 3 })], device: {}, expect: '1.0.0' },
+  {
+    rule: 'a gray rollback leaves the devices outside it on the newer version',
+    rows: () => [one(res('1.0.0'), { task_type: 1, publish_type: 2, publish_mode: 3, percent: 0 }), one(res('1.1.0'), { publish_type: 3 })],
+    device: {},
+    installed: '1.1.0',
+    expect: null,
+  },
   { rule: 'rollback: a device already on that version gets nothing', rows: () => [one(res('1.0.0'), { task_type: 1 })], device: {}, installed: '1.0.0', expect: null },
   { rule: 'rollback: a device on an older version gets it as an update', rows: () => [one(res('1.0.0'), { task_type: 1 })], device: {}, installed: '0.9.0', expect: '1.0.0' },
   {

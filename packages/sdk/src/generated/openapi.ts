@@ -788,7 +788,7 @@ export interface components {
             TaskStatus?: number;
             /**
              * Format: int32
-             * @description 0 normal (default), 1 rollback: PackageId names the older version to deliver
+             * @description 0 normal (default), 1 rollback: PackageId names the older version to deliver; while it releases it outranks the tasks of newer versions
              */
             TaskType?: number;
             /**

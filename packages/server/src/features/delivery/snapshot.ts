@@ -242,9 +242,15 @@ export function snapshotBuilder(input: Omit<SnapshotInput, 'rows'>): { add(row: 
   };
 }
 
-/** Higher package version, then Official > Whitelist gray > Time-window/percentage gray, then the latest released task. */
+/**
+ * Rollback tasks first (the guide's "realtime rollback ... revert the package
+ * to previous version" happens during a release: ranked by version, the newer
+ * version's release would hide it from the very devices it is for), then
+ * higher package version, then Official > Whitelist gray > Time-window/percentage
+ * gray, then the latest released task.
+ */
 export function byPriority(a: TaskPlan, b: TaskPlan): number {
-  return compareVersions(b.version, a.version) || b.tier - a.tier || b.releasedAt - a.releasedAt || b.id - a.id;
+  return Number(b.rollback) - Number(a.rollback) || compareVersions(b.version, a.version) || b.tier - a.tier || b.releasedAt - a.releasedAt || b.id - a.id;
 }
 
 function compileTask(task: TaskRow, resource: ResourceRow, entry: Piece, input: Omit<SnapshotInput, 'rows'>, ruleSets: Map<string, RuleSet>, ranges: Map<string, ClientRange>): TaskPlan {

@@ -44,7 +44,7 @@ export const createMcubeNebulaTask = defineAction<CreateTaskInput>({
     SyncResult: s('ignored'),
     TaskName: s('ignored'),
     TaskStatus: S.int32('1 releasing (default) or 0 to be released'),
-    TaskType: S.int32('0 normal (default), 1 rollback: PackageId names the older version to deliver'),
+    TaskType: S.int32('0 normal (default), 1 rollback: PackageId names the older version to deliver; while it releases it outranks the tasks of newer versions'),
     TaskVersion: S.int64('ignored'),
     UpgradeNoticeNum: S.int64('ignored'),
     UpgradeProgress: s('ignored'),
