@@ -30,6 +30,11 @@ describe('wire times', () => {
     expect(parseWireDateTime('2026-01-31 20:00:00')).toBe(t);
   });
 
+  it('a zone no place has is refused, not read as UTC', () => {
+    for (const zone of ['+15:00', '-23:59', '+14:60', '+99:00']) expect(parseWireDateTime(`2026-01-31 12:00:00${zone}`), zone).toBeNull();
+    expect(parseWireDateTime('2026-01-31 12:00:00+14:00')).toBe(Date.UTC(2026, 0, 30, 22, 0, 0));
+  });
+
   it('refuses what is no such time', () => {
     for (const bad of ['2026-02-30 10:00:00', '2026-01-31 24:00:00', '2026-01-31', '31/01/2026 10:00:00', '2026-01-31 10:00:00+8', '2026-01-31 10:00:00 UTC']) {
       expect(parseWireDateTime(bad), bad).toBeNull();

@@ -38,7 +38,10 @@ export function parseWireDateTime(raw: string): number | null {
   const local = Date.UTC(y, mo - 1, d, h, mi, s);
   const back = new Date(local);
   if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return null;
-  return local - (m[7] === undefined ? wireOffsetMs : zoneOffsetMinutes(m[7])! * 60_000);
+  if (m[7] === undefined) return local - wireOffsetMs;
+  // a zone no place has (+15:00, +14:60) is refused, not read as UTC
+  const zone = zoneOffsetMinutes(m[7]);
+  return zone === null ? null : local - zone * 60_000;
 }
 
 /** Minutes east of UTC of "Z", "UTC" or "±HH:MM"; null for anything else. */
