@@ -178,6 +178,14 @@ describe('protocol failures answer a POP error and write nothing', () => {
     await refusedWritesNothing(() => acs3({ ...base(), action: 'CreateMcubeVhost', params: common() }), 400, 'MissingParameter', 'mutating');
     await refusedWritesNothing(() => acs3({ ...base(), action: 'CreateMcubeVhost', params: { ...common(), Vhost: 'a'.repeat(300) } }), 400, 'InvalidParameter', 'mutating');
     await refusedWritesNothing(() => acs3({ ...base(), action: 'QueryMcubeVhost', params: { WorkspaceId: 'default' } }), 400, 'MissingParameter', 'read');
+    // an integer is decimal digits: JSON-schema coercion alone would read "0x10" as 16, "1e1" as 10 and "  " as 0
+    for (const PageSize of ['0x10', '1e1', '1.5', '12abc']) {
+      await refusedWritesNothing(() => acs3({ ...base(), action: 'ListMcubeWhitelists', params: { ...common(), PageSize } }), 400, 'InvalidParameter', 'read');
+    }
+    // blank is absent (the default page size), as an empty value is
+    const blank = await acs3({ ...base(), action: 'ListMcubeWhitelists', params: { ...common(), PageSize: '  ', PageNum: ' 1 ' } });
+    expect(blank.status, blank.text).toBe(200);
+    expect(blank.body.ListWhitelistResult).toMatchObject({ Success: true, PageSize: 20, CurrentPage: 1 });
   });
 
   it('malformed transport: no signature, duplicate parameters, bad percent-encoding, wrong content type', async () => {

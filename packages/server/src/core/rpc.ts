@@ -11,6 +11,8 @@ interface Compiled {
   def: ActionDef<any>;
   validate: ValidateFunction;
   nonStringProps: Set<string>;
+  /** integer fields: a text value must be decimal digits (Ajv would read "0x10" as 16 and "1e1" as 10) */
+  integerProps: Set<string>;
   resultProps: Set<string>;
 }
 
@@ -99,6 +101,8 @@ export interface RpcOptions {
 }
 
 /** The RPC endpoint at "/": one lean handler, kept off the generic middleware stack. */
+const DECIMAL = /^[+-]?\d+$/;
+
 export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
   const ajv = new Ajv({ coerceTypes: true, allErrors: false, strict: false, useDefaults: false });
   // integer widths are enforced by minimum/maximum; the format names are documentation
@@ -108,7 +112,8 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
     const schema = { type: 'object', properties: def.input, required: def.required, additionalProperties: true };
     const nonString = new Set(Object.entries(def.input).filter(([, s]) => s.type !== 'string').map(([k]) => k));
     const resultProps = new Set(Object.keys(((def.result as { properties?: object }).properties ?? {}) as object));
-    compiled.set(def.name, { def, validate: ajv.compile(schema), nonStringProps: nonString, resultProps });
+    const integers = new Set(Object.entries(def.input).filter(([, s]) => s.type === 'integer').map(([k]) => k));
+    compiled.set(def.name, { def, validate: ajv.compile(schema), nonStringProps: nonString, integerProps: integers, resultProps });
   }
   const auth = new Authenticator(deps);
   const scopes = new ScopeCache(deps);
@@ -151,7 +156,13 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       // Tenant scope before validation: another tenant's AppId is Forbidden whatever else is wrong with the call.
       const checked = scopes.check(principal, params);
       const scope = checked instanceof Promise ? await checked : checked;
-      for (const k of entry.nonStringProps) if (params[k] === '') delete params[k];
+      // a blank number or flag is an absent one (Ajv would read "  " as 0); an integer is written in decimal digits
+      for (const k of entry.nonStringProps) {
+        const v = params[k];
+        if (typeof v !== 'string') continue;
+        if (v.trim() === '') delete params[k];
+        else if (entry.integerProps.has(k) && !DECIMAL.test(v.trim())) throw Pop.invalid(k, `${JSON.stringify(v.slice(0, 40))} is not an integer`);
+      }
       if (!entry.validate(params)) throw ajvError(entry.validate.errors![0]!);
       // Written ahead, before anything changes: a change never exists without its audit row, even when the
       // node dies or the database fails before the outcome is recorded (the row then says Pending). A call
