@@ -137,6 +137,17 @@ describe('UpdateMcubeWhitelist with inline KeyIds (normal list)', () => {
     const again = await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: 'u2,u4' });
     expect(again.AddWhitelistResult.AddWhitelistInfo).toEqual({ SuccessNum: 2, FailNum: 0, FailUserIds: '' });
     expect((await listed('inline-adds')).WhiteListCount).toBe(6);
+
+    // nothing new (every id refused, or already listed): the list, its modified time and the delivery stamp stay as they were
+    const row = async () => knex()('whitelists').where({ id: Number(id) }).first('modified_at', 'entry_count');
+    const [stampBefore, rowBefore, logBefore] = [await stamp(), await row(), await knex()('whitelist_changes').count({ n: '*' })];
+    const refused = await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: long });
+    expect(refused.AddWhitelistResult.AddWhitelistInfo).toEqual({ SuccessNum: 0, FailNum: 1, FailUserIds: 'x'.repeat(64) + '...' });
+    const listedAlready = await wl('UpdateMcubeWhitelist', { Id: id, KeyIds: 'u1,u2' });
+    expect(listedAlready.AddWhitelistResult.AddWhitelistInfo).toEqual({ SuccessNum: 2, FailNum: 0, FailUserIds: '' });
+    expect(await stamp()).toBe(stampBefore);
+    expect(await row()).toEqual(rowBefore);
+    expect(await knex()('whitelist_changes').count({ n: '*' })).toEqual(logBefore);
   });
 
   it('caps FailUserIds to a readable length and refuses empty input', async () => {

@@ -48,7 +48,8 @@ export const Pop = {
   unavailable: () => new PopError(503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server; retry later.', { 'retry-after': '1' }),
 };
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'SQLITE_BUSY', '57P01', '57P02', '57P03', '53300']);
+// 40P01 / 40001: PostgreSQL gave up a transaction (deadlock, serialization); nothing was written, a retry succeeds
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'SQLITE_BUSY', '57P01', '57P02', '57P03', '53300', '40P01', '40001']);
 
 /**
  * A failure of the database connection rather than of the request: refused or

@@ -140,7 +140,10 @@ export async function listApps(k: K, s: Scope, keyword: string, offset: number, 
  */
 export async function deleteAppCascade(trx: Knex.Transaction, dialect: 'sqlite' | 'pg', s: Scope, h5Id: string): Promise<string[]> {
   const scoped = { ...where(s), h5_id: h5Id };
-  const resources = await trx('nebula_resources').where(scoped).select('id', 'amr_key', 'json_key');
+  // PostgreSQL: the packages are locked first, in id order, as a task change locks its package before its task;
+  // deleting the tasks first deadlocked with a concurrent ChangeMcubeNebulaTaskStatus
+  const q = trx('nebula_resources').where(scoped).orderBy('id').select('id', 'amr_key', 'json_key');
+  const resources = await (dialect === 'pg' ? q.forUpdate() : q);
   const ids = resources.map((r) => num(r.id));
   if (ids.length) {
     // a time-window task may hold a million admitted users

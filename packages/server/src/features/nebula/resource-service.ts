@@ -146,9 +146,14 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
     });
     await deps.blobs.put(jsonKey, Buffer.from(JSON.stringify(h5Json([entry]))), { contentType: 'application/json' });
     return await knex.transaction(async (trx) => {
-      await insertAppIfMissing(trx, ctx, spec.h5Id, meta.h5Name, now);
-      // Locks the H5 app row on PostgreSQL so packages of one H5 app are created one at a time.
-      const app = (await findApp(trx, ctx, spec.h5Id, dialect === 'pg'))!;
+      // Locks the H5 app row on PostgreSQL so packages of one H5 app are created one at a time. A delete of the
+      // app that held the row when it was found present commits before the lock is granted: insert it again.
+      let app = null;
+      for (let attempt = 0; !app && attempt < 3; attempt++) {
+        await insertAppIfMissing(trx, ctx, spec.h5Id, meta.h5Name, now);
+        app = await findApp(trx, ctx, spec.h5Id, dialect === 'pg');
+      }
+      if (!app) throw new BusinessError('ConcurrentChange', `H5Id: H5 app ${spec.h5Id} was deleted and re-created meanwhile; retry.`);
       checkTypeFits(app.resourceType, spec);
       if (app.resourceType === null) await setAppResourceType(trx, ctx, spec.h5Id, spec.resourceType);
       checkVersionFree(await listVersions(trx, ctx, spec.h5Id), spec);

@@ -129,6 +129,8 @@ export async function taskDetail(ctx: ActionContext, taskId: number | undefined)
   const { knex } = ctx.deps.db;
   const task = await getTask(knex, ctx, taskId);
   if (!task) throw new BusinessError('NebulaTaskNotFound', `TaskId: no release task ${taskId} in this app and workspace.`);
-  const resource = (await getResource(knex, ctx, task.resourceId))!;
+  // read apart from the task: an H5 app deleted in between takes both
+  const resource = await getResource(knex, ctx, task.resourceId);
+  if (!resource) throw new BusinessError('NebulaTaskNotFound', `TaskId: release task ${taskId} was deleted with its package.`);
   return { resource, task };
 }

@@ -98,7 +98,9 @@ export async function upgradeTaskDetail(ctx: ActionContext, taskId: number | und
   const { knex } = ctx.deps.db;
   const task = await getTask(knex, ctx, taskId);
   if (!task) throw new BusinessError('UpgradeTaskNotFound', `TaskId: no upgrade task ${taskId} in this app and workspace.`);
-  const pkg = (await getPackage(knex, ctx, task.packageId))!;
+  // read apart from the task: a package deleted in between takes its tasks with it
+  const pkg = await getPackage(knex, ctx, task.packageId);
+  if (!pkg) throw new BusinessError('UpgradeTaskNotFound', `TaskId: upgrade task ${taskId} was deleted with its package.`);
   return { pkg, task };
 }
 

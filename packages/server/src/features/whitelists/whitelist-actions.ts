@@ -48,7 +48,7 @@ export const createMcubeWhitelistForIde = defineAction<{ UserId: string; Whiteli
   resultKey: 'CreateWhitelistForIdeResult',
   result: S.obj({ WhitelistId: S.str('id of the IDE user\'s whitelist'), ...resultBase }),
   mutates: true,
-  errors: ['InvalidUserId', 'InvalidWhitelistName', 'EmptyWhitelistContent', 'InvalidWhitelistValue', 'WhitelistTypeMismatch', 'WhitelistImportTooLarge'],
+  errors: ['InvalidUserId', 'InvalidWhitelistName', 'EmptyWhitelistContent', 'InvalidWhitelistValue', 'WhitelistTypeMismatch', 'WhitelistImportTooLarge', 'ConcurrentChange'],
   handler: async (input, ctx) => {
     const id = await service(ctx).createForIde(scope(ctx), input.UserId, input.WhitelistValue);
     return { WhitelistId: String(id) };

@@ -54,15 +54,21 @@ export class WhitelistService {
     return this.deps.db.dialect === 'pg';
   }
 
-  /** Runs one change in a transaction that also bumps the delivery stamp, then wakes delivery after commit. */
-  private async change<T>(s: Scope, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  /**
+   * Runs one change in a transaction that also bumps the delivery stamp, then
+   * wakes delivery after commit; `changed` false for the outcome: nothing was
+   * written, so no node has anything to reload.
+   */
+  private async change<T>(s: Scope, fn: (trx: Knex.Transaction) => Promise<T>, changed: (r: T) => boolean = () => true): Promise<T> {
     const { knex, dialect } = this.deps.db;
+    let moved = false;
     const out = await knex.transaction(async (trx) => {
       const r = await fn(trx);
-      await bumpStamp(trx, dialect, s.appId, s.workspaceId);
+      moved = changed(r);
+      if (moved) await bumpStamp(trx, dialect, s.appId, s.workspaceId);
       return r;
     });
-    this.deps.onDeliveryChange(s.appId, s.workspaceId);
+    if (moved) this.deps.onDeliveryChange(s.appId, s.workspaceId);
     return out;
   }
 
@@ -103,11 +109,16 @@ export class WhitelistService {
     this.checkImportSize(pieces.length);
     return this.change(s, async (trx) => {
       const now = this.deps.now();
-      await trx('whitelists')
-        .insert({ app_id: s.appId, workspace_id: s.workspaceId, name, type: 'normal', entry_count: 0, created_at: now, modified_at: now })
-        .onConflict(['app_id', 'workspace_id', 'name'])
-        .ignore();
-      const list = (await store.getByName(trx, s, name, this.lock))!;
+      // a delete of the list that committed while this waited for its lock leaves nothing to find: insert it again
+      let list = null;
+      for (let attempt = 0; !list && attempt < 3; attempt++) {
+        await trx('whitelists')
+          .insert({ app_id: s.appId, workspace_id: s.workspaceId, name, type: 'normal', entry_count: 0, created_at: now, modified_at: now })
+          .onConflict(['app_id', 'workspace_id', 'name'])
+          .ignore();
+        list = await store.getByName(trx, s, name, this.lock);
+      }
+      if (!list) throw new BusinessError('ConcurrentChange', `Whitelist "${name}" was deleted and re-created meanwhile; retry.`);
       if (list.type !== 'normal') throw new BusinessError('WhitelistTypeMismatch', `Whitelist "${name}" is a ${list.type} list; IDE users get a normal list.`);
       const values = [...new Set(pieces.map((p) => p.value))];
       const added = await store.insertValues(trx, this.deps.db.dialect, list.id, values);
@@ -137,17 +148,23 @@ export class WhitelistService {
 
   /** Adds ids or expressions from inline text and/or a file, all in one transaction. */
   async add(s: Scope, rawId: string, req: AddRequest): Promise<AddOutcome> {
-    return this.change(s, async (trx) => {
-      const list = await this.mustGet(trx, s, rawId);
-      const separators = list.type === 'regex' ? REGEX_SEPARATORS : ID_SEPARATORS;
-      const sources: AsyncIterable<Piece>[] = [];
-      if (req.inline !== undefined) sources.push(toAsync(splitPieces(req.inline, separators)));
-      if (req.openFile) sources.push(streamPieces(await req.openFile(), separators));
-      const outcome = list.type === 'regex' ? await this.addRegex(trx, list, sources) : await this.addIds(trx, list, sources);
-      if (outcome.successNum + outcome.failNum === 0) throw new BusinessError('EmptyWhitelistContent', 'No user id or expression was found in the input.');
-      await store.touch(trx, list.id, this.deps.now(), outcome.added, outcome.logged);
-      return { successNum: outcome.successNum, failNum: outcome.failNum, failUserIds: outcome.failUserIds };
-    });
+    const r = await this.change(
+      s,
+      async (trx) => {
+        const list = await this.mustGet(trx, s, rawId);
+        const separators = list.type === 'regex' ? REGEX_SEPARATORS : ID_SEPARATORS;
+        const sources: AsyncIterable<Piece>[] = [];
+        if (req.inline !== undefined) sources.push(toAsync(splitPieces(req.inline, separators)));
+        if (req.openFile) sources.push(streamPieces(await req.openFile(), separators));
+        const outcome = list.type === 'regex' ? await this.addRegex(trx, list, sources) : await this.addIds(trx, list, sources);
+        if (outcome.successNum + outcome.failNum === 0) throw new BusinessError('EmptyWhitelistContent', 'No user id or expression was found in the input.');
+        // every value refused or already listed: the list, its modified time and the delivery stamp stay as they were
+        if (outcome.added > 0) await store.touch(trx, list.id, this.deps.now(), outcome.added, outcome.logged);
+        return { successNum: outcome.successNum, failNum: outcome.failNum, failUserIds: outcome.failUserIds, added: outcome.added };
+      },
+      (out) => out.added > 0,
+    );
+    return { successNum: r.successNum, failNum: r.failNum, failUserIds: r.failUserIds };
   }
 
   private async addIds(trx: Knex.Transaction, list: Whitelist, sources: AsyncIterable<Piece>[]): Promise<Added> {
