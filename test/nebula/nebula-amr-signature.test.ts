@@ -93,3 +93,39 @@ it('with the s3 driver (s3rver) the package is built, stored and downloadable th
     await s3.close();
   }
 });
+
+it('a key replaced while a package is built refuses that package (RsaKeyChanged) and leaves nothing behind', async () => {
+  const call = mcube(srv);
+  const first = rsaKeyPair();
+  expect((await call('UploadMcubeRsaKey', { FileUrl: await uploadFile(call, 'k1.pem', Buffer.from(first.privatePem)), OnexFlag: true })).ResultCode).toBe('OK');
+  const second = rsaKeyPair();
+  const secondUrl = await uploadFile(call, 'k2.pem', Buffer.from(second.privatePem));
+  // the replacement lands after the build, while the package's h5.json is being stored: the last step before its row
+  const { blobs, db } = srv.node.deps;
+  const put = blobs.put.bind(blobs);
+  let replaced = false;
+  blobs.put = async (key, body, opts) => {
+    await put(key, body, opts);
+    if (!replaced && key.startsWith('pkg/') && key.endsWith('.json')) {
+      replaced = true;
+      expect((await call('UploadMcubeRsaKey', { FileUrl: secondUrl, OnexFlag: true })).ResultCode).toBe('OK');
+    }
+  };
+  const before = { resources: await db.knex('nebula_resources').count({ n: '*' }), blobs: await db.knex('blobs').whereIn('state', ['live', 'pending']).count({ n: '*' }) };
+  let r: Record<string, any>;
+  try {
+    r = await publishFixture(srv, { h5Id: '70000002', version: '1.0.0.0' }).then(
+      () => ({ ResultCode: 'OK' }),
+      (e: Error) => JSON.parse(e.message.slice(e.message.indexOf('{'))),
+    );
+  } finally {
+    blobs.put = put;
+  }
+  expect(replaced).toBe(true);
+  expect(r.ResultCode).toBe('RsaKeyChanged');
+  expect(await db.knex('nebula_resources').count({ n: '*' })).toEqual(before.resources);
+  expect(await db.knex('blobs').whereIn('state', ['live', 'pending']).count({ n: '*' })).toEqual(before.blobs);
+  // published again, it is signed with the new key
+  const again = await publishFixture(srv, { h5Id: '70000002', version: '1.0.0.0' });
+  expect(again.body.ResultCode).toBe('OK');
+});

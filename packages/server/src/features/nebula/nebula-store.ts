@@ -88,8 +88,9 @@ export async function getVhost(k: K, s: Scope): Promise<string | null> {
   return r?.vhost ? String(r.vhost) : null;
 }
 
-export async function getRsaKeyRow(k: K, s: Scope): Promise<{ privateKeyEnc: string; publicKeyPem: string; bits: number } | null> {
-  const r = await k('rsa_keys').where(where(s)).first();
+export async function getRsaKeyRow(k: K, s: Scope, forShare = false): Promise<{ privateKeyEnc: string; publicKeyPem: string; bits: number } | null> {
+  const q = k('rsa_keys').where(where(s)).first();
+  const r = await (forShare ? q.forShare() : q);
   return r ? { privateKeyEnc: r.private_key_enc, publicKeyPem: r.public_key_pem, bits: num(r.bits) } : null;
 }
 

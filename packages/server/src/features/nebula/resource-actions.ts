@@ -41,7 +41,7 @@ export const createMcubeNebulaResource = defineAction<CreateResourceInput>({
   errors: [
     'InvalidH5Id', 'InvalidH5Name', 'InvalidH5Version', 'InvalidResourceType', 'InvalidPlatform', 'InvalidClientVersionMin', 'InvalidClientVersionMax',
     'InvalidFileUrl', 'InvalidMainUrl', 'InvalidSubUrl', 'InvalidVhost', 'InvalidCustomDomainName', 'InvalidExtendInfo', 'InvalidAutoInstall',
-    'InvalidInstallType', 'InvalidRepeatNebula', 'H5VersionExists', 'ResourceTypeMismatch', 'VhostNotConfigured', 'ConcurrentChange', ...UPLOAD_ERRORS, ...PACKAGE_ERROR_CODES.filter((c) => c !== 'InvalidRsaKey' && c !== 'InvalidExtendInfo'),
+    'InvalidInstallType', 'InvalidRepeatNebula', 'H5VersionExists', 'ResourceTypeMismatch', 'VhostNotConfigured', 'ConcurrentChange', 'RsaKeyChanged', ...UPLOAD_ERRORS, ...PACKAGE_ERROR_CODES.filter((c) => c !== 'InvalidRsaKey' && c !== 'InvalidExtendInfo'),
   ],
   handler: async (input, ctx) => {
     const spec = checkResourceInput(input);

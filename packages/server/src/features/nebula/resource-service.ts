@@ -6,7 +6,7 @@ import { commitBlob, reserveBlob } from '../../db/blob-registry.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { buildAmr, h5Json, h5JsonEntry } from '../packages/index.js';
 import { copyUploadedObject, removeClaimedBlobs, resolveUploadedObject } from '../storage/index.js';
-import { findApp, getVhost, insertAppIfMissing, insertResource, listVersions, setAppResourceType } from './nebula-store.js';
+import { findApp, getRsaKeyRow, getVhost, insertAppIfMissing, insertResource, listVersions, setAppResourceType } from './nebula-store.js';
 import type { Scope } from './nebula-types.js';
 import { asBusiness } from './package-errors.js';
 import { loadPrivateKey } from './rsa-key-service.js';
@@ -82,7 +82,8 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
   const h5Name = app?.h5Name ?? (spec.h5Name || spec.h5Id);
   const maxBytes = deps.config.storage.uploadMaxBytes;
   const upload = await resolveUploadedObject(deps, ctx, spec.fileUrl, { maxBytes });
-  const privateKey = await loadPrivateKey(ctx);
+  const signing = await loadPrivateKey(ctx);
+  const privateKey = signing?.privateKey ?? null;
 
   let nonAscii: string[] = [];
   const id = await withWorkDir(deps, 'nebula-', async (dir) => {
@@ -106,7 +107,7 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
         throw invalid('MainUrl', `${spec.mainUrl} is not a file of the uploaded package (expected ${spec.h5Id}${spec.mainUrl} in the .zip).`);
       }
       nonAscii = built.entries.filter((e) => /[^\x00-\x7f]/.test(e));
-      return await storePackage(ctx, spec, { vhost, h5Name }, built);
+      return await storePackage(ctx, spec, { vhost, h5Name, signedWith: signing?.publicKeyPem ?? null }, built);
     } finally {
       await built.cleanup().catch(() => {});
     }
@@ -115,7 +116,7 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
   return { id, signed: privateKey !== null, nonAscii };
 }
 
-async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhost: string; h5Name: string }, built: Built): Promise<number> {
+async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhost: string; h5Name: string; signedWith: string | null }, built: Built): Promise<number> {
   const { deps } = ctx;
   const { knex, dialect } = deps.db;
   const { amrKey, jsonKey } = packageKeys(ctx, spec);
@@ -146,6 +147,12 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
     });
     await deps.blobs.put(jsonKey, Buffer.from(JSON.stringify(h5Json([entry]))), { contentType: 'application/json' });
     return await knex.transaction(async (trx) => {
+      // The key may have been replaced while the package was built: clients holding the new public key would
+      // refuse a package signed with the old one. PostgreSQL: FOR SHARE holds a replacement back until this commits.
+      const key = await getRsaKeyRow(trx, ctx, dialect === 'pg');
+      if ((key?.publicKeyPem ?? null) !== meta.signedWith) {
+        throw new BusinessError('RsaKeyChanged', 'The RSA key of this workspace was replaced while the package was being built; publish it again to sign it with the new key.');
+      }
       // Locks the H5 app row on PostgreSQL so packages of one H5 app are created one at a time. A delete of the
       // app that held the row when it was found present commits before the lock is granted: insert it again.
       let app = null;

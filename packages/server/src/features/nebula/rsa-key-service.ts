@@ -58,8 +58,8 @@ async function removeKeyFile(ctx: ActionContext, key: string): Promise<void> {
 }
 
 /** The app's signing key, or null when none was uploaded (packages are then built unsigned). */
-export async function loadPrivateKey(ctx: ActionContext): Promise<KeyObject | null> {
+export async function loadPrivateKey(ctx: ActionContext): Promise<{ privateKey: KeyObject; publicKeyPem: string } | null> {
   const row = await getRsaKeyRow(ctx.deps.db.knex, ctx);
   if (!row) return null;
-  return createPrivateKey(ctx.deps.box.open(row.privateKeyEnc, aad(ctx)).toString('utf8'));
+  return { privateKey: createPrivateKey(ctx.deps.box.open(row.privateKeyEnc, aad(ctx)).toString('utf8')), publicKeyPem: row.publicKeyPem };
 }
