@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcube, type Call } from '../helpers/nebula.js';
+import { runCommand } from '../helpers/process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -40,22 +40,12 @@ describe.each(['README.md', 'packages/sdk/README.md'])('%s', (file) => {
     mkdirSync(join(dir, 'dist', 'www'), { recursive: true });
     writeFileSync(join(dir, 'dist', 'www', 'index.html'), '<!doctype html><title>shop</title>');
     writeFileSync(join(dir, 'publish.mts'), readmeExample(file));
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(MPAAS_|MCUBE_)/.test(k)) env[k] = v;
-    Object.assign(env, {
+    const env = {
       MCUBE_ENDPOINT: srv.url, MPAAS_AK_ENV: srv.creds.accessKeyId, MPAAS_SK_ENV: srv.creds.accessKeySecret,
       MPAAS_APP_ID: srv.creds.appId, MPAAS_WORKSPACE_ID: srv.creds.workspaceId, MPAAS_TENANT_ID: srv.creds.tenantId, PACKAGE_VERSION: version,
-    });
+    };
     const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const p = spawn(process.execPath, ['--import', tsx, 'publish.mts'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (c) => (stdout += c));
-      p.stderr.on('data', (c) => (stderr += c));
-      p.on('error', reject);
-      p.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const run = await runCommand(process.execPath, ['--import', tsx, 'publish.mts'], env, dir);
     expect(run.code, run.stderr).toBe(0);
     const m = /^package (\d+), task (\d+)$/m.exec(run.stdout);
     expect(m, run.stdout).not.toBeNull();
