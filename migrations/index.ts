@@ -6,6 +6,7 @@ import * as m004 from './004_task_released_at.js';
 import * as m005 from './005_scale_indexes.js';
 import * as m006 from './006_whitelist_changes.js';
 import * as m007 from './007_list_indexes.js';
+import * as m008 from './008_removed_h5_apps.js';
 
 /** Ordered migrations; an explicit list so they load the same under tsx, vitest and bundlers. */
 export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void>; config?: { transaction?: boolean } }> = {
@@ -16,6 +17,7 @@ export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Kn
   '005_scale_indexes': m005,
   '006_whitelist_changes': m006,
   '007_list_indexes': m007,
+  '008_removed_h5_apps': m008,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -71,7 +71,7 @@ describe('jobs over many rows hand the event loop back', () => {
     await admit(kept.id, 50, 'kept');
     const count = async (taskId: number) => Number((await knex('grey_admissions').where({ task_id: taskId }).count({ n: '*' }))[0]!.n);
 
-    const { turns } = await turnsDuring(() => knex.transaction((trx) => deleteAppCascade(trx, dialect, DEFAULT_SCOPE, '66660002')));
+    const { turns } = await turnsDuring(() => knex.transaction((trx) => deleteAppCascade(trx, dialect, DEFAULT_SCOPE, '66660002', Date.now())));
     expect(turns).toBeGreaterThanOrEqual(2);
     expect(await count(gone.id)).toBe(0);
     expect(await knex('nebula_tasks').where({ id: gone.id }).first('id')).toBeUndefined();

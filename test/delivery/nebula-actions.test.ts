@@ -90,4 +90,26 @@ describe('delivery after the real Nebula and whitelist actions', () => {
     await setTaskStatus(call, official1, 2);
     expect(await got('fresh')).toEqual(['1.0.0.0']);
   });
+  it('DeleteMcubeNebulaApp tells devices holding the app to remove it (removeAppIdList), until the H5 id is published again', async () => {
+    const H5B = '55550009';
+    const pkg = await publishFixture(srv, { h5Id: H5B, version: '1.0.0.0' });
+    await createTask(call, pkg.resourceId, { PublishType: 3 });
+    const check = async (installed: Record<string, string>) =>
+      (await deviceCheck(srv.url, { platform: 'android', client: '2.0.0', userId: 'holder', query: queryOf(installed), existed: queryOf(installed) }, { clientKey: srv.creds.clientKey })).body;
+    expect((await check({ [H5B]: '1.0.0.0' })).removeAppIdList).toEqual([]);
+
+    expect((await call('DeleteMcubeNebulaApp', { H5Id: H5B })).ResultCode).toBe('OK');
+    const after = await check({ [H5B]: '1.0.0.0', '55550099': '3.0' });
+    expect(after).toMatchObject({ resultCode: 100, data: [], removeAppIdList: [H5B], discardData: {} });
+    // only a device that holds it; an app this server never managed (a preset package) is never removed
+    expect((await check({ [H5B]: '' })).removeAppIdList).toEqual([]);
+    expect((await check({ '55550099': '3.0' })).removeAppIdList).toEqual([]);
+
+    const again = await publishFixture(srv, { h5Id: H5B, version: '2.0.0.0' });
+    expect((await check({ [H5B]: '1.0.0.0' })).removeAppIdList).toEqual([]);
+    await createTask(call, again.resourceId, { PublishType: 3 });
+    const back = await check({ [H5B]: '1.0.0.0' });
+    expect(back.data.map((e: { version: string }) => e.version)).toEqual(['2.0.0.0']);
+    expect(back.removeAppIdList).toEqual([]);
+  });
 });

@@ -523,13 +523,13 @@ export interface paths {
         };
         /**
          * Update check of a device (query string)
-         * @description Which offline packages this device should have, in the Nebula update-answer format (h5.json envelope). Read-only. Rules: docs DELIVERY-RULES.md. Only releasing tasks deliver; platform and client-version range must match; gray tasks by whitelist, time window (first GreyNum users; an admitted user keeps the package), percentage (stable hash buckets) and advanced rules (ANDed). Among matching tasks: higher package version, then Official > Whitelist gray > Time-window/percentage gray, then the latest task. One entry per H5 app; never a version equal to or older than the installed one, except from a rollback task, which then lists the installed newer version in discardData. removeAppIdList is always empty: a package is never removed because nothing new is offered.
+         * @description Which offline packages this device should have, in the Nebula update-answer format (h5.json envelope). Read-only. Rules: docs DELIVERY-RULES.md. Only releasing tasks deliver; platform and client-version range must match; gray tasks by whitelist, time window (first GreyNum users; an admitted user keeps the package), percentage (stable hash buckets) and advanced rules (ANDed). Among matching tasks: a releasing rollback task first, then higher package version, then Official > Whitelist gray > Time-window/percentage gray, then the latest released task. One entry per H5 app; never a version equal to or older than the installed one, except from a rollback task, which then lists the installed newer version in discardData. removeAppIdList lists the installed H5 apps that were deleted here (DeleteMcubeNebulaApp) and have not been published again; a package is never removed merely because nothing new is offered.
          */
         get: operations["DeviceNebulaUpdate"];
         put?: never;
         /**
          * Update check of a device (form or JSON body, as the Nebula HTTP provider posts)
-         * @description Which offline packages this device should have, in the Nebula update-answer format (h5.json envelope). Read-only. Rules: docs DELIVERY-RULES.md. Only releasing tasks deliver; platform and client-version range must match; gray tasks by whitelist, time window (first GreyNum users; an admitted user keeps the package), percentage (stable hash buckets) and advanced rules (ANDed). Among matching tasks: higher package version, then Official > Whitelist gray > Time-window/percentage gray, then the latest task. One entry per H5 app; never a version equal to or older than the installed one, except from a rollback task, which then lists the installed newer version in discardData. removeAppIdList is always empty: a package is never removed because nothing new is offered.
+         * @description Which offline packages this device should have, in the Nebula update-answer format (h5.json envelope). Read-only. Rules: docs DELIVERY-RULES.md. Only releasing tasks deliver; platform and client-version range must match; gray tasks by whitelist, time window (first GreyNum users; an admitted user keeps the package), percentage (stable hash buckets) and advanced rules (ANDed). Among matching tasks: a releasing rollback task first, then higher package version, then Official > Whitelist gray > Time-window/percentage gray, then the latest released task. One entry per H5 app; never a version equal to or older than the installed one, except from a rollback task, which then lists the installed newer version in discardData. removeAppIdList lists the installed H5 apps that were deleted here (DeleteMcubeNebulaApp) and have not been published again; a package is never removed merely because nothing new is offered.
          */
         post: operations["DeviceNebulaUpdatePost"];
         delete?: never;
@@ -2614,7 +2614,7 @@ export interface components {
             discardData: {
                 [key: string]: string[];
             };
-            /** @description always empty */
+            /** @description installed H5 apps deleted with DeleteMcubeNebulaApp (not published again since): the client removes them */
             removeAppIdList: string[];
             /** @enum {integer} */
             resultCode: 100;

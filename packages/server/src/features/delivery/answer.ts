@@ -48,7 +48,8 @@ export function entryJson(r: ResourceRow, packageUrl: string, vhostDomain: strin
   return JSON.stringify(Object.fromEntries(Object.entries(entry).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 }
 
-const TAIL = ',"removeAppIdList":[],"resultCode":100,"resultMsg":"success","state":"success"}';
+const RESULT_TAIL = ',"resultCode":100,"resultMsg":"success","state":"success"}';
+const TAIL = ',"removeAppIdList":[]' + RESULT_TAIL;
 const EMPTY_DISCARD_TAIL = '],"discardData":{}' + TAIL;
 const EMPTY_DISCARD_TAIL_BYTES = Buffer.byteLength(EMPTY_DISCARD_TAIL);
 
@@ -73,7 +74,12 @@ export function answerHead(configJson: string): Piece {
  * other request), and node:http joins a string body to its header string, so
  * the socket gets one chunk where a Buffer body is a second one.
  */
-export function renderAnswer(head: Piece, entries: ReadonlyArray<{ entry: Piece }>, discard: ReadonlyArray<readonly [string, string]>): Piece {
+export function renderAnswer(
+  head: Piece,
+  entries: ReadonlyArray<{ entry: Piece }>,
+  discard: ReadonlyArray<readonly [string, string]>,
+  remove: readonly string[] = [],
+): Piece {
   let text = head.text;
   let bytes = head.bytes;
   for (let i = 0; i < entries.length; i++) {
@@ -85,10 +91,10 @@ export function renderAnswer(head: Piece, entries: ReadonlyArray<{ entry: Piece 
     text += e.text;
     bytes += e.bytes;
   }
-  if (discard.length === 0) return { text: text + EMPTY_DISCARD_TAIL, bytes: bytes + EMPTY_DISCARD_TAIL_BYTES };
+  if (discard.length === 0 && remove.length === 0) return { text: text + EMPTY_DISCARD_TAIL, bytes: bytes + EMPTY_DISCARD_TAIL_BYTES };
   const pairs: string[] = [];
   for (const [h5Id, version] of discard) pairs.push(JSON.stringify(h5Id) + ':[' + JSON.stringify(version) + ']');
-  const tail = '],"discardData":{' + pairs.join(',') + '}' + TAIL;
+  const tail = '],"discardData":{' + pairs.join(',') + '},"removeAppIdList":' + JSON.stringify(remove) + RESULT_TAIL;
   return { text: text + tail, bytes: bytes + Buffer.byteLength(tail) };
 }
 

@@ -80,7 +80,17 @@ function answer(parts: DeviceHandlerParts, snap: Snapshot, port: AdmissionPort, 
     if (d.kind === 'admit') return admitting(parts, snap, p, port, ids, i, chosen);
     take(chosen, id, d);
   }
-  return renderAnswer(snap.head, chosen.entries, chosen.discard);
+  return renderAnswer(snap.head, chosen.entries, chosen.discard, removals(snap, p));
+}
+
+const NO_REMOVALS: string[] = [];
+
+/** Installed H5 apps that were deleted here (DeleteMcubeNebulaApp) and release nothing now: the device removes them. */
+function removals(snap: Snapshot, p: ParsedCheck): string[] {
+  if (snap.removed.size === 0) return NO_REMOVALS;
+  const out: string[] = [];
+  for (const id of p.installed.keys()) if (snap.removed.has(id)) out.push(id);
+  return out;
 }
 
 /** The rest of answer() once an admission is needed. */
@@ -93,7 +103,7 @@ async function admitting(parts: DeviceHandlerParts, snap: Snapshot, p: ParsedChe
     const inst = p.installed.get(id);
     take(chosen, id, await decideApp(plans, p.check, inst ? inst.version : null, inst ? inst.text : '', port, onError));
   }
-  return renderAnswer(snap.head, chosen.entries, chosen.discard);
+  return renderAnswer(snap.head, chosen.entries, chosen.discard, removals(snap, p));
 }
 
 function take(chosen: Chosen, id: string, d: AppDecision): void {

@@ -55,8 +55,8 @@ const errors = {
 const description = [
   'Which offline packages this device should have, in the Nebula update-answer format (h5.json envelope). Read-only.',
   'Rules: docs DELIVERY-RULES.md. Only releasing tasks deliver; platform and client-version range must match; gray tasks by whitelist, time window (first GreyNum users; an admitted user keeps the package), percentage (stable hash buckets) and advanced rules (ANDed).',
-  'Among matching tasks: higher package version, then Official > Whitelist gray > Time-window/percentage gray, then the latest task. One entry per H5 app; never a version equal to or older than the installed one, except from a rollback task, which then lists the installed newer version in discardData.',
-  'removeAppIdList is always empty: a package is never removed because nothing new is offered.',
+  'Among matching tasks: a releasing rollback task first, then higher package version, then Official > Whitelist gray > Time-window/percentage gray, then the latest released task. One entry per H5 app; never a version equal to or older than the installed one, except from a rollback task, which then lists the installed newer version in discardData.',
+  'removeAppIdList lists the installed H5 apps that were deleted here (DeleteMcubeNebulaApp) and have not been published again; a package is never removed merely because nothing new is offered.',
 ].join(' ');
 
 export const deviceOpenApiPaths: Record<string, unknown> = {
@@ -132,7 +132,7 @@ export const deviceOpenApiSchemas: Record<string, unknown> = {
       },
       data: { type: 'array', items: ref('DeviceAppEntry') },
       discardData: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } }, description: 'H5 app id -> installed versions a rollback replaces' },
-      removeAppIdList: { type: 'array', items: { type: 'string' }, description: 'always empty' },
+      removeAppIdList: { type: 'array', items: { type: 'string' }, description: 'installed H5 apps deleted with DeleteMcubeNebulaApp (not published again since): the client removes them' },
       resultCode: { type: 'integer', enum: [100] },
       resultMsg: { type: 'string' },
       state: { type: 'string' },

@@ -129,6 +129,7 @@ export async function loadSnapshot(deps: Deps, appId: string, workspaceId: strin
   const whitelists = await loadWhitelists(deps, appId, workspaceId, wantedWhitelists(rows), caches, warn);
   const { urlOf, refreshAt } = await signUrls(deps, rows, caches, warn);
   const vhostRow = await knex('vhosts').where({ app_id: appId, workspace_id: workspaceId }).first('vhost');
+  const removedApps = (await knex('removed_h5_apps').where({ app_id: appId, workspace_id: workspaceId }).pluck('h5_id')) as string[];
 
   await admissions.prepare(
     rows.filter((r) => r.task.publish_type === 2 && r.task.publish_mode === 2).map((r) => ({ id: r.task.id, greyNum: r.task.grey_num, greyAdmitted: r.task.grey_admitted, endTime: r.task.grey_endtime })),
@@ -142,6 +143,7 @@ export async function loadSnapshot(deps: Deps, appId: string, workspaceId: strin
     packageUrl: urlOf,
     vhostDomain: vhostRow ? String(vhostRow.vhost) : '',
     warn,
+    removedApps,
   });
   for (let i = 0; i < rows.length; i++) {
     if (i % BUILD_SLICE === 0) await handBack();

@@ -124,6 +124,8 @@ export interface Snapshot {
   head: Piece;
   /** time-window tasks, for the admission cache */
   windowTasks: TaskPlan[];
+  /** H5 apps deleted with DeleteMcubeNebulaApp that release nothing now: a device holding one is told to remove it */
+  removed: ReadonlySet<string>;
 }
 
 export interface SnapshotInput {
@@ -139,6 +141,8 @@ export interface SnapshotInput {
   vhostDomain: string;
   /** reports tasks left out or rules that can never match */
   warn?(msg: string, fields: Record<string, unknown>): void;
+  /** H5 apps deleted in this workspace (removed_h5_apps) */
+  removedApps?: readonly string[];
 }
 
 /** Compiles one whitelist. Normal ids are used as stored (trimmed on write); a bad expression is skipped. */
@@ -237,6 +241,8 @@ export function snapshotBuilder(input: Omit<SnapshotInput, 'rows'>): { add(row: 
         appOrder: [...apps.keys()].sort(),
         head: answerHead('{}'),
         windowTasks,
+        // an H5 id with a releasing task again is delivered, never removed
+        removed: new Set((input.removedApps ?? []).filter((id) => !apps.has(id))),
       };
     },
   };

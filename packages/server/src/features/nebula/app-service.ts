@@ -43,7 +43,7 @@ export async function deleteApp(ctx: ActionContext, h5IdRaw: string | undefined)
   const keys = await knex.transaction(async (trx) => {
     const app = await findApp(trx, ctx, h5Id, dialect === 'pg');
     if (!app) throw new BusinessError('NebulaAppNotFound', `H5Id: no H5 app ${h5Id} in this app and workspace.`);
-    const keys = await deleteAppCascade(trx, dialect, ctx, h5Id);
+    const keys = await deleteAppCascade(trx, dialect, ctx, h5Id, deps.now());
     await dropBlobs(trx, keys, deps.now());
     await bumpStamp(trx, dialect, ctx.appId, ctx.workspaceId);
     return keys;

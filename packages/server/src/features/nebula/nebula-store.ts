@@ -139,7 +139,7 @@ export async function listApps(k: K, s: Scope, keyword: string, offset: number, 
  * Deletes one H5 app with its packages, tasks and admissions; returns the
  * object keys its packages pointed at (to be dropped in the same transaction).
  */
-export async function deleteAppCascade(trx: Knex.Transaction, dialect: 'sqlite' | 'pg', s: Scope, h5Id: string): Promise<string[]> {
+export async function deleteAppCascade(trx: Knex.Transaction, dialect: 'sqlite' | 'pg', s: Scope, h5Id: string, now: number): Promise<string[]> {
   const scoped = { ...where(s), h5_id: h5Id };
   // PostgreSQL: the packages are locked first, in id order, as a task change locks its package before its task;
   // deleting the tasks first deadlocked with a concurrent ChangeMcubeNebulaTaskStatus
@@ -153,6 +153,8 @@ export async function deleteAppCascade(trx: Knex.Transaction, dialect: 'sqlite' 
     await trx('nebula_resources').whereIn('id', ids).delete();
   }
   await trx('nebula_apps').where(scoped).delete();
+  // devices still holding its packages are told to remove them (removeAppIdList), until the id is published again
+  await trx('removed_h5_apps').insert({ ...where(s), h5_id: h5Id, removed_at: now }).onConflict(['app_id', 'workspace_id', 'h5_id']).merge(['removed_at']);
   return resources.flatMap((r) => [r.amr_key as string, r.json_key as string]);
 }
 
@@ -164,6 +166,11 @@ export async function listVersions(k: K, s: Scope, h5Id: string): Promise<Array<
 }
 
 export type NewResource = Omit<NebulaResource, 'id' | 'publishPeriod'>;
+
+/** A package of the H5 id is stored again: devices holding it are no longer told to remove it. */
+export async function forgetRemovedApp(k: K, s: Scope, h5Id: string): Promise<void> {
+  await k('removed_h5_apps').where({ ...where(s), h5_id: h5Id }).delete();
+}
 
 export async function insertResource(k: K, s: Scope, r: NewResource): Promise<number> {
   return insertId(

@@ -6,7 +6,7 @@ import { commitBlob, reserveBlob } from '../../db/blob-registry.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { buildAmr, h5Json, h5JsonEntry } from '../packages/index.js';
 import { copyUploadedObject, removeClaimedBlobs, resolveUploadedObject } from '../storage/index.js';
-import { findApp, getRsaKeyRow, getVhost, insertAppIfMissing, insertResource, listVersions, setAppResourceType } from './nebula-store.js';
+import { findApp, forgetRemovedApp, getRsaKeyRow, getVhost, insertAppIfMissing, insertResource, listVersions, setAppResourceType } from './nebula-store.js';
 import type { Scope } from './nebula-types.js';
 import { asBusiness } from './package-errors.js';
 import { loadPrivateKey } from './rsa-key-service.js';
@@ -188,6 +188,7 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
         createdAt: now,
         modifiedAt: now,
       });
+      await forgetRemovedApp(trx, ctx, spec.h5Id);
       await commitBlob(trx, amrKey);
       await commitBlob(trx, jsonKey);
       await bumpStamp(trx, dialect, ctx.appId, ctx.workspaceId);
