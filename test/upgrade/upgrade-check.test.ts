@@ -54,7 +54,7 @@ afterAll(async () => {
 describe('/device/upgrade/check', () => {
   it('nothing released: 201 (no new version)', async () => {
     await androidPackage(u.a, '3.0.0');
-    expect(await android('1.0.0', 'anyone')).toEqual({ status: 200, body: { resultCode: 100, resultStatus: 201 } });
+    expect(await android('1.0.0', 'anyone')).toEqual({ status: 200, body: { resultCode: 100, resultStatus: 201, upgradeType: 201 } });
   });
 
   it('an official task: older clients of its platform get the mode, the prompt and the stored package; others get 201', async () => {
@@ -66,6 +66,8 @@ describe('/device/upgrade/check', () => {
     expect(r.body).toMatchObject({
       resultCode: 100, resultStatus: 202, upgradeType: 202, forceUpgrade: false, silentPeriodDays: 3, newestVersion: '4.0.0', guideMemo: 'Version 4 is here',
       packageType: 'apk', platform: 'Android', md5: md5(apk), fileSize: apk.length, packageId: pkg, taskId: task,
+      // the same under the iOS SDK's callback keys (guide §4.2.2)
+      message: 'Version 4 is here', upgradeShortVersion: '4.0.0', upgradeFullVersion: '4.0.0',
     });
     const dl = await fetch(r.body.downloadURL);
     expect(Buffer.from(await dl.arrayBuffer()).equals(apk)).toBe(true);

@@ -60,7 +60,7 @@ afterAll(async () => {
 describe('upgrade check across two server processes', () => {
   it('a release and a package deletion made on node A reach node B', async () => {
     // node B has built its plans before the change
-    expect((await check(b, 'prop')).body).toEqual({ resultCode: 100, resultStatus: 201 });
+    expect((await check(b, 'prop')).body).toEqual({ resultCode: 100, resultStatus: 201, upgradeType: 201 });
     const pkg = await androidPackage(call, '5.0.0');
     await createUpgradeTask(call, pkg, { PublishType: 3, UpgradeType: 204 });
     const release = await visibleOn(b, 'prop', (r) => r.resultStatus === 204 && r.newestVersion === '5.0.0');
@@ -93,6 +93,6 @@ describe('upgrade check across two server processes', () => {
     const rows = await db('upgrade_admissions').where({ task_id: task }).select('user_key');
     expect(new Set(rows.map((r: { user_key: string }) => r.user_key))).toEqual(new Set([...admitted, 'warm-a', 'warm-b']));
     for (const u of admitted) expect((await check(users.indexOf(u) % 2 === 0 ? b : a, u)).body.newestVersion, u).toBe('6.0.0');
-    for (const u of users.filter((x) => !got.get(x)).slice(0, 40)) expect((await check(users.indexOf(u) % 2 === 0 ? b : a, u)).body, u).toEqual({ resultCode: 100, resultStatus: 201 });
+    for (const u of users.filter((x) => !got.get(x)).slice(0, 40)) expect((await check(users.indexOf(u) % 2 === 0 ? b : a, u)).body, u).toEqual({ resultCode: 100, resultStatus: 201, upgradeType: 201 });
   });
 });

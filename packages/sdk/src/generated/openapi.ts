@@ -2636,8 +2636,11 @@ export interface components {
              * @enum {integer}
              */
             resultStatus: 201 | 202 | 204 | 206;
-            /** @enum {integer} */
-            upgradeType?: 202 | 204 | 206;
+            /**
+             * @description the same code, under the name of the iOS SDK's callback dictionary (guide §4.2.2)
+             * @enum {integer}
+             */
+            upgradeType?: 201 | 202 | 204 | 206;
             forceUpgrade?: boolean;
             /** @description single reminder (202): days the prompt stays silent after the user dismisses it (3, the guide's default; the client setting wins); 0 otherwise */
             silentPeriodDays?: number;
@@ -2645,6 +2648,12 @@ export interface components {
             newestVersion?: string;
             /** @description the upgrade prompt (UpgradeContent) */
             guideMemo?: string;
+            /** @description the upgrade prompt again, under the iOS SDK's key */
+            message?: string;
+            /** @description version of the offered package (iOS SDK key) */
+            upgradeShortVersion?: string;
+            /** @description version of the offered package (iOS SDK key; mcube keeps one version per package) */
+            upgradeFullVersion?: string;
             /** @description signed address of the stored package, the DownloadUrl given, or the App Store / TestFlight link */
             downloadURL?: string;
             /** @enum {string} */
@@ -3984,7 +3993,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeviceError"];
                 };
             };
-            /** @description Rate limited (per device, per node, MCUBE_DEVICE_RATE_PER_MIN): resultCode 1002, the Nebula rate-limit code, so the client waits its limitReqRate. Retry-After gives the seconds left in the window. */
+            /** @description Rate limited (per device, per node, MCUBE_DEVICE_RATE_PER_MIN): resultCode 1002, the code a Nebula RPC gateway uses for rate limiting (the stock HTTP provider reads no 4xx body and simply retries later). Retry-After gives the seconds left in the window. */
             429: {
                 headers: {
                     "Retry-After"?: number;
@@ -4049,7 +4058,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeviceError"];
                 };
             };
-            /** @description Rate limited (per device, per node, MCUBE_DEVICE_RATE_PER_MIN): resultCode 1002, the Nebula rate-limit code, so the client waits its limitReqRate. Retry-After gives the seconds left in the window. */
+            /** @description Rate limited (per device, per node, MCUBE_DEVICE_RATE_PER_MIN): resultCode 1002, the code a Nebula RPC gateway uses for rate limiting (the stock HTTP provider reads no 4xx body and simply retries later). Retry-After gives the seconds left in the window. */
             429: {
                 headers: {
                     "Retry-After"?: number;

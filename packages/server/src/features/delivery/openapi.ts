@@ -45,7 +45,7 @@ const errors = {
   '401': { description: 'Missing or unknown client key, or a key that does not belong to appId/workspaceId.', content: { 'application/json': { schema: ref('DeviceError') } } },
   '429': {
     description:
-      'Rate limited (per device, per node, MCUBE_DEVICE_RATE_PER_MIN): resultCode 1002, the Nebula rate-limit code, so the client waits its limitReqRate. Retry-After gives the seconds left in the window.',
+      'Rate limited (per device, per node, MCUBE_DEVICE_RATE_PER_MIN): resultCode 1002, the code a Nebula RPC gateway uses for rate limiting (the stock HTTP provider reads no 4xx body and simply retries later). Retry-After gives the seconds left in the window.',
     headers: { 'Retry-After': { schema: { type: 'integer' } } },
     content: { 'application/json': { schema: ref('DeviceError') } },
   },

@@ -14,7 +14,8 @@ export const UPGRADE_CHECK_PATH = '/device/upgrade/check';
 /** dotted numbers, then optionally a suffix after -, +, _ or ~ */
 const CLIENT_VERSION = /^(\d{1,9}(?:\.\d{1,9}){0,7})(?:[-+_~][\x21-\x7e]{0,64})?$/;
 const MAX_BODY = 16 * 1024;
-const NO_UPGRADE = JSON.stringify({ resultCode: 100, resultStatus: 201 });
+// upgradeType as well: the iOS SDK's callback dictionary (guide §4.2.2) carries it, 201 = AliUpgradeNewVersion
+const NO_UPGRADE = JSON.stringify({ resultCode: 100, resultStatus: 201, upgradeType: 201 });
 
 interface Held {
   appId: string;

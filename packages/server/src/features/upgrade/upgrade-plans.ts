@@ -79,6 +79,10 @@ function answerOf(r: Row, downloadUrl: string): string {
     silentPeriodDays: single ? DEFAULT_SILENT_DAYS : 0,
     newestVersion: r.app_version,
     guideMemo: r.upgrade_content,
+    // the keys of the iOS SDK's callback dictionary (guide §4.2.2), for an app that hands this answer to its own UI
+    message: r.upgrade_content,
+    upgradeShortVersion: r.app_version,
+    upgradeFullVersion: r.app_version,
     downloadURL: downloadUrl,
     packageType: r.package_type,
     platform: r.platform,
