@@ -236,7 +236,17 @@ describe('buildAmr: global resource package', () => {
     }
   });
 
+  it('takes the private-cloud layout of the guide (§5.2): <domain>/mcube/<AppId_WorkspaceId>/...', async () => {
+    const { result, part } = await build([{ name: '12345678/mdsweb.example.com/mcube/ALIPUB0000001_default/common.js', data: 'var common;' }], global);
+    const names = parseTar(part('12345678.tar')).entries.map((e) => e.name);
+    expect(names).toEqual(['hpmfile.json', 'mdsweb.example.com/', 'mdsweb.example.com/mcube/', 'mdsweb.example.com/mcube/ALIPUB0000001_default/', 'mdsweb.example.com/mcube/ALIPUB0000001_default/common.js']);
+    expect(result.firstFile).toBe('mdsweb.example.com/mcube/ALIPUB0000001_default/common.js');
+    await result.cleanup();
+  });
+
   const refused: [string, FixtureEntry[], RegExp][] = [
+    ['another app scope below mcube/', [{ name: '12345678/mdsweb.example.com/mcube/OTHERAPP_default/a.js', data: 'x' }], /third level must be "ALIPUB0000001_default"/],
+    ['a file directly below mcube/', [{ name: '12345678/mdsweb.example.com/mcube/a.js', data: 'x' }], /must sit below 12345678\/mdsweb.example.com\/mcube\/ALIPUB0000001_default/],
     ['another app scope', [{ name: '12345678/mcube-prod.mpaascloud.com/OTHERAPP_default/a.js', data: 'x' }], /third level must be "ALIPUB0000001_default"/],
     ['another workspace', [{ name: '12345678/mcube-prod.mpaascloud.com/ALIPUB0000001_test/a.js', data: 'x' }], /third level/],
     ['a file directly below the domain', [{ name: '12345678/mcube-prod.mpaascloud.com/a.js', data: 'x' }], /must sit below/],

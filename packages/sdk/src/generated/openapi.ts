@@ -640,7 +640,7 @@ export interface components {
             H5Version?: string;
             /**
              * Format: int32
-             * @description 0 global resource package, 1 normal package; fixed per H5 app by its first package
+             * @description 0 global resource package (zip: <H5Id>/<domain>/<AppId_WorkspaceId>/..., or <H5Id>/<domain>/mcube/<AppId_WorkspaceId>/... as on a private cloud), 1 normal package (<H5Id>/...); fixed per H5 app by its first package
              */
             ResourceType?: number;
             /** @description all, Android or iOS */

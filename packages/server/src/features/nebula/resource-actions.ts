@@ -19,7 +19,7 @@ export const createMcubeNebulaResource = defineAction<CreateResourceInput>({
     H5Id: S.str('8-digit H5 app id; the app is created when missing', 64),
     H5Name: S.str('H5 app name (used when the app is created)', 200),
     H5Version: S.str('dotted numeric version, unique within the H5 app, e.g. 1.0.0.1', 64),
-    ResourceType: S.int32('0 global resource package, 1 normal package; fixed per H5 app by its first package'),
+    ResourceType: S.int32('0 global resource package (zip: <H5Id>/<domain>/<AppId_WorkspaceId>/..., or <H5Id>/<domain>/mcube/<AppId_WorkspaceId>/... as on a private cloud), 1 normal package (<H5Id>/...); fixed per H5 app by its first package'),
     Platform: S.str('all, Android or iOS', 16),
     ClientVersionMin: S.str('"ios;android": "aaa;bbb" for all, ";bbb" for Android, "aaa;" for iOS', 64),
     ClientVersionMax: S.str('same form as ClientVersionMin, may be empty (no upper bound)', 64),

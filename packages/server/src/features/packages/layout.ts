@@ -136,19 +136,24 @@ export async function planLayout(entries: ScannedEntry[], input: LayoutInput, pa
   return { items: [...items.values()], files, hasHpmfile };
 }
 
+/** The folder a private-cloud global package puts between the domain and AppId_WorkspaceId (guide §5.2). */
+const PRIVATE_CLOUD_DIR = 'mcube';
+
 function checkGlobalPath(rel: string[], e: ScannedEntry, scope: string, h5Id: string): void {
-  const expected = `${h5Id}/<domain>/${scope}/<path>`;
+  const expected = `${h5Id}/<domain>/${scope}/<path> (private cloud: ${h5Id}/<domain>/${PRIVATE_CLOUD_DIR}/${scope}/<path>)`;
   if (!isDomainFolder(rel[0]!)) {
     throw new PackageError(
       'BadLayout',
       `In a global resource package the second level must be a domain (host name, optionally ":port"), as in ${expected}; found "${rel[0]}".`,
     );
   }
-  if (!e.dir && rel.length < 3) {
-    throw new PackageError('BadLayout', `The file "${e.name}" must sit below ${h5Id}/${rel[0]}/${scope}/ in a global resource package.`);
+  // where AppId_WorkspaceId sits: right below the domain, or below its "mcube" folder (scope always holds "_", so it is never "mcube")
+  const at = rel[1] === PRIVATE_CLOUD_DIR ? 2 : 1;
+  if (!e.dir && rel.length < at + 2) {
+    throw new PackageError('BadLayout', `The file "${e.name}" must sit below ${h5Id}/${rel.slice(0, at).join('/')}/${scope}/ in a global resource package.`);
   }
-  if (rel.length >= 2 && rel[1] !== scope) {
-    throw new PackageError('BadLayout', `In a global resource package the third level must be "${scope}" (AppId_WorkspaceId), as in ${expected}; found "${rel[1]}".`);
+  if (rel.length > at && rel[at] !== scope) {
+    throw new PackageError('BadLayout', `In a global resource package the third level must be "${scope}" (AppId_WorkspaceId), as in ${expected}; found "${rel[at]}".`);
   }
 }
 
