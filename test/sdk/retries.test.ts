@@ -2,6 +2,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { McubeClient, McubeServerError, McubeThrottlingError, type RetryEvent } from '../../packages/sdk/src/index.js';
+import { MAX_ANSWER_BYTES } from '../../packages/sdk/src/transport.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -115,6 +116,54 @@ describe('retries', () => {
     seen = [];
     await client([], { maxAttempts: 2 }).queryMcubeVhost({}).catch((e) => e);
     expect(seen).toHaveLength(2);
+  });
+
+  it('a 5xx that carries x-acs-retry-after is a server error, not throttling: a state-changing call is not repeated', async () => {
+    plan = { failures: 10, status: 503, retryAfter: '1' };
+    const err = await client([]).createMcubeVhost({ vhost: 'y.h5app.com' }).catch((e) => e);
+    expect(err).toBeInstanceOf(McubeServerError);
+    expect(err).not.toBeInstanceOf(McubeThrottlingError);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('refuses a timeout a timer cannot hold (not whole milliseconds from 1 to 2^31 - 1)', async () => {
+    for (const timeoutMs of [0, 0.5, 2 ** 31, Infinity, Number.NaN]) {
+      expect(() => new McubeClient({ endpoint: proxyUrl, accessKeyId: 'a', accessKeySecret: 'b', env: {}, timeoutMs }), String(timeoutMs)).toThrow(/timeoutMs/);
+    }
+    const c = new McubeClient({ endpoint: proxyUrl, accessKeyId: 'a', accessKeySecret: 'b', appId: 'A', workspaceId: 'w', env: {} });
+    await expect(c.queryMcubeVhost({}, { timeoutMs: 2 ** 31 })).rejects.toThrow(/timeoutMs/);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('refuses an answer larger than MAX_ANSWER_BYTES without downloading it again (not an OpenAPI answer)', async () => {
+    let hits = 0;
+    const big = createServer((req, res) => {
+      hits++;
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // chunked, no length to refuse it by: counted as it arrives
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      let sent = 0;
+      const more = () => {
+        while (sent <= MAX_ANSWER_BYTES) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end('{}');
+      };
+      more();
+      res.on('error', () => {});
+    });
+    await new Promise<void>((r) => big.listen(0, '127.0.0.1', r));
+    try {
+      const c = new McubeClient({ endpoint: `http://127.0.0.1:${(big.address() as AddressInfo).port}`, accessKeyId: 'a', accessKeySecret: 'b', appId: 'A', workspaceId: 'w', env: {} });
+      const err = await c.queryMcubeVhost({}).catch((e) => e);
+      expect(err).toMatchObject({ code: 'InvalidResponse', message: expect.stringContaining(`larger than ${MAX_ANSWER_BYTES} bytes`) });
+      expect(hits).toBe(1);
+    } finally {
+      big.closeAllConnections();
+      await new Promise((r) => big.close(r));
+    }
   });
 
   it('retry: false makes a single attempt', async () => {

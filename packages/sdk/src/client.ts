@@ -66,7 +66,7 @@ export class McubeClient {
       workspaceId: options.workspaceId ?? env.workspaceId,
       tenantId: options.tenantId ?? env.tenantId,
     };
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
     this.retry = options.retry;
     this.throwOnBusinessError = options.throwOnBusinessError ?? false;
     this.userAgent = `mcube-sdk/${SDK_VERSION} (Node.js/${process.version}; ${process.platform}; ${process.arch})${options.userAgentSuffix ? ' ' + options.userAgentSuffix : ''}`;
@@ -101,7 +101,7 @@ export class McubeClient {
 
   private async send(action: string, params: Record<string, string>, mutates: boolean, options: CallOptions): Promise<WireAnswer> {
     const policy = resolveRetry(this.retry, options.retry);
-    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const timeoutMs = options.timeoutMs === undefined ? this.timeoutMs : checkTimeout(options.timeoutMs);
     for (let attempt = 1; ; attempt++) {
       // every attempt is signed afresh: a new nonce and timestamp, or the server would refuse it as a replay
       const req = buildSignedRequest({
@@ -138,4 +138,10 @@ for (const spec of ACTIONS) {
     writable: true,
     configurable: true,
   });
+}
+
+/** A timer takes whole milliseconds up to 2^31 - 1; beyond it Node fires after 1 ms, Infinity throws. */
+function checkTimeout(ms: number): number {
+  if (!Number.isInteger(ms) || ms < 1 || ms > 2_147_483_647) throw new TypeError(`timeoutMs must be a whole number of milliseconds from 1 to 2147483647, got ${String(ms)}`);
+  return ms;
 }

@@ -47,8 +47,39 @@ function popError(status: number, headers: Record<string, string>, text: string,
     action,
   };
   const retryAfter = headers['x-acs-retry-after'];
-  if (retryAfter && /^\d+$/.test(retryAfter) && Number(retryAfter) > 0) return new McubeThrottlingError({ ...init, retryAfter: Number(retryAfter) });
+  // throttling is a refusal (4xx): a 5xx that also says when to come back may still have applied a change,
+  // and a state-changing call must not be repeated after it
+  if (status < 500 && retryAfter && /^\d+$/.test(retryAfter) && Number(retryAfter) > 0) return new McubeThrottlingError({ ...init, retryAfter: Number(retryAfter) });
   return status < 500 ? new McubeClientError(init) : new McubeServerError(init);
+}
+
+/** Largest answer read: the biggest real one (an unpaged task list) is a few MB; past this it is not our server. */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+class AnswerTooLarge extends Error {}
+
+/** The body as text, refused past `max` bytes (cancelled, so the rest is not downloaded). */
+async function readCapped(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (declared > max) {
+    await res.body?.cancel();
+    throw new AnswerTooLarge();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      throw new AnswerTooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 /** One HTTP exchange; throws a typed error for anything but a 2xx JSON answer. */
@@ -65,8 +96,12 @@ export async function sendOnce(req: SignedRequest, action: string, timeoutMs: nu
       redirect: 'manual',
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
-    text = await res.text();
+    text = await readCapped(res, MAX_ANSWER_BYTES);
   } catch (err) {
+    if (err instanceof AnswerTooLarge) {
+      // not retried (InvalidResponse): another try would download it again
+      throw new McubeNetworkError({ code: 'InvalidResponse', message: `${action}: the answer is larger than ${MAX_ANSWER_BYTES} bytes, so it is not an mPaaS OpenAPI answer; check the endpoint`, action });
+    }
     if (signal?.aborted) throw signal.reason ?? err;
     throw networkError(err, action, timeoutMs, req.url);
   }

@@ -47,7 +47,8 @@ export function makeContext(io: Io, values: OptionValues, positionals: string[],
       const sig = str('signature') ?? 'acs3';
       if (sig !== 'acs3' && sig !== 'v2') throw new UsageError(`--signature "${sig}" must be acs3 or v2`, command);
       const timeout = str('timeout');
-      if (timeout !== undefined && !(Number(timeout) > 0)) throw new UsageError(`--timeout "${timeout}" must be a number of seconds`, command);
+      // whole milliseconds from 1 to 2^31 - 1 (a Node timer): 0.001 s to about 24 days
+      if (timeout !== undefined && !(Number(timeout) >= 0.001 && Number(timeout) <= 2_147_483)) throw new UsageError(`--timeout "${timeout}" must be a number of seconds from 0.001 to 2147483`, command);
       const retries = int('retries');
       try {
         client = new McubeClient({
