@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
@@ -80,6 +80,18 @@ describe('packOfflinePackage', () => {
     const bad = join(dir, 'bad.zip');
     await expect(packOfflinePackageToFile(site, bad, { h5Id: '12345678', mainUrl: '/www/nope.html' })).rejects.toBeInstanceOf(PackError);
     expect(existsSync(bad)).toBe(false);
+  });
+
+  it('follows symbolic links, but refuses a folder that links back into itself (it packed the tree again ~40 levels deep)', async () => {
+    const site = join(dir, 'looped');
+    mkdirSync(join(site, 'www', 'real'), { recursive: true });
+    writeFileSync(join(site, 'www', 'index.html'), '<html></html>');
+    writeFileSync(join(site, 'www', 'real', 'a.js'), 'a');
+    symlinkSync(join(site, 'www', 'real'), join(site, 'www', 'alias'));
+    const files = await unzip(await packOfflinePackageToBuffer(site, { h5Id: '12345678' }));
+    expect([...files.keys()].sort()).toEqual(['12345678/www/alias/a.js', '12345678/www/index.html', '12345678/www/real/a.js']);
+    symlinkSync('..', join(site, 'www', 'up'));
+    await expect(packOfflinePackageToBuffer(site, { h5Id: '12345678' })).rejects.toThrow(/links back to a folder it lies in/);
   });
 
   it('refuses a bad id, an empty folder and a missing main page', async () => {

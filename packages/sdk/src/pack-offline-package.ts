@@ -1,4 +1,4 @@
-import { open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { open, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ZipWriter, type ZipSink } from './zip-writer.js';
 
@@ -23,8 +23,16 @@ export class PackError extends Error {
   readonly code = 'InvalidPackage';
 }
 
-/** The files below `root`, relative, sorted; `skip` (an absolute path, the archive being written) is left out. */
-async function listFiles(root: string, skip?: string, rel = ''): Promise<string[]> {
+/**
+ * The files below `root`, relative, sorted; `skip` (an absolute path, the
+ * archive being written) is left out. Symbolic links are followed, but a
+ * folder that links back to one it lies in is refused: followed, it packed the
+ * tree again at every level until the system gave up (about 40 deep).
+ */
+async function listFiles(root: string, skip?: string, rel = '', ancestors = new Set<string>()): Promise<string[]> {
+  const here = await realpath(join(root, rel));
+  if (ancestors.has(here)) throw new PackError(`${join(root, rel)} links back to a folder it lies in (a symbolic-link loop); remove the link or pack a copy`);
+  const inside = new Set(ancestors).add(here);
   const out: string[] = [];
   const names = (await readdir(join(root, rel))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const name of names) {
@@ -33,7 +41,7 @@ async function listFiles(root: string, skip?: string, rel = ''): Promise<string[
     if (skip !== undefined && resolve(root, r) === skip) continue;
     const st = await stat(join(root, r)).catch(() => null);
     if (!st) continue; // dangling symlink
-    if (st.isDirectory()) out.push(...(await listFiles(root, skip, r)));
+    if (st.isDirectory()) out.push(...(await listFiles(root, skip, r, inside)));
     else if (st.isFile()) out.push(r);
   }
   return out;
