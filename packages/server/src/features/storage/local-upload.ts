@@ -23,6 +23,30 @@ const oneFile = () => new PostFormError(400, 'InvalidArgument', 'POST requires e
  * bytes, and renames it into place only after the whole form was read and
  * found valid. Any failure removes the temp file before the answer goes out.
  */
+/** How long a client refused before it finished sending may go on sending (read and dropped) before it is cut off. */
+const LINGER_MS = 5000;
+
+/**
+ * Refused before the client finished sending (a too-large file, a bad
+ * policy): answering with "connection: close" shut the socket while the client
+ * was still writing, and most clients then saw EPIPE or a reset instead of the
+ * answer (an audit saw the SDK report a network error in 7 of 15 oversized
+ * uploads, so a CI job retried a refusal that can never pass). The rest of the
+ * body is read and dropped instead (req.resume), the connection stays open so
+ * the client can finish and read the answer, and it is cut off after LINGER_MS.
+ * The headers for the answer: none while lingering, "connection: close" once
+ * the body is all read.
+ */
+function lingerWhileSending(req: IncomingMessage): Record<string, string> {
+  if (req.complete) return { connection: 'close' };
+  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
+  timer.unref();
+  const stop = () => clearTimeout(timer);
+  req.once('end', stop);
+  req.once('close', stop);
+  return {};
+}
+
 export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, res: ServerResponse, log: Logger): void {
   const requestId = randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase();
   const fields = new Map<string, string>();
@@ -60,12 +84,13 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
     req.unpipe();
     req.resume();
     await discard();
+    const closing = lingerWhileSending(req);
     if (!(err instanceof PostFormError)) {
       log.error('local upload failed', { requestId, error: (err as Error)?.stack ?? String(err) });
-      sendS3Error(res, 500, 'InternalError', 'We encountered an internal error. Please try again.', requestId, { ...CORS, connection: 'close' });
+      sendS3Error(res, 500, 'InternalError', 'We encountered an internal error. Please try again.', requestId, { ...CORS, ...closing });
       return;
     }
-    sendS3Error(res, err.status, err.code, err.message, requestId, { ...CORS, connection: 'close' });
+    sendS3Error(res, err.status, err.code, err.message, requestId, { ...CORS, ...closing });
   };
 
   let bb: busboy.Busboy;
