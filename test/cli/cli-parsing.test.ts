@@ -111,5 +111,9 @@ describe('release options', () => {
     expect(clientVersion('1.0;2.0', 'all')).toBe('1.0;2.0');
     expect(clientVersion(undefined, 'all')).toBeUndefined();
     expect(parseEndTime('2025-02-01T08:00:00+08:00', now, [])).toEqual(new Date('2025-02-01T00:00:00Z'));
+    // without a zone: the server's wire zone, as "yyyy-MM-dd HH:mm:ss" is, never this machine's TZ
+    expect(parseEndTime('2025-02-01T08:00:00', now, [])).toBe('2025-02-01 08:00:00');
+    expect(parseEndTime('2025-02-01 08:00', now, [])).toBe('2025-02-01 08:00:00');
+    expect(parseEndTime('2025-02-01T08:00', now, [])).toBe('2025-02-01 08:00:00');
   });
 });

@@ -31,6 +31,10 @@ export function parseEndTime(text: string, now: number, command: string[]): Date
   const rel = /^\+(\d+)([mhd])$/.exec(text.trim());
   if (rel) return new Date(now + Number(rel[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 'm' | 'h' | 'd']);
   if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(text.trim())) return text.trim();
+  // other spellings without a zone ("2026-01-31T12:00", "2026-01-31 12:00") are read in the server's wire zone too,
+  // not in this machine's (Date.parse would): a CI runner's TZ must not move the end of a release
+  const local = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2})?$/.exec(text.trim());
+  if (local) return `${local[1]} ${local[2]}${local[3] ?? ':00'}`;
   const t = Date.parse(text);
   if (Number.isNaN(t)) throw new UsageError(`end time "${text}" is not a date (2025-06-01T12:00:00Z, "2025-06-01 12:00:00" in the server's wire zone, or +36h / +2d)`, command);
   return new Date(t);
