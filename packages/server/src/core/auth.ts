@@ -179,6 +179,14 @@ export interface Principal {
  * node within that time; the nonce is recorded in the database so a replay is
  * refused whichever node it reaches.
  */
+/**
+ * Kept past the timestamp window: the window is read on each node's clock, and
+ * a nonce is swept by whichever node's clock says it expired. A node running
+ * ahead swept it while a node running behind still accepted its timestamp, and
+ * the replay passed there. Covers clocks up to this far apart.
+ */
+export const NONCE_CLOCK_MARGIN_MS = 60_000;
+
 export class Authenticator {
   private readonly keyCache = new Map<string, { row: KeyRow | null; at: number }>();
   private readonly secrets = new Map<string, string>();
@@ -208,7 +216,7 @@ export class Authenticator {
     // One batched write records the nonce and counts the request in its key's rate window.
     const limit = config.auth.rateLimitPerSec;
     const window = limit > 0 ? Math.floor(t / 1000) * 1000 : null;
-    const { fresh, count } = await this.nonces.admit(row.id, call.nonce, t + 2 * config.auth.timestampSkewSec * 1000, window);
+    const { fresh, count } = await this.nonces.admit(row.id, call.nonce, t + 2 * config.auth.timestampSkewSec * 1000 + NONCE_CLOCK_MARGIN_MS, window);
     if (!fresh) throw Pop.nonceUsed();
     if (window !== null && count > limit) throw Pop.throttled(Math.max(1, Math.ceil((window + 1000 - t) / 1000)));
     return { accessKeyId: row.id, tenantId: row.tenant_id };

@@ -23,17 +23,20 @@ const INSERT_NONCE = 'INSERT INTO request_nonces (key_id, nonce, expires_at) VAL
  * PostgreSQL, one statement (one round trip) per batch: the nonces are
  * inserted, and the fresh ones, the rows that were new, are counted into
  * their key's rate window. Rows with a nonce are the fresh requests; rows
- * with a window_start are the windows' totals after this batch.
+ * with a window_start are the windows' totals after this batch. Rows are
+ * written in key order: batches of two nodes that share keys then lock their
+ * rate windows in the same order instead of deadlocking (an audit saw 37-58
+ * requests in 8 s of three nodes answered 503 that way).
  */
 const ADMIT_PG = `WITH input AS (
   SELECT * FROM unnest(?::varchar[], ?::varchar[], ?::bigint[], ?::bigint[]) AS t(key_id, nonce, expires_at, window_start)
 ), ins AS (
-  INSERT INTO request_nonces (key_id, nonce, expires_at) SELECT key_id, nonce, expires_at FROM input
+  INSERT INTO request_nonces (key_id, nonce, expires_at) SELECT key_id, nonce, expires_at FROM input ORDER BY key_id, nonce
   ON CONFLICT (key_id, nonce) DO NOTHING RETURNING key_id, nonce
 ), counted AS (
   INSERT INTO rate_windows (key_id, window_start, count)
   SELECT i.key_id, i.window_start, count(*) FROM ins JOIN input i ON i.key_id = ins.key_id AND i.nonce = ins.nonce
-  WHERE i.window_start IS NOT NULL GROUP BY i.key_id, i.window_start
+  WHERE i.window_start IS NOT NULL GROUP BY i.key_id, i.window_start ORDER BY i.key_id, i.window_start
   ON CONFLICT (key_id, window_start) DO UPDATE SET count = rate_windows.count + excluded.count
   RETURNING key_id, window_start, count
 )
@@ -156,13 +159,13 @@ export class NonceBatcher {
   }
 
   private async writePg(batch: Pending[], first: boolean[], unique: Pending[]) {
-    // one statement text whatever the batch size
-    const rows = await this.db.all<{ key_id: string; nonce: string | null; window_start: string | number | null; count: string | number | null }>(ADMIT_PG, [
+    // one statement text whatever the batch size; atomic, so a batch PostgreSQL gave up (deadlock) is run again once
+    const rows = await retryOnce(() => this.db.all<{ key_id: string; nonce: string | null; window_start: string | number | null; count: string | number | null }>(ADMIT_PG, [
       unique.map((p) => p.keyId),
       unique.map((p) => p.nonce),
       unique.map((p) => p.expiresAt),
       unique.map((p) => p.window),
-    ]);
+    ]));
     const ok = new Set<string>();
     const windowTotals = new Map<string, number>();
     for (const r of rows) {
@@ -172,5 +175,16 @@ export class NonceBatcher {
     const fresh = batch.map((p, i) => first[i]! && ok.has(`${p.keyId}\u0000${p.nonce}`));
     const totals = this.countWindows(batch, fresh, (k, w) => windowTotals.get(`${k}\u0000${w}`)!);
     return { fresh, totals };
+  }
+}
+
+/** Runs an atomic statement again once when PostgreSQL gave it up (deadlock, serialization failure): it wrote nothing. */
+async function retryOnce<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code !== '40P01' && code !== '40001') throw err;
+    return run();
   }
 }
