@@ -96,6 +96,13 @@ describe('mcube (subprocess)', () => {
     const noRelease = await mcube(['nebula', 'publish', 'dist', '--h5-id', '12345678', '--version', '1.0.0.1']);
     expect(noRelease.code).toBe(2);
     expect(noRelease.stderr).toMatch(/choose the release kind/);
+    // with --json, stdout holds the error document and nothing else, also when no command was given
+    for (const args of [['--json'], ['nebula', '--json']]) {
+      const r = await mcube(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ type: 'UsageError' });
+      expect(r.stderr).toMatch(/Usage|usage|mcube/);
+    }
     const noEndpoint = await mcube(['vhost', 'get'], { MCUBE_ENDPOINT: undefined });
     expect(noEndpoint.code).toBe(2);
     expect(noEndpoint.stderr).toMatch(/MCUBE_ENDPOINT/);

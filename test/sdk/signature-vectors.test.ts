@@ -49,6 +49,11 @@ describe('ACS3-HMAC-SHA256 (reference §1.3)', () => {
     expect(sha256Hex(BODY)).toBe(HASHED);
   });
 
+  it('refuses a value with a lone surrogate (no UTF-8 form) naming it, not with a bare URIError', () => {
+    expect(() => formEncode({ ...FIELDS, Memo: 'cut \ud83d' })).toThrow(/lone UTF-16 surrogate.*cut/);
+    expect(() => formEncode({ ...FIELDS, Memo: 'cut \ud83d' })).toThrow(TypeError);
+  });
+
   it('reproduces the canonical request, string to sign and signature', () => {
     const s = signAcs3(
       {

@@ -2,7 +2,14 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 
 /** RFC 3986 percent-encoding as POP uses it: encodeURIComponent plus ! ' ( ) *. */
 export function percentEncode(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  let encoded: string;
+  try {
+    encoded = encodeURIComponent(s);
+  } catch {
+    // a lone surrogate (an emoji cut in half) has no UTF-8 form: say which value, not a bare URIError
+    throw new TypeError(`a parameter value holds a lone UTF-16 surrogate and cannot be sent: ${JSON.stringify(s.slice(0, 40))}`);
+  }
+  return encoded.replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
 export function sha256Hex(data: string | Uint8Array): string {

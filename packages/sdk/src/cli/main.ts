@@ -24,16 +24,25 @@ export async function runCli(argv: string[], io: Io = processIo()): Promise<numb
       }
       const topic = words.slice(words[0] === 'help' ? 1 : 0);
       const cmd = find(topic);
-      if (cmd) io.stdout.write(commandHelp(cmd));
-      else if (topic.length === 1 && topic[0]! in GROUPS) io.stdout.write(groupHelp(topic[0]!));
+      let text: string;
+      if (cmd) text = commandHelp(cmd);
+      else if (topic.length === 1 && topic[0]! in GROUPS) text = groupHelp(topic[0]!);
       else if (topic.length) throw new UsageError(`unknown command "${topic.join(' ')}"`);
-      else io.stdout.write(mainHelp());
-      return wantsHelp || words[0] === 'help' || !argv.length ? EXIT.ok : EXIT.usage;
+      else text = mainHelp();
+      if (wantsHelp || words[0] === 'help' || !argv.length) {
+        io.stdout.write(text);
+        return EXIT.ok;
+      }
+      // options but no command: a usage error, so stdout stays free for --json
+      io.stderr.write(text);
+      if (json) io.stdout.write(JSON.stringify(errorJson(new UsageError('no command given')), null, 2) + '\n');
+      return EXIT.usage;
     }
     const cmd = find(words);
     if (!cmd) {
       if (words.length === 1 && words[0]! in GROUPS) {
         io[wantsHelp ? 'stdout' : 'stderr'].write(groupHelp(words[0]!));
+        if (!wantsHelp && json) io.stdout.write(JSON.stringify(errorJson(new UsageError(`"${words[0]}" needs a command`, [words[0]!])), null, 2) + '\n');
         return wantsHelp ? EXIT.ok : EXIT.usage;
       }
       throw new UsageError(`unknown command "${words.join(' ')}"`, words[0]! in GROUPS ? [words[0]!] : []);
