@@ -48,19 +48,25 @@ export const Pop = {
   unavailable: () => new PopError(503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server; retry later.', { 'retry-after': '1' }),
 };
 
-// 40P01 / 40001: PostgreSQL gave up a transaction (deadlock, serialization); nothing was written, a retry succeeds
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'SQLITE_BUSY', '57P01', '57P02', '57P03', '53300', '40P01', '40001']);
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'SQLITE_BUSY', '57P01', '57P02', '57P03', '53300']);
+
+/** PostgreSQL gave the transaction up (40P01 deadlock, 40001 serialization failure): nothing was written, a retry can succeed. */
+export function isGivenUp(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
 
 /**
  * A failure of the database connection rather than of the request: refused or
  * lost connections, PostgreSQL shutting down or out of connections (SQLSTATE
- * class 08, 57P0x, 53300), no pooled connection in time, SQLite busy. The
+ * class 08, 57P0x, 53300), no pooled connection in time, SQLite busy, or a
+ * transaction PostgreSQL gave up (isGivenUp). The
  * caller answers 503 (retry) instead of 500, and logs it without a stack.
  */
 export function isUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
   if (!e) return false;
-  if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || /^08/.test(e.code))) return true;
+  if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || /^08/.test(e.code) || isGivenUp(e))) return true;
   if (e.name === 'KnexTimeoutError') return true;
   return typeof e.message === 'string' && /Connection terminated|Connection ended unexpectedly|timeout exceeded when trying to connect|no answer from the database/.test(e.message);
 }

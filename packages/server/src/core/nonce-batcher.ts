@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { isDataError } from './errors.js';
+import { isDataError, isGivenUp } from './errors.js';
 
 export interface Admission {
   /** the nonce was unused for this key */
@@ -183,8 +183,7 @@ async function retryOnce<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    if (code !== '40P01' && code !== '40001') throw err;
+    if (!isGivenUp(err)) throw err;
     return run();
   }
 }

@@ -160,8 +160,9 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       for (const k of entry.nonStringProps) {
         const v = params[k];
         if (typeof v !== 'string') continue;
-        if (v.trim() === '') delete params[k];
-        else if (entry.integerProps.has(k) && !DECIMAL.test(v.trim())) throw Pop.invalid(k, `${JSON.stringify(v.slice(0, 40))} is not an integer`);
+        const t = v.trim();
+        if (t === '') delete params[k];
+        else if (entry.integerProps.has(k) && !DECIMAL.test(t)) throw Pop.invalid(k, `${JSON.stringify(v.slice(0, 40))} is not an integer`);
       }
       if (!entry.validate(params)) throw ajvError(entry.validate.errors![0]!);
       // Written ahead, before anything changes: a change never exists without its audit row, even when the

@@ -3,6 +3,7 @@ import { BusinessError } from '../../core/errors.js';
 import { releaseVersionOf } from '../../core/ids.js';
 import type { ActionContext } from '../../core/registry.js';
 import { commitBlob, reserveBlob } from '../../db/blob-registry.js';
+import { insertThenFind } from '../../db/insert-then-find.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { buildAmr, h5Json, h5JsonEntry } from '../packages/index.js';
 import { copyUploadedObject, removeClaimedBlobs, resolveUploadedObject } from '../storage/index.js';
@@ -153,13 +154,11 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
       if ((key?.publicKeyPem ?? null) !== meta.signedWith) {
         throw new BusinessError('RsaKeyChanged', 'The RSA key of this workspace was replaced while the package was being built; publish it again to sign it with the new key.');
       }
-      // Locks the H5 app row on PostgreSQL so packages of one H5 app are created one at a time. A delete of the
-      // app that held the row when it was found present commits before the lock is granted: insert it again.
-      let app = null;
-      for (let attempt = 0; !app && attempt < 3; attempt++) {
-        await insertAppIfMissing(trx, ctx, spec.h5Id, meta.h5Name, now);
-        app = await findApp(trx, ctx, spec.h5Id, dialect === 'pg');
-      }
+      // Locks the H5 app row on PostgreSQL so packages of one H5 app are created one at a time.
+      const app = await insertThenFind(
+        () => insertAppIfMissing(trx, ctx, spec.h5Id, meta.h5Name, now),
+        () => findApp(trx, ctx, spec.h5Id, dialect === 'pg'),
+      );
       if (!app) throw new BusinessError('ConcurrentChange', `H5Id: H5 app ${spec.h5Id} was deleted and re-created meanwhile; retry.`);
       checkTypeFits(app.resourceType, spec);
       if (app.resourceType === null) await setAppResourceType(trx, ctx, spec.h5Id, spec.resourceType);

@@ -3,6 +3,7 @@ import { BusinessError } from '../../core/errors.js';
 import { handBack } from '../../core/hand-back.js';
 import type { Deps } from '../../core/registry.js';
 import { CONTROL_CHARS } from '../../core/text.js';
+import { insertThenFind } from '../../db/insert-then-find.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { ID_SEPARATORS, idProblem, type Piece, REGEX_SEPARATORS, shownId, splitPieces, streamPieces } from './id-parsing.js';
 import { MAX_REGEX_PER_LIST, regexProblem } from './regex-rules.js';
@@ -109,15 +110,14 @@ export class WhitelistService {
     this.checkImportSize(pieces.length);
     return this.change(s, async (trx) => {
       const now = this.deps.now();
-      // a delete of the list that committed while this waited for its lock leaves nothing to find: insert it again
-      let list = null;
-      for (let attempt = 0; !list && attempt < 3; attempt++) {
-        await trx('whitelists')
-          .insert({ app_id: s.appId, workspace_id: s.workspaceId, name, type: 'normal', entry_count: 0, created_at: now, modified_at: now })
-          .onConflict(['app_id', 'workspace_id', 'name'])
-          .ignore();
-        list = await store.getByName(trx, s, name, this.lock);
-      }
+      const list = await insertThenFind(
+        () =>
+          trx('whitelists')
+            .insert({ app_id: s.appId, workspace_id: s.workspaceId, name, type: 'normal', entry_count: 0, created_at: now, modified_at: now })
+            .onConflict(['app_id', 'workspace_id', 'name'])
+            .ignore(),
+        () => store.getByName(trx, s, name, this.lock),
+      );
       if (!list) throw new BusinessError('ConcurrentChange', `Whitelist "${name}" was deleted and re-created meanwhile; retry.`);
       if (list.type !== 'normal') throw new BusinessError('WhitelistTypeMismatch', `Whitelist "${name}" is a ${list.type} list; IDE users get a normal list.`);
       const values = [...new Set(pieces.map((p) => p.value))];
