@@ -12,6 +12,11 @@ const depth = (words: string[]) => (words[0] === 'help' ? 3 : words[0] && words[
 const find = (words: string[]) => COMMANDS.find((c) => c.path.length === words.length && c.path.every((w, i) => w === words[i]));
 
 /** Runs one command line; returns the exit code (see EXIT). */
+/** With --json, stdout holds the error document and nothing else. */
+function writeJsonError(io: Io, err: unknown): void {
+  io.stdout.write(JSON.stringify(errorJson(err), null, 2) + '\n');
+}
+
 export async function runCli(argv: string[], io: Io = processIo()): Promise<number> {
   const json = argv.includes('--json');
   try {
@@ -35,14 +40,14 @@ export async function runCli(argv: string[], io: Io = processIo()): Promise<numb
       }
       // options but no command: a usage error, so stdout stays free for --json
       io.stderr.write(text);
-      if (json) io.stdout.write(JSON.stringify(errorJson(new UsageError('no command given')), null, 2) + '\n');
+      if (json) writeJsonError(io, new UsageError('no command given'));
       return EXIT.usage;
     }
     const cmd = find(words);
     if (!cmd) {
       if (words.length === 1 && words[0]! in GROUPS) {
         io[wantsHelp ? 'stdout' : 'stderr'].write(groupHelp(words[0]!));
-        if (!wantsHelp && json) io.stdout.write(JSON.stringify(errorJson(new UsageError(`"${words[0]}" needs a command`, [words[0]!])), null, 2) + '\n');
+        if (!wantsHelp && json) writeJsonError(io, new UsageError(`"${words[0]}" needs a command`, [words[0]!]));
         return wantsHelp ? EXIT.ok : EXIT.usage;
       }
       throw new UsageError(`unknown command "${words.join(' ')}"`, words[0]! in GROUPS ? [words[0]!] : []);
@@ -60,7 +65,7 @@ export async function runCli(argv: string[], io: Io = processIo()): Promise<numb
   } catch (err) {
     io.stderr.write(errorLine(err) + '\n');
     if (err instanceof UsageError) io.stderr.write(`Run "mcube ${err.command.length ? err.command.join(' ') + ' ' : ''}--help" for usage.\n`);
-    if (json) io.stdout.write(JSON.stringify(errorJson(err), null, 2) + '\n');
+    if (json) writeJsonError(io, err);
     return exitCodeOf(err);
   }
 }
