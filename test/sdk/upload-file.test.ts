@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveUploadedObject } from '../../packages/server/src/features/storage/index.js';
 import { McubeClient, McubeUploadError, uploadFile } from '../../packages/sdk/src/index.js';
+import { encodeKey } from '../../packages/sdk/src/upload.js';
 import { startS3rver, type RunningS3rver } from '../helpers/s3rver.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -72,6 +73,37 @@ for (const driver of ['local', 's3'] as const) {
       const wl = await client.createMcubeWhitelist({ whiteListName: `import-${driver}`, whitelistType: 'normal' });
       const r = await client.updateMcubeWhitelist({ id: wl.createWhitelistResult.whitelistId!, ossUrl: fileUrl, onexFlag: true });
       expect(r.addWhitelistResult.addWhitelistInfo).toMatchObject({ successNum: 500, failNum: 0 });
+    });
+
+    it('refuses a source that does not hold the bytes its size promised, at once, and the post is cut off', async () => {
+      const data = randomBytes(100_000);
+      const t = await token();
+      // shorter than its size: without the check the store waited for the rest until the 120 s idle timeout
+      const short = await uploadFile(t, Readable.from([data.subarray(0, 60_000)]), { filename: 'short.bin', size: data.length }).catch((e) => e);
+      expect(short).toBeInstanceOf(McubeUploadError);
+      expect(short).toMatchObject({ code: 'SourceChanged' });
+      expect(short.message).toContain('ended after 60000 bytes, not the 100000');
+      // longer: the excess would follow the declared body on the connection
+      const long = await uploadFile(t, Readable.from([data, data]), { filename: 'long.bin', size: data.length }).catch((e) => e);
+      expect(long).toMatchObject({ code: 'SourceChanged' });
+      expect(long.message).toContain('grew to at least 200000 bytes');
+      // where each would be: the token's key with the file name in it (the same key a complete upload gets)
+      const key = Object.entries(t.formFields!).find(([k]) => k.toLowerCase() === 'key')![1];
+      const urlOf = (name: string) => `${t.host!.replace(/\/+$/, '')}/${encodeKey(key.split('${filename}').join(name))}`;
+      const complete = await uploadFile(t, data, { filename: 'complete.bin' });
+      expect(complete).toBe(urlOf('complete.bin'));
+      // the local store keeps nothing of a cut-off post (as S3 does); s3rver, the tests' S3 server, keeps what it got
+      if (driver === 'local') for (const name of ['short.bin', 'long.bin']) {
+        await expect(resolveUploadedObject(srv.node.deps, scope(), urlOf(name))).rejects.toMatchObject({ code: 'FileNotFound' });
+      }
+    }, 20_000);
+
+    it('refuses a content type that would end the part headers early', async () => {
+      for (const contentType of ['text/plain\r\nX-Injected: 1', 'text/plain\n', '']) {
+        await expect(uploadFile(await token(), Buffer.from('x'), { filename: 'x.txt', contentType })).rejects.toThrow(TypeError);
+      }
+      const ok = await uploadFile(await token(), Buffer.from('x'), { filename: 'y.txt', contentType: 'text/plain; charset=utf-8' });
+      expect((await resolveUploadedObject(srv.node.deps, scope(), ok)).size).toBe(1);
     });
 
     // The store's refusals: only the local driver enforces signatures and policy conditions; s3rver, the S3 server

@@ -33,6 +33,9 @@ export interface UploadOptions {
   signal?: AbortSignal;
 }
 
+/** A media type token/parameters line: visible ASCII and spaces only, so it cannot end the part's headers early. */
+const MEDIA_TYPE = /^[\x21-\x7e][\x20-\x7e]*$/;
+
 const safeFilename = (name: string) => name.replace(/[\\/]/g, '_').replace(/[\u0000-\u001f\u007f]/g, '') || 'upload.bin';
 
 /** Form fields to post: the server's FormFields as given, else the vendor's OSS PostObject set built from the token. */
@@ -62,6 +65,11 @@ async function readAll(res: IncomingMessage): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** The source did not hold the bytes its size promised (a file changed while it was read, or a wrong `size`). */
+function sizeChanged(sent: number, total: number, how: string): Error {
+  return Object.assign(new Error(`the upload source ${how} ${sent} bytes, not the ${total} it had when the upload started; the upload was abandoned`), { code: 'SourceChanged' });
+}
+
 /** Percent-encodes each path segment of a key, keeping the "/" separators. */
 export const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('/');
 
@@ -77,6 +85,9 @@ export async function uploadFile(fileToken: FileTokenLike, source: UploadSource,
   if (!host) throw new TypeError('fileToken has no host');
   const target = new URL(host);
   if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new TypeError(`fileToken host ${host} is not http(s)`);
+  if (opts.contentType !== undefined && !MEDIA_TYPE.test(opts.contentType)) {
+    throw new TypeError(`contentType ${JSON.stringify(opts.contentType)} is not a media type (visible ASCII only, e.g. "application/zip")`);
+  }
   const src = await openSource(source, opts.size);
   const filename = safeFilename(opts.filename ?? src.filename ?? 'upload.bin');
   // S3 substitutes ${filename} itself; stores that do not (s3rver) would keep it literally, so send the final key
@@ -124,9 +135,13 @@ export async function uploadFile(fileToken: FileTokenLike, source: UploadSource,
     for await (const chunk of src.chunks) {
       if (responded || req.destroyed) break;
       sent += chunk.length;
+      // more bytes than the Content-Length sent: the store would read the excess as a next request
+      if (total !== undefined && sent > total) throw sizeChanged(sent, total, 'grew to at least');
       if (!req.write(chunk)) await writable();
       opts.onProgress?.(sent, total);
     }
+    // fewer: the store would wait for the rest until the idle timeout, then report a network error
+    if (total !== undefined && sent < total && !responded && !req.destroyed) throw sizeChanged(sent, total, 'ended after');
     if (sent === 0) opts.onProgress?.(0, total);
     if (!responded && !req.destroyed) req.end(frame.tail);
   };
@@ -164,6 +179,7 @@ export async function uploadFile(fileToken: FileTokenLike, source: UploadSource,
     req.destroy();
     if (err instanceof McubeUploadError || opts.signal?.aborted) throw err;
     const e = err as NodeJS.ErrnoException;
+    if (e.code === 'SourceChanged') throw new McubeUploadError({ code: e.code, message: e.message, cause: err });
     throw new McubeNetworkError({ code: e.code ?? 'NetworkError', message: `upload to ${target.origin} failed: ${e.message}`, cause: err });
   } finally {
     src.close();
