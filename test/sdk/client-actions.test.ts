@@ -20,6 +20,7 @@ import {
   type McubeClientOptions,
 } from '../../packages/sdk/src/index.js';
 import { DEFAULT_H5_FILES } from '../helpers/nebula.js';
+import { fakeApp } from '../upgrade/upgrade-fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -272,8 +273,8 @@ describe('upgrade packages and tasks through the client', () => {
   it('upload an .apk, create, list, get, release, read the task both ways, delete', async () => {
     const client = clientFor({ throwOnBusinessError: true });
     const token = (await client.getMcubeFileToken({ onexFlag: true })).getFileTokenResult.fileToken!;
-    // the server checks the name (.apk) and that the content is a zip archive (its first bytes)
-    const apk = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.from('sdk apk bytes')]);
+    // the server checks the name (.apk) and that the content is a whole zip archive
+    const apk = await fakeApp('sdk');
     const fileUrl = await uploadFile(token, apk, { filename: 'sdk.apk' });
     const created = await client.createMcubeUpgradePackage({ platform: 'Android', appVersion: '3.2.1', fileUrl, desc: 'sdk', onexFlag: true });
     const packageId = Number(created.resultContent.data);

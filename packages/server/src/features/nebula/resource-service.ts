@@ -144,7 +144,7 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
       extendInfo: spec.extendInfo,
       subUrl: spec.subUrl,
       resourceType: spec.resourceType,
-      ...(spec.resourceType === 0 && built.firstFile ? { globalPackUrl: `https://${built.firstFile}` } : {}),
+      ...(spec.resourceType === 0 && built.firstFile ? { globalPackUrl: globalPackUrl(built.firstFile) } : {}),
     });
     await deps.blobs.put(jsonKey, Buffer.from(JSON.stringify(h5Json([entry]))), { contentType: 'application/json' });
     return await knex.transaction(async (trx) => {
@@ -202,3 +202,8 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
   }
 }
 
+/** `https://<domain>/<path>` of a global package's first file; the path percent-encoded segment by segment (the domain folder is a host name). */
+function globalPackUrl(firstFile: string): string {
+  const [domain, ...path] = firstFile.split('/');
+  return `https://${domain}/${path.map(encodeURIComponent).join('/')}`;
+}

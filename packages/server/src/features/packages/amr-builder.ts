@@ -9,7 +9,7 @@ import yazl from 'yazl';
 import { WORK_ENTRY_PREFIX } from '../../core/stale-files.js';
 import { certJson, hpmfileJson, manifestXml } from './amr-files.js';
 import { PackageError, type PackageLimits } from './errors.js';
-import { planLayout, sortTarItems, type TarItem } from './layout.js';
+import { HPMFILE, planLayout, sortTarItems, type TarItem } from './layout.js';
 import { FileSink, TarWriter } from './tar-writer.js';
 import { ByteBudget, ZipReader, readEntryChunks } from './zip-reader.js';
 import { scanZip } from './zip-scan.js';
@@ -104,7 +104,7 @@ async function buildTar(input: BuildAmrInput, tarPath: string, mtime: Date): Pro
     const items: TarItem[] = plan.items;
     if (!plan.hasHpmfile) {
       const data = hpmfileJson(input.h5Id, input.version);
-      items.push({ path: 'hpmfile.json', dir: false, size: data.length, mtime, source: null, data });
+      items.push({ path: HPMFILE, dir: false, size: data.length, mtime, source: null, data });
     }
     const sorted = sortTarItems(items);
     const signer = input.privateKey ? createSign('sha1') : null;

@@ -37,6 +37,8 @@ export interface LayoutPlan {
 }
 
 const H5_ID = /^\d{8}$/;
+/** the informational file at the tar root (amr-files.ts hpmfileJson), the upload's own or the template */
+export const HPMFILE = 'hpmfile.json';
 const LABEL = '(?!-)[A-Za-z0-9-]{1,63}(?<!-)';
 const DOMAIN = new RegExp(`^${LABEL}(?:\\.${LABEL})*(?::(\\d{1,5}))?$`);
 
@@ -68,6 +70,8 @@ export async function planLayout(entries: ScannedEntry[], input: LayoutInput, pa
   const global = resourceType === RESOURCE_TYPE_GLOBAL;
   const scope = `${input.appId}_${input.workspaceId}`;
   const items = new Map<string, TarItem>();
+  // paths by their NFC form: iOS file systems (APFS) take two spellings of one name (é composed or not) as one file
+  const spellings = new Map<string, string>();
   let files = 0;
   let hasHpmfile = false;
   let domain: string | null = null;
@@ -81,6 +85,13 @@ export async function planLayout(entries: ScannedEntry[], input: LayoutInput, pa
       }
       throw new PackageError('DuplicateEntry', `The package holds "${item.path}" both as a file and as a folder.`);
     }
+    // eslint-disable-next-line no-control-regex
+    const nfc = /^[\u0000-\u007f]*$/.test(item.path) ? item.path : item.path.normalize('NFC');
+    const other = spellings.get(nfc);
+    if (other !== undefined && other !== item.path) {
+      throw new PackageError('DuplicateEntry', `The package holds ${JSON.stringify(other)} and ${JSON.stringify(item.path)}: one name in two Unicode spellings, which iOS stores as one file.`);
+    }
+    spellings.set(nfc, item.path);
     if (!splitTarPath(item.dir ? `${item.path}/` : item.path)) {
       throw new PackageError(
         'BadLayout',
@@ -122,8 +133,11 @@ export async function planLayout(entries: ScannedEntry[], input: LayoutInput, pa
     add({ path, dir: e.dir, size: e.size, mtime: e.mtime, source: e });
     if (!e.dir) {
       files++;
-      if (path === 'hpmfile.json') hasHpmfile = true;
+      if (path === HPMFILE) hasHpmfile = true;
     }
+  }
+  if (items.get(HPMFILE)?.dir) {
+    throw new PackageError('DuplicateEntry', `The package holds a folder named ${HPMFILE}, the name of the file every package carries at its root.`);
   }
   if (files === 0) {
     throw new PackageError(

@@ -20,12 +20,16 @@ export interface ZipEntry extends Entry {
  */
 export class ZipReader {
   private done = false;
+  /** where the central directory starts: entry data must end before it */
+  readonly directoryOffset: number;
   private constructor(
     private readonly zip: ZipFile,
     readonly fileSize: number,
+    private readonly reader: FileReader,
   ) {
     // Keep a listener so a late error never becomes an uncaught 'error' event.
     zip.on('error', () => {});
+    this.directoryOffset = (zip as unknown as YauzlInternals).readEntryCursor;
   }
 
   /** Declared number of entries, from the end-of-central-directory record (read before any entry). */
@@ -57,7 +61,7 @@ export class ZipReader {
       await closeFile(); // yauzl keeps its reference on the reader when opening fails
       throw await classifyOpenError(path, err);
     });
-    return new ZipReader(zip, size);
+    return new ZipReader(zip, size, reader);
   }
 
   /** The next central-directory record, or null at the end. */
@@ -91,6 +95,60 @@ export class ZipReader {
     });
   }
 
+  /**
+   * After the last record: the directory must end where an end record starts. yauzl reads as
+   * many records as the end record declares, so a count below the real one would silently
+   * drop the records after it (files that unzip shows but the package would not hold).
+   */
+  async assertDirectoryEnd(): Promise<void> {
+    const at = (this.zip as unknown as YauzlInternals).readEntryCursor;
+    const sig = await this.bytesAt(at, 4);
+    const v = sig.length === 4 ? sig.readUInt32LE(0) : -1;
+    if (v !== EOCD_SIGNATURE && v !== ZIP64_EOCD_SIGNATURE) {
+      throw new PackageError('TruncatedZip', 'The zip is damaged: its central directory holds more records than its end record declares.');
+    }
+  }
+
+  /**
+   * The local header of each entry must say what its central record says (name, method,
+   * encryption and UTF-8 flags; CRC and sizes unless they follow the data), and each entry's
+   * data must end before the next local header and before the directory: tools that read
+   * local headers in order (Java's ZipInputStream, bsdtar, scanners) then see the files the
+   * package holds, and no two entries share bytes (overlap bombs, small or large).
+   * Returns where each entry's data starts, in the order given.
+   */
+  async checkLocalHeaders(entries: readonly ZipEntry[], nameOf: (i: number) => string): Promise<number[]> {
+    const order = entries.map((_, i) => i).sort((a, b) => entries[a]!.relativeOffsetOfLocalHeader - entries[b]!.relativeOffsetOfLocalHeader);
+    const starts: number[] = new Array(entries.length);
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k]!;
+      const e = entries[i]!;
+      const name = nameOf(i);
+      const lh = await new Promise<LocalHeader>((resolve, reject) =>
+        (this.zip as unknown as YauzlInternals).readLocalFileHeader(e, {}, (err, h) => (err ? reject(mapZipError(err, name)) : resolve(h!))),
+      );
+      const differs = (what: string) => new PackageError('TruncatedZip', `The zip is damaged: the local header of "${name}" disagrees with its directory record (${what}).`);
+      if (!lh.fileName.equals(e.fileNameRaw)) throw differs('name');
+      if (lh.compressionMethod !== e.compressionMethod) throw differs('compression method');
+      if ((lh.generalPurposeBitFlag ^ e.generalPurposeBitFlag) & (FLAG_ENCRYPTED | FLAG_UTF8)) throw differs('flags');
+      if (!(lh.generalPurposeBitFlag & FLAG_DATA_DESCRIPTOR)) {
+        if (lh.crc32 !== e.crc32) throw differs('CRC-32');
+        if (!sameSize(lh.compressedSize, e.compressedSize) || !sameSize(lh.uncompressedSize, e.uncompressedSize)) throw differs('sizes');
+      }
+      const next = k + 1 < order.length ? entries[order[k + 1]!]!.relativeOffsetOfLocalHeader : this.directoryOffset;
+      if (lh.fileDataStart + e.compressedSize > next) {
+        throw new PackageError('ZipBomb', `Entries of the zip overlap each other ("${name}" runs into the next record).`);
+      }
+      starts[i] = lh.fileDataStart;
+    }
+    return starts;
+  }
+
+  private bytesAt(position: number, length: number): Promise<Buffer> {
+    const buf = Buffer.alloc(length);
+    return new Promise((resolve, reject) => this.reader.readAt(buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(buf.subarray(0, n)))));
+  }
+
   openStream(entry: ZipEntry): Promise<Readable> {
     return new Promise((resolve, reject) => {
       this.zip.openReadStream(entry, (err, stream) => (err ? reject(mapZipError(err)) : resolve(stream)));
@@ -100,6 +158,47 @@ export class ZipReader {
   close(): void {
     if (this.zip.isOpen) this.zip.close();
   }
+}
+
+/**
+ * Whether a file is a whole, readable zip (its directory read to the end), without
+ * inflating anything: what an app package (.apk, .hap, .ipa) must be before devices
+ * are offered it. Throws the PackageError that says what is wrong.
+ */
+export async function assertReadableZip(path: string): Promise<void> {
+  const zip = await ZipReader.open(path);
+  try {
+    let records = 0;
+    while ((await zip.next()) !== null) records++;
+    if (records === 0) throw new PackageError('EmptyPackage', 'The zip archive holds no files.');
+    await zip.assertDirectoryEnd();
+  } finally {
+    zip.close();
+  }
+}
+
+const EOCD_SIGNATURE = 0x06054b50;
+const ZIP64_EOCD_SIGNATURE = 0x06064b50;
+const FLAG_ENCRYPTED = 0x1;
+const FLAG_DATA_DESCRIPTOR = 0x8;
+const FLAG_UTF8 = 0x800;
+/** a local size of 0xFFFFFFFF defers to the zip64 extra field, which the central record already resolved */
+const sameSize = (local: number, central: number) => local === central || local === 0xffffffff;
+
+interface LocalHeader {
+  fileDataStart: number;
+  generalPurposeBitFlag: number;
+  compressionMethod: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  fileName: Buffer;
+}
+
+/** The yauzl 3 members used here that its types do not declare. */
+interface YauzlInternals {
+  readEntryCursor: number;
+  readLocalFileHeader(entry: Entry, options: object, cb: (err: Error | null, h?: LocalHeader) => void): void;
 }
 
 async function classifyOpenError(path: string, err: unknown): Promise<PackageError> {
@@ -133,6 +232,8 @@ export function leanEntry(e: ZipEntry): ZipEntry {
   lean.uncompressedSize = e.uncompressedSize;
   lean.relativeOffsetOfLocalHeader = e.relativeOffsetOfLocalHeader;
   lean.crc32 = e.crc32;
+  // a copy: the record's own buffer is a view of the reader's 64 KiB window
+  lean.fileNameRaw = Buffer.from(e.fileNameRaw);
   return lean;
 }
 

@@ -25,8 +25,8 @@ const S_IFLNK = 0o120000;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * First pass: walks the central directory only (no entry data is read) and refuses
- * anything hostile before a byte is inflated. The entry count comes from the
+ * First pass: walks the central directory and the local headers (no entry data is read)
+ * and refuses anything hostile before a byte is inflated. The entry count comes from the
  * end-of-central-directory record, so an archive with too many entries is refused
  * before any record is read.
  */
@@ -62,6 +62,11 @@ export async function scanZip(zip: ZipReader, limits: PackageLimits): Promise<Sc
   if (totalSize >= RATIO_MIN_BYTES && totalSize > zip.fileSize * limits.maxRatio) {
     throw new PackageError('ZipBomb', `The zip expands ${Math.round(totalSize / Math.max(zip.fileSize, 1))} times; at most ${limits.maxRatio} is allowed.`);
   }
+  await zip.assertDirectoryEnd();
+  await zip.checkLocalHeaders(
+    out.map((s) => s.entry),
+    (i) => out[i]!.name,
+  );
   return out;
 }
 
@@ -141,8 +146,9 @@ function checkName(raw: string): string {
   if (raw.includes('\\')) {
     throw new PackageError('AbsolutePath', `The entry "${raw}" uses backslashes; paths must use "/".`);
   }
+  // C0 and C1 controls, line and paragraph separators, and the bidi controls that make a name display as another
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(raw)) {
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(raw)) {
     throw new PackageError('BadLayout', `An entry name contains control characters (${JSON.stringify(raw)}).`);
   }
   const name = raw.endsWith('/') ? raw.slice(0, -1) : raw;

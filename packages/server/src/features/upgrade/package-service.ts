@@ -9,6 +9,7 @@ import { bumpStamp } from '../../db/stamps.js';
 import { invalid, shown } from '../nebula/rules/field-error.js';
 import { compareVersions } from '../nebula/rules/version.js';
 import { withWorkDir } from '../nebula/work-dir.js';
+import { assertReadableZip, PackageError } from '../packages/index.js';
 import { copyUploadedObject, removeClaimedBlobs, removeDroppedBlobs, resolveUploadedObject } from '../storage/index.js';
 import { FILE_EXTENSIONS, type PackageSpec } from './rules/package-fields.js';
 import { deletePackageCascade, getPackage, insertPackage, listPackages, listTasks, openTaskCounts, versionsOf } from './upgrade-store.js';
@@ -28,13 +29,16 @@ interface FileKind {
   extensions: string[];
   magic: Buffer[];
   maxBytes: number;
+  /** a deeper check of the copied file: throws a PackageError saying what is wrong */
+  check?: (path: string) => Promise<void>;
 }
 
 const ZIP = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 const kinds = {
   package: (spec: PackageSpec, maxBytes: number): FileKind => {
     const exts = FILE_EXTENSIONS[spec.packageType as 'apk' | 'hap' | 'enterprise'];
-    return { field: 'FileUrl', what: `an ${exts.join(' or ')} package (a zip archive)`, extensions: exts, magic: [ZIP], maxBytes };
+    // devices must be able to install what they are offered: a cut-off or damaged archive is refused here
+    return { field: 'FileUrl', what: `an ${exts.join(' or ')} package (a zip archive)`, extensions: exts, magic: [ZIP], maxBytes, check: assertReadableZip };
   },
   icon: (maxBytes: number): FileKind => ({
     field: 'IconFileUrl',
@@ -135,6 +139,10 @@ export async function createPackage(ctx: ActionContext, spec: PackageSpec): Prom
         const size = await copyUploadedObject(deps, u, path, { maxBytes: u.kind.maxBytes, field: u.kind.field, fileUrl: u.url });
         const head = await firstBytes(path, 8);
         if (!u.kind.magic.some((m) => head.subarray(0, m.length).equals(m))) throw invalid(u.kind.field, `${shown(u.name)} is not ${u.kind.what}: its content does not match.`);
+        await u.kind.check?.(path).catch((err: unknown) => {
+          if (!(err instanceof PackageError)) throw err;
+          throw invalid(u.kind.field, `${shown(u.name)} is not ${u.kind.what} that can be installed: ${err.message}`);
+        });
         const md5 = await md5Of(path);
         const key = `${dir}/${u.kind.field === 'FileUrl' ? '' : u.kind.field === 'IconFileUrl' ? 'icon-' : 'symbol-'}${u.name}`;
         if (!(await reserveBlob(knex, key, ctx.appId, ctx.workspaceId, now))) throw new Error(`object key ${key} is taken`);
