@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../config.js';
 import { SecretBox } from '../core/crypto.js';
 import { createLogger } from '../core/logger.js';
-import { openDatabase } from '../db/database.js';
+import { openDatabase, removeMigrationLockFile, sqliteMigrationLockFile } from '../db/database.js';
 import { createBlobStore } from '../features/storage/index.js';
 import { runJanitor } from '../features/janitor/index.js';
 import { Metrics } from '../core/metrics.js';
@@ -33,6 +33,8 @@ Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DAT
                                                (the console's Pause, Continue and End; the OpenAPI has no action for them)
   audit list [--tenant <tenantId>] [--action <Action>] [--since <ISO time>] [--limit 50]
   janitor run                                  (sweep unreferenced stored objects now)
+  migrations unlock                            (SQLite: removes the migration lock file a process of another host
+                                               left; only when no process is starting on this data folder)
 
 Add --json to any command for machine-readable output.
 Examples:
@@ -43,20 +45,78 @@ Examples:
   npm run admin -- upgrade-tasks pause ACMEAPP0000001 default 12
 `;
 
+/** Each command's positional arguments and the options it takes (all with a value); --json and --help go with any. */
+const COMMANDS: Record<string, { args: number; opts: string[] }> = {
+  'tenants list': { args: 0, opts: [] },
+  'tenants create': { args: 1, opts: ['name'] },
+  'tenants disable': { args: 1, opts: [] },
+  'tenants enable': { args: 1, opts: [] },
+  'apps list': { args: 0, opts: ['tenant'] },
+  'apps create': { args: 1, opts: ['tenant', 'name', 'workspace'] },
+  'workspaces list': { args: 1, opts: [] },
+  'workspaces create': { args: 2, opts: [] },
+  'workspaces rotate-client-key': { args: 2, opts: ['grace-seconds'] },
+  'keys list': { args: 0, opts: ['tenant'] },
+  'keys create': { args: 0, opts: ['tenant', 'description'] },
+  'keys disable': { args: 1, opts: [] },
+  'keys enable': { args: 1, opts: [] },
+  'keys rotate': { args: 1, opts: ['grace-seconds'] },
+  'upgrade-tasks list': { args: 2, opts: [] },
+  'upgrade-tasks pause': { args: 3, opts: [] },
+  'upgrade-tasks continue': { args: 3, opts: [] },
+  'upgrade-tasks end': { args: 3, opts: [] },
+  'audit list': { args: 0, opts: ['tenant', 'action', 'since', 'limit'] },
+  'janitor run': { args: 0, opts: [] },
+  'migrations unlock': { args: 0, opts: [] },
+};
+const FLAGS = ['json', 'help'];
+
+/**
+ * `--name value` and `--name=value`. An option the command does not take is refused, not
+ * ignored: `keys rotate K --grace=0` must not leave a leaked key working for the default day.
+ */
 function parse(argv: string[]) {
   const pos: string[] = [];
-  const opts: Record<string, string | true> = {};
+  const raw: Array<[string, string | undefined]> = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a.startsWith('--')) {
+    if (!a.startsWith('--')) {
+      pos.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    if (eq >= 0) raw.push([name, a.slice(eq + 1)]);
+    else if (FLAGS.includes(name)) raw.push([name, undefined]);
+    else {
       const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('--') && !['--json', '--help'].includes(a)) {
-        opts[a.slice(2)] = next;
-        i++;
-      } else opts[a.slice(2)] = true;
-    } else pos.push(a);
+      raw.push([name, next !== undefined && !next.startsWith('--') ? next : undefined]);
+      if (next !== undefined && !next.startsWith('--')) i++;
+    }
+  }
+  const opts: Record<string, string | true> = {};
+  for (const [name, value] of raw) {
+    if (FLAGS.includes(name)) {
+      if (value !== undefined) throw new UsageError(`--${name} takes no value`);
+      opts[name] = true;
+    } else opts[name] = value ?? true;
   }
   return { pos, opts };
+}
+
+/** Refuses what the command does not take: unknown options, options without their value, extra arguments. */
+function checkUsage(command: string, pos: string[], opts: Record<string, string | true>): void {
+  const spec = COMMANDS[command];
+  if (!spec) throw new UsageError(`unknown command "${pos.join(' ')}"`);
+  for (const [name, value] of Object.entries(opts)) {
+    if (FLAGS.includes(name)) continue;
+    if (!spec.opts.includes(name)) {
+      throw new UsageError(`"${command}" has no option --${name}${spec.opts.length ? ` (it takes ${spec.opts.map((o) => `--${o}`).join(', ')})` : ''}`);
+    }
+    if (value === true) throw new UsageError(`--${name} needs a value`);
+  }
+  const extra = pos.slice(2 + spec.args);
+  if (extra.length) throw new UsageError(`"${command}" takes ${spec.args} argument${spec.args === 1 ? '' : 's'}; unexpected ${extra.map((x) => `"${x}"`).join(' ')}`);
 }
 
 function need(v: string | true | undefined, what: string): string {
@@ -65,6 +125,8 @@ function need(v: string | true | undefined, what: string): string {
 }
 
 class UsageError extends Error {}
+/** A named tenant, app, workspace or key that does not exist: exit 2 like a usage error, without the whole help. */
+class NotFound extends UsageError {}
 
 async function main(): Promise<number> {
   const { pos, opts } = parse(process.argv.slice(2));
@@ -72,9 +134,22 @@ async function main(): Promise<number> {
     process.stdout.write(HELP);
     return pos.length === 0 && !opts.help ? 2 : 0;
   }
+  const command = `${pos[0]} ${pos[1] ?? ''}`.trim();
+  checkUsage(command, pos, opts);
   const json = opts.json === true;
   const out = (human: string, data: unknown) => process.stdout.write(json ? JSON.stringify(data) + '\n' : human + '\n');
   const config = loadConfig();
+  if (command === 'migrations unlock') {
+    // before the database is opened: opening it waits for that very lock
+    const removed = removeMigrationLockFile(config);
+    const what = config.databaseUrl
+      ? 'PostgreSQL: nothing to unlock (a node holds the migration lock only while its connection lives)'
+      : removed
+        ? `${sqliteMigrationLockFile(config)} removed`
+        : 'no migration lock file was there';
+    out(what, { removed });
+    return 0;
+  }
   const db = await openDatabase(config);
   const box = new SecretBox(config.masterKey);
   const store = new TenantStore(db, box);
@@ -106,16 +181,18 @@ async function main(): Promise<number> {
       case 'tenants enable': {
         const id = need(a1, 'tenantId');
         const status = verb === 'disable' ? 'disabled' : 'active';
-        if (!(await store.setTenantStatus(id, status))) throw new UsageError(`no tenant ${id}`);
+        if (!(await store.setTenantStatus(id, status))) throw new NotFound(`no tenant ${id}`);
         await record(id, { tenantId: id, status });
         out(`tenant ${id} ${status === 'disabled' ? 'disabled: its AccessKeys are refused' : 'enabled'} (on every node within a second)`, { tenantId: id, status });
         return 0;
       }
       case 'tenants create': {
         const id = need(a1, 'tenantId');
+        const existing = (await store.listTenants()).find((t) => t.id === id);
         await store.ensureTenant(id, typeof opts.name === 'string' ? opts.name : id);
         await record(id, { tenantId: id });
-        out(`tenant ${id} ready`, { tenantId: id });
+        // an existing tenant is left as it is (create is idempotent, for scripts): say so rather than "ready" with a name not applied
+        out(existing ? `tenant ${id} already exists (name "${existing.name}", ${existing.status}); nothing changed` : `tenant ${id} created`, { tenantId: id, created: !existing });
         return 0;
       }
       case 'apps list': {
@@ -126,7 +203,7 @@ async function main(): Promise<number> {
       case 'apps create': {
         const appId = need(a1, 'appId');
         const tenant = need(opts.tenant, '--tenant');
-        if (!(await store.listTenants()).some((t) => t.id === tenant)) throw new UsageError(`no tenant ${tenant}`);
+        if (!(await store.listTenants()).some((t) => t.id === tenant)) throw new NotFound(`no tenant ${tenant}`);
         await store.ensureApp(tenant, appId, typeof opts.name === 'string' ? opts.name : appId);
         const ws = typeof opts.workspace === 'string' ? opts.workspace : 'default';
         const clientKey = await store.ensureWorkspace(appId, ws);
@@ -145,7 +222,7 @@ async function main(): Promise<number> {
         const grace = typeof opts['grace-seconds'] === 'string' ? Number(opts['grace-seconds']) : 30 * 86400;
         if (!Number.isInteger(grace) || grace < 0) throw new UsageError('--grace-seconds must be a whole number');
         const r = await store.rotateClientKey(appId, ws, grace);
-        if (!r) throw new UsageError(`no workspace ${ws} in app ${appId}`);
+        if (!r) throw new NotFound(`no workspace ${ws} in app ${appId}`);
         await record(await tenantOfApp(appId), { appId, workspaceId: ws, graceSeconds: grace });
         const until = new Date(r.previousExpiresAt).toISOString();
         out(`device client key of ${appId}/${ws}: ${r.clientKey}\n(the previous key works until ${until}; every node sees the change within about a second)`, {
@@ -160,7 +237,7 @@ async function main(): Promise<number> {
       case 'workspaces create': {
         const appId = need(a1, 'appId');
         const ws = need(a2, 'workspaceId');
-        if (!(await store.listApps()).some((r) => r.app_id === appId)) throw new UsageError(`no app ${appId}`);
+        if (!(await store.listApps()).some((r) => r.app_id === appId)) throw new NotFound(`no app ${appId}`);
         const clientKey = await store.ensureWorkspace(appId, ws);
         await record(await tenantOfApp(appId), { appId, workspaceId: ws });
         out(`workspace ${ws} of ${appId}; device client key ${clientKey}`, { appId, workspaceId: ws, clientKey });
@@ -182,7 +259,7 @@ async function main(): Promise<number> {
       }
       case 'keys create': {
         const tenant = need(opts.tenant, '--tenant');
-        if (!(await store.listTenants()).some((t) => t.id === tenant)) throw new UsageError(`no tenant ${tenant}`);
+        if (!(await store.listTenants()).some((t) => t.id === tenant)) throw new NotFound(`no tenant ${tenant}`);
         const k = await store.createAccessKey(tenant, { description: typeof opts.description === 'string' ? opts.description : '' });
         await record(tenant, { accessKeyId: k.id });
         out(`AccessKeyId:     ${k.id}\nAccessKeySecret: ${k.secret}\n(the secret is shown only now)`, { accessKeyId: k.id, accessKeySecret: k.secret, tenantId: tenant });
@@ -197,7 +274,7 @@ async function main(): Promise<number> {
           throw new UsageError(`${id} expired at ${new Date(key.expiresAt).toISOString()} (it was rotated) and cannot be enabled again; create a new key with "keys create"`);
         }
         const ok = await store.setKeyStatus(id, verb === 'disable' ? 'disabled' : 'active');
-        if (!ok) throw new UsageError(`no AccessKey ${id}`);
+        if (!ok) throw new NotFound(`no AccessKey ${id}`);
         await record(key?.tenantId ?? null, { accessKeyId: id });
         out(`${id} ${verb === 'disable' ? 'disabled' : 'enabled'} (takes effect on every node within a second)`, { accessKeyId: id, status: verb === 'disable' ? 'disabled' : 'active' });
         return 0;
@@ -206,12 +283,27 @@ async function main(): Promise<number> {
         const id = need(a1, 'accessKeyId');
         const grace = typeof opts['grace-seconds'] === 'string' ? Number(opts['grace-seconds']) : 86400;
         if (!Number.isInteger(grace) || grace < 0) throw new UsageError('--grace-seconds must be a whole number');
+        const old = await store.getAccessKey(id);
+        if (!old) throw new NotFound(`no AccessKey ${id}`);
         const r = await store.rotateAccessKey(id, grace);
-        await record((await store.getAccessKey(id))?.tenantId ?? null, { accessKeyId: r.id, previous: id, graceSeconds: grace });
-        out(
-          `AccessKeyId:     ${r.id}\nAccessKeySecret: ${r.secret}\n(the secret is shown only now; ${id} keeps working until ${new Date(r.oldExpiresAt).toISOString()})`,
-          { accessKeyId: r.id, accessKeySecret: r.secret, previous: id, previousExpiresAt: new Date(r.oldExpiresAt).toISOString() },
-        );
+        await record(old.tenantId, { accessKeyId: r.id, previous: id, graceSeconds: grace });
+        const until = new Date(r.oldExpiresAt).toISOString();
+        // what the old key does now, by its state: a disabled key stays refused, an ended one stays ended
+        const fate =
+          old.expiresAt !== null && old.expiresAt <= Date.now()
+            ? `${id} had already ended at ${new Date(old.expiresAt).toISOString()}`
+            : old.status === 'disabled'
+              ? `${id} is disabled and stays refused`
+              : r.oldExpiresAt <= Date.now()
+                ? `${id} is refused from now on`
+                : `${id} keeps working until ${until}`;
+        out(`AccessKeyId:     ${r.id}\nAccessKeySecret: ${r.secret}\n(the secret is shown only now; ${fate})`, {
+          accessKeyId: r.id,
+          accessKeySecret: r.secret,
+          previous: id,
+          previousExpiresAt: until,
+          previousStatus: old.status,
+        });
         return 0;
       }
       case 'audit list': {
@@ -293,6 +385,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
+    if (err instanceof NotFound) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(2);
+    }
     if (err instanceof UsageError) {
       process.stderr.write(`error: ${err.message}\n\n${HELP}`);
       process.exit(2);

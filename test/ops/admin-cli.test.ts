@@ -1,0 +1,62 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { ADMIN_MAIN, runCommand } from '../helpers/process.js';
+import { makeTestEnv, type TestEnv } from '../helpers/server.js';
+
+/**
+ * The admin command's arguments: an option it does not know is refused, not ignored
+ * (`keys rotate K --grace=0` during an incident used to leave the leaked key working for
+ * the default day, with exit 0), and `--name=value` means what `--name value` means.
+ */
+const envs: TestEnv[] = [];
+afterAll(async () => {
+  for (const e of envs) await e.cleanup();
+});
+
+function adminFor() {
+  const e = makeTestEnv();
+  envs.push(e);
+  return (...args: string[]) => runCommand(process.execPath, [ADMIN_MAIN, ...args], e.env);
+}
+
+describe('admin command line', () => {
+  it('refuses unknown options, options without their value and extra arguments, changing nothing', async () => {
+    const admin = adminFor();
+    expect((await admin('tenants', 'create', 'ACME01', '--name', 'Acme')).code).toBe(0);
+    const key = JSON.parse((await admin('keys', 'create', '--tenant', 'ACME01', '--json')).stdout).accessKeyId as string;
+    for (const bad of [
+      ['keys', 'rotate', key, '--grace', '0'],
+      ['keys', 'rotate', key, '--grace-seconds'],
+      ['keys', 'rotate', key, 'extra'],
+      ['apps', 'create', 'ACMEAPP0000009', '--tenant', 'ACME01', '--workpace', 'prod'],
+      ['keys', 'list', '--json=yes'],
+    ]) {
+      const r = await admin(...bad);
+      expect(r.code, bad.join(' ')).toBe(2);
+      expect(r.stdout, bad.join(' ')).toBe('');
+    }
+    expect((await admin('keys', 'rotate', key, '--grace', '0')).stderr).toContain('"keys rotate" has no option --grace (it takes --grace-seconds)');
+    // nothing was rotated or created by the refused commands
+    const keys = JSON.parse((await admin('keys', 'list', '--json')).stdout) as Array<{ id: string; expiresAt: number | null }>;
+    expect(keys.find((k) => k.id === key)?.expiresAt).toBeNull();
+    expect(JSON.parse((await admin('apps', 'list', '--json')).stdout).some((a: { app_id: string }) => a.app_id === 'ACMEAPP0000009')).toBe(false);
+  }, 60_000);
+
+  it('reads --name=value as --name value, and says what rotation did to the old key by its state', async () => {
+    const admin = adminFor();
+    await admin('tenants', 'create', 'ACME01');
+    const key = JSON.parse((await admin('keys', 'create', '--tenant=ACME01', '--json')).stdout).accessKeyId as string;
+    const now = JSON.parse((await admin('keys', 'rotate', key, '--grace-seconds=0', '--json')).stdout);
+    expect(Date.parse(now.previousExpiresAt)).toBeLessThanOrEqual(Date.now());
+    const other = JSON.parse((await admin('keys', 'create', '--tenant', 'ACME01', '--json')).stdout).accessKeyId as string;
+    expect((await admin('keys', 'disable', other)).code).toBe(0);
+    const disabled = await admin('keys', 'rotate', other, '--grace-seconds', '600');
+    expect(disabled.stdout).toContain(`${other} is disabled and stays refused`);
+    expect((await admin('keys', 'rotate', key)).stdout).toMatch(new RegExp(`${key} had already ended at `));
+    // an unknown key: one line, exit 2, no help text
+    const missing = await admin('keys', 'rotate', 'MCAKDOESNOTEXIST0000000');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe('error: no AccessKey MCAKDOESNOTEXIST0000000');
+    // create is idempotent and says when it changed nothing
+    expect((await admin('tenants', 'create', 'ACME01', '--name', 'Other')).stdout).toMatch(/tenant ACME01 already exists \(name "ACME01", active\); nothing changed/);
+  }, 60_000);
+});
