@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../config.js';
 import { SecretBox } from '../core/crypto.js';
 import { createLogger } from '../core/logger.js';
-import { openDatabase, removeMigrationLockFile, sqliteMigrationLockFile } from '../db/database.js';
+import { openDatabase } from '../db/database.js';
 import { createBlobStore } from '../features/storage/index.js';
 import { runJanitor } from '../features/janitor/index.js';
 import { Metrics } from '../core/metrics.js';
@@ -33,8 +33,6 @@ Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DAT
                                                (the console's Pause, Continue and End; the OpenAPI has no action for them)
   audit list [--tenant <tenantId>] [--action <Action>] [--since <ISO time>] [--limit 50]
   janitor run                                  (sweep unreferenced stored objects now)
-  migrations unlock                            (SQLite: removes the migration lock file a process of another host
-                                               left; only when no process is starting on this data folder)
 
 Add --json to any command for machine-readable output.
 Examples:
@@ -67,7 +65,6 @@ const COMMANDS: Record<string, { args: number; opts: string[] }> = {
   'upgrade-tasks end': { args: 3, opts: [] },
   'audit list': { args: 0, opts: ['tenant', 'action', 'since', 'limit'] },
   'janitor run': { args: 0, opts: [] },
-  'migrations unlock': { args: 0, opts: [] },
 };
 const FLAGS = ['json', 'help'];
 
@@ -139,17 +136,6 @@ async function main(): Promise<number> {
   const json = opts.json === true;
   const out = (human: string, data: unknown) => process.stdout.write(json ? JSON.stringify(data) + '\n' : human + '\n');
   const config = loadConfig();
-  if (command === 'migrations unlock') {
-    // before the database is opened: opening it waits for that very lock
-    const removed = removeMigrationLockFile(config);
-    const what = config.databaseUrl
-      ? 'PostgreSQL: nothing to unlock (a node holds the migration lock only while its connection lives)'
-      : removed
-        ? `${sqliteMigrationLockFile(config)} removed`
-        : 'no migration lock file was there';
-    out(what, { removed });
-    return 0;
-  }
   const db = await openDatabase(config);
   const box = new SecretBox(config.masterKey);
   const store = new TenantStore(db, box);

@@ -1,7 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { migrationSource } from '../../../../migrations/index.js';
@@ -164,7 +163,7 @@ export async function openDatabase(
       },
     });
   }
-  await migrate(knex, () => (dialect === 'pg' ? pgMigrationLock(config, opts.serverLog) : fileMigrationLock(sqliteMigrationLockFile(config), opts.serverLog)));
+  await migrate(knex, opts.serverLog);
   if (dialect === 'pg') {
     hotPool = new pg.Pool({
       connectionString: config.databaseUrl ?? undefined,
@@ -261,16 +260,19 @@ function dollarParams(sql: string): string {
 }
 
 /**
- * Runs knex's migrations under a lock of our own, held by one node at a time and freed
- * when its holder dies: a PostgreSQL session advisory lock, or on SQLite a lock file
- * naming its process. knex's own lock is a committed row for migrations that run outside
- * a transaction (the CONCURRENTLY indexes): a node killed while running one left it set,
- * and every later start failed ("Migration table is already locked"). Under our lock that
- * row can only be stale, so it is cleared. Other nodes wait as long as the migrations
- * take (an index build on a big table may take minutes), saying so once in the log.
+ * Runs knex's migrations under a lease of our own: one row that a node takes when it is
+ * free or run out, renews while it migrates and deletes when done, so a node that dies
+ * while migrating holds it back at most MIGRATION_LEASE_MS. knex's own lock is a committed
+ * row for migrations that run outside a transaction (the CONCURRENTLY indexes): a node
+ * killed while running one left it set, and every later start failed ("Migration table is
+ * already locked"). Under the lease that row can only be stale, so it is cleared. Other
+ * nodes wait as long as the migrations take (an index build on a big table may take
+ * minutes), saying so once. Plain statements, no session state: it works through a
+ * pooler in transaction mode, on a SQLite file shared by several processes, and after a
+ * container restart under the same process id.
  */
-async function migrate(knex: Knex, lock: () => Promise<() => Promise<void>>): Promise<void> {
-  const release = await lock();
+async function migrate(knex: Knex, log: Logger | undefined): Promise<void> {
+  const release = await takeMigrationLease(knex, log);
   try {
     if (await knex.schema.hasTable(KNEX_LOCK_TABLE)) await knex(KNEX_LOCK_TABLE).update({ is_locked: 0 });
     await knex.migrate.latest({ migrationSource });
@@ -280,86 +282,54 @@ async function migrate(knex: Knex, lock: () => Promise<() => Promise<void>>): Pr
 }
 
 const KNEX_LOCK_TABLE = 'knex_migrations_lock';
-const MIGRATION_LOCK_KEY = 'mcube:migrations';
+export const MIGRATION_LEASE_TABLE = 'mcube_migration_lease';
+/** how long a lease lasts unless renewed: the longest a dead migrating node holds the others back */
+export const MIGRATION_LEASE_MS = 60_000;
+const MIGRATION_LEASE_RENEW_MS = 10_000;
+const MIGRATION_LEASE_POLL_MS = 250;
 
-/** The advisory lock on a connection of its own (the pool may hold a single one, which the migrations need). */
-async function pgMigrationLock(config: Pick<Config, 'databaseUrl' | 'dbSchema'>, log: Logger | undefined): Promise<() => Promise<void>> {
-  const client = new pg.Client({ connectionString: config.databaseUrl!, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, keepAlive: true });
-  client.on('error', () => {}); // a dropped connection frees the lock; the migrations report their own failure
-  // one lock per schema: deployments in separate schemas of one database do not wait for each other
-  const key = `${MIGRATION_LOCK_KEY}:${config.dbSchema ?? ''}`;
-  await client.connect();
-  try {
-    const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key]);
-    if (!got.rows[0]!.ok) {
-      log?.info('waiting for another node to finish the database migrations');
-      await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+async function takeMigrationLease(knex: Knex, log: Logger | undefined): Promise<() => Promise<void>> {
+  // outside the migrations, which it guards; two nodes creating it at once: one of them gets an error, then finds it
+  for (let attempt = 0; !(await knex.schema.hasTable(MIGRATION_LEASE_TABLE)); attempt++) {
+    try {
+      await knex.schema.createTable(MIGRATION_LEASE_TABLE, (t) => {
+        t.integer('id').primary();
+        t.string('holder', 200).notNullable();
+        t.bigInteger('expires_at').notNullable();
+      });
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
     }
-  } catch (err) {
-    await client.end().catch(() => {});
-    throw err;
   }
-  return async () => {
-    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => {});
-    await client.end().catch(() => {});
-  };
-}
-
-/**
- * A file created exclusively next to the SQLite database, holding its process id and host.
- * One left by a process of this host that no longer runs is stale and taken over; one of
- * another host (a shared volume) cannot be judged: remove it with "admin migrations unlock".
- */
-async function fileMigrationLock(path: string, log: Logger | undefined): Promise<() => Promise<void>> {
-  const me = `${process.pid} ${hostname()} ${PROCESS_TOKEN}`;
+  const holder = `${hostname()} ${process.pid} ${randomUUID()}`;
+  const table = MIGRATION_LEASE_TABLE;
   let told = false;
   for (;;) {
-    try {
-      writeFileSync(path, me + '\n', { flag: 'wx', mode: 0o600 });
-      return async () => rmSync(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const [pid, host, token] = readFileSync(path, 'utf8').trim().split(' ');
-    // a container restarted after a kill often runs under the same process id: the token tells that earlier life apart
-    const gone = Number(pid) === process.pid ? token !== PROCESS_TOKEN : !isRunning(Number(pid));
-    if (host === hostname() && gone) {
-      rmSync(path, { force: true });
-      continue;
-    }
+    const now = Date.now();
+    await knex.raw(
+      `INSERT INTO ${table} (id, holder, expires_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE ${table}.expires_at < ?`,
+      [holder, now + MIGRATION_LEASE_MS, now],
+    );
+    const row = await knex(MIGRATION_LEASE_TABLE).where({ id: 1 }).first('holder', 'expires_at');
+    if (row?.holder === holder) break;
     if (!told) {
       told = true;
-      log?.info('waiting for another process to finish the database migrations', {
-        lockFile: path,
-        holder: `process ${pid} on ${host}`,
-        ...(host === hostname() ? {} : { hint: 'if no process of that host is starting, run "admin migrations unlock"' }),
-      });
+      log?.info('waiting for another node to finish the database migrations', { holder: row?.holder, leaseEndsAt: new Date(num(row?.expires_at)).toISOString() });
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, MIGRATION_LEASE_POLL_MS));
   }
-}
-
-const PROCESS_TOKEN = randomUUID();
-
-function isRunning(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Where the SQLite migration lock file lives (admin migrations unlock removes it too). */
-export const sqliteMigrationLockFile = (config: Pick<Config, 'dataDir'>) => join(config.dataDir, 'migrations.lock');
-
-/** Removes the SQLite migration lock file (admin "migrations unlock"); whether there was one. */
-export function removeMigrationLockFile(config: Pick<Config, 'dataDir'>): boolean {
-  const file = sqliteMigrationLockFile(config);
-  const there = existsSync(file);
-  rmSync(file, { force: true });
-  return there;
+  const renew = setInterval(() => {
+    knex(MIGRATION_LEASE_TABLE)
+      .where({ id: 1, holder })
+      .update({ expires_at: Date.now() + MIGRATION_LEASE_MS })
+      .catch((e: Error) => log?.warn('could not renew the migration lease', { error: e.message }));
+  }, MIGRATION_LEASE_RENEW_MS);
+  renew.unref();
+  return async () => {
+    clearInterval(renew);
+    await knex(MIGRATION_LEASE_TABLE).where({ id: 1, holder }).delete();
+  };
 }
 
 /** Numbers from pg bigint/count come back as strings; every read goes through this. */
