@@ -93,25 +93,49 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, def: number, min = 0): number {
+/** A setting that cannot be used: the message names the variable (main prints it as one line). */
+export class ConfigError extends Error {}
+
+function int(env: Env, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
+  if (!/^\s*[+-]?\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got "${raw}"`);
+  }
   return n;
+}
+
+/** An absolute http(s) URL without credentials, query or fragment (links are built on it), without its trailing slashes. */
+function httpUrl(env: Env, name: string): string | null {
+  const raw = str(env, name);
+  if (raw === null) return null;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an absolute http(s) URL such as https://cdn.example.com/mcube, got "${raw}"`);
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password || u.search || u.hash) {
+    throw new ConfigError(`${name} must be an absolute http(s) URL without credentials, query or fragment, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, '');
 }
 
 function wireZone(env: Env): number {
   const raw = str(env, 'MCUBE_WIRE_TIME_ZONE') ?? 'UTC';
   const m = zoneOffsetMinutes(raw);
-  if (m === null) throw new Error(`MCUBE_WIRE_TIME_ZONE must be UTC or an offset such as +08:00, got "${raw}"`);
+  if (m === null) throw new ConfigError(`MCUBE_WIRE_TIME_ZONE must be UTC or an offset such as +08:00, got "${raw}"`);
   return m;
 }
 
 function bool(env: Env, name: string, def: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
-  return /^(1|true|yes|on)$/i.test(raw);
+  if (/^(1|true|yes|on)$/i.test(raw.trim())) return true;
+  if (/^(0|false|no|off)$/i.test(raw.trim())) return false;
+  // a typo must not turn a feature off (or on) without a word
+  throw new ConfigError(`${name} must be on or off (also 1/0, true/false, yes/no), got "${raw}"`);
 }
 
 function str(env: Env, name: string): string | null {
@@ -124,13 +148,13 @@ function loadMasterKey(env: Env, dataDir: string): Buffer {
   const given = str(env, 'MCUBE_MASTER_KEY');
   if (given) {
     const key = Buffer.from(given, 'base64');
-    if (key.length !== 32) throw new Error('MCUBE_MASTER_KEY must be 32 bytes, base64-encoded');
+    if (key.length !== 32) throw new ConfigError('MCUBE_MASTER_KEY must be 32 bytes, base64-encoded');
     return key;
   }
   const file = join(dataDir, 'master.key');
   if (existsSync(file)) {
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-    if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
+    if (key.length !== 32) throw new ConfigError(`${file} does not hold a 32-byte base64 key`);
     return key;
   }
   mkdirSync(dataDir, { recursive: true });
@@ -141,19 +165,24 @@ function loadMasterKey(env: Env, dataDir: string): Buffer {
 
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = resolve(env.MCUBE_DATA_DIR || './data');
-  mkdirSync(dataDir, { recursive: true });
-  const port = int(env, 'MCUBE_PORT', 8080);
+  // the database, the master key and the stored files: for this user only (an existing folder keeps its mode)
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const port = int(env, 'MCUBE_PORT', 8080, 0, 65535);
   const host = env.MCUBE_HOST || '127.0.0.1';
-  const publicUrl = (str(env, 'MCUBE_PUBLIC_URL') ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`).replace(/\/+$/, '');
+  const publicUrl = httpUrl(env, 'MCUBE_PUBLIC_URL') ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
+  const databaseUrl = str(env, 'DATABASE_URL');
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    throw new ConfigError(`DATABASE_URL must be a PostgreSQL URL (postgres://user@host:5432/db); leave it unset for the embedded SQLite database`);
+  }
   const driver = (env.MCUBE_STORAGE || 'local') as 'local' | 's3';
-  if (driver !== 'local' && driver !== 's3') throw new Error('MCUBE_STORAGE must be "local" or "s3"');
+  if (driver !== 'local' && driver !== 's3') throw new ConfigError('MCUBE_STORAGE must be "local" or "s3"');
   const logLevel = (env.MCUBE_LOG_LEVEL || 'info') as Config['logLevel'];
-  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new Error('MCUBE_LOG_LEVEL is invalid');
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new ConfigError(`MCUBE_LOG_LEVEL must be debug, info, warn, error or silent, got "${logLevel}"`);
   const uploadTokenTtlSec = int(env, 'MCUBE_UPLOAD_TOKEN_TTL', 3600, 1);
   const dbSchema = str(env, 'MCUBE_DB_SCHEMA');
   // it also goes into a connection option (search_path), where only a plain identifier is safe
-  if (dbSchema !== null && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(dbSchema)) throw new Error('MCUBE_DB_SCHEMA must be a plain identifier (letters, digits, _)');
-  if (uploadTokenTtlSec > 3600) throw new Error('MCUBE_UPLOAD_TOKEN_TTL is at most 3600 seconds');
+  if (dbSchema !== null && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(dbSchema)) throw new ConfigError('MCUBE_DB_SCHEMA must be a plain identifier (letters, digits, _)');
+  if (uploadTokenTtlSec > 3600) throw new ConfigError('MCUBE_UPLOAD_TOKEN_TTL is at most 3600 seconds');
   return {
     host,
     port,
@@ -161,7 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrlFromPort: str(env, 'MCUBE_PUBLIC_URL') === null,
     wireTimeZoneMinutes: wireZone(env),
     dataDir,
-    databaseUrl: str(env, 'DATABASE_URL'),
+    databaseUrl,
     dbSchema,
     dbPreparedStatements: bool(env, 'MCUBE_DB_PREPARED_STATEMENTS', true),
     dbPoolMax: int(env, 'MCUBE_DB_POOL_MAX', 10, 1),
@@ -194,8 +223,9 @@ export function loadConfig(env: Env = process.env): Config {
       s3AccessKeyId: str(env, 'MCUBE_S3_ACCESS_KEY_ID'),
       s3SecretAccessKey: str(env, 'MCUBE_S3_SECRET_ACCESS_KEY'),
       s3ForcePathStyle: bool(env, 'MCUBE_S3_FORCE_PATH_STYLE', true),
-      downloadBaseUrl: str(env, 'MCUBE_DOWNLOAD_BASE_URL')?.replace(/\/+$/, '') ?? null,
-      downloadUrlTtlSec: int(env, 'MCUBE_DOWNLOAD_URL_TTL', 7 * 24 * 3600, 60),
+      downloadBaseUrl: httpUrl(env, 'MCUBE_DOWNLOAD_BASE_URL'),
+      // S3 signs GET links for at most 7 days
+      downloadUrlTtlSec: int(env, 'MCUBE_DOWNLOAD_URL_TTL', 7 * 24 * 3600, 60, 7 * 24 * 3600),
       uploadMaxBytes: int(env, 'MCUBE_UPLOAD_MAX_BYTES', 300 * 1024 * 1024, 1),
       uploadTokenTtlSec,
     },

@@ -1,9 +1,27 @@
 import { createMcubeServer } from './app.js';
-import { loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
 import { bootstrap } from './features/tenants/bootstrap.js';
 
-const config = loadConfig();
-const node = await createMcubeServer(config);
+/** A start that cannot go on for a reason the operator can fix: one line that says which setting, not a stack trace. */
+function fatal(message: string): never {
+  process.stderr.write(`mcube: ${message}\n`);
+  process.exit(1);
+}
+
+const UNREACHABLE = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'];
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) fatal(err.message);
+  throw err;
+}
+const node = await createMcubeServer(config).catch((err: NodeJS.ErrnoException) => {
+  const where = config.databaseUrl ? `PostgreSQL at ${redactUrl(config.databaseUrl)} (DATABASE_URL)` : null;
+  // unreachable, unknown host, refused login, no such database: the database named, the cause as the driver said it
+  if (where && (UNREACHABLE.includes(err.code ?? '') || /^(28|3D)/.test(err.code ?? ''))) fatal(`cannot open ${where}: ${err.message}`);
+  throw err;
+});
 
 // Handlers first: a SIGTERM that arrives right after the banner must still drain and exit cleanly.
 let stopping = false;
@@ -47,9 +65,22 @@ if (boot.generatedSecret) {
 } else if (boot.accessKeyId) {
   lines.push(`  AccessKey: ${boot.accessKeyId} (secret not shown; manage keys with "npm run admin -- keys --help")`);
 }
-for (const w of boot.warnings) {
+const warnings = [...boot.warnings];
+if (config.host === '0.0.0.0' && config.publicUrlFromPort) {
+  warnings.push(`MCUBE_HOST=0.0.0.0 without MCUBE_PUBLIC_URL: upload and download links point at ${config.publicUrl}, which only this machine reaches; set MCUBE_PUBLIC_URL to the address clients use`);
+}
+for (const w of warnings) {
   lines.push(`  warning: ${w}`);
-  node.deps.log.warn('bootstrap setting not applied', { warning: w });
+  node.deps.log.warn('startup warning', { warning: w });
 }
 process.stderr.write(lines.join('\n') + '\n');
 
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.href;
+  } catch {
+    return '(unparsable URL)';
+  }
+}

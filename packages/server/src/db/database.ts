@@ -1,6 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { migrationSource } from '../../../../migrations/index.js';
@@ -126,6 +127,9 @@ export async function openDatabase(
     if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
   } else {
     dialect = 'sqlite';
+    // created for this user only: it holds sealed secrets, the audit log and whitelisted user ids (SQLite gives its
+    // -wal and -shm files the same mode)
+    if (!existsSync(sqliteFile)) closeSync(openSync(sqliteFile, 'a', 0o600));
     const background = !!opts.serverLog;
     knex = knexFactory({
       client: 'better-sqlite3',
