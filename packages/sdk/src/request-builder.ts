@@ -90,7 +90,8 @@ export function buildSignedRequest(i: BuildInput): SignedRequest {
     accept: 'application/json',
     'user-agent': i.userAgent,
   };
-  const signed = signAcs3({ method: 'POST', path: i.endpoint.pathname, headers, hashedPayload: headers['x-acs-content-sha256']! }, i.accessKeyId, i.accessKeySecret);
+  // the action's path is "/" (reference §1.1): an endpoint path is a prefix a proxy strips, not part of what is signed
+  const signed = signAcs3({ method: 'POST', path: '/', headers, hashedPayload: headers['x-acs-content-sha256']! }, i.accessKeyId, i.accessKeySecret);
   headers.authorization = signed.authorization;
   return { url: `${i.endpoint.origin}${i.endpoint.pathname}`, method: 'POST', headers, body };
 }

@@ -1,5 +1,6 @@
 import { McubeClientError, McubeError, McubeNetworkError, McubeServerError, McubeThrottlingError } from './errors.js';
 import type { SignedRequest } from './request-builder.js';
+import { xmlTag } from './xml-tag.js';
 
 export interface WireAnswer {
   statusCode: number;
@@ -34,7 +35,10 @@ function popError(status: number, headers: Record<string, string>, text: string,
     const parsed = JSON.parse(text);
     if (parsed && typeof parsed === 'object') body = parsed;
   } catch {}
+  // a gateway or WAF in front may answer the vendor's XML error body (reference §2.1: text/xml;charset=utf-8)
+  const xml = Object.keys(body).length === 0 && /<Error>/.test(text);
   const pick = (k: string) => {
+    if (xml) return xmlTag(text, k);
     const v = body[k] ?? body[k.charAt(0).toLowerCase() + k.slice(1)];
     return typeof v === 'string' ? v : undefined;
   };

@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { McubeNetworkError, McubeUploadError } from './errors.js';
 import { multipartFrame } from './multipart-body.js';
+import { xmlTag } from './xml-tag.js';
 import { openSource, type UploadSource } from './upload-source.js';
 
 /** The FileToken of GetMcubeFileToken, as McubeClient returns it (camelCase) or as sent on the wire (PascalCase). */
@@ -52,12 +53,6 @@ function formFieldsOf(t: FileTokenLike): Record<string, string> {
   };
 }
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-function xmlTag(text: string, tag: string): string | undefined {
-  const raw = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(text)?.[1];
-  return raw?.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => ENTITIES[e]!);
-}
 
 async function readAll(res: IncomingMessage): Promise<string> {
   const parts: Buffer[] = [];
@@ -95,6 +90,8 @@ export async function uploadFile(fileToken: FileTokenLike, source: UploadSource,
     Object.entries(formFieldsOf(fileToken)).map(([k, v]) => [k, k.toLowerCase() === 'key' ? v.split('${filename}').join(filename) : v]),
   );
   const key = Object.entries(fields).find(([k]) => k.toLowerCase() === 'key')?.[1] ?? '';
+  // S3 stores the type its form field gives (the part's own header is ignored): the object is then served with it
+  if (opts.contentType !== undefined && !Object.keys(fields).some((k) => k.toLowerCase() === 'content-type')) fields['Content-Type'] = opts.contentType;
   const frame = multipartFrame(fields, { field: 'file', filename, contentType: opts.contentType ?? 'application/octet-stream' });
   const total = src.size;
   const headers: Record<string, string | number> = { 'content-type': frame.contentType };
