@@ -106,11 +106,14 @@ describe('/device/upgrade/check', () => {
     const rules = JSON.stringify([
       { ruleElement: 'city', operation: 1, value: 'Shanghai,Beijing' },
       { ruleElement: 'osVersion', operation: 3, value: '13.0-17.9' },
+      { ruleElement: 'netType', operation: 1, value: '4G, WIFI' },
     ]);
     const wl = await whitelist('ios-testers', 'ios-1,ios-2');
     const task = await createUpgradeTask(u.a, pkg, { PublishType: 2, PublishMode: 1, WhitelistIds: String(wl), GreyConfigInfo: rules, UpgradeType: 204 });
-    const ios = (fields: Record<string, string>) => check({ platform: 'ios', client: '6.0', userId: 'ios-1', ...fields });
-    expect((await ios({ city: 'Shanghai', system: '16.2' })).body).toMatchObject({ taskId: task, downloadURL: 'https://apps.apple.com/app/id7', packageType: 'appstore', md5: '' });
+    const ios = (fields: Record<string, string>) => check({ platform: 'ios', client: '6.0', userId: 'ios-1', netType: 'WIFI', ...fields });
+    // needClientNetType: the network types of the include rule, a key of the iOS SDK's callback dictionary (guide §4.2.2)
+    expect((await ios({ city: 'Shanghai', system: '16.2' })).body).toMatchObject({ taskId: task, downloadURL: 'https://apps.apple.com/app/id7', packageType: 'appstore', md5: '', needClientNetType: '4G,WIFI' });
+    expect((await ios({ city: 'Shanghai', system: '16.2', netType: '3G' })).body.resultStatus).toBe(201);
     expect((await ios({ city: 'shanghai', system: '13.0' })).body.taskId).toBe(task);
     expect((await ios({ city: 'Hangzhou', system: '16.2' })).body.resultStatus).toBe(201);
     expect((await ios({ city: 'Beijing', system: '18.0' })).body.resultStatus).toBe(201);

@@ -193,6 +193,15 @@ describe('refused packages change nothing', () => {
     expect(foreign.hits()).toBe(0);
   });
 
+  it('names the cause: an iOS file without IsEnterprise 1, a version segment past 9 digits', async () => {
+    const ipa = await u.a('CreateMcubeUpgradePackage', { OnexFlag: true, Platform: 'iOS', AppVersion: '5.0', FileUrl: await upload(u.a, 'forgot.ipa', await fakeApp()) });
+    expect(ipa.ResultCode).toBe('InvalidIsEnterprise');
+    expect(ipa.ResultMessage).toContain('must be 1 for an iOS package given as a file');
+    const long = await u.a('CreateMcubeUpgradePackage', { OnexFlag: true, Platform: 'Android', AppVersion: '99999999999.0', DownloadUrl: 'https://dl.example.com/a.apk' });
+    expect(long.ResultCode).toBe('InvalidAppVersion');
+    expect(long.ResultMessage).toContain('(each segment has at most 9 digits)');
+  });
+
   it('two concurrent creates of one version: one wins, the other leaves no row and no stored copy', async () => {
     const [f1, f2] = [await upload(u.a, 'race-1.apk', await fakeApp('r1')), await upload(u.a, 'race-2.apk', await fakeApp('r2'))];
     const objects = async () => (await listKeys(u.srv.node.deps.blobs, 'pkg/')).filter((k) => k.includes('/upgrade/android/8.0.0-'));

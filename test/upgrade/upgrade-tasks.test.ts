@@ -95,6 +95,11 @@ describe('CreateMcubeUpgradeTask, ListMcubeUpgradeTasks, GetMcubeUpgradeTaskInfo
     expect((await u.a('QueryMdsUpgradeTaskDetail', { TaskId: id })).ResultContent.Data.Content.Appstoreurl).toBe('https://apps.apple.com/app/id1');
     await createUpgradeTask(u.a, pk.testflight, { PublishType: 2, PublishMode: 1, WhitelistIds: String(wl.a), UpgradeType: 204 });
     await createUpgradeTask(u.a, pk.enterprise, { PublishType: 2, PublishMode: 1, WhitelistIds: String(wl.a), UpgradeType: 206 });
+    // an end time as JavaScript's toISOString() writes it (with milliseconds) is read, and echoed in the wire form
+    const at = Date.now() + 3 * 86_400_000;
+    const iso = await createUpgradeTask(u.a, pk.appstore, { PublishType: 2, PublishMode: 2, GreyEndtimeData: new Date(at).toISOString(), GreyNum: 5, UpgradeType: 204 });
+    const echoed = (await u.a('GetMcubeUpgradeTaskInfo', { TaskId: iso })).GetTaskResult.TaskInfo.GreyEndtimeData;
+    expect(echoed).toBe(new Date(at).toISOString().replace('T', ' ').slice(0, 19));
   });
 
   it('the typed SDK client (McubeClient) exposes the actions with the vendor\'s spelling', async () => {

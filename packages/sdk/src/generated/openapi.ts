@@ -2654,6 +2654,8 @@ export interface components {
             upgradeShortVersion?: string;
             /** @description version of the offered package (iOS SDK key; mcube keeps one version per package) */
             upgradeFullVersion?: string;
+            /** @description network types the task's include rule names, as written (e.g. "4G,WIFI"; iOS SDK key); "" when it names none. The dictionary's userId is not echoed: the app knows it */
+            needClientNetType?: string;
             /** @description signed address of the stored package, the DownloadUrl given, or the App Store / TestFlight link */
             downloadURL?: string;
             /** @enum {string} */

@@ -35,8 +35,17 @@ describe('wire times', () => {
     expect(parseWireDateTime('2026-01-31 12:00:00+14:00')).toBe(Date.UTC(2026, 0, 30, 22, 0, 0));
   });
 
+  it('reads the fraction toISOString() writes, to the millisecond', () => {
+    const t = new Date('2026-12-07T03:34:47.434Z');
+    expect(parseWireDateTime(t.toISOString())).toBe(t.getTime());
+    expect(parseWireDateTime('2026-12-07T03:34:47.4Z')).toBe(Date.UTC(2026, 11, 7, 3, 34, 47, 400));
+    expect(parseWireDateTime('2026-12-07 11:34:47.434999+08:00')).toBe(t.getTime());
+    setWireTimeZone(8 * 60);
+    expect(parseWireDateTime('2026-12-07 11:34:47.434')).toBe(t.getTime());
+  });
+
   it('refuses what is no such time', () => {
-    for (const bad of ['2026-02-30 10:00:00', '2026-01-31 24:00:00', '2026-01-31', '31/01/2026 10:00:00', '2026-01-31 10:00:00+8', '2026-01-31 10:00:00 UTC']) {
+    for (const bad of ['2026-01-31 10:00:00.', '2026-01-31 10:00:00.1234567890Z', '2026-02-30 10:00:00', '2026-01-31 24:00:00', '2026-01-31', '31/01/2026 10:00:00', '2026-01-31 10:00:00+8', '2026-01-31 10:00:00 UTC']) {
       expect(parseWireDateTime(bad), bad).toBeNull();
     }
     expect(zoneOffsetMinutes('+15:00')).toBeNull();

@@ -31,16 +31,22 @@ export function formatDateTime(ms: number | null | undefined): string {
  * an explicit zone ("Z", "+08:00"; "T" for the space allowed), which mcube's
  * own SDK sends; null when it is no such time or no real date.
  */
+/** What parseWireDateTime reads, for the messages that refuse a time. */
+export const WIRE_TIME_FORMS =
+  '"yyyy-MM-dd HH:mm:ss" in the wire zone (UTC unless MCUBE_WIRE_TIME_ZONE says otherwise), or with its own zone and optional fraction, e.g. 2026-12-07T03:34:47.434Z or 2026-12-07 11:34:47+08:00';
+
 export function parseWireDateTime(raw: string): number | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(Z|[+-]\d{2}:\d{2})?$/.exec(raw.trim());
+  // a fraction of a second is what JavaScript's toISOString() writes: kept to the millisecond
+  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?$/.exec(raw.trim());
   if (!m) return null;
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const local = Date.UTC(y, mo - 1, d, h, mi, s);
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
+  const local = Date.UTC(y, mo - 1, d, h, mi, s, ms);
   const back = new Date(local);
   if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return null;
-  if (m[7] === undefined) return local - wireOffsetMs;
+  if (m[8] === undefined) return local - wireOffsetMs;
   // a zone no place has (+15:00, +14:60) is refused, not read as UTC
-  const zone = zoneOffsetMinutes(m[7]);
+  const zone = zoneOffsetMinutes(m[8]);
   return zone === null ? null : local - zone * 60_000;
 }
 

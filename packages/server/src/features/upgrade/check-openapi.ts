@@ -61,6 +61,10 @@ export const upgradeCheckOpenApiSchemas = {
       message: { type: 'string', description: 'the upgrade prompt again, under the iOS SDK\'s key' },
       upgradeShortVersion: { type: 'string', description: 'version of the offered package (iOS SDK key)' },
       upgradeFullVersion: { type: 'string', description: 'version of the offered package (iOS SDK key; mcube keeps one version per package)' },
+      needClientNetType: {
+        type: 'string',
+        description: 'network types the task\'s include rule names, as written (e.g. "4G,WIFI"; iOS SDK key); "" when it names none. The dictionary\'s userId is not echoed: the app knows it',
+      },
       downloadURL: { type: 'string', description: 'signed address of the stored package, the DownloadUrl given, or the App Store / TestFlight link' },
       packageType: { type: 'string', enum: ['apk', 'enterprise', 'appstore', 'testflight'] },
       platform: { type: 'string', enum: ['Android', 'iOS'] },

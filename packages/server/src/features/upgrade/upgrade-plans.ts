@@ -83,6 +83,7 @@ function answerOf(r: Row, downloadUrl: string): string {
     message: r.upgrade_content,
     upgradeShortVersion: r.app_version,
     upgradeFullVersion: r.app_version,
+    needClientNetType: includedNetTypes(r.grey_config_info),
     downloadURL: downloadUrl,
     packageType: r.package_type,
     platform: r.platform,
@@ -92,6 +93,22 @@ function answerOf(r: Row, downloadUrl: string): string {
     packageId: r.package_id,
     taskId: r.id,
   });
+}
+
+/** The network types an include rule of the task asks for, as written ("4G,WIFI"); "" when it names none. */
+function includedNetTypes(greyConfigInfo: string | null): string {
+  try {
+    const rules: unknown = JSON.parse(greyConfigInfo || '[]');
+    if (!Array.isArray(rules)) return '';
+    const values = rules
+      .filter((r) => r && typeof r === 'object' && String(r.ruleElement).trim() === 'netType' && Number(String(r.operation).trim()) === 1)
+      .flatMap((r) => String(r.value ?? '').split(','))
+      .map((v) => v.trim())
+      .filter((v) => v !== '');
+    return values.join(',');
+  } catch {
+    return '';
+  }
 }
 
 /**

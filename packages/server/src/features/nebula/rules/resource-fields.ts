@@ -1,7 +1,7 @@
 import { checkClientVersions, checkPlatform, type Platform } from './client-version.js';
 import { flag, invalid, isBlank, shown } from './field-error.js';
 import { checkH5Id } from './h5-id.js';
-import { isDottedVersion } from './version.js';
+import { isDottedVersion, versionLimitsHint } from './version.js';
 
 /** Wire input of CreateMcubeNebulaResource (after ajv coercion). */
 export interface CreateResourceInput {
@@ -60,7 +60,7 @@ const VHOST = /^(https?:\/\/)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Z
 export function checkH5Version(raw: string | undefined): string {
   if (isBlank(raw)) throw invalid('H5Version', 'is required, a dotted numeric version such as 1.0.0.1.');
   const v = raw!.trim();
-  if (!isDottedVersion(v)) throw invalid('H5Version', `${shown(raw)} is not a dotted numeric version such as 1.0.0.1.`);
+  if (!isDottedVersion(v)) throw invalid('H5Version', `${shown(raw)} is not a dotted numeric version such as 1.0.0.1${versionLimitsHint(v)}.`);
   return v;
 }
 

@@ -5,6 +5,15 @@ export function isDottedVersion(v: string): boolean {
   return DOTTED.test(v);
 }
 
+/** For a version refused though made of digits and dots: which limit it passes (", whose segments have at most 9 digits"), else "". */
+export function versionLimitsHint(v: string): string {
+  if (!/^\d+(\.\d+)*$/.test(v)) return '';
+  const segs = v.split('.');
+  if (segs.some((s) => s.length > 9)) return ' (each segment has at most 9 digits)';
+  if (segs.length > 8) return ' (at most 8 segments)';
+  return '';
+}
+
 /**
  * Compares two dotted numeric versions segment by segment as numbers;
  * missing trailing segments count as 0 (4.0 = 4.0.0), never as strings.

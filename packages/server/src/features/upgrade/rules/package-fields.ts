@@ -1,5 +1,5 @@
 import { flag, invalid, isBlank, shown } from '../../nebula/rules/field-error.js';
-import { isDottedVersion } from '../../nebula/rules/version.js';
+import { isDottedVersion, versionLimitsHint } from '../../nebula/rules/version.js';
 import type { PackageType, UpgradePlatform } from '../upgrade-types.js';
 
 /** Wire input of CreateMcubeUpgradePackage (reference §4.B.1). */
@@ -110,7 +110,7 @@ export function checkPackageInput(input: CreatePackageInput): PackageSpec {
   if (!platform) throw invalid('Platform', `${platformRaw ? shown(platformRaw) : '(empty)'} is not allowed; use Android, iOS or Harmony.`);
   const appVersion = (input.AppVersion ?? '').trim();
   if (appVersion === '') throw invalid('AppVersion', 'is required: the version of the client in the package, e.g. 9.9.0 (the Product Version of Info.plist on iOS).');
-  if (!isDottedVersion(appVersion)) throw invalid('AppVersion', `${shown(appVersion)} is not a dotted numeric version such as 9.9.0 or 9.9.0.1.`);
+  if (!isDottedVersion(appVersion)) throw invalid('AppVersion', `${shown(appVersion)} is not a dotted numeric version such as 9.9.0 or 9.9.0.1${versionLimitsHint(appVersion)}.`);
   const description = bounded('Desc', input.Desc, MAX_DESC_LENGTH);
   const isEnterprise = flag('IsEnterprise', input.IsEnterprise, 0);
   const needCheck = flag('NeedCheck', input.NeedCheck, 0);
@@ -138,6 +138,10 @@ export function checkPackageInput(input: CreatePackageInput): PackageSpec {
   if (platform === 'iOS' && isEnterprise === 0) {
     packageType = testFlightFields ? 'testflight' : 'appstore';
     const what = testFlightFields ? 'a TestFlight package: the public link of App Store Connect' : 'an App Store package: the address of the app in the App Store';
+    // a file or a link to one without IsEnterprise 1 is an enterprise package with the flag forgotten: say that, not "AppstoreUrl is missing"
+    if (appstoreUrl === '' && (fileUrl !== null || downloadUrl !== '')) {
+      throw invalid('IsEnterprise', `must be 1 for an iOS package given as a file (FileUrl) or a download link (DownloadUrl): enterprise distribution; App Store and TestFlight packages take AppstoreUrl instead.`);
+    }
     if (appstoreUrl === '') throw invalid('AppstoreUrl', `is required for ${what}.`);
     refuse('FileUrl', fileUrl !== null, 'downloadable packages (Android, Harmony, iOS enterprise distribution with IsEnterprise 1)');
     refuse('DownloadUrl', downloadUrl !== '', 'downloadable packages (Android, Harmony, iOS enterprise distribution with IsEnterprise 1)');

@@ -1,6 +1,6 @@
 import { flag, invalid, isBlank, shown } from '../../nebula/rules/field-error.js';
 import { parseGreyConfig, type GreyRule } from '../../nebula/rules/grey-config.js';
-import { parseWireDateTime } from '../../../core/ids.js';
+import { parseWireDateTime, WIRE_TIME_FORMS } from '../../../core/ids.js';
 import { MAX_GREY_NUM, MAX_GREY_WINDOW_MS, parseWhitelistIds, refuseForMode } from '../../nebula/rules/task-fields.js';
 
 /** Wire input of CreateMcubeUpgradeTask (reference §4.B.5). */
@@ -85,7 +85,7 @@ export function checkUpgradeTaskInput(input: CreateUpgradeTaskInput, now: number
     refuseForMode('WhitelistIds', whitelistIds.length > 0, 'whitelist gray releases (PublishMode 1)');
     if (isBlank(endRaw)) throw invalid('GreyEndtimeData', 'is required for a time-window gray release (PublishMode 2), as "yyyy-MM-dd HH:mm:ss" (wire zone, UTC unless MCUBE_WIRE_TIME_ZONE says otherwise).');
     greyEndtime = parseWireDateTime(endRaw);
-    if (greyEndtime === null) throw invalid('GreyEndtimeData', `${shown(endRaw)} is not a time of the form "yyyy-MM-dd HH:mm:ss" (wire zone, UTC unless MCUBE_WIRE_TIME_ZONE says otherwise).`);
+    if (greyEndtime === null) throw invalid('GreyEndtimeData', `${shown(endRaw)} is not a time of the form ${WIRE_TIME_FORMS}.`);
     if (greyEndtime <= now) throw invalid('GreyEndtimeData', `${endRaw} is not in the future.`);
     if (greyEndtime - now >= MAX_GREY_WINDOW_MS) throw invalid('GreyEndtimeData', `${endRaw} is 7 days or more ahead; the window must end within 7 days.`);
     if (input.GreyNum === undefined) throw invalid('GreyNum', `is required for a time-window gray release (PublishMode 2): the number of users, 1 to ${MAX_GREY_NUM}.`);
