@@ -1,7 +1,7 @@
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McubeClient, McubeClientError } from '../../packages/sdk/src/index.js';
+import { startGateway, type Gateway } from '../helpers/gateway.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -12,30 +12,24 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * error lost its Code and RequestId ("Http403").
  */
 let srv: TestServer;
-let proxy: Server;
+let gateway: Gateway;
 let proxyUrl: string;
 
 beforeAll(async () => {
   srv = await startTestServer();
-  proxy = createServer((req, res) => {
-    if (req.url?.startsWith('/refuse/')) {
-      req.resume();
-      res
-        .writeHead(403, { 'content-type': 'text/xml;charset=utf-8' })
-        .end('<?xml version="1.0" encoding="UTF-8"?><Error><RequestId>R-XML</RequestId><HostId>gw</HostId><Code>Forbidden.RAM</Code><Message>denied &amp; logged</Message></Error>');
-      return;
-    }
-    const up = request({ host: '127.0.0.1', port: srv.port, method: req.method, path: (req.url ?? '/').replace(/^\/mcube\//, '/'), headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const refuse = (req: IncomingMessage, res: ServerResponse) => {
+    if (!req.url?.startsWith('/refuse/')) return false;
+    req.resume();
+    res
+      .writeHead(403, { 'content-type': 'text/xml;charset=utf-8' })
+      .end('<?xml version="1.0" encoding="UTF-8"?><Error><RequestId>R-XML</RequestId><HostId>gw</HostId><Code>Forbidden.RAM</Code><Message>denied &amp; logged</Message></Error>');
+    return true;
+  };
+  gateway = await startGateway(srv.port, refuse, (path) => path.replace(/^\/mcube\//, '/'));
+  proxyUrl = gateway.url;
 });
 afterAll(async () => {
-  await new Promise((r) => proxy?.close(r));
+  await gateway?.close();
   await srv?.close();
 });
 

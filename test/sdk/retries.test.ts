@@ -1,8 +1,9 @@
-import { createServer, request, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { McubeClient, McubeServerError, McubeThrottlingError, type RetryEvent } from '../../packages/sdk/src/index.js';
 import { MAX_ANSWER_BYTES } from '../../packages/sdk/src/transport.js';
+import { startGateway, type Gateway } from '../helpers/gateway.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -19,35 +20,28 @@ let plan: Plan = { failures: 0, status: 503 };
 let seen: Array<{ nonce: string; date: string; action: string }> = [];
 
 let srv: TestServer;
-let proxy: Server;
+let gateway: Gateway;
 let proxyUrl: string;
 
 beforeAll(async () => {
   srv = await startTestServer();
-  proxy = createServer((req, res) => {
+  gateway = await startGateway(srv.port, (req, res) => {
     seen.push({
       nonce: String(req.headers['x-acs-signature-nonce']),
       date: String(req.headers['x-acs-date']),
       action: String(req.headers['x-acs-action']),
     });
-    if (seen.length <= plan.failures) {
-      req.resume();
-      const body = JSON.stringify({ RequestId: `PROXY-${seen.length}`, HostId: 'proxy', Code: plan.status === 429 ? 'Throttling.User' : 'ServiceUnavailable', Message: 'injected' });
-      res.writeHead(plan.status, { 'content-type': 'application/json', ...(plan.retryAfter ? { 'x-acs-retry-after': plan.retryAfter } : {}) });
-      res.end(body);
-      return;
-    }
-    const up = request({ host: '127.0.0.1', port: srv.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    req.pipe(up);
+    if (seen.length > plan.failures) return false;
+    req.resume();
+    const body = JSON.stringify({ RequestId: `PROXY-${seen.length}`, HostId: 'proxy', Code: plan.status === 429 ? 'Throttling.User' : 'ServiceUnavailable', Message: 'injected' });
+    res.writeHead(plan.status, { 'content-type': 'application/json', ...(plan.retryAfter ? { 'x-acs-retry-after': plan.retryAfter } : {}) });
+    res.end(body);
+    return true;
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  proxyUrl = gateway.url;
 });
 afterAll(async () => {
-  await new Promise((r) => proxy?.close(r));
+  await gateway?.close();
   await srv?.close();
 });
 beforeEach(() => {
