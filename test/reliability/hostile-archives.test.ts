@@ -94,7 +94,13 @@ const ARCHIVES: Hostile[] = [
   },
   {
     name: 'zip bomb (declared size lies)',
-    build: () => patched([ok(), { name: `${H5}/a.txt`, data: 'abcdefghij'.repeat(500) }], (z) => z.writeUInt32LE(100, centralByName(z).get(`${H5}/a.txt`)! + 24)),
+    // the same lie in the directory record and the local header (a lie in one only is refused as a disagreement)
+    build: () =>
+      patched([ok(), { name: `${H5}/a.txt`, data: 'abcdefghij'.repeat(500) }], (z) => {
+        const at = centralByName(z).get(`${H5}/a.txt`)!;
+        z.writeUInt32LE(100, at + 24);
+        z.writeUInt32LE(100, z.readUInt32LE(at + 42) + 22);
+      }),
     codes: ['ZipBomb'],
     names: /entry ".*\/a\.txt" inflates beyond its declared/,
   },
