@@ -78,13 +78,30 @@ export function runCommand(cmd: string, args: string[], env: Record<string, stri
  * URL to match) over the test environment's database and data folder.
  */
 export async function startPeerNode(env: { env: Record<string, string>; schema: string | null }): Promise<ServerProcess> {
-  const port = await freePort();
-  return startServerProcess({
-    ...env.env,
-    // the child inherits this process's environment: on SQLite make sure no DATABASE_URL leaks in
-    ...(env.schema ? {} : { DATABASE_URL: '', MCUBE_DB_SCHEMA: '' }),
-    MCUBE_PORT: String(port),
-    MCUBE_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    MCUBE_LOG_LEVEL: 'warn',
-  });
+  return onFreePort((port) =>
+    startServerProcess({
+      ...env.env,
+      // the child inherits this process's environment: on SQLite make sure no DATABASE_URL leaks in
+      ...(env.schema ? {} : { DATABASE_URL: '', MCUBE_DB_SCHEMA: '' }),
+      MCUBE_PORT: String(port),
+      MCUBE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      MCUBE_LOG_LEVEL: 'warn',
+    }),
+  );
+}
+
+/**
+ * Starts something on a port that was free a moment ago. Another test process may take
+ * it in between (the suite runs two at once): a start refused because the port is in use
+ * is tried again on another port.
+ */
+export async function onFreePort<T>(start: (port: number) => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (err) {
+      if (i >= attempts || !/port is in use/.test(String((err as Error).message))) throw err;
+    }
+  }
 }

@@ -1,6 +1,5 @@
-import { startServerProcess, type ServerProcess } from '../../helpers/process.js';
+import { onFreePort, startServerProcess, type ServerProcess } from '../../helpers/process.js';
 import { makeTestEnv, type TestEnv } from '../../helpers/server.js';
-import { freePort } from '../../helpers/free-port.js';
 
 /**
  * Server processes sharing one database (one SQLite data folder, or one
@@ -20,18 +19,20 @@ export interface Cluster {
 
 export async function startCluster(size: number, overrides: Record<string, string> = {}): Promise<Cluster> {
   const env = makeTestEnv({ MCUBE_JANITOR_INTERVAL_SEC: '0', ...overrides });
-  const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
-  const nodeEnv = { ...env.env, MCUBE_PUBLIC_URL: publicUrl };
   const nodes: ServerProcess[] = [];
+  // the first node owns the public address (a port that was free a moment ago; tried again should another process take it)
+  const first = await onFreePort((port) => startServerProcess({ ...env.env, MCUBE_PUBLIC_URL: `http://127.0.0.1:${port}`, MCUBE_PORT: String(port) }, 60_000));
+  nodes.push(first);
+  const publicUrl = first.url;
+  const nodeEnv = { ...env.env, MCUBE_PUBLIC_URL: publicUrl };
   const cluster: Cluster = {
     env,
     nodeEnv,
     nodes,
     publicUrl,
     async start() {
-      // the first node owns the public address; the others listen anywhere
-      const p = await startServerProcess({ ...nodeEnv, MCUBE_PORT: nodes.length === 0 ? String(port) : '0' }, 60_000);
+      // further nodes listen anywhere
+      const p = await startServerProcess({ ...nodeEnv, MCUBE_PORT: '0' }, 60_000);
       nodes.push(p);
       return p;
     },
@@ -41,6 +42,6 @@ export async function startCluster(size: number, overrides: Record<string, strin
     },
   };
   // one after the other: the first start migrates, the next ones find the schema ready
-  for (let i = 0; i < size; i++) await cluster.start();
+  for (let i = 1; i < size; i++) await cluster.start();
   return cluster;
 }
