@@ -4,12 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretBox, safeEqual } from '../../packages/server/src/core/crypto.js';
 import { makeH5Zip, rsaKeyPair } from '../helpers/nebula.js';
-import { ADMIN_MAIN, ROOT, runCommand, startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { ADMIN_MAIN, ROOT, onFreePort, runCommand, startServerProcess, type ServerProcess } from '../helpers/process.js';
 import { makeTestEnv, TEST_CREDS, testDb, type TestEnv } from '../helpers/server.js';
 import { uploadWithToken } from '../helpers/upload.js';
 import { listKeys, openSharedState, tableNames, type SharedState } from './lib/db-state.js';
 import { SuiteFigures } from './lib/figures.js';
-import { freePort } from '../helpers/free-port.js';
 import { sleep } from './lib/run-pool.js';
 import { sendRequest, signAcs3, signV1, type Signer } from '../helpers/signing.js';
 
@@ -65,9 +64,13 @@ async function upload(who: typeof cliKey, name: string, data: Buffer): Promise<s
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  env = makeTestEnv({ MCUBE_PORT: String(port), MCUBE_PUBLIC_URL: `http://127.0.0.1:${port}`, MCUBE_LOG_LEVEL: 'debug', MCUBE_JANITOR_INTERVAL_SEC: '0' });
-  proc = await startServerProcess(env.env);
+  proc = await onFreePort(async (port) => {
+    env = makeTestEnv({ MCUBE_PORT: String(port), MCUBE_PUBLIC_URL: `http://127.0.0.1:${port}`, MCUBE_LOG_LEVEL: 'debug', MCUBE_JANITOR_INTERVAL_SEC: '0' });
+    return startServerProcess(env.env).catch(async (err) => {
+      await env.cleanup();
+      throw err;
+    });
+  });
   state = await openSharedState(env.env);
 }, 60_000);
 
