@@ -59,3 +59,35 @@ describe('id parsing', () => {
     expect(idProblem({ value: 'z'.repeat(257), overLong: false })).toMatch(/256/);
   });
 });
+
+describe('whitelist files that are not UTF-8 text', () => {
+  const refusal = (chunks: Buffer[]) => collect(chunks).then(
+    () => null,
+    (e: { code?: string; message: string }) => e,
+  );
+
+  it('refuses Latin-1, GBK and binary bytes instead of storing replacement characters, whatever the chunking', async () => {
+    for (const bytes of [Buffer.from('jos\xe9\njos\xe8\nplain\n', 'latin1'), Buffer.from([0xd5, 0xc5, 0xc8, 0xfd, 0x2c, 0x61]), Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0x0a, 0x41, 0x42])]) {
+      for (const size of [1, 3, 1024]) {
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+        const err = await refusal(chunks);
+        expect(err?.code, `${bytes.toString('hex')} / ${size}`).toBe('InvalidFileEncoding');
+      }
+    }
+    // a multi-byte character cut off at the very end of the file
+    expect((await refusal([Buffer.from('alice\nzo\xc3', 'latin1')]))?.code).toBe('InvalidFileEncoding');
+  });
+
+  it('reads UTF-16 files by their byte-order mark (Excel "Unicode text")', async () => {
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('alice\r\nbob,用户一\r\n', 'utf16le')]);
+    const be = Buffer.from(le.subarray(2)).swap16();
+    for (const bytes of [le, Buffer.concat([Buffer.from([0xfe, 0xff]), be])]) {
+      for (const size of [1, 3, 1024]) {
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+        expect((await collect(chunks)).map((p) => p.value)).toEqual(['alice', 'bob', '用户一']);
+      }
+    }
+  });
+});

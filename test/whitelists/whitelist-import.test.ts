@@ -58,6 +58,21 @@ describe('UpdateMcubeWhitelist with OssUrl (local storage driver)', () => {
     expect(await count(id)).toBe(N + 1);
   });
 
+  it('refuses a file that is not UTF-8 text, storing nothing, and reads a UTF-16 one (Excel "Unicode text")', async () => {
+    const id = (await wl('CreateMcubeWhitelist', { WhiteListName: 'encodings', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId;
+    const before = await stamp();
+    // Latin-1 "josé"/"josè": stored as one "jos\uFFFD" and counted as three successes before
+    const latin1 = await wl('UpdateMcubeWhitelist', { Id: id, OnexFlag: true, OssUrl: await upload('latin1.txt', Buffer.from('jos\xe9\njos\xe8\nplain\n', 'latin1')) });
+    expect(latin1).toMatchObject({ ResultCode: 'InvalidFileEncoding', AddWhitelistResult: { Success: false } });
+    expect(latin1.ResultMessage).toMatch(/not UTF-8 text .* Nothing was added/);
+    expect(await count(id)).toBe(0);
+    expect(await stamp()).toBe(before);
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('alice\r\nbob\r\n', 'utf16le')]);
+    const read = await wl('UpdateMcubeWhitelist', { Id: id, OnexFlag: true, OssUrl: await upload('unicode.txt', utf16) });
+    expect(read.AddWhitelistResult.AddWhitelistInfo).toMatchObject({ SuccessNum: 2, FailNum: 0 });
+    expect(((await srv.node.deps.db.knex('whitelist_entries').where({ whitelist_id: Number(id) }).pluck('value')) as string[]).sort()).toEqual(['alice', 'bob']);
+  });
+
   it('leaves nothing half-written when an import fails part-way (cap on ids per call)', async () => {
     const id = (await wl('CreateMcubeWhitelist', { WhiteListName: 'capped', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId;
     const url = await upload('ids.txt', bigFile().data);

@@ -155,7 +155,7 @@ export type QueryMcubeVhostResponse = ResponseOf<Schemas['QueryMcubeVhostRespons
 export type QueryMdsUpgradeTaskDetailRequest = RequestOf<Schemas['QueryMdsUpgradeTaskDetailRequest']>;
 export type QueryMdsUpgradeTaskDetailResponse = ResponseOf<Schemas['QueryMdsUpgradeTaskDetailResponse']>;
 
-/** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file. */
+/** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file (UTF-8, or UTF-16 with its byte-order mark; a file in another encoding is refused, InvalidFileEncoding). */
 export type UpdateMcubeWhitelistRequest = RequestOf<Schemas['UpdateMcubeWhitelistRequest']>;
 export type UpdateMcubeWhitelistResponse = ResponseOf<Schemas['UpdateMcubeWhitelistResponse']>;
 
@@ -255,7 +255,7 @@ export interface McubeActionMethods {
   queryMcubeVhost(request: QueryMcubeVhostRequest, options?: CallOptions): Promise<QueryMcubeVhostResponse>;
   /** Get one upgrade release task in the MDS form (rules spread into CityContains, MobileModelExcludes, ...), inside ResultContent.Data.Content. */
   queryMdsUpgradeTaskDetail(request: QueryMdsUpgradeTaskDetailRequest, options?: CallOptions): Promise<QueryMdsUpgradeTaskDetailResponse>;
-  /** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file. */
+  /** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file (UTF-8, or UTF-16 with its byte-order mark; a file in another encoding is refused, InvalidFileEncoding). */
   updateMcubeWhitelist(request: UpdateMcubeWhitelistRequest, options?: CallOptions): Promise<UpdateMcubeWhitelistResponse>;
   /** Register the RSA private key (PEM, uploaded beforehand with GetMcubeFileToken) that signs the app's offline packages. */
   uploadMcubeRsaKey(request: UploadMcubeRsaKeyRequest, options?: CallOptions): Promise<UploadMcubeRsaKeyResponse>;

@@ -489,7 +489,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file. */
+        /** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file (UTF-8, or UTF-16 with its byte-order mark; a file in another encoding is refused, InvalidFileEncoding). */
         post: operations["UpdateMcubeWhitelist"];
         delete?: never;
         options?: never;

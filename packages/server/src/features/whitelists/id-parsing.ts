@@ -1,4 +1,5 @@
-import { StringDecoder } from 'node:string_decoder';
+import { BusinessError } from '../../core/errors.js';
+import { TextDecoder } from 'node:util';
 import { CONTROL_CHARS } from '../../core/text.js';
 
 export const MAX_ID_LENGTH = 256;
@@ -35,11 +36,34 @@ export function splitPieces(text: string, separators: RegExp): Piece[] {
 }
 
 /**
- * Splits a byte stream (UTF-8, optional BOM) into trimmed, non-empty pieces
- * without ever holding more than one chunk and one bounded piece in memory.
+ * Splits a byte stream into trimmed, non-empty pieces without ever holding more than one
+ * chunk and one bounded piece in memory. The text is UTF-8 (a BOM is dropped), or UTF-16
+ * when a UTF-16 byte-order mark says so (Excel's "Unicode text"). Bytes that are not
+ * text in that encoding (a Latin-1 or GBK export, a binary file) refuse the whole file:
+ * read with replacement characters, "josé" and "josè" became one id no device ever sends,
+ * and the answer counted them as added.
  */
 export async function* streamPieces(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, separators: RegExp): AsyncGenerator<Piece> {
-  const decoder = new StringDecoder('utf8');
+  let decoder: TextDecoder | null = null;
+  let encoding = 'utf-8';
+  let head = Buffer.alloc(0);
+  let offset = 0;
+  const notText = (bytes: Buffer, what: string) =>
+    new BusinessError(
+      'InvalidFileEncoding',
+      `The file is not ${encoding === 'utf-8' ? 'UTF-8' : 'UTF-16'} text (${what}, within bytes ${offset}-${offset + bytes.length} of the file); save it as UTF-8 text and upload it again. Nothing was added.`,
+    );
+  const decode = (bytes: Buffer, stream: boolean): string => {
+    let text: string;
+    try {
+      text = decoder!.decode(bytes, { stream });
+    } catch {
+      throw notText(bytes, 'a byte sequence that is no character');
+    }
+    // valid UTF-8, but no text file holds NUL: a binary file (a zip, a spreadsheet) must not be partly imported
+    if (text.includes('\u0000')) throw notText(bytes, 'a NUL byte');
+    return text;
+  };
   const sep = new RegExp(separators.source, 'g');
   let carry = '';
   let overLong = false;
@@ -50,12 +74,7 @@ export async function* streamPieces(source: AsyncIterable<Buffer | string> | Ite
     overLong = false;
     return piece;
   };
-  for await (const chunk of source) {
-    let text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
-    if (first && text.length) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
-    }
+  function* take(text: string): Generator<Piece> {
     const parts = text.split(sep);
     for (let i = 0; i < parts.length - 1; i++) {
       const piece = emit(carry + parts[i]);
@@ -70,11 +89,32 @@ export async function* streamPieces(source: AsyncIterable<Buffer | string> | Ite
       }
     }
   }
-  const rest = decoder.end();
-  if (rest) {
-    // a truncated multi-byte sequence at the very end: keep it as the replacement character
-    if (!overLong) carry += rest;
+  for await (const chunk of source) {
+    let text: string;
+    if (typeof chunk === 'string') {
+      text = first && chunk.charCodeAt(0) === 0xfeff ? chunk.slice(1) : chunk;
+      first = false;
+    } else {
+      let bytes = chunk;
+      if (!decoder) {
+        // the byte-order mark needs the first two bytes, which a first chunk of one byte does not hold
+        head = Buffer.concat([head, bytes]);
+        if (head.length < 2) continue;
+        encoding = head[0] === 0xff && head[1] === 0xfe ? 'utf-16le' : head[0] === 0xfe && head[1] === 0xff ? 'utf-16be' : 'utf-8';
+        decoder = new TextDecoder(encoding, { fatal: true }); // drops the BOM itself
+        bytes = head;
+      }
+      text = decode(bytes, true);
+      offset += bytes.length;
+    }
+    yield* take(text);
   }
+  if (!decoder && head.length) {
+    decoder = new TextDecoder('utf-8', { fatal: true });
+    yield* take(decode(head, true));
+  }
+  // a multi-byte sequence cut off at the very end is refused like any other
+  if (decoder) yield* take(decode(Buffer.alloc(0), false));
   const piece = emit(carry);
   if (piece) yield piece;
 }

@@ -120,7 +120,7 @@ export const listMcubeWhitelists = defineAction<{ PageNum?: number; PageSize?: n
 export const updateMcubeWhitelist = defineAction<{ Id: string; KeyIds?: string; OssUrl?: string; OnexFlag?: boolean }>({
   name: 'UpdateMcubeWhitelist',
   summary:
-    'Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file.',
+    'Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file (UTF-8, or UTF-16 with its byte-order mark; a file in another encoding is refused, InvalidFileEncoding).',
   tag: TAG,
   input: {
     ...commonInput,
@@ -140,7 +140,7 @@ export const updateMcubeWhitelist = defineAction<{ Id: string; KeyIds?: string; 
     ...resultBase,
   }),
   mutates: true,
-  errors: ['WhitelistNotFound', 'EmptyWhitelistContent', 'InvalidWhitelistRegex', 'WhitelistRegexLimit', 'WhitelistImportTooLarge', ...FILE_URL_ERRORS],
+  errors: ['WhitelistNotFound', 'EmptyWhitelistContent', 'InvalidFileEncoding', 'InvalidWhitelistRegex', 'WhitelistRegexLimit', 'WhitelistImportTooLarge', ...FILE_URL_ERRORS],
   handler: async (input, ctx) => {
     const ossUrl = input.OssUrl?.trim();
     if (input.KeyIds === undefined && !ossUrl) throw new PopError(400, 'MissingParameter', 'Either KeyIds or OssUrl must be supplied.');
