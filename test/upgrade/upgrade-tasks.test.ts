@@ -200,6 +200,20 @@ describe('refused tasks change nothing', () => {
     expect([err.statusCode, err.code]).toEqual([400, 'MissingParameter']);
   });
 
+  it('the time windows of a TestFlight package share its tester limit (InstallAmount)', async () => {
+    const tf = await createPackage(u.a, { Platform: 'iOS', AppVersion: '5.3.0', AppstoreUrl: 'https://testflight.apple.com/join/y', ValidDays: 30, InstallAmount: 100 });
+    const window = (GreyNum: number) => ({ PackageInfoId: tf, PublishType: 2, PublishMode: 2, UpgradeType: 202, GreyEndtimeData: utcIn(86_400_000), GreyNum });
+    expect((await u.a('CreateMcubeUpgradeTask', window(60))).ResultCode).toBe('OK');
+    const before = await stateOf(u.srv);
+    const over = await u.a('CreateMcubeUpgradeTask', window(50));
+    expect(over.ResultCode).toBe('InvalidGreyNum');
+    expect(over.ResultMessage).toContain('takes 100 (InstallAmount) and its time-window tasks already hold 60');
+    expect(await stateOf(u.srv)).toBe(before);
+    expect((await u.a('CreateMcubeUpgradeTask', window(40))).ResultCode).toBe('OK');
+    // whitelist tasks are not counted against it (their lists change after the task is made)
+    expect((await u.a('CreateMcubeUpgradeTask', { PackageInfoId: tf, PublishType: 2, PublishMode: 1, WhitelistIds: String(wl.a), UpgradeType: 204 })).ResultCode).toBe('OK');
+  });
+
   it('at most 10 unfinished tasks per package', async () => {
     const id = await androidPackage(u.a, '7.0.0');
     for (let i = 0; i < 10; i++) await createUpgradeTask(u.a, id, { UpgradeType: 204 });

@@ -31,6 +31,23 @@ function checkFitsPackage(p: UpgradePackage, spec: UpgradeTaskSpec): void {
   }
 }
 
+/**
+ * The time windows of one TestFlight package share its tester limit (InstallAmount): the
+ * testers an ended window admitted, and those an open one may still admit, are seats
+ * taken. (Whitelist tasks are not counted: their lists change after the task is made.)
+ */
+function checkTesterSeats(p: UpgradePackage, tasks: UpgradeTask[], greyNum: number, now: number): void {
+  let taken = 0;
+  for (const t of tasks) {
+    if (t.publishMode !== 2) continue;
+    const ended = t.taskStatus === 2 || (t.greyEndtime !== null && t.greyEndtime <= now);
+    taken += ended ? t.greyAdmitted : Math.max(t.greyNum, t.greyAdmitted);
+  }
+  if (taken + greyNum > p.installAmount) {
+    throw invalid('GreyNum', `${greyNum} more testers do not fit: this TestFlight package takes ${p.installAmount} (InstallAmount) and its time-window tasks already hold ${taken}.`);
+  }
+}
+
 async function refreshPeriod(trx: Knex.Transaction, s: Scope, packageId: number, now: number): Promise<void> {
   const tasks = (await listTasks(trx, s, packageId)).map((t) => ({ ...t, taskType: 0 }));
   await setPublishPeriod(trx, packageId, publishPeriodOf(tasks), now);
@@ -54,10 +71,12 @@ export async function createUpgradeTask(ctx: ActionContext, spec: UpgradeTaskSpe
       const missing = spec.whitelistIds.filter((w) => !found.has(w));
       if (missing.length) throw invalid('WhitelistIds', `no whitelist ${missing.join(', ')} in this app and workspace.`);
     }
-    const open = (await listTasks(trx, ctx, p.id)).filter((t) => t.taskStatus !== 2).length;
+    const tasks = await listTasks(trx, ctx, p.id);
+    const open = tasks.filter((t) => t.taskStatus !== 2).length;
     if (open >= MAX_OPEN_TASKS) {
       throw new BusinessError('TooManyTasks', `PackageInfoId: package ${p.id} already has ${open} tasks that are not finished; at most ${MAX_OPEN_TASKS} are allowed.`);
     }
+    if (p.packageType === 'testflight' && spec.publishMode === 2) checkTesterSeats(p, tasks, spec.greyNum, now);
     const id = await insertTask(trx, ctx, {
       packageId: p.id,
       platform: p.platform,
