@@ -86,12 +86,25 @@ describe('compileWhitelistRegex and regexProblem', () => {
       ['[a-z&&[^aeiou]]', /nested classes|intersection/],
       ['[a-z&&b]', /intersection/],
       ['[]a]', /empty character class/],
+      ['[\\S_]+', /\\S inside a character class/],
     ] as const) {
       expect(await regexProblem(java), java).toMatch(why);
     }
     for (const both of ['\\d{6,}', '\\w+@corp\\.com', '[\\[\\]]x', '\\x41\\u0042', 'a\\tb', '\\bx', '[^a]\\S\\W\\D', 'a&&b', '\\cJ?x']) {
       expect(await regexProblem(both), both).toBeNull();
     }
+  });
+
+  it('reads \\s and \\S as Java does: ASCII spaces only', () => {
+    // JavaScript's \s also takes U+00A0, U+2003, U+3000...: an id Java's String.matches refuses was let in
+    const spaced = compileWhitelistRegex('first\\slast');
+    expect(['first last', 'first\tlast', 'first\u000Blast'].map((id) => spaced.test(id))).toEqual([true, true, true]);
+    expect(['first\u00A0last', 'first\u2003last', 'first\u3000last'].map((id) => spaced.test(id))).toEqual([false, false, false]);
+    expect(compileWhitelistRegex('\\S+').test('ab\u00A0c')).toBe(true);
+    expect(compileWhitelistRegex('[\\s_]+x').test(' _\u00A0x')).toBe(false);
+    expect(compileWhitelistRegex('[\\s_]+x').test(' _\tx')).toBe(true);
+    // an escaped backslash before an s is no \s
+    expect(compileWhitelistRegex('a\\\\s').test('a\\s')).toBe(true);
   });
 });
 

@@ -21,7 +21,35 @@ export const MAX_REGEX_LENGTH = 256;
  * never crosses a line break (ids hold none).
  */
 export function compileWhitelistRegex(expr: string): RegExp {
-  return new RegExp(`^(?:${expr})$`);
+  return new RegExp(`^(?:${javaSpaces(expr)})$`);
+}
+
+/** Java's \s: the ASCII spaces only. JavaScript's also takes Unicode ones (U+00A0, U+2003, U+3000, ...). */
+const JAVA_SPACE = ' \\t\\n\\x0B\\f\\r';
+
+/**
+ * The expression with \s and \S as Java reads them (\s inside a class spelt out; \S inside
+ * a class, which has no such spelling, is refused by forbiddenConstruct).
+ */
+function javaSpaces(src: string): string {
+  if (!src.includes('\\s') && !src.includes('\\S')) return src;
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c === '\\' && i + 1 < src.length) {
+      const next = src[i + 1]!;
+      if (next === 's') out += inClass ? JAVA_SPACE : `[${JAVA_SPACE}]`;
+      else if (next === 'S' && !inClass) out += `[^${JAVA_SPACE}]`;
+      else out += c + next;
+      i++;
+      continue;
+    }
+    if (inClass && c === ']') inClass = false;
+    else if (!inClass && c === '[') inClass = true;
+    out += c;
+  }
+  return out;
 }
 
 /**
@@ -78,7 +106,7 @@ export function staticRegexProblem(expr: string): string | null {
 /** Whether the anchored expression can run on V8's linear-time engine (so excessive backtracking falls back to it). */
 export function runsInLinearTime(expr: string): boolean {
   try {
-    new RegExp(`^(?:${expr})$`, 'l');
+    new RegExp(compileWhitelistRegex(expr).source, 'l');
     return true;
   } catch {
     return false;
@@ -227,6 +255,7 @@ function forbiddenConstruct(src: string): string | null {
     if (c === '\\') {
       const next = src[i + 1] ?? '';
       if (!inClass && (/[1-9]/.test(next) || (next === 'k' && src[i + 2] === '<'))) return 'backreferences (\\1, \\k<name>) are not allowed';
+      if (inClass && next === 'S') return '\\S inside a character class is not supported (JavaScript and Java read it differently; spell the characters out)';
       if (/[A-Za-z]/.test(next) && !JS_ESCAPE_LETTERS.has(next)) {
         return `\\${next} is not supported: expressions are JavaScript regular expressions, where it would mean the letter "${next}" (Java's \\p{..}, \\A, \\z, \\Q..\\E, \\h and the like have no equivalent here; the whole id is always matched)`;
       }
