@@ -210,8 +210,9 @@ describe('CreateMcubeNebulaResource happy paths', () => {
     const knex = srv.node.deps.db.knex;
     const ra = await knex('nebula_resources').where({ id: Number(a.CreateMcubeNebulaResourceReslult.NebulaResourceId) }).first();
     expect(ra).toMatchObject({ platform: 'Android', client_version_min: ';2.0', client_version_max: ';3.0' });
-    expect(ra.amr_key).toBe(`pkg/${srv.creds.appId}/${srv.creds.workspaceId}/${H5}/1.0.1_android/nebula/${H5}_1.0.1.amr`);
-    expect(ra.json_key).toBe(`pkg/${srv.creds.appId}/${srv.creds.workspaceId}/${H5}/1.0.1_android/nebula/${H5}_1.0.1.json`);
+    // under a folder of this build (12 hex digits), then the vendor's <version>_<platform>/nebula/<id>_<version> tail
+    expect(ra.amr_key).toMatch(new RegExp(`^pkg/${srv.creds.appId}/${srv.creds.workspaceId}/${H5}/[0-9a-f]{12}/1\\.0\\.1_android/nebula/${H5}_1\\.0\\.1\\.amr$`));
+    expect(ra.json_key).toBe(ra.amr_key.replace(/\.amr$/, '.json'));
     const ri = await knex('nebula_resources').where({ id: Number(i.CreateMcubeNebulaResourceReslult.NebulaResourceId) }).first();
     expect(ri).toMatchObject({ platform: 'iOS', client_version_min: '2.0;', vhost: 'https://cdn.example.org' });
     for (const k of [ra.amr_key, ra.json_key, ri.amr_key, ri.json_key]) expect((await knex('blobs').where({ key: k }).first()).state).toBe('live');

@@ -19,9 +19,10 @@ const stateOf = async (key: string) => ((await srv.node.deps.db.knex('blobs').wh
 /** An object whose package row was deleted: stored, then marked deleted, its removal left to the janitor. */
 async function dropped(key: string, body: string): Promise<void> {
   const { knex } = srv.node.deps.db;
-  expect(await reserveBlob(knex, key, APP, WS, Date.now())).toBe(true);
+  const owner = await reserveBlob(knex, key, APP, WS, Date.now());
+  expect(owner).toEqual(expect.any(String));
   await srv.node.deps.blobs.put(key, Buffer.from(body));
-  await commitBlob(knex, key);
+  await commitBlob(knex, key, owner!);
   await dropBlobs(knex, [key], Date.now());
 }
 
@@ -50,14 +51,16 @@ describe('janitor and a writer re-creating a deleted package under the same key'
     // while the janitor removes the first object, another node re-creates the second version: it takes the
     // key over (deleted -> pending) and writes the new object, after the janitor listed the key as deleted
     let hookRan = false;
+    let owner: string | null = null;
     const blobs = hooked(first, async () => {
       hookRan = true;
-      expect(await reserveBlob(knex, second, APP, WS, Date.now())).toBe(true);
+      owner = await reserveBlob(knex, second, APP, WS, Date.now());
+      expect(owner).toEqual(expect.any(String));
       await srv.node.deps.blobs.put(second, Buffer.from('new b'));
     });
     await runJanitor({ ...srv.node.deps, blobs });
     expect(hookRan).toBe(true);
-    await commitBlob(knex, second);
+    await commitBlob(knex, second, owner!);
     expect(await stateOf(second)).toBe('live');
     const stream = await srv.node.deps.blobs.getStream(second);
     const chunks: Buffer[] = [];
@@ -75,13 +78,13 @@ describe('janitor and a writer re-creating a deleted package under the same key'
     const blobs = hooked(key, async () => {
       hookRan = true;
       expect(await stateOf(key)).toBe('purging');
-      expect(await reserveBlob(knex, key, APP, WS, Date.now())).toBe(false);
+      expect(await reserveBlob(knex, key, APP, WS, Date.now())).toBeNull();
     });
     await runJanitor({ ...srv.node.deps, blobs });
     expect(hookRan).toBe(true);
     expect(await srv.node.deps.blobs.head(key)).toBeNull();
     expect(await stateOf(key)).toBeNull();
-    expect(await reserveBlob(knex, key, APP, WS, Date.now())).toBe(true);
+    expect(await reserveBlob(knex, key, APP, WS, Date.now())).toEqual(expect.any(String));
   });
 
   it('a claim whose remover died is taken up after the grace period', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 
 /**
@@ -10,26 +11,41 @@ import type { Knex } from 'knex';
  * janitor deletes; never a committed row pointing at a missing object.
  * Removing an object whose row went: dropBlobs() marks it 'deleted'; whoever
  * removes it first claims it ('deleted' -> 'purging'), so a writer that took
- * the key over meanwhile (a re-created version has the same key) is never
- * robbed of its new object, and a writer cannot take over a key being purged.
+ * the key over meanwhile is never robbed of its new object, and a writer cannot
+ * take over a key being purged. Every removal claims its row first, in one
+ * conditional statement (the janitor's sweeps included), and a writer commits
+ * or releases only its own reservation (owner token).
  */
 
 /**
  * Claims a key for writing. A new key is inserted; a key whose object awaits
  * deletion is taken over by a conditional update. A key that is live or being
- * written by another request is never taken (false), so two writers never own
- * one key and a failed writer's cleanup cannot delete the winner's object.
+ * written by another request is never taken (null), so two writers never own
+ * one key. Returns the reservation's owner token: commitBlob and
+ * releaseReservation act only while the row is still that reservation (the
+ * janitor sweeps reservations older than its grace period, and the key may be
+ * another writer's by then).
  */
-export async function reserveBlob(knex: Knex, key: string, appId: string, workspaceId: string, now: number): Promise<boolean> {
+export async function reserveBlob(knex: Knex, key: string, appId: string, workspaceId: string, now: number): Promise<string | null> {
   const scope = { app_id: appId, workspace_id: workspaceId };
-  const inserted = (await knex('blobs').insert({ key, ...scope, state: 'pending', created_at: now }).onConflict('key').ignore().returning('key')) as unknown[];
-  if (inserted.length) return true;
-  return (await knex('blobs').where({ key, state: 'deleted' }).update({ state: 'pending', created_at: now, ...scope })) === 1;
+  const owner = randomUUID();
+  const inserted = (await knex('blobs').insert({ key, ...scope, state: 'pending', created_at: now, owner }).onConflict('key').ignore().returning('key')) as unknown[];
+  if (inserted.length) return owner;
+  const taken = await knex('blobs').where({ key, state: 'deleted' }).update({ state: 'pending', created_at: now, owner, ...scope });
+  return taken === 1 ? owner : null;
 }
 
-export async function commitBlob(trx: Knex | Knex.Transaction, key: string): Promise<void> {
-  const n = await trx('blobs').where({ key }).update({ state: 'live' });
-  if (n !== 1) throw new Error(`blob ${key} was not reserved`);
+/** The reservation of a key was swept (its build outlasted the janitor's grace period): nothing may point at the key. */
+export class ReservationLost extends Error {
+  constructor(readonly key: string) {
+    super(`the reservation of ${key} is gone (the janitor sweeps reservations older than MCUBE_JANITOR_GRACE_SEC)`);
+  }
+}
+
+/** Marks the writer's reservation live, inside the transaction that inserts the row pointing at it. */
+export async function commitBlob(trx: Knex | Knex.Transaction, key: string, owner: string): Promise<void> {
+  const n = await trx('blobs').where({ key, state: 'pending', owner }).update({ state: 'live' });
+  if (n !== 1) throw new ReservationLost(key);
 }
 
 /** Marks objects for deletion (their owning rows are gone or going in the same transaction). */
@@ -37,9 +53,13 @@ export async function dropBlobs(trx: Knex | Knex.Transaction, keys: string[], no
   if (keys.length) await trx('blobs').whereIn('key', keys).update({ state: 'deleted', created_at: now });
 }
 
-/** Forgets pending rows whose objects were removed again (an aborted write). */
-export async function forgetPendingBlobs(knex: Knex, keys: string[]): Promise<void> {
-  if (keys.length) await knex('blobs').whereIn('key', keys).where({ state: 'pending' }).delete();
+/**
+ * A writer giving up claims its own reservation for removal ('pending' -> 'purging');
+ * false when the row is no longer its reservation: the object under the key is then
+ * not the writer's to delete (the orphan sweep takes it when no row claims it).
+ */
+export async function releaseReservation(knex: Knex, key: string, owner: string, now: number): Promise<boolean> {
+  return (await knex('blobs').where({ key, state: 'pending', owner }).update({ state: 'purging', created_at: now })) === 1;
 }
 
 /**
@@ -48,6 +68,25 @@ export async function forgetPendingBlobs(knex: Knex, keys: string[]): Promise<vo
  */
 export async function claimForPurge(knex: Knex, key: string, now: number): Promise<boolean> {
   return (await knex('blobs').where({ key, state: 'deleted' }).update({ state: 'purging', created_at: now })) === 1;
+}
+
+/**
+ * The janitor claims a row left by a writer or a remover that died ('pending' or 'purging'
+ * since before `olderThan`): false when it moved meanwhile (committed, taken over, claimed).
+ */
+export async function claimStale(knex: Knex, key: string, state: 'pending' | 'purging', olderThan: number, now: number): Promise<boolean> {
+  return (await knex('blobs').where({ key, state }).andWhere('created_at', '<=', olderThan).update({ state: 'purging', created_at: now })) === 1;
+}
+
+/**
+ * Claims an object no row knows, before it is removed, by inserting its 'purging' row: false
+ * when a row appeared (a writer reserved the key since it was listed). A writer cannot take
+ * over a purging key, so the object removed is never one a writer has just written.
+ */
+export async function claimOrphan(knex: Knex, key: string, now: number): Promise<boolean> {
+  const [, appId = '', workspaceId = ''] = key.split('/');
+  const inserted = (await knex('blobs').insert({ key, app_id: appId, workspace_id: workspaceId, state: 'purging', created_at: now }).onConflict('key').ignore().returning('key')) as unknown[];
+  return inserted.length === 1;
 }
 
 /** Forgets a claimed row whose object is gone. A claim whose remover died is taken up by the janitor after its grace period. */

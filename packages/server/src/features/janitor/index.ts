@@ -1,5 +1,5 @@
 import { sweepStaleEntries, WORK_ENTRY_PREFIX } from '../../core/stale-files.js';
-import { claimForPurge, forgetPurged } from '../../db/blob-registry.js';
+import { claimForPurge, claimOrphan, claimStale, forgetPurged } from '../../db/blob-registry.js';
 import type { Knex } from 'knex';
 import type { Deps } from '../../core/registry.js';
 import { betweenChunks } from '../../db/bulk-pace.js';
@@ -52,9 +52,11 @@ export async function runJanitor(deps: Deps, signal?: AbortSignal): Promise<Jani
       report.deletedSwept++;
       continue;
     }
+    // claimed first, in one conditional statement: a build that committed since the list was read keeps its
+    // objects, and one that commits after this claim fails (its reservation is gone) instead of pointing at nothing
+    if (!(await claimStale(knex, row.key, row.state, t - grace, t))) continue;
     await drop(row.key);
-    // Only remove the row if it is still in the state we swept (a writer may have committed meanwhile).
-    await knex('blobs').where({ key: row.key, state: row.state }).del();
+    await forgetPurged(knex, row.key);
     if (row.state === 'pending') report.pendingSwept++;
     else report.deletedSwept++;
   }
@@ -65,9 +67,11 @@ export async function runJanitor(deps: Deps, signal?: AbortSignal): Promise<Jani
     for (const key of keys) {
       if (stopped()) break;
       if (known.has(key)) continue;
-      // asked again right before the delete: a writer may have reserved the key since the batch was read
-      if (await knex('blobs').where({ key }).first('state')) continue;
+      // claimed by inserting its row: a writer that reserved the key since the batch was read keeps it, and one
+      // that comes after cannot take a key being purged
+      if (!(await claimOrphan(knex, key, t))) continue;
       await drop(key);
+      await forgetPurged(knex, key);
       report.orphansSwept++;
     }
     keys = [];

@@ -39,6 +39,7 @@ export const createMcubeNebulaResource = defineAction<CreateResourceInput>({
   result: S.obj({ ...resultWithCode, NebulaResourceId: S.str('id of the new package (a string)') }),
   mutates: true,
   errors: [
+    'BuildExpired',
     'InvalidH5Id', 'InvalidH5Name', 'InvalidH5Version', 'InvalidResourceType', 'InvalidPlatform', 'InvalidClientVersionMin', 'InvalidClientVersionMax',
     'InvalidFileUrl', 'InvalidMainUrl', 'InvalidSubUrl', 'InvalidVhost', 'InvalidCustomDomainName', 'InvalidExtendInfo', 'InvalidAutoInstall',
     'InvalidInstallType', 'InvalidRepeatNebula', 'H5VersionExists', 'ResourceTypeMismatch', 'VhostNotConfigured', 'ConcurrentChange', 'RsaKeyChanged', ...UPLOAD_ERRORS, ...PACKAGE_ERROR_CODES.filter((c) => c !== 'InvalidRsaKey' && c !== 'InvalidExtendInfo'),

@@ -1,12 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BusinessError } from '../../core/errors.js';
 import { releaseVersionOf } from '../../core/ids.js';
 import type { ActionContext } from '../../core/registry.js';
-import { commitBlob, reserveBlob } from '../../db/blob-registry.js';
+import { commitBlob, ReservationLost, reserveBlob } from '../../db/blob-registry.js';
 import { insertThenFind } from '../../db/insert-then-find.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { buildAmr, h5Json, h5JsonEntry } from '../packages/index.js';
-import { copyUploadedObject, removeClaimedBlobs, resolveUploadedObject } from '../storage/index.js';
+import { buildExpired, copyUploadedObject, removeClaimedBlobs, resolveUploadedObject, type Reservation } from '../storage/index.js';
 import { findApp, forgetRemovedApp, getRsaKeyRow, getVhost, insertAppIfMissing, insertResource, listVersions, setAppResourceType } from './nebula-store.js';
 import type { Scope } from './nebula-types.js';
 import { asBusiness } from './package-errors.js';
@@ -24,8 +25,14 @@ type Built = Awaited<ReturnType<typeof buildAmr>>;
  * SHOP + prod-eu, two tenants, claimed the same keys and refused each other's
  * versions). Keys already stored in rows stay as they are.
  */
-export function packageKeys(s: Scope, spec: Pick<ResourceSpec, 'h5Id' | 'h5Version' | 'platform'>): { amrKey: string; jsonKey: string } {
-  const dir = `pkg/${s.appId}/${s.workspaceId}/${spec.h5Id}/${spec.h5Version}_${spec.platform.toLowerCase()}/nebula`;
+/**
+ * Where a build's .amr and h5.json go: the vendor's `<version>_all/nebula/<id>_<version>.amr` tail, under a
+ * folder of this build. A key is never written twice, so a build the janitor gave up on (it outlasted the
+ * grace period) cannot overwrite a later build of the same version, and a version deleted and published
+ * again gets new links (a CDN in front keeps no stale copy).
+ */
+export function packageKeys(s: Scope, spec: Pick<ResourceSpec, 'h5Id' | 'h5Version' | 'platform'>, build: string): { amrKey: string; jsonKey: string } {
+  const dir = `pkg/${s.appId}/${s.workspaceId}/${spec.h5Id}/${build}/${spec.h5Version}_${spec.platform.toLowerCase()}/nebula`;
   return { amrKey: `${dir}/${spec.h5Id}_${spec.h5Version}.amr`, jsonKey: `${dir}/${spec.h5Id}_${spec.h5Version}.json` };
 }
 
@@ -120,15 +127,14 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
 async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhost: string; h5Name: string; signedWith: string | null }, built: Built): Promise<number> {
   const { deps } = ctx;
   const { knex, dialect } = deps.db;
-  const { amrKey, jsonKey } = packageKeys(ctx, spec);
+  const { amrKey, jsonKey } = packageKeys(ctx, spec, randomBytes(6).toString('hex'));
   const now = deps.now();
-  const claimed: string[] = [];
+  const claimed: Reservation[] = [];
   try {
     for (const key of [amrKey, jsonKey]) {
-      if (!(await reserveBlob(knex, key, ctx.appId, ctx.workspaceId, now))) {
-        throw new BusinessError('H5VersionExists', `H5Version: version ${spec.h5Version} of H5 app ${spec.h5Id} already exists or is being created right now.`);
-      }
-      claimed.push(key);
+      const owner = await reserveBlob(knex, key, ctx.appId, ctx.workspaceId, now);
+      if (owner === null) throw new Error(`object key ${key} is taken`);
+      claimed.push({ key, owner });
     }
     await deps.blobs.putFile(amrKey, built.amrPath, { contentType: 'application/octet-stream' });
     const entry = h5JsonEntry({
@@ -188,13 +194,13 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
         modifiedAt: now,
       });
       await forgetRemovedApp(trx, ctx, spec.h5Id);
-      await commitBlob(trx, amrKey);
-      await commitBlob(trx, jsonKey);
+      for (const c of claimed) await commitBlob(trx, c.key, c.owner);
       await bumpStamp(trx, dialect, ctx.appId, ctx.workspaceId);
       return id;
     });
   } catch (err) {
     await removeClaimedBlobs(ctx, claimed);
+    if (err instanceof ReservationLost) throw buildExpired();
     if (deps.db.isUniqueViolation(err)) {
       throw new BusinessError('H5VersionExists', `H5Version: version ${spec.h5Version} of H5 app ${spec.h5Id} already exists.`);
     }

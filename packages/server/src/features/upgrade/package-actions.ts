@@ -40,6 +40,7 @@ export const createMcubeUpgradePackage = defineAction<CreatePackageInput>({
   result: S.obj({ ...resultWithCode, Data: S.str('id of the new package, as a decimal string') }),
   mutates: true,
   errors: [
+    'BuildExpired',
     'InvalidPlatform', 'InvalidAppVersion', 'InvalidDesc', 'InvalidIsEnterprise', 'InvalidNeedCheck', 'InvalidDownloadUrl', 'InvalidAppstoreUrl', 'InvalidLargeIconUrl',
     'InvalidCustomDomainName', 'InvalidBundleId', 'InvalidHarmonyLabel', 'InvalidIosSymbolfileUrl', 'InvalidIconFileUrl', 'InvalidValidDays', 'InvalidInstallAmount',
     'UpgradePackageExists', ...FILE_URL_ERRORS,

@@ -4,13 +4,13 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BusinessError } from '../../core/errors.js';
 import type { ActionContext } from '../../core/registry.js';
-import { commitBlob, dropBlobs, reserveBlob } from '../../db/blob-registry.js';
+import { commitBlob, dropBlobs, ReservationLost, reserveBlob } from '../../db/blob-registry.js';
 import { bumpStamp } from '../../db/stamps.js';
 import { invalid, shown } from '../nebula/rules/field-error.js';
 import { compareVersions } from '../nebula/rules/version.js';
 import { withWorkDir } from '../nebula/work-dir.js';
 import { assertReadableZip, PackageError } from '../packages/index.js';
-import { copyUploadedObject, removeClaimedBlobs, removeDroppedBlobs, resolveUploadedObject } from '../storage/index.js';
+import { buildExpired, copyUploadedObject, removeClaimedBlobs, removeDroppedBlobs, resolveUploadedObject, type Reservation } from '../storage/index.js';
 import { FILE_EXTENSIONS, type PackageSpec } from './rules/package-fields.js';
 import { deletePackageCascade, getPackage, insertPackage, listPackages, listTasks, openTaskCounts, versionsOf } from './upgrade-store.js';
 import type { UpgradePackage } from './upgrade-types.js';
@@ -129,7 +129,7 @@ export async function createPackage(ctx: ActionContext, spec: PackageSpec): Prom
   const now = deps.now();
   // app and workspace as separate segments, like offline packages (resource-service.ts packageKeys): both ids may hold "-"
   const dir = `pkg/${ctx.appId}/${ctx.workspaceId}/upgrade/${spec.platform.toLowerCase()}/${spec.appVersion}-${randomBytes(6).toString('hex')}`;
-  const claimed: string[] = [];
+  const claimed: Reservation[] = [];
   const stored: Record<string, StoredFile> = {};
   try {
     await withWorkDir(deps, 'upgrade-', async (work) => {
@@ -145,8 +145,9 @@ export async function createPackage(ctx: ActionContext, spec: PackageSpec): Prom
         });
         const md5 = await md5Of(path);
         const key = `${dir}/${u.kind.field === 'FileUrl' ? '' : u.kind.field === 'IconFileUrl' ? 'icon-' : 'symbol-'}${u.name}`;
-        if (!(await reserveBlob(knex, key, ctx.appId, ctx.workspaceId, now))) throw new Error(`object key ${key} is taken`);
-        claimed.push(key);
+        const owner = await reserveBlob(knex, key, ctx.appId, ctx.workspaceId, now);
+        if (owner === null) throw new Error(`object key ${key} is taken`);
+        claimed.push({ key, owner });
         await deps.blobs.putFile(key, path, { contentType: 'application/octet-stream' });
         stored[u.kind.field] = { key, name: u.name, md5, size };
       }
@@ -182,12 +183,13 @@ export async function createPackage(ctx: ActionContext, spec: PackageSpec): Prom
         createdAt: now,
         modifiedAt: now,
       });
-      for (const key of claimed) await commitBlob(trx, key);
+      for (const c of claimed) await commitBlob(trx, c.key, c.owner);
       return id;
     });
     return { id };
   } catch (err) {
     await removeClaimedBlobs(ctx, claimed);
+    if (err instanceof ReservationLost) throw buildExpired();
     if (deps.db.isUniqueViolation(err)) checkVersionFree([spec.appVersion], spec);
     throw err;
   }
