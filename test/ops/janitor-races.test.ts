@@ -87,6 +87,24 @@ describe('janitor and a writer re-creating a deleted package under the same key'
     expect(await reserveBlob(knex, key, APP, WS, Date.now())).toEqual(expect.any(String));
   });
 
+  it('an object no row knows is claimed before it is removed: a writer cannot take its key meanwhile', async () => {
+    const { knex } = srv.node.deps.db;
+    const key = 'pkg/race/e/1.0.0.1_all/nebula/e.amr';
+    await srv.node.deps.blobs.put(key, Buffer.from('orphan'));
+    let hookRan = false;
+    const blobs = hooked(key, async () => {
+      hookRan = true;
+      expect(await stateOf(key)).toBe('purging');
+      expect(await reserveBlob(knex, key, APP, WS, Date.now())).toBeNull();
+    });
+    const deps = srv.node.deps;
+    // the object is new: it is an orphan only once the grace period is over
+    await runJanitor({ ...deps, blobs, now: () => Date.now() + 2 * 3600_000 });
+    expect(hookRan).toBe(true);
+    expect(await deps.blobs.head(key)).toBeNull();
+    expect(await stateOf(key)).toBeNull();
+  });
+
   it('a claim whose remover died is taken up after the grace period', async () => {
     const { knex } = srv.node.deps.db;
     const key = 'pkg/race/d/1.0.0.1_all/nebula/d.amr';

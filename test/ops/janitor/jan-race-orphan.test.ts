@@ -17,11 +17,10 @@ afterAll(async () => {
 });
 
 /**
- * Node B deletes an H5 app and the version is published again right away (same keys), while
- * node A's janitor is in its orphan pass: it listed the old .amr, found no registry row (B had
- * already removed object and row), and asked once more; the re-publish reserves, writes and
- * commits before A's delete lands. The orphan delete takes no claim in the registry, so nothing
- * stops it from deleting the new live object.
+ * Node B deletes an H5 app and the version is published again right away, while node A's
+ * janitor is in its orphan pass over the old objects. The re-published package must keep its
+ * objects (the orphan delete claims its key first, and a new build writes under a folder of
+ * its own; test/ops/janitor-races.test.ts holds a writer off a key being claimed).
  */
 describe('janitor orphan pass vs. a re-publish of the same version', () => {
   it('the re-published package keeps its objects', async () => {
