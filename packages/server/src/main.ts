@@ -45,9 +45,8 @@ const { url } = await node.listen().catch(async (e: NodeJS.ErrnoException) => {
   // the usual first-start failure, said in one line instead of a stack trace
   if (e.code !== 'EADDRINUSE' && e.code !== 'EACCES') throw e;
   const why = e.code === 'EADDRINUSE' ? 'is in use by another process' : 'may not be opened by this user';
-  process.stderr.write(`mcube: cannot listen on ${config.host}:${config.port}: the port ${why}; choose another with MCUBE_PORT (and MCUBE_HOST)\n`);
   await node.close().catch(() => {});
-  process.exit(1);
+  fatal(`cannot listen on ${config.host}:${config.port}: the port ${why}; choose another with MCUBE_PORT (and MCUBE_HOST)`);
 });
 const boot = await bootstrap(config, node.deps.db, node.deps.box);
 

@@ -11,12 +11,12 @@ import { UsageError } from './usage-error.js';
 const depth = (words: string[]) => (words[0] === 'help' ? 3 : words[0] && words[0] in GROUPS ? 2 : 1);
 const find = (words: string[]) => COMMANDS.find((c) => c.path.length === words.length && c.path.every((w, i) => w === words[i]));
 
-/** Runs one command line; returns the exit code (see EXIT). */
 /** With --json, stdout holds the error document and nothing else. */
 function writeJsonError(io: Io, err: unknown): void {
   io.stdout.write(JSON.stringify(errorJson(err), null, 2) + '\n');
 }
 
+/** Runs one command line; returns the exit code (see EXIT). */
 export async function runCli(argv: string[], io: Io = processIo()): Promise<number> {
   const json = argv.includes('--json');
   try {

@@ -174,12 +174,6 @@ export interface Principal {
 }
 
 /**
- * Credential checks shared by all nodes through the database. Key rows are
- * cached for `cacheMs` so a disabled or rotated key stops working on every
- * node within that time; the nonce is recorded in the database so a replay is
- * refused whichever node it reaches.
- */
-/**
  * Kept past the timestamp window: the window is read on each node's clock, and
  * a nonce is swept by whichever node's clock says it expired. A node running
  * ahead swept it while a node running behind still accepted its timestamp, and
@@ -187,6 +181,12 @@ export interface Principal {
  */
 export const NONCE_CLOCK_MARGIN_MS = 60_000;
 
+/**
+ * Credential checks shared by all nodes through the database. Key rows are
+ * cached for `cacheMs` so a disabled or rotated key stops working on every
+ * node within that time; the nonce is recorded in the database so a replay is
+ * refused whichever node it reaches.
+ */
 export class Authenticator {
   private readonly keyCache = new Map<string, { row: KeyRow | null; at: number }>();
   private readonly secrets = new Map<string, string>();

@@ -26,15 +26,16 @@ export function formatDateTime(ms: number | null | undefined): string {
   return new Date(ms + wireOffsetMs).toISOString().replace('T', ' ').slice(0, 19);
 }
 
-/**
- * Epoch ms of "yyyy-MM-dd HH:mm:ss" read in the wire zone, or of the same with
- * an explicit zone ("Z", "+08:00"; "T" for the space allowed), which mcube's
- * own SDK sends; null when it is no such time or no real date.
- */
 /** What parseWireDateTime reads, for the messages that refuse a time. */
 export const WIRE_TIME_FORMS =
   '"yyyy-MM-dd HH:mm:ss" in the wire zone (UTC unless MCUBE_WIRE_TIME_ZONE says otherwise), or with its own zone and optional fraction, e.g. 2026-12-07T03:34:47.434Z or 2026-12-07 11:34:47+08:00';
 
+/**
+ * Epoch ms of "yyyy-MM-dd HH:mm:ss" read in the wire zone, or of the same with
+ * an explicit zone ("Z", "+08:00"; "T" for the space allowed) and a fraction of
+ * a second, which mcube's own SDK and toISOString() send; null when it is no
+ * such time or no real date.
+ */
 export function parseWireDateTime(raw: string): number | null {
   // a fraction of a second is what JavaScript's toISOString() writes: kept to the millisecond
   const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?$/.exec(raw.trim());

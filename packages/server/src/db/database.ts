@@ -288,7 +288,7 @@ async function migrate(knex: Knex, log: Logger | undefined): Promise<void> {
 const KNEX_LOCK_TABLE = 'knex_migrations_lock';
 export const MIGRATION_LEASE_TABLE = 'mcube_migration_lease';
 /** how long a lease lasts unless renewed: the longest a dead migrating node holds the others back */
-export const MIGRATION_LEASE_MS = 60_000;
+const MIGRATION_LEASE_MS = 60_000;
 const MIGRATION_LEASE_RENEW_MS = 10_000;
 const MIGRATION_LEASE_POLL_MS = 250;
 
@@ -307,12 +307,11 @@ async function takeMigrationLease(knex: Knex, log: Logger | undefined): Promise<
     }
   }
   const holder = `${hostname()} ${process.pid} ${randomUUID()}`;
-  const table = MIGRATION_LEASE_TABLE;
   let told = false;
   for (;;) {
     const now = Date.now();
     await knex.raw(
-      `INSERT INTO ${table} (id, holder, expires_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE ${table}.expires_at < ?`,
+      `INSERT INTO ${MIGRATION_LEASE_TABLE} (id, holder, expires_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE ${MIGRATION_LEASE_TABLE}.expires_at < ?`,
       [holder, now + MIGRATION_LEASE_MS, now],
     );
     const row = await knex(MIGRATION_LEASE_TABLE).where({ id: 1 }).first('holder', 'expires_at');

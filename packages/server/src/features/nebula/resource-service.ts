@@ -20,16 +20,13 @@ import { withWorkDir } from './work-dir.js';
 type Built = Awaited<ReturnType<typeof buildAmr>>;
 
 /**
- * Storage keys of a package. App and workspace are separate path segments: ids
- * may contain "-", so "<app>-<workspace>" was ambiguous (SHOP-prod + eu and
- * SHOP + prod-eu, two tenants, claimed the same keys and refused each other's
- * versions). Keys already stored in rows stay as they are.
- */
-/**
- * Where a build's .amr and h5.json go: the vendor's `<version>_all/nebula/<id>_<version>.amr` tail, under a
- * folder of this build. A key is never written twice, so a build the janitor gave up on (it outlasted the
- * grace period) cannot overwrite a later build of the same version, and a version deleted and published
- * again gets new links (a CDN in front keeps no stale copy).
+ * Storage keys of a package build: the vendor's `<version>_all/nebula/<id>_<version>.amr`
+ * tail, under a folder of this build. App and workspace are separate path segments: ids
+ * may contain "-", so "<app>-<workspace>" was ambiguous (SHOP-prod + eu and SHOP +
+ * prod-eu, two tenants, claimed the same keys). A key is never written twice, so a build
+ * the janitor gave up on (it outlasted the grace period) cannot overwrite a later build
+ * of the same version, and a version deleted and published again gets new links (a CDN
+ * in front keeps no stale copy). Keys already stored in rows stay as they are.
  */
 export function packageKeys(s: Scope, spec: Pick<ResourceSpec, 'h5Id' | 'h5Version' | 'platform'>, build: string): { amrKey: string; jsonKey: string } {
   const dir = `pkg/${s.appId}/${s.workspaceId}/${spec.h5Id}/${build}/${spec.h5Version}_${spec.platform.toLowerCase()}/nebula`;

@@ -21,7 +21,7 @@ export interface ZipEntry extends Entry {
 export class ZipReader {
   private done = false;
   /** where the central directory starts: entry data must end before it */
-  readonly directoryOffset: number;
+  private readonly directoryOffset: number;
   private constructor(
     private readonly zip: ZipFile,
     readonly fileSize: number,
@@ -115,11 +115,9 @@ export class ZipReader {
    * data must end before the next local header and before the directory: tools that read
    * local headers in order (Java's ZipInputStream, bsdtar, scanners) then see the files the
    * package holds, and no two entries share bytes (overlap bombs, small or large).
-   * Returns where each entry's data starts, in the order given.
    */
-  async checkLocalHeaders(entries: readonly ZipEntry[], nameOf: (i: number) => string): Promise<number[]> {
+  async checkLocalHeaders(entries: readonly ZipEntry[], nameOf: (i: number) => string): Promise<void> {
     const order = entries.map((_, i) => i).sort((a, b) => entries[a]!.relativeOffsetOfLocalHeader - entries[b]!.relativeOffsetOfLocalHeader);
-    const starts: number[] = new Array(entries.length);
     for (let k = 0; k < order.length; k++) {
       const i = order[k]!;
       const e = entries[i]!;
@@ -139,9 +137,7 @@ export class ZipReader {
       if (lh.fileDataStart + e.compressedSize > next) {
         throw new PackageError('ZipBomb', `Entries of the zip overlap each other ("${name}" runs into the next record).`);
       }
-      starts[i] = lh.fileDataStart;
     }
-    return starts;
   }
 
   private bytesAt(position: number, length: number): Promise<Buffer> {

@@ -16,13 +16,6 @@ const LIMITS = { fields: 32, parts: 34, fieldSize: 64 * 1024, fieldNameSize: 200
 const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'Location, ETag, x-amz-request-id' };
 const oneFile = () => new PostFormError(400, 'InvalidArgument', 'POST requires exactly one file upload per request.');
 
-/**
- * The local driver's stand-in for S3 "POST Object" (and, with a policy we
- * issued, the vendor's OSS PostObject spelling of it): checks the signed policy as
- * soon as the file part starts, streams the file to a temp file while counting
- * bytes, and renames it into place only after the whole form was read and
- * found valid. Any failure removes the temp file before the answer goes out.
- */
 /** How long a client refused before it finished sending may go on sending (read and dropped) before it is cut off. */
 const LINGER_MS = 5000;
 
@@ -47,6 +40,13 @@ function lingerWhileSending(req: IncomingMessage): Record<string, string> {
   return {};
 }
 
+/**
+ * The local driver's stand-in for S3 "POST Object" (and, with a policy we
+ * issued, the vendor's OSS PostObject spelling of it): checks the signed policy as
+ * soon as the file part starts, streams the file to a temp file while counting
+ * bytes, and renames it into place only after the whole form was read and
+ * found valid. Any failure removes the temp file before the answer goes out.
+ */
 export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, res: ServerResponse, log: Logger): void {
   const requestId = randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase();
   const fields = new Map<string, string>();
