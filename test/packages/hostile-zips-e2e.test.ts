@@ -2,11 +2,8 @@
 // CreateMcubeUpgradePackage), end to end. Zips are crafted byte by byte (./crafted-zip.ts,
 // ./overlap-bomb.ts): every refusal must leave nothing behind, and every accepted package
 // must extract with GNU tar to exactly what the zip meant.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadFile } from '../helpers/nebula.js';

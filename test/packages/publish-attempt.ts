@@ -64,11 +64,6 @@ export interface Attempt {
   info?: any;
 }
 
-async function resources(ctx: Ctx): Promise<number> {
-  const r = await ctx.call('ListMcubeNebulaResources', { H5Id: H5, PageNum: 1, PageSize: 100 });
-  return Number(r.ListMcubeNebulaResourceResult?.Count ?? r.ListMcubeNebulaResourceResult?.NebulaResourceInfo?.length ?? 0);
-}
-
 export async function attempt(ctx: Ctx, zipBytes: Buffer, extra: Record<string, unknown> = {}, h5 = H5): Promise<Attempt> {
   const fileUrl = await uploadFile(ctx.call, `${h5}.zip`, zipBytes);
   const before = new Set(walk(ctx.srv.env.dataDir));

@@ -54,7 +54,7 @@ describe('janitor orphan pass vs. a re-publish of the same version', () => {
       }
       return real.delete(key);
     };
-    const report = await runJanitor({ ...deps, blobs: listingStore });
+    await runJanitor({ ...deps, blobs: listingStore });
     expect(raced).toBe(true);
     await checkInvariant(srv, { strictOrphans: false });
   });
