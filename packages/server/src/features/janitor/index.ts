@@ -1,6 +1,5 @@
 import { sweepStaleEntries, WORK_ENTRY_PREFIX } from '../../core/stale-files.js';
 import { claimForPurge, claimOrphan, claimStale, forgetPurged } from '../../db/blob-registry.js';
-import type { Knex } from 'knex';
 import type { Deps } from '../../core/registry.js';
 import { betweenChunks } from '../../db/bulk-pace.js';
 import { periodic, type Periodic } from '../../core/periodic.js';
