@@ -63,6 +63,8 @@ export interface Config {
     maxTotalBytes: number;
     maxRatio: number;
     workDir: string;
+    /** publish each normal package's files unpacked for fallback_base_url (needs a download base URL) */
+    fallback: boolean;
   };
   delivery: {
     pollIntervalMs: number;
@@ -234,6 +236,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxTotalBytes: int(env, 'MCUBE_ZIP_MAX_TOTAL_BYTES', 1024 * 1024 * 1024, 1),
       maxRatio: int(env, 'MCUBE_ZIP_MAX_RATIO', 200, 1),
       workDir: resolve(env.MCUBE_WORK_DIR || join(dataDir, 'work')),
+      fallback: bool(env, 'MCUBE_PACKAGE_FALLBACK', true),
     },
     delivery: {
       pollIntervalMs: int(env, 'MCUBE_STAMP_POLL_MS', 250, 10),

@@ -1259,6 +1259,7 @@ export interface components {
                     ExtendInfo?: string;
                     /** @description JSON text, e.g. {"resourceType":"1"} */
                     ExtraData?: string;
+                    /** @description "<intranet>;<internet>" address of the package's unpacked copy (MCUBE_PACKAGE_FALLBACK), or empty */
                     FallbackBaseUrl?: string;
                     /** @description size of the .amr in bytes */
                     FileSize?: string;
@@ -1809,6 +1810,7 @@ export interface components {
                     ExtendInfo?: string;
                     /** @description JSON text, e.g. {"resourceType":"1"} */
                     ExtraData?: string;
+                    /** @description "<intranet>;<internet>" address of the package's unpacked copy (MCUBE_PACKAGE_FALLBACK), or empty */
                     FallbackBaseUrl?: string;
                     /** @description size of the .amr in bytes */
                     FileSize?: string;

@@ -18,6 +18,23 @@ import type { Knex } from 'knex';
  */
 
 /**
+ * A row whose key ends in "/" stands for a folder: every object under it is the
+ * row's (a package's unpacked fallback copy, thousands of files, is one row).
+ */
+export const isFolderKey = (key: string): boolean => key.endsWith('/');
+
+/** Segment (0-based) of an offline package's fallback folder: pkg/<app>/<ws>/<h5Id>/<build>/<version>_<platform>/nebula/fallback/. */
+const FALLBACK_SEGMENT = 7;
+
+/** The folder row an object belongs to (its package's fallback folder), or null when the object is a row of its own. */
+export function folderOf(key: string): string | null {
+  const segments = key.split('/');
+  if (segments[0] !== 'pkg' || segments.length <= FALLBACK_SEGMENT + 1) return null;
+  if (segments[FALLBACK_SEGMENT - 1] !== 'nebula' || segments[FALLBACK_SEGMENT] !== 'fallback') return null;
+  return segments.slice(0, FALLBACK_SEGMENT + 1).join('/') + '/';
+}
+
+/**
  * Claims a key for writing. A new key is inserted; a key whose object awaits
  * deletion is taken over by a conditional update. A key that is live or being
  * written by another request is never taken (null), so two writers never own

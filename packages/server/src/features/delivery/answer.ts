@@ -21,13 +21,13 @@ export function vhostOf(resource: Pick<ResourceRow, 'vhost' | 'h5_id'>, vhostDom
  * alphabetical order, as console exports write them. Serialised once per
  * snapshot, never per request.
  */
-export function entryJson(r: ResourceRow, packageUrl: string, vhostDomain: string): string {
+export function entryJson(r: ResourceRow, packageUrl: string, vhostDomain: string, fallbackBaseUrl = ''): string {
   const input = {
     h5Id: r.h5_id,
     h5Name: r.h5_name,
     version: r.h5_version,
     packageUrl,
-    fallbackBaseUrl: '',
+    fallbackBaseUrl,
     mainUrl: r.main_url,
     vhost: vhostOf(r, vhostDomain),
     autoInstall: r.auto_install,

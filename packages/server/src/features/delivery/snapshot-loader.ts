@@ -7,6 +7,7 @@ import { handBack } from '../../core/hand-back.js';
 import { OverlayIdSet, PACKED_FROM, PackedIdSet } from './engine/id-set.js';
 import { CHANGE_LOG_KEEP } from '../whitelists/whitelist-store.js';
 import { compileWhitelist, snapshotBuilder, whitelistIdsOf, type CompiledWhitelist, type ResourceRow, type Snapshot, type TaskRow } from './snapshot.js';
+import { publicFolderUrl } from '../storage/blob-cleanup.js';
 
 /** What a holder keeps between builds so a change to one task does not reload a million-id whitelist or re-sign every URL. */
 export interface LoaderCaches {
@@ -119,7 +120,7 @@ export async function loadSnapshot(deps: Deps, appId: string, workspaceId: strin
           't.grey_admitted', 't.grey_config_info', 't.whitelist_ids', 't.percent', 't.seed', 't.task_version', 't.released_at',
           'r.id as r_id', 'r.h5_id as r_h5_id', 'r.h5_name', 'r.h5_version', 'r.platform', 'r.client_version_min', 'r.client_version_max',
           'r.amr_key', 'r.md5', 'r.file_size', 'r.main_url', 'r.vhost', 'r.auto_install', 'r.install_type', 'r.extend_info', 'r.sub_url',
-          'r.resource_type',
+          'r.resource_type', 'r.fallback_key',
         ),
     TASK_PAGE,
   );
@@ -141,6 +142,7 @@ export async function loadSnapshot(deps: Deps, appId: string, workspaceId: strin
     builtAt: deps.now(),
     whitelists,
     packageUrl: urlOf,
+    fallbackUrl: (folder) => publicFolderUrl(deps.config.storage.downloadBaseUrl, folder),
     vhostDomain: vhostRow ? String(vhostRow.vhost) : '',
     warn,
     removedApps,
@@ -182,6 +184,7 @@ function toRows(r: Record<string, unknown>): { task: TaskRow; resource: Resource
       client_version_min: s(r.client_version_min),
       client_version_max: s(r.client_version_max),
       amr_key: s(r.amr_key),
+      fallback_key: s(r.fallback_key),
       md5: s(r.md5),
       file_size: num(r.file_size),
       main_url: s(r.main_url),

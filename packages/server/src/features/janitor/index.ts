@@ -1,5 +1,6 @@
 import { sweepStaleEntries, WORK_ENTRY_PREFIX } from '../../core/stale-files.js';
-import { claimForPurge, claimOrphan, claimStale, forgetPurged } from '../../db/blob-registry.js';
+import { claimForPurge, claimOrphan, claimStale, folderOf, forgetPurged } from '../../db/blob-registry.js';
+import { removeStored } from '../storage/blob-cleanup.js';
 import type { Deps } from '../../core/registry.js';
 import { betweenChunks } from '../../db/bulk-pace.js';
 import { periodic, type Periodic } from '../../core/periodic.js';
@@ -29,7 +30,7 @@ export async function runJanitor(deps: Deps, signal?: AbortSignal): Promise<Jani
   const grace = deps.config.janitor.graceSec * 1000;
   const report: JanitorReport = { pendingSwept: 0, deletedSwept: 0, orphansSwept: 0, uploadsSwept: 0, tempSwept: 0, auditSwept: 0 };
   const drop = async (key: string) => {
-    await deps.blobs.delete(key).catch((e: Error) => deps.log.warn('janitor delete failed', { key, error: e.message }));
+    await removeStored(deps.blobs, key).catch((e: Error) => deps.log.warn('janitor delete failed', { key, error: e.message }));
   };
   const stale = await knex('blobs')
     .where((q) =>
@@ -62,10 +63,13 @@ export async function runJanitor(deps: Deps, signal?: AbortSignal): Promise<Jani
   // objects no row points at, looked up a thousand at a time (one query per object was minutes a run with 600k packages)
   let keys: string[] = [];
   const sweepOrphans = async () => {
-    const known = new Set((await knex('blobs').whereIn('key', keys).pluck('key')) as string[]);
+    // an object under a folder row (a package's fallback copy) is that row's
+    const folders = [...new Set(keys.map(folderOf).filter((f): f is string => f !== null))];
+    const known = new Set((await knex('blobs').whereIn('key', [...keys, ...folders]).pluck('key')) as string[]);
     for (const key of keys) {
       if (stopped()) break;
-      if (known.has(key)) continue;
+      const folder = folderOf(key);
+      if (known.has(key) || (folder !== null && known.has(folder))) continue;
       // claimed by inserting its row: a writer that reserved the key since the batch was read keeps it, and one
       // that comes after cannot take a key being purged
       if (!(await claimOrphan(knex, key, t))) continue;

@@ -47,6 +47,7 @@ function toResource(r: Row): NebulaResource {
     repeatNebula: num(r.repeat_nebula),
     amrKey: r.amr_key,
     jsonKey: r.json_key,
+    fallbackKey: r.fallback_key ?? null,
     md5: r.md5,
     fileSize: num(r.file_size),
     publishPeriod: num(r.publish_period),
@@ -143,7 +144,7 @@ export async function deleteAppCascade(trx: Knex.Transaction, dialect: 'sqlite' 
   const scoped = { ...where(s), h5_id: h5Id };
   // PostgreSQL: the packages are locked first, in id order, as a task change locks its package before its task;
   // deleting the tasks first deadlocked with a concurrent ChangeMcubeNebulaTaskStatus
-  const q = trx('nebula_resources').where(scoped).orderBy('id').select('id', 'amr_key', 'json_key');
+  const q = trx('nebula_resources').where(scoped).orderBy('id').select('id', 'amr_key', 'json_key', 'fallback_key');
   const resources = await (dialect === 'pg' ? q.forUpdate() : q);
   const ids = resources.map((r) => num(r.id));
   if (ids.length) {
@@ -155,7 +156,7 @@ export async function deleteAppCascade(trx: Knex.Transaction, dialect: 'sqlite' 
   await trx('nebula_apps').where(scoped).delete();
   // devices still holding its packages are told to remove them (removeAppIdList), until the id is published again
   await trx('removed_h5_apps').insert({ ...where(s), h5_id: h5Id, removed_at: now }).onConflict(['app_id', 'workspace_id', 'h5_id']).merge(['removed_at']);
-  return resources.flatMap((r) => [r.amr_key as string, r.json_key as string]);
+  return resources.flatMap((r) => [r.amr_key as string, r.json_key as string, ...(r.fallback_key ? [r.fallback_key as string] : [])]);
 }
 
 // ---- resources ----------------------------------------------------------------------------------
@@ -193,6 +194,7 @@ export async function insertResource(k: K, s: Scope, r: NewResource): Promise<nu
       repeat_nebula: r.repeatNebula,
       amr_key: r.amrKey,
       json_key: r.jsonKey,
+      fallback_key: r.fallbackKey,
       md5: r.md5,
       file_size: r.fileSize,
       publish_period: 0,

@@ -32,6 +32,8 @@ export interface NebulaResource {
   repeatNebula: number;
   amrKey: string;
   jsonKey: string;
+  /** folder of the unpacked fallback copy (ends in "/"), null when none was published */
+  fallbackKey: string | null;
   md5: string;
   fileSize: number;
   publishPeriod: number;

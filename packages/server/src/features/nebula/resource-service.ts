@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { BusinessError } from '../../core/errors.js';
 import { releaseVersionOf } from '../../core/ids.js';
 import type { ActionContext } from '../../core/registry.js';
 import { commitBlob, ReservationLost, reserveBlob } from '../../db/blob-registry.js';
 import { insertThenFind } from '../../db/insert-then-find.js';
 import { bumpStamp } from '../../db/stamps.js';
-import { buildAmr, h5Json, h5JsonEntry } from '../packages/index.js';
-import { buildExpired, copyUploadedObject, removeClaimedBlobs, resolveUploadedObject, type Reservation } from '../storage/index.js';
+import { buildAmr, forEachPackageFile, h5Json, h5JsonEntry, packageFileContentType, type BuildAmrInput } from '../packages/index.js';
+import { buildExpired, copyUploadedObject, publicFolderUrl, removeClaimedBlobs, resolveUploadedObject, type Reservation } from '../storage/index.js';
 import { findApp, forgetRemovedApp, getRsaKeyRow, getVhost, insertAppIfMissing, insertResource, listVersions, setAppResourceType } from './nebula-store.js';
 import type { Scope } from './nebula-types.js';
 import { asBusiness } from './package-errors.js';
@@ -28,9 +29,9 @@ type Built = Awaited<ReturnType<typeof buildAmr>>;
  * of the same version, and a version deleted and published again gets new links (a CDN
  * in front keeps no stale copy). Keys already stored in rows stay as they are.
  */
-export function packageKeys(s: Scope, spec: Pick<ResourceSpec, 'h5Id' | 'h5Version' | 'platform'>, build: string): { amrKey: string; jsonKey: string } {
+export function packageKeys(s: Scope, spec: Pick<ResourceSpec, 'h5Id' | 'h5Version' | 'platform'>, build: string): { amrKey: string; jsonKey: string; fallbackDir: string } {
   const dir = `pkg/${s.appId}/${s.workspaceId}/${spec.h5Id}/${build}/${spec.h5Version}_${spec.platform.toLowerCase()}/nebula`;
-  return { amrKey: `${dir}/${spec.h5Id}_${spec.h5Version}.amr`, jsonKey: `${dir}/${spec.h5Id}_${spec.h5Version}.json` };
+  return { amrKey: `${dir}/${spec.h5Id}_${spec.h5Version}.amr`, jsonKey: `${dir}/${spec.h5Id}_${spec.h5Version}.json`, fallbackDir: `${dir}/fallback/` };
 }
 
 /**
@@ -94,25 +95,22 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
   const id = await withWorkDir(deps, 'nebula-', async (dir) => {
     const zipPath = join(dir, 'upload.zip');
     await copyUploadedObject(deps, upload, zipPath, { maxBytes, fileUrl: spec.fileUrl });
-    const built = await asBusiness('FileUrl is not a usable offline package', () =>
-      buildAmr({
-        zipPath,
-        h5Id: spec.h5Id,
-        version: spec.h5Version,
-        resourceType: spec.resourceType,
-        appId: ctx.appId,
-        workspaceId: ctx.workspaceId,
-        privateKey,
-        limits: { maxEntries: deps.config.packages.maxEntries, maxTotalBytes: deps.config.packages.maxTotalBytes, maxRatio: deps.config.packages.maxRatio },
-        workDir: dir,
-      }),
-    );
+    const source = {
+      zipPath,
+      h5Id: spec.h5Id,
+      version: spec.h5Version,
+      resourceType: spec.resourceType,
+      appId: ctx.appId,
+      workspaceId: ctx.workspaceId,
+      limits: { maxEntries: deps.config.packages.maxEntries, maxTotalBytes: deps.config.packages.maxTotalBytes, maxRatio: deps.config.packages.maxRatio },
+    };
+    const built = await asBusiness('FileUrl is not a usable offline package', () => buildAmr({ ...source, privateKey, workDir: dir }));
     try {
       if (spec.resourceType === 1 && spec.mainUrl && !packageHasFile(built.entries, spec.mainUrl)) {
         throw invalid('MainUrl', `${spec.mainUrl} is not a file of the uploaded package (expected ${spec.h5Id}${spec.mainUrl} in the .zip).`);
       }
       nonAscii = built.entries.filter((e) => /[^\x00-\x7f]/.test(e));
-      return await storePackage(ctx, spec, { vhost, h5Name, signedWith: signing?.publicKeyPem ?? null }, built);
+      return await storePackage(ctx, spec, { vhost, h5Name, signedWith: signing?.publicKeyPem ?? null, source }, built);
     } finally {
       await built.cleanup().catch(() => {});
     }
@@ -121,25 +119,65 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
   return { id, signed: privateKey !== null, nonAscii };
 }
 
-async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhost: string; h5Name: string; signedWith: string | null }, built: Built): Promise<number> {
+type PackageSource = Omit<BuildAmrInput, 'privateKey' | 'workDir'>;
+
+/** Whether a package gets an unpacked fallback copy: normal packages, when a download base gives the copy one address (MCUBE_PACKAGE_FALLBACK). */
+function publishesFallback(ctx: ActionContext, spec: ResourceSpec): boolean {
+  const { config } = ctx.deps;
+  return spec.resourceType === 1 && config.packages.fallback && !!config.storage.downloadBaseUrl;
+}
+
+/** Files stored at once while a fallback copy is written, and the largest held in memory for that; larger ones are streamed one at a time. */
+const FALLBACK_UPLOADS = 8;
+const FALLBACK_BUFFERED_BYTES = 1024 * 1024;
+
+/** Writes the package's files unpacked under `dir` (the fallback copy). */
+async function storeFallback(ctx: ActionContext, source: PackageSource, dir: string): Promise<void> {
+  const { blobs } = ctx.deps;
+  const writing = new Set<Promise<void>>();
+  let failed: unknown = null;
+  await forEachPackageFile(source, async (path, size, chunks) => {
+    if (failed !== null) throw failed;
+    const contentType = packageFileContentType(path);
+    if (size > FALLBACK_BUFFERED_BYTES) return blobs.put(dir + path, Readable.from(chunks), { contentType, size });
+    // entries are read from the zip one after another; small ones are read whole so their writes overlap
+    const parts: Buffer[] = [];
+    for await (const c of chunks) parts.push(c);
+    const w = blobs.put(dir + path, Buffer.concat(parts, size), { contentType, size }).then(
+      () => void writing.delete(w),
+      (e: unknown) => {
+        writing.delete(w);
+        failed ??= e;
+      },
+    );
+    writing.add(w);
+    if (writing.size >= FALLBACK_UPLOADS) await Promise.race(writing);
+  });
+  await Promise.all(writing);
+  if (failed !== null) throw failed;
+}
+
+async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhost: string; h5Name: string; signedWith: string | null; source: PackageSource }, built: Built): Promise<number> {
   const { deps } = ctx;
   const { knex, dialect } = deps.db;
-  const { amrKey, jsonKey } = packageKeys(ctx, spec, randomBytes(6).toString('hex'));
+  const { amrKey, jsonKey, fallbackDir } = packageKeys(ctx, spec, randomBytes(6).toString('hex'));
+  const fallbackKey = publishesFallback(ctx, spec) ? fallbackDir : null;
   const now = deps.now();
   const claimed: Reservation[] = [];
   try {
-    for (const key of [amrKey, jsonKey]) {
+    for (const key of fallbackKey ? [amrKey, jsonKey, fallbackKey] : [amrKey, jsonKey]) {
       const owner = await reserveBlob(knex, key, ctx.appId, ctx.workspaceId, now);
       if (owner === null) throw new Error(`object key ${key} is taken`);
       claimed.push({ key, owner });
     }
     await deps.blobs.putFile(amrKey, built.amrPath, { contentType: 'application/octet-stream' });
+    if (fallbackKey) await storeFallback(ctx, meta.source, fallbackKey);
     const entry = h5JsonEntry({
       h5Id: spec.h5Id,
       h5Name: meta.h5Name,
       version: spec.h5Version,
       packageUrl: await deps.blobs.downloadUrl(amrKey),
-      fallbackBaseUrl: '',
+      fallbackBaseUrl: publicFolderUrl(deps.config.storage.downloadBaseUrl, fallbackKey),
       mainUrl: spec.mainUrl,
       vhost: meta.vhost,
       autoInstall: spec.autoInstall,
@@ -184,6 +222,7 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
         repeatNebula: spec.repeatNebula,
         amrKey,
         jsonKey,
+        fallbackKey,
         md5: built.md5,
         fileSize: built.size,
         releaseVersion: releaseVersionOf(now),

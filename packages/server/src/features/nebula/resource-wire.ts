@@ -2,6 +2,7 @@ import { formatDateTime } from '../../core/ids.js';
 import type { ActionContext } from '../../core/registry.js';
 import { S } from '../../core/schema.js';
 import type { NebulaResource, Scope } from './nebula-types.js';
+import { publicFolderUrl } from '../storage/index.js';
 
 export const appCodeOf = (s: Scope) => `${s.appId}-${s.workspaceId}`;
 
@@ -16,7 +17,7 @@ export const resourceInfoSchema = S.obj({
   DownloadUrl: S.str('address of the .amr file'),
   ExtendInfo: S.str(),
   ExtraData: S.str('JSON text, e.g. {"resourceType":"1"}'),
-  FallbackBaseUrl: S.str(),
+  FallbackBaseUrl: S.str('"<intranet>;<internet>" address of the package\'s unpacked copy (MCUBE_PACKAGE_FALLBACK), or empty'),
   FileSize: S.str('size of the .amr in bytes'),
   GmtCreate: S.str('yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
   GmtModified: S.str('yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default)'),
@@ -42,6 +43,8 @@ export const resourceInfoSchema = S.obj({
 
 export async function toResourceInfo(ctx: ActionContext, r: NebulaResource): Promise<Record<string, unknown>> {
   const [downloadUrl, jsonUrl] = await Promise.all([ctx.deps.blobs.downloadUrl(r.amrKey), ctx.deps.blobs.downloadUrl(r.jsonKey)]);
+  // the guide: "<intranet address>;<internet address>", one and the same address here
+  const fallback = publicFolderUrl(ctx.deps.config.storage.downloadBaseUrl, r.fallbackKey);
   return {
     AppCode: appCodeOf(ctx),
     AutoInstall: r.autoInstall,
@@ -52,7 +55,7 @@ export async function toResourceInfo(ctx: ActionContext, r: NebulaResource): Pro
     DownloadUrl: downloadUrl,
     ExtendInfo: r.extendInfo,
     ExtraData: JSON.stringify({ resourceType: String(r.resourceType) }),
-    FallbackBaseUrl: '',
+    FallbackBaseUrl: fallback ? `${fallback};${fallback}` : '',
     FileSize: String(r.fileSize),
     GmtCreate: formatDateTime(r.createdAt),
     GmtModified: formatDateTime(r.modifiedAt),

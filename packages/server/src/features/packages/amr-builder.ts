@@ -88,6 +88,31 @@ export async function buildAmr(input: BuildAmrInput): Promise<BuildAmrResult> {
   }
 }
 
+/**
+ * Calls `fn` with every file the package takes from the upload (its path in the
+ * tar, its size, its bytes as chunks), one after another, read from the zip again
+ * with the same checks and budget as the build; for publishing the unpacked
+ * copy devices fall back to (fallback_base_url). Call it after buildAmr has
+ * accepted the zip. The generated hpmfile.json is not one of them.
+ */
+export async function forEachPackageFile(
+  input: Pick<BuildAmrInput, 'zipPath' | 'h5Id' | 'version' | 'resourceType' | 'appId' | 'workspaceId' | 'limits'>,
+  fn: (path: string, size: number, chunks: AsyncIterable<Buffer>) => Promise<void>,
+): Promise<void> {
+  const zip = await ZipReader.open(input.zipPath);
+  try {
+    const scanned = await scanZip(zip, input.limits);
+    const plan = await planLayout(scanned, { ...input, maxEntries: input.limits.maxEntries, mtime: new Date(0) }, handBack);
+    const budget = new ByteBudget(input.limits.maxTotalBytes);
+    for (const it of plan.items) {
+      if (it.dir || !it.source || it.path === HPMFILE) continue;
+      await fn(it.path, it.size, readEntryChunks(zip, it.source, budget));
+    }
+  } finally {
+    zip.close();
+  }
+}
+
 interface TarResult {
   size: number;
   signature: string;

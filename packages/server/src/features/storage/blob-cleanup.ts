@@ -1,11 +1,36 @@
+import type { BlobStore } from '../../core/blob-store.js';
 import { BusinessError } from '../../core/errors.js';
 import type { ActionContext } from '../../core/registry.js';
-import { claimForPurge, forgetPurged, releaseReservation } from '../../db/blob-registry.js';
+import { claimForPurge, forgetPurged, isFolderKey, releaseReservation } from '../../db/blob-registry.js';
+import { assertSafeDir } from './key-rules.js';
+import { joinKey } from './object-urls.js';
 
 /** A key an action reserved for writing, with the owner token reserveBlob gave it. */
 export interface Reservation {
   key: string;
   owner: string;
+}
+
+/**
+ * Removes what a registry row stands for: one object, or every object under a
+ * folder row (key ending in "/"). A folder removal that fails midway leaves the
+ * row claimed, and the next attempt lists what is left.
+ */
+export async function removeStored(blobs: BlobStore, key: string): Promise<void> {
+  if (!isFolderKey(key)) return blobs.delete(key);
+  // listed first, then deleted: a listing is not read while its folder changes (a package holds at most MCUBE_ZIP_MAX_ENTRIES)
+  const keys: string[] = [];
+  for await (const obj of blobs.list(assertSafeDir(key))) keys.push(obj.key);
+  for (const k of keys) await blobs.delete(k);
+}
+
+/**
+ * The public address of a folder of objects (`<base>/<folder>/`): where a device finds
+ * each object by appending its path, which only a download base can give (presigned
+ * links are per object); '' without one.
+ */
+export function publicFolderUrl(downloadBaseUrl: string | null, folder: string | null): string {
+  return downloadBaseUrl && folder ? joinKey(downloadBaseUrl, assertSafeDir(folder).slice(0, -1)) + '/' : '';
 }
 
 /**
@@ -19,7 +44,7 @@ export async function removeClaimedBlobs(ctx: ActionContext, claims: Reservation
   for (const { key, owner } of claims) {
     try {
       if (!(await releaseReservation(knex, key, owner, ctx.deps.now()))) continue;
-      await ctx.deps.blobs.delete(key);
+      await removeStored(ctx.deps.blobs, key);
       await forgetPurged(knex, key);
     } catch (e) {
       deferred(ctx, key, e);
@@ -38,7 +63,7 @@ export async function removeDroppedBlobs(ctx: ActionContext, keys: string[]): Pr
     try {
       // A key re-claimed by a newer package in the meantime is no longer ours to delete.
       if (!(await claimForPurge(knex, key, ctx.deps.now()))) continue;
-      await ctx.deps.blobs.delete(key);
+      await removeStored(ctx.deps.blobs, key);
       await forgetPurged(knex, key);
     } catch (e) {
       deferred(ctx, key, e);
