@@ -136,24 +136,28 @@ async function storeFallback(ctx: ActionContext, source: PackageSource, dir: str
   const { blobs } = ctx.deps;
   const writing = new Set<Promise<void>>();
   let failed: unknown = null;
-  await forEachPackageFile(source, async (path, size, chunks) => {
-    if (failed !== null) throw failed;
-    const contentType = packageFileContentType(path);
-    if (size > FALLBACK_BUFFERED_BYTES) return blobs.put(dir + path, Readable.from(chunks), { contentType, size });
-    // entries are read from the zip one after another; small ones are read whole so their writes overlap
-    const parts: Buffer[] = [];
-    for await (const c of chunks) parts.push(c);
-    const w = blobs.put(dir + path, Buffer.concat(parts, size), { contentType, size }).then(
-      () => void writing.delete(w),
-      (e: unknown) => {
-        writing.delete(w);
-        failed ??= e;
-      },
-    );
-    writing.add(w);
-    if (writing.size >= FALLBACK_UPLOADS) await Promise.race(writing);
-  });
-  await Promise.all(writing);
+  try {
+    await forEachPackageFile(source, async (path, size, chunks) => {
+      if (failed !== null) throw failed;
+      const contentType = packageFileContentType(path);
+      if (size > FALLBACK_BUFFERED_BYTES) return blobs.put(dir + path, Readable.from(chunks), { contentType, size });
+      // entries are read from the zip one after another; small ones are read whole so their writes overlap
+      const parts: Buffer[] = [];
+      for await (const c of chunks) parts.push(c);
+      const w = blobs.put(dir + path, Buffer.concat(parts, size), { contentType, size }).then(
+        () => void writing.delete(w),
+        (e: unknown) => {
+          writing.delete(w);
+          failed ??= e;
+        },
+      );
+      writing.add(w);
+      if (writing.size >= FALLBACK_UPLOADS) await Promise.race(writing);
+    });
+  } finally {
+    // also when the walk fails: the caller removes the folder by listing it, which must come after the last write
+    await Promise.all(writing);
+  }
   if (failed !== null) throw failed;
 }
 
