@@ -76,6 +76,18 @@ for (const driver of ['local', 's3'] as const) {
       expect(await store.head('p/x/a.bin')).toBeNull();
     });
 
+    it('deleteMany removes every listed object, more than one DeleteObjects call holds, missing keys included', async () => {
+      const keys = Array.from({ length: 1203 }, (_, i) => `m/${i % 7}/f${i}.txt`);
+      for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((k) => store.put(k, Buffer.from(k))));
+      await store.put('m-keep/x.txt', Buffer.from('x'));
+      await store.deleteMany([...keys, 'm/none/missing.txt']);
+      const left: string[] = [];
+      for await (const o of store.list('m')) left.push(o.key);
+      expect(left).toEqual(['m-keep/x.txt']);
+      await store.deleteMany([]);
+      await expect(store.deleteMany(['ok/key', '../escape'])).rejects.toThrow(/key/);
+    });
+
     it('refuses unsafe keys on every operation', async () => {
       for (const key of ['../escape', 'a/../../escape', '/abs', 'a//b', 'a\\b', 'a\u0000b', '', 'a/./b', 'a/']) {
         await expect(store.put(key, Buffer.from('x')), JSON.stringify(key)).rejects.toThrow(/key/);

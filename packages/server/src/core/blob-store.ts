@@ -40,6 +40,8 @@ export interface BlobStore {
   put(key: string, body: Buffer | Readable, opts?: { contentType?: string; size?: number }): Promise<void>;
   putFile(key: string, path: string, opts?: { contentType?: string }): Promise<void>;
   delete(key: string): Promise<void>;
+  /** removes many objects in few requests (S3 DeleteObjects, a thousand a call); missing ones are no error */
+  deleteMany(keys: readonly string[]): Promise<void>;
   list(prefix: string): AsyncIterable<BlobInfo>;
   /** address a device downloads from: presigned GET, or the configured public/CDN base */
   downloadUrl(key: string): Promise<string>;

@@ -21,7 +21,7 @@ export async function removeStored(blobs: BlobStore, key: string): Promise<void>
   // listed first, then deleted: a listing is not read while its folder changes (a package holds at most MCUBE_ZIP_MAX_ENTRIES)
   const keys: string[] = [];
   for await (const obj of blobs.list(assertSafeDir(key))) keys.push(obj.key);
-  for (const k of keys) await blobs.delete(k);
+  await blobs.deleteMany(keys);
 }
 
 /**

@@ -227,6 +227,10 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (const k of keys) await this.delete(k);
+  }
+
   async *list(prefix: string): AsyncIterable<BlobInfo> {
     const cut = prefix.lastIndexOf('/');
     const dirKey = cut < 0 ? '' : prefix.slice(0, cut);

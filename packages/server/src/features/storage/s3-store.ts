@@ -1,6 +1,7 @@
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -36,6 +37,10 @@ function bucketUrls(s: Config['storage']): [string, string] {
   const u = new URL(base);
   return [`${base}/${s.bucket}`, `${u.protocol}//${s.bucket}.${u.host}${u.pathname.replace(/\/+$/, '')}`];
 }
+
+/** DeleteObjects takes at most a thousand keys; a few calls run at once. */
+const S3_DELETE_BATCH = 1000;
+const S3_DELETE_CALLS = 4;
 
 /** Any S3-compatible service (AWS, MinIO, Ceph, OSS in S3 mode, s3rver in tests). */
 export class S3BlobStore implements BlobStore {
@@ -182,6 +187,22 @@ export class S3BlobStore implements BlobStore {
   async delete(key: string): Promise<void> {
     assertSafeKey(key);
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (const k of keys) assertSafeKey(k);
+    const batches: string[][] = [];
+    for (let i = 0; i < keys.length; i += S3_DELETE_BATCH) batches.push(keys.slice(i, i + S3_DELETE_BATCH));
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) {
+        const batch = batches[next++]!;
+        const r = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+        const failed = r.Errors?.find((e) => e.Code !== 'NoSuchKey');
+        if (failed) throw new Error(`could not delete ${failed.Key}: ${failed.Code} ${failed.Message ?? ''}`.trim());
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(S3_DELETE_CALLS, batches.length) }, worker));
   }
 
   async *list(prefix: string): AsyncIterable<BlobInfo> {
