@@ -193,17 +193,38 @@ describe('local driver', () => {
     try {
       const blobs = srv.node.deps.blobs;
       const put = blobs.put.bind(blobs);
-      // the first two files are slow to store, the third fails at once
+      // the first two files are slow to store; then a small file fails at once, or (second package) a streamed one
       blobs.put = async (key, body, opts) => {
         if (/\/fallback\/www\/[ab]\.txt$/.test(key)) await new Promise((r) => setTimeout(r, 300));
-        if (key.endsWith('/fallback/www/c.txt')) throw new Error('storage refused the write');
+        if (/\/fallback\/www\/(c\.txt|big\.bin)$/.test(key)) throw new Error('storage refused the write');
         return put(key, body, opts);
       };
-      const files = { 'www/index.html': 'i', 'www/a.txt': 'a', 'www/b.txt': 'b', 'www/c.txt': 'c', 'www/d.txt': 'd', 'www/e.txt': 'e' };
-      await expect(publishFixture(srv, { h5Id: '62000004', files })).rejects.toThrow(/InternalError|500/);
+      const small = { 'www/index.html': 'i', 'www/a.txt': 'a', 'www/b.txt': 'b', 'www/c.txt': 'c', 'www/d.txt': 'd', 'www/e.txt': 'e' };
+      await expect(publishFixture(srv, { h5Id: '62000004', files: small })).rejects.toThrow(/InternalError|500/);
+      const streamed = { 'www/index.html': 'i', 'www/a.txt': 'a', 'www/b.txt': 'b', 'www/big.bin': randomBytes(1100 * 1024), 'www/d.txt': 'd' };
+      await expect(publishFixture(srv, { h5Id: '62000005', files: streamed })).rejects.toThrow(/InternalError|500/);
       await new Promise((r) => setTimeout(r, 500));
       expect(await listAll(srv, 'pkg/')).toEqual([]);
       expect(await srv.node.deps.db.knex('blobs').where('key', 'like', 'pkg/%').select('key', 'state')).toEqual([]);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it("an uploaded hpmfile.json is one of the package's files and is in the copy; the one generated for a package without it is not", async () => {
+    const srv = await startTestServer({ MCUBE_DOWNLOAD_BASE_URL: 'https://cdn.example.com/mds' });
+    try {
+      const own = JSON.stringify({ appId: '62000006', version: '1.0.0.0', custom: true });
+      const copied = async (h5Id: string, files: Record<string, string>) => {
+        const p = await publishFixture(srv, { h5Id, files });
+        const folder = decodeURIComponent(String(p.info.FallbackBaseUrl).split(';')[0]!.slice('https://cdn.example.com/mds/'.length));
+        const keys = await listAll(srv, folder);
+        return new Map(await Promise.all(keys.map(async (k) => [k.slice(folder.length), readFileSync(join(srv.node.deps.config.dataDir, 'blobs', srv.node.deps.config.storage.bucket, k), 'utf8')] as const)));
+      };
+      const withOwn = await copied('62000006', { 'www/index.html': 'i', 'hpmfile.json': own });
+      expect([...withOwn.keys()].sort()).toEqual(['hpmfile.json', 'www/index.html']);
+      expect(withOwn.get('hpmfile.json')).toBe(own);
+      expect([...(await copied('62000007', { 'www/index.html': 'i' })).keys()]).toEqual(['www/index.html']);
     } finally {
       await srv.close();
     }

@@ -128,7 +128,7 @@ function publishesFallback(ctx: ActionContext, spec: ResourceSpec): boolean {
 }
 
 /** Files stored at once while a fallback copy is written, and the largest held in memory for that; larger ones are streamed one at a time. */
-const FALLBACK_UPLOADS = 8;
+const FALLBACK_UPLOADS = 16;
 const FALLBACK_BUFFERED_BYTES = 1024 * 1024;
 
 /** Writes the package's files unpacked under `dir` (the fallback copy). */

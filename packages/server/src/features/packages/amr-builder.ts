@@ -93,7 +93,8 @@ export async function buildAmr(input: BuildAmrInput): Promise<BuildAmrResult> {
  * tar, its size, its bytes as chunks), one after another, read from the zip again
  * with the same checks and budget as the build; for publishing the unpacked
  * copy devices fall back to (fallback_base_url). Call it after buildAmr has
- * accepted the zip. The generated hpmfile.json is not one of them.
+ * accepted the zip. The hpmfile.json the build generates when the upload has
+ * none is not one of them; an uploaded one is.
  */
 export async function forEachPackageFile(
   input: Pick<BuildAmrInput, 'zipPath' | 'h5Id' | 'version' | 'resourceType' | 'appId' | 'workspaceId' | 'limits'>,
@@ -105,7 +106,7 @@ export async function forEachPackageFile(
     const plan = await planLayout(scanned, { ...input, maxEntries: input.limits.maxEntries, mtime: new Date(0) }, handBack);
     const budget = new ByteBudget(input.limits.maxTotalBytes);
     for (const it of plan.items) {
-      if (it.dir || !it.source || it.path === HPMFILE) continue;
+      if (it.dir || !it.source) continue;
       await fn(it.path, it.size, readEntryChunks(zip, it.source, budget));
     }
   } finally {
