@@ -110,11 +110,27 @@ describe('s3 driver with a public download base', () => {
     const live = await listAll(srv, prefix);
     expect(live.filter((k) => k.includes('/fallback/'))).toHaveLength(Object.keys(FILES).length);
     // an orphaned copy: what a node that died while publishing, with its reservation row lost, leaves
-    const stray = `${prefix}abcdefabcdef/9.9_all/nebula/fallback/www/index.html`;
-    await srv.node.deps.blobs.put(stray, Buffer.from('stray'));
-    // objects are old enough to sweep one grace period from now
-    await janitorAt(srv, 2000, 1);
+    const strayFolder = `${prefix}abcdefabcdef/9.9_all/nebula/fallback/`;
+    const stray = ['www/index.html', 'www/js/app.js', 'www/css/site.css'].map((f) => strayFolder + f);
+    for (const k of stray) await srv.node.deps.blobs.put(k, Buffer.from('stray'));
+    // removed as one folder (one claim, one batch of deletes), not object by object
+    const blobs = srv.node.deps.blobs;
+    const deleteMany = blobs.deleteMany.bind(blobs);
+    const batches: string[][] = [];
+    blobs.deleteMany = async (keys) => {
+      batches.push([...keys]);
+      return deleteMany(keys);
+    };
+    try {
+      // objects are old enough to sweep one grace period from now
+      const report = await janitorAt(srv, 2000, 1);
+      expect(report.orphansSwept).toBe(3);
+    } finally {
+      blobs.deleteMany = deleteMany;
+    }
+    expect(batches.map((b) => b.sort())).toEqual([stray.sort()]);
     expect(await listAll(srv, prefix)).toEqual(live);
+    expect(await srv.node.deps.db.knex('blobs').where('key', 'like', `${strayFolder}%`).select('key')).toEqual([]);
     expect(p.info.FallbackBaseUrl).not.toBe('');
   });
 

@@ -29,9 +29,12 @@ export async function runJanitor(deps: Deps, signal?: AbortSignal): Promise<Jani
   const t = deps.now();
   const grace = deps.config.janitor.graceSec * 1000;
   const report: JanitorReport = { pendingSwept: 0, deletedSwept: 0, orphansSwept: 0, uploadsSwept: 0, tempSwept: 0, auditSwept: 0 };
-  const drop = async (key: string) => {
-    await removeStored(deps.blobs, key).catch((e: Error) => deps.log.warn('janitor delete failed', { key, error: e.message }));
-  };
+  /** how many objects went (a folder row stands for many) */
+  const drop = (key: string): Promise<number> =>
+    removeStored(deps.blobs, key).catch((e: Error) => {
+      deps.log.warn('janitor delete failed', { key, error: e.message });
+      return 0;
+    });
   const stale = await knex('blobs')
     .where((q) =>
       q
@@ -62,6 +65,8 @@ export async function runJanitor(deps: Deps, signal?: AbortSignal): Promise<Jani
   }
   // objects no row points at, looked up a thousand at a time (one query per object was minutes a run with 600k packages)
   let keys: string[] = [];
+  // fallback folders with no row, removed whole at their first object (the rest of it is not claimed one by one)
+  const orphanFolders = new Set<string>();
   const sweepOrphans = async () => {
     // an object under a folder row (a package's fallback copy) is that row's
     const folders = [...new Set(keys.map(folderOf).filter((f): f is string => f !== null))];
@@ -69,13 +74,14 @@ export async function runJanitor(deps: Deps, signal?: AbortSignal): Promise<Jani
     for (const key of keys) {
       if (stopped()) break;
       const folder = folderOf(key);
-      if (known.has(key) || (folder !== null && known.has(folder))) continue;
+      if (known.has(key) || (folder !== null && (known.has(folder) || orphanFolders.has(folder)))) continue;
       // claimed by inserting its row: a writer that reserved the key since the batch was read keeps it, and one
       // that comes after cannot take a key being purged
-      if (!(await claimOrphan(knex, key, t))) continue;
-      await drop(key);
-      await forgetPurged(knex, key);
-      report.orphansSwept++;
+      const claimed = folder ?? key;
+      if (!(await claimOrphan(knex, claimed, t))) continue;
+      if (folder !== null) orphanFolders.add(folder);
+      report.orphansSwept += await drop(claimed);
+      await forgetPurged(knex, claimed);
     }
     keys = [];
   };

@@ -14,14 +14,18 @@ export interface Reservation {
 /**
  * Removes what a registry row stands for: one object, or every object under a
  * folder row (key ending in "/"). A folder removal that fails midway leaves the
- * row claimed, and the next attempt lists what is left.
+ * row claimed, and the next attempt lists what is left. Returns how many objects went.
  */
-export async function removeStored(blobs: BlobStore, key: string): Promise<void> {
-  if (!isFolderKey(key)) return blobs.delete(key);
+export async function removeStored(blobs: BlobStore, key: string): Promise<number> {
+  if (!isFolderKey(key)) {
+    await blobs.delete(key);
+    return 1;
+  }
   // listed first, then deleted: a listing is not read while its folder changes (a package holds at most MCUBE_ZIP_MAX_ENTRIES)
   const keys: string[] = [];
   for await (const obj of blobs.list(assertSafeDir(key))) keys.push(obj.key);
   await blobs.deleteMany(keys);
+  return keys.length;
 }
 
 /**
