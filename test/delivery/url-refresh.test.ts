@@ -22,6 +22,9 @@ afterAll(async () => {
 });
 
 it('re-signs the package address after half of MCUBE_DOWNLOAD_URL_TTL', async () => {
+  // start 1 s into a signing window (half of the 60 s TTL): windows follow the clock, and a rebuild that
+  // crossed a window's end would rightly sign again
+  offset += 30_000 - ((Date.now() + offset) % 30_000) + 1000;
   const r = await insertResource(srv.node.deps.db.knex, { h5_id: '88880001', h5_version: '1.0' });
   await insertTask(srv.node.deps.db.knex, r);
   await bump(srv.node.deps.db);
