@@ -7,7 +7,7 @@ import { handBack } from '../../core/hand-back.js';
 import { OverlayIdSet, PACKED_FROM, PackedIdSet } from './engine/id-set.js';
 import { CHANGE_LOG_KEEP } from '../whitelists/whitelist-store.js';
 import { compileWhitelist, snapshotBuilder, whitelistIdsOf, type CompiledWhitelist, type ResourceRow, type Snapshot, type TaskRow } from './snapshot.js';
-import { publicFolderUrl } from '../storage/blob-cleanup.js';
+import { publicFolderUrl } from '../storage/index.js';
 
 /** What a holder keeps between builds so a change to one task does not reload a million-id whitelist or re-sign every URL. */
 export interface LoaderCaches {

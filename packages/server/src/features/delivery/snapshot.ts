@@ -139,7 +139,7 @@ export interface SnapshotInput {
   whitelists: ReadonlyMap<number, CompiledWhitelist>;
   /** device download address of an .amr, or null when it cannot be served now */
   packageUrl(amrKey: string): string | null;
-  /** fallback_base_url of a package's unpacked copy ('' when it has none or it cannot be addressed now) */
+  /** fallback_base_url of a package's unpacked copy (folder '' when it has none; '' when it cannot be addressed now) */
   fallbackUrl?(folder: string): string;
   /** the workspace's vhost domain (CreateMcubeVhost), used when a resource has none */
   vhostDomain: string;
@@ -222,7 +222,7 @@ export function snapshotBuilder(input: Omit<SnapshotInput, 'rows'>): { add(row: 
       let entry = entries.get(resource.id);
       if (entry === undefined) {
         const url = input.packageUrl(resource.amr_key);
-        const text = url === null ? null : entryJson(resource, url, input.vhostDomain, resource.fallback_key ? (input.fallbackUrl?.(resource.fallback_key) ?? '') : '');
+        const text = url === null ? null : entryJson(resource, url, input.vhostDomain, input.fallbackUrl?.(resource.fallback_key ?? '') ?? '');
         entry = text === null ? null : piece(text);
         entries.set(resource.id, entry);
         if (url === null) input.warn?.('resource has no download address; its tasks deliver nothing', { resourceId: resource.id, h5Id: resource.h5_id });

@@ -3,7 +3,6 @@ import { BusinessError } from '../../core/errors.js';
 import type { ActionContext } from '../../core/registry.js';
 import { claimForPurge, forgetPurged, isFolderKey, releaseReservation } from '../../db/blob-registry.js';
 import { assertSafeDir } from './key-rules.js';
-import { joinKey } from './object-urls.js';
 
 /** A key an action reserved for writing, with the owner token reserveBlob gave it. */
 export interface Reservation {
@@ -26,15 +25,6 @@ export async function removeStored(blobs: BlobStore, key: string): Promise<numbe
   for await (const obj of blobs.list(assertSafeDir(key))) keys.push(obj.key);
   await blobs.deleteMany(keys);
   return keys.length;
-}
-
-/**
- * The public address of a folder of objects (`<base>/<folder>/`): where a device finds
- * each object by appending its path, which only a download base can give (presigned
- * links are per object); '' without one.
- */
-export function publicFolderUrl(downloadBaseUrl: string | null, folder: string | null): string {
-  return downloadBaseUrl && folder ? joinKey(downloadBaseUrl, assertSafeDir(folder).slice(0, -1)) + '/' : '';
 }
 
 /**

@@ -6,7 +6,8 @@ import { createS3Store } from './s3-store.js';
 
 export { mountStorageRoutes } from './storage-routes.js';
 export { copyUploadedObject, resolveUploadedObject, uploadPrefix, FILE_URL_ERRORS } from './resolve-upload.js';
-export { buildExpired, publicFolderUrl, removeClaimedBlobs, removeDroppedBlobs, removeStored, type Reservation } from './blob-cleanup.js';
+export { buildExpired, removeClaimedBlobs, removeDroppedBlobs, removeStored, type Reservation } from './blob-cleanup.js';
+export { publicFolderUrl } from './object-urls.js';
 export { isSafeKey, assertSafeKey, UnsafeKeyError } from './key-rules.js';
 export { LocalBlobStore } from './local-store.js';
 export { S3BlobStore } from './s3-store.js';

@@ -1,4 +1,4 @@
-import { decodeKeyPath, encodeKey } from './key-rules.js';
+import { assertSafeDir, decodeKeyPath, encodeKey } from './key-rules.js';
 
 /** "scheme://host[:port][/path]" without a trailing "/", host lower-cased as the URL parser does. */
 export function normaliseBase(url: string): string {
@@ -8,6 +8,15 @@ export function normaliseBase(url: string): string {
 
 export function joinKey(base: string, key: string): string {
   return `${base}/${encodeKey(key)}`;
+}
+
+/**
+ * The public address of a folder of objects (`<base>/<folder>/`): where a device finds
+ * each object by appending its path, which only a download base can give (presigned
+ * links are per object); '' without one, or without a folder.
+ */
+export function publicFolderUrl(downloadBaseUrl: string | null, folder: string | null): string {
+  return downloadBaseUrl && folder ? joinKey(downloadBaseUrl, assertSafeDir(folder).slice(0, -1)) + '/' : '';
 }
 
 /**
