@@ -9,7 +9,7 @@ import yazl from 'yazl';
 import { WORK_ENTRY_PREFIX } from '../../core/stale-files.js';
 import { certJson, hpmfileJson, manifestXml } from './amr-files.js';
 import { PackageError, type PackageLimits } from './errors.js';
-import { HPMFILE, planLayout, sortTarItems, type TarItem } from './layout.js';
+import { HPMFILE, planLayout, sortTarItems, type LayoutPlan, type TarItem } from './layout.js';
 import { FileSink, TarWriter } from './tar-writer.js';
 import { ByteBudget, ZipReader, readEntryChunks } from './zip-reader.js';
 import { scanZip } from './zip-scan.js';
@@ -97,18 +97,26 @@ export async function buildAmr(input: BuildAmrInput): Promise<BuildAmrResult> {
  * none is not one of them; an uploaded one is.
  */
 export async function forEachPackageFile(
-  input: Pick<BuildAmrInput, 'zipPath' | 'h5Id' | 'version' | 'resourceType' | 'appId' | 'workspaceId' | 'limits'>,
+  input: PlanInput,
   fn: (path: string, size: number, chunks: AsyncIterable<Buffer>) => Promise<void>,
 ): Promise<void> {
-  const zip = await ZipReader.open(input.zipPath);
-  try {
-    const scanned = await scanZip(zip, input.limits);
-    const plan = await planLayout(scanned, { ...input, maxEntries: input.limits.maxEntries, mtime: new Date(0) }, handBack);
+  await withPlan(input, new Date(0), async (zip, plan) => {
     const budget = new ByteBudget(input.limits.maxTotalBytes);
     for (const it of plan.items) {
       if (it.dir || !it.source) continue;
       await fn(it.path, it.size, readEntryChunks(zip, it.source, budget));
     }
+  });
+}
+
+type PlanInput = Pick<BuildAmrInput, 'zipPath' | 'h5Id' | 'version' | 'resourceType' | 'appId' | 'workspaceId' | 'limits'>;
+
+/** Opens the upload, checks its directory and plans the tar layout from it; the zip is closed when `fn` ends. */
+async function withPlan<T>(input: PlanInput, mtime: Date, fn: (zip: ZipReader, plan: LayoutPlan) => Promise<T>): Promise<T> {
+  const zip = await ZipReader.open(input.zipPath);
+  try {
+    const scanned = await scanZip(zip, input.limits);
+    return await fn(zip, await planLayout(scanned, { ...input, maxEntries: input.limits.maxEntries, mtime }, handBack));
   } finally {
     zip.close();
   }
@@ -123,10 +131,7 @@ interface TarResult {
 }
 
 async function buildTar(input: BuildAmrInput, tarPath: string, mtime: Date): Promise<TarResult> {
-  const zip = await ZipReader.open(input.zipPath);
-  try {
-    const scanned = await scanZip(zip, input.limits);
-    const plan = await planLayout(scanned, { ...input, maxEntries: input.limits.maxEntries, mtime }, handBack);
+  return withPlan(input, mtime, async (zip, plan) => {
     const items: TarItem[] = plan.items;
     if (!plan.hasHpmfile) {
       const data = hpmfileJson(input.h5Id, input.version);
@@ -156,9 +161,7 @@ async function buildTar(input: BuildAmrInput, tarPath: string, mtime: Date): Pro
       files: plan.files,
       firstFile: sorted.find((it) => !it.dir && it.source)!.path,
     };
-  } finally {
-    zip.close();
-  }
+  });
 }
 
 type AmrPart = { name: string; data: Buffer } | { name: string; path: string; size: number };
