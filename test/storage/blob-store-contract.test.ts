@@ -85,7 +85,10 @@ for (const driver of ['local', 's3'] as const) {
       for await (const o of store.list('m')) left.push(o.key);
       expect(left).toEqual(['m-keep/x.txt']);
       await store.deleteMany([]);
+      await store.put('ok/key', Buffer.from('kept'));
       await expect(store.deleteMany(['ok/key', '../escape'])).rejects.toThrow(/key/);
+      // every key is checked before the first goes
+      expect(await store.head('ok/key')).not.toBeNull();
     });
 
     it('refuses unsafe keys on every operation', async () => {

@@ -228,6 +228,8 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
+    // every key checked before the first goes, as the s3 driver does
+    for (const k of keys) assertSafeKey(k);
     for (const k of keys) await this.delete(k);
   }
 
