@@ -47,3 +47,15 @@ describe('package storage keys', () => {
     for (const r of rows) expect(await srv.node.deps.blobs.head(r.amr_key)).not.toBeNull();
   });
 });
+
+describe('the fallback folder', () => {
+  it("the janitor's folderOf finds a copied file's folder from packageKeys' layout, and nothing else", async () => {
+    const { packageKeys } = await import('../../packages/server/src/features/nebula/resource-service.js');
+    const { folderOf } = await import('../../packages/server/src/db/blob-registry.js');
+    const keys = packageKeys({ appId: 'SHOP-prod', workspaceId: 'eu' }, { h5Id: '44440009', h5Version: '2.0.1', platform: 'Android' }, 'abcdef012345');
+    expect(folderOf(`${keys.fallbackDir}www/fallback/index.html`)).toBe(keys.fallbackDir);
+    expect(folderOf(keys.amrKey)).toBeNull();
+    expect(folderOf(keys.jsonKey)).toBeNull();
+    expect(folderOf('pkg/fallback/nebula/fallback/x.html')).toBeNull();
+  });
+});

@@ -27,7 +27,9 @@ type Built = Awaited<ReturnType<typeof buildAmr>>;
  * prod-eu, two tenants, claimed the same keys). A key is never written twice, so a build
  * the janitor gave up on (it outlasted the grace period) cannot overwrite a later build
  * of the same version, and a version deleted and published again gets new links (a CDN
- * in front keeps no stale copy). Keys already stored in rows stay as they are.
+ * in front keeps no stale copy). Keys already stored in rows stay as they are. The
+ * janitor finds the fallback folder of a stored file by this layout (folderOf in
+ * db/blob-registry.ts): change both together.
  */
 export function packageKeys(s: Scope, spec: Pick<ResourceSpec, 'h5Id' | 'h5Version' | 'platform'>, build: string): { amrKey: string; jsonKey: string; fallbackDir: string } {
   const dir = `pkg/${s.appId}/${s.workspaceId}/${spec.h5Id}/${build}/${spec.h5Version}_${spec.platform.toLowerCase()}/nebula`;
