@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { num } from '../../db/database.js';
 import { deleteRows } from '../../db/delete-rows.js';
+import { ID_LENGTH, type Kind } from './kinds.js';
 import type { NebulaApp, NebulaResource, NebulaTask, Scope } from './nebula-types.js';
 
 type K = Knex | Knex.Transaction;
@@ -48,6 +49,8 @@ function toResource(r: Row): NebulaResource {
     amrKey: r.amr_key,
     jsonKey: r.json_key,
     fallbackKey: r.fallback_key ?? null,
+    packageType: r.package_type === null || r.package_type === undefined ? null : num(r.package_type),
+    miniInfo: r.mini_info ?? null,
     md5: r.md5,
     fileSize: num(r.file_size),
     publishPeriod: num(r.publish_period),
@@ -122,9 +125,12 @@ export async function setAppResourceType(k: K, s: Scope, h5Id: string, resourceT
   await k('nebula_apps').where({ ...where(s), h5_id: h5Id }).whereNull('resource_type').update({ resource_type: resourceType });
 }
 
-export async function listApps(k: K, s: Scope, keyword: string, offset: number, limit: number): Promise<{ total: number; apps: NebulaApp[] }> {
+/** Offline-package apps and mini programs share the tables; the id's length tells them apart (kinds.ts). */
+const ofKind = (q: Knex.QueryBuilder, kind: Kind) => q.whereRaw('length(h5_id) = ?', [ID_LENGTH[kind]]);
+
+export async function listApps(k: K, s: Scope, kind: Kind, keyword: string, offset: number, limit: number): Promise<{ total: number; apps: NebulaApp[] }> {
   const base = () => {
-    const q = k('nebula_apps').where(where(s));
+    const q = ofKind(k('nebula_apps').where(where(s)), kind);
     if (keyword) {
       const pat = likeContains(keyword.toLowerCase());
       q.andWhere((w) => w.whereRaw("lower(h5_id) like ? escape '\\'", [pat]).orWhereRaw("lower(h5_name) like ? escape '\\'", [pat]));
@@ -195,6 +201,8 @@ export async function insertResource(k: K, s: Scope, r: NewResource): Promise<nu
       amr_key: r.amrKey,
       json_key: r.jsonKey,
       fallback_key: r.fallbackKey,
+      package_type: r.packageType,
+      mini_info: r.miniInfo,
       md5: r.md5,
       file_size: r.fileSize,
       publish_period: 0,
@@ -212,8 +220,20 @@ export async function getResource(k: K, s: Scope, id: number, forUpdate = false)
   return r ? toResource(r) : null;
 }
 
-export async function listResources(k: K, s: Scope, h5Id: string, offset: number, limit: number): Promise<{ total: number; resources: NebulaResource[] }> {
-  const base = () => (h5Id ? k('nebula_resources').where({ ...where(s), h5_id: h5Id }) : k('nebula_resources').where(where(s)));
+/** `packageTypes`: only packages of these types (mini programs' ListMcubeMiniPackages); null for all. */
+export async function listResources(
+  k: K,
+  s: Scope,
+  kind: Kind,
+  h5Id: string,
+  offset: number,
+  limit: number,
+  packageTypes: number[] | null = null,
+): Promise<{ total: number; resources: NebulaResource[] }> {
+  const base = () => {
+    const q = ofKind(h5Id ? k('nebula_resources').where({ ...where(s), h5_id: h5Id }) : k('nebula_resources').where(where(s)), kind);
+    return packageTypes ? q.whereIn('package_type', packageTypes) : q;
+  };
   const n = ((await base().count({ n: '*' })) as Array<{ n: unknown }>)[0]?.n;
   const rows = await base().orderBy('id', 'desc').offset(offset).limit(limit).select('*');
   return { total: num(n), resources: rows.map(toResource) };

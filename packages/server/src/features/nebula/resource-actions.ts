@@ -3,6 +3,7 @@ import { BusinessError } from '../../core/errors.js';
 import { defineAction } from '../../core/registry.js';
 import { S, commonInput } from '../../core/schema.js';
 import { PACKAGE_ERROR_CODES } from '../packages/index.js';
+import { kindOfId } from './kinds.js';
 import { getResource, listResources } from './nebula-store.js';
 import { createResource } from './resource-service.js';
 import { resourceInfoSchema, toResourceInfo } from './resource-wire.js';
@@ -74,7 +75,7 @@ export const listMcubeNebulaResources = defineAction<{ H5Id?: string; PageNum?: 
   mutates: false,
   handler: async (input, ctx) => {
     const { pageNum, pageSize } = paging(input, NEBULA_PAGE_SIZE);
-    const { total, resources } = await listResources(ctx.deps.db.knex, ctx, (input.H5Id ?? '').trim(), (pageNum - 1) * pageSize, pageSize);
+    const { total, resources } = await listResources(ctx.deps.db.knex, ctx, 'nebula', (input.H5Id ?? '').trim(), (pageNum - 1) * pageSize, pageSize);
     return {
       ...pageResult(pageNum, pageSize, total),
       NebulaResourceInfo: await Promise.all(resources.map((r) => toResourceInfo(ctx, r))),
@@ -96,7 +97,7 @@ export const getMcubeNebulaResource = defineAction<{ Id?: string }>({
     const raw = (input.Id ?? '').trim();
     if (!/^\d{1,15}$/.test(raw)) throw invalid('Id', `${shown(input.Id ?? '')} is not a package id.`);
     const r = await getResource(ctx.deps.db.knex, ctx, Number(raw));
-    if (!r) throw new BusinessError('NebulaResourceNotFound', `Id: no offline package ${raw} in this app and workspace.`);
+    if (!r || kindOfId(r.h5Id) !== 'nebula') throw new BusinessError('NebulaResourceNotFound', `Id: no offline package ${raw} in this app and workspace.`);
     return { NebulaResourceInfo: await toResourceInfo(ctx, r) };
   },
 });

@@ -60,9 +60,9 @@ function checkTypeFits(appType: number | null, spec: ResourceSpec): void {
   }
 }
 
-/** The path of MainUrl as a tar entry (the 8-digit top folder is stripped from the upload). */
+/** The path of MainUrl as a tar entry (the id's top folder is stripped from the upload; a mini program's "#page" is not part of the file). */
 function packageHasFile(entries: string[], mainUrl: string): boolean {
-  return entries.includes(mainUrl.replace(/^\/+/, ''));
+  return entries.includes(mainUrl.replace(/#.*$/, '').replace(/^\/+/, ''));
 }
 
 /**
@@ -89,14 +89,14 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
   const vhost = servedVhost(domain, spec.h5Id);
   const h5Name = app?.h5Name ?? (spec.h5Name || spec.h5Id);
   const maxBytes = deps.config.storage.uploadMaxBytes;
-  const upload = await resolveUploadedObject(deps, ctx, spec.fileUrl, { maxBytes });
+  const upload = await resolveUploadedObject(deps, ctx, spec.fileUrl, { maxBytes, field: spec.fileField });
   const signing = await loadPrivateKey(ctx);
   const privateKey = signing?.privateKey ?? null;
 
   let nonAscii: string[] = [];
   const id = await withWorkDir(deps, 'nebula-', async (dir) => {
     const zipPath = join(dir, 'upload.zip');
-    await copyUploadedObject(deps, upload, zipPath, { maxBytes, fileUrl: spec.fileUrl });
+    await copyUploadedObject(deps, upload, zipPath, { maxBytes, fileUrl: spec.fileUrl, field: spec.fileField });
     const source = {
       zipPath,
       h5Id: spec.h5Id,
@@ -106,10 +106,10 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
       workspaceId: ctx.workspaceId,
       limits: { maxEntries: deps.config.packages.maxEntries, maxTotalBytes: deps.config.packages.maxTotalBytes, maxRatio: deps.config.packages.maxRatio },
     };
-    const built = await asBusiness('FileUrl is not a usable offline package', () => buildAmr({ ...source, privateKey, workDir: dir }));
+    const built = await asBusiness(`${spec.fileField} is not a usable ${spec.mini ? 'mini program' : 'offline'} package`, () => buildAmr({ ...source, privateKey, workDir: dir }));
     try {
       if (spec.resourceType === 1 && spec.mainUrl && !packageHasFile(built.entries, spec.mainUrl)) {
-        throw invalid('MainUrl', `${spec.mainUrl} is not a file of the uploaded package (expected ${spec.h5Id}${spec.mainUrl} in the .zip).`);
+        throw invalid('MainUrl', `${spec.mainUrl} is not a file of the uploaded package (expected ${spec.h5Id}${spec.mainUrl.replace(/#.*$/, '')} in the .zip).`);
       }
       nonAscii = built.entries.filter((e) => /[^\x00-\x7f]/.test(e));
       return await storePackage(ctx, spec, { vhost, h5Name, signedWith: signing?.publicKeyPem ?? null, source }, built);
@@ -215,6 +215,8 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
         h5Name: app.h5Name,
         h5Version: spec.h5Version,
         resourceType: spec.resourceType,
+        packageType: spec.mini?.packageType ?? null,
+        miniInfo: spec.mini?.info ?? null,
         platform: spec.platform,
         clientVersionMin: spec.clientVersionMin,
         clientVersionMax: spec.clientVersionMax,

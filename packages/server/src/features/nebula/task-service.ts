@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { BusinessError } from '../../core/errors.js';
 import type { ActionContext } from '../../core/registry.js';
 import { bumpStamp } from '../../db/stamps.js';
+import { kindOfId, WORDS, type Kind } from './kinds.js';
 import { existingWhitelistIds, getResource, getTask, insertTask, listTasks, listVersions, setPublishPeriod, updateTaskStatus } from './nebula-store.js';
 import type { NebulaResource, NebulaTask } from './nebula-types.js';
 import { invalid, shown } from './rules/field-error.js';
@@ -14,12 +15,20 @@ import { compareVersions } from './rules/version.js';
 /** "Up to 10 release tasks are allowed for one upgrade package concurrently" (guide §4.3): tasks not finished. */
 export const MAX_OPEN_TASKS = 10;
 
-const notFound = (field: string, id: number | string) =>
-  new BusinessError('NebulaResourceNotFound', `${field}: no offline package ${id} in this app and workspace.`);
+const notFound = (kind: Kind, field: string, id: number | string) =>
+  new BusinessError(WORDS[kind].packageNotFound, `${field}: no ${WORDS[kind].pkg} ${id} in this app and workspace.`);
+const taskNotFound = (kind: Kind, taskId: number, why = 'in this app and workspace') =>
+  new BusinessError(WORDS[kind].taskNotFound, `TaskId: no release task ${taskId} ${why}.`);
 
-async function lockedResource(trx: Knex.Transaction, ctx: ActionContext, id: number, field: string): Promise<NebulaResource> {
-  const res = await getResource(trx, ctx, id, ctx.deps.db.dialect === 'pg');
-  if (!res) throw notFound(field, id);
+/** A package of this kind of app; one of the other kind is not found (kinds.ts). */
+async function packageOf(k: Knex | Knex.Transaction, ctx: ActionContext, kind: Kind, id: number, forUpdate = false): Promise<NebulaResource | null> {
+  const res = await getResource(k, ctx, id, forUpdate);
+  return res && kindOfId(res.h5Id) === kind ? res : null;
+}
+
+async function lockedResource(trx: Knex.Transaction, ctx: ActionContext, kind: Kind, id: number, field: string): Promise<NebulaResource> {
+  const res = await packageOf(trx, ctx, kind, id, ctx.deps.db.dialect === 'pg');
+  if (!res) throw notFound(kind, field, id);
   return res;
 }
 
@@ -28,12 +37,12 @@ async function refreshPeriod(trx: Knex.Transaction, ctx: ActionContext, resource
 }
 
 /** Creates a release task; the package's publish period and the delivery stamp move in the same transaction. */
-export async function createTask(ctx: ActionContext, spec: TaskSpec): Promise<{ id: number }> {
+export async function createTask(ctx: ActionContext, spec: TaskSpec, kind: Kind = 'nebula'): Promise<{ id: number }> {
   const { deps } = ctx;
   const { knex, dialect } = deps.db;
   const now = deps.now();
   const id = await knex.transaction(async (trx) => {
-    const res = await lockedResource(trx, ctx, spec.packageId, 'PackageId');
+    const res = await lockedResource(trx, ctx, kind, spec.packageId, 'PackageId');
     if (spec.whitelistIds.length) {
       const found = await existingWhitelistIds(trx, ctx, spec.whitelistIds, dialect === 'pg');
       const missing = spec.whitelistIds.filter((w) => !found.has(w));
@@ -88,24 +97,29 @@ function parseId(field: string, raw: string | undefined, required: boolean): num
 }
 
 /** Moves a task along 0→1, 0→2, 1→3, 3→1, 1→2, 3→2; PackageId, when given, must be the task's package. */
-export async function changeTaskStatus(ctx: ActionContext, input: { taskId?: string; packageId?: string; taskStatus?: number; bizType?: string }): Promise<void> {
+export async function changeTaskStatus(
+  ctx: ActionContext,
+  input: { taskId?: string; packageId?: string; taskStatus?: number; bizType?: string },
+  kind: Kind = 'nebula',
+): Promise<void> {
   const { deps } = ctx;
   const { knex, dialect } = deps.db;
   const taskId = parseId('TaskId', input.taskId, true)!;
   const packageId = parseId('PackageId', input.packageId, false);
-  if (input.bizType && input.bizType.trim() && input.bizType.trim() !== 'nebula') throw invalid('BizType', `${shown(input.bizType)} is not allowed; use nebula.`);
+  // the vendor documents no BizType value for mini programs; theirs is taken as given
+  if (kind === 'nebula' && input.bizType && input.bizType.trim() && input.bizType.trim() !== 'nebula') throw invalid('BizType', `${shown(input.bizType)} is not allowed; use nebula.`);
   if (input.taskStatus === undefined) throw invalid('TaskStatus', 'is required: 0 (to be released), 1 (releasing), 2 (finished) or 3 (paused).');
   const to = input.taskStatus;
   const now = deps.now();
   await knex.transaction(async (trx) => {
     const seen = await getTask(trx, ctx, taskId);
-    if (!seen) throw new BusinessError('NebulaTaskNotFound', `TaskId: no release task ${taskId} in this app and workspace.`);
+    if (!seen || kindOfId(seen.h5Id) !== kind) throw taskNotFound(kind, taskId);
     if (packageId !== null && packageId !== seen.resourceId) throw invalid('PackageId', `${packageId} is not the package of task ${taskId} (${seen.resourceId}).`);
-    await lockedResource(trx, ctx, seen.resourceId, 'PackageId');
+    await lockedResource(trx, ctx, kind, seen.resourceId, 'PackageId');
     // read again under the package's lock (PostgreSQL): a change committed while this request waited for the lock
     // is what this one moves on from (an end after a pause is valid), instead of both failing on a stale status
     const task = await getTask(trx, ctx, taskId);
-    if (!task) throw new BusinessError('NebulaTaskNotFound', `TaskId: release task ${taskId} was deleted meanwhile.`);
+    if (!task) throw taskNotFound(kind, taskId, 'any more: it was deleted meanwhile');
     checkStatusChange(task.taskStatus, to);
     if (!(await updateTaskStatus(trx, task.id, task.taskStatus, to, now))) {
       throw new BusinessError('ConcurrentChange', `TaskStatus: task ${taskId} was changed by another request meanwhile; read it again and retry.`);
@@ -116,21 +130,21 @@ export async function changeTaskStatus(ctx: ActionContext, input: { taskId?: str
   deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
 }
 
-export async function tasksOfResource(ctx: ActionContext, resourceId: number | undefined): Promise<{ resource: NebulaResource; tasks: NebulaTask[] }> {
-  if (!resourceId) throw invalid('Id', 'is required: the id of the offline package whose tasks are listed.');
+export async function tasksOfResource(ctx: ActionContext, resourceId: number | undefined, kind: Kind = 'nebula'): Promise<{ resource: NebulaResource; tasks: NebulaTask[] }> {
+  if (!resourceId) throw invalid('Id', `is required: the id of the ${WORDS[kind].pkg} whose tasks are listed.`);
   const { knex } = ctx.deps.db;
-  const resource = await getResource(knex, ctx, resourceId);
-  if (!resource) throw notFound('Id', resourceId);
+  const resource = await packageOf(knex, ctx, kind, resourceId);
+  if (!resource) throw notFound(kind, 'Id', resourceId);
   return { resource, tasks: await listTasks(knex, ctx, resourceId) };
 }
 
-export async function taskDetail(ctx: ActionContext, taskId: number | undefined): Promise<{ resource: NebulaResource; task: NebulaTask }> {
+export async function taskDetail(ctx: ActionContext, taskId: number | undefined, kind: Kind = 'nebula'): Promise<{ resource: NebulaResource; task: NebulaTask }> {
   if (!taskId) throw invalid('TaskId', 'is required.');
   const { knex } = ctx.deps.db;
   const task = await getTask(knex, ctx, taskId);
-  if (!task) throw new BusinessError('NebulaTaskNotFound', `TaskId: no release task ${taskId} in this app and workspace.`);
+  if (!task || kindOfId(task.h5Id) !== kind) throw taskNotFound(kind, taskId);
   // read apart from the task: an H5 app deleted in between takes both
   const resource = await getResource(knex, ctx, task.resourceId);
-  if (!resource) throw new BusinessError('NebulaTaskNotFound', `TaskId: release task ${taskId} was deleted with its package.`);
+  if (!resource) throw taskNotFound(kind, taskId, 'any more: it was deleted with its package');
   return { resource, task };
 }

@@ -9,7 +9,7 @@ import yazl from 'yazl';
 import { WORK_ENTRY_PREFIX } from '../../core/stale-files.js';
 import { certJson, hpmfileJson, manifestXml } from './amr-files.js';
 import { PackageError, type PackageLimits } from './errors.js';
-import { HPMFILE, planLayout, sortTarItems, type LayoutPlan, type TarItem } from './layout.js';
+import { HPMFILE, PACKAGE_ID, planLayout, sortTarItems, type LayoutPlan, type TarItem } from './layout.js';
 import { FileSink, TarWriter } from './tar-writer.js';
 import { ByteBudget, ZipReader, readEntryChunks } from './zip-reader.js';
 import { scanZip } from './zip-scan.js';
@@ -56,7 +56,7 @@ const VERSION = /^[^\u0000-\u001f\u007f]{1,64}$/;
  * the temp folder is removed.
  */
 export async function buildAmr(input: BuildAmrInput): Promise<BuildAmrResult> {
-  if (!/^\d{8}$/.test(input.h5Id)) throw new PackageError('BadLayout', `The H5 app id must be 8 digits, got "${input.h5Id}".`);
+  if (!PACKAGE_ID.test(input.h5Id)) throw new PackageError('BadLayout', `The H5 app id must be 8 digits (16 for a mini program), got "${input.h5Id}".`);
   if (input.resourceType !== 0 && input.resourceType !== 1) throw new PackageError('BadLayout', 'ResourceType must be 0 (global) or 1 (normal).');
   if (!VERSION.test(input.version)) throw new PackageError('BadLayout', 'The H5 version must be 1 to 64 printable characters.');
   const mtime = input.mtime ?? new Date();

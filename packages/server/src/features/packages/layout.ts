@@ -36,7 +36,8 @@ export interface LayoutPlan {
   hasHpmfile: boolean;
 }
 
-const H5_ID = /^\d{8}$/;
+/** 8 digits for an offline package, 16 for a mini program (the console's two id rules) */
+export const PACKAGE_ID = /^(\d{8}|\d{16})$/;
 /** the informational file at the tar root (amr-files.ts hpmfileJson), the upload's own or the template */
 export const HPMFILE = 'hpmfile.json';
 const LABEL = '(?!-)[A-Za-z0-9-]{1,63}(?<!-)';
@@ -66,7 +67,7 @@ const LAYOUT_SLICE = 2000;
  */
 export async function planLayout(entries: ScannedEntry[], input: LayoutInput, pause?: () => Promise<void>): Promise<LayoutPlan> {
   const { h5Id, resourceType } = input;
-  if (!H5_ID.test(h5Id)) throw new PackageError('BadLayout', `The H5 app id must be 8 digits, got "${h5Id}".`);
+  if (!PACKAGE_ID.test(h5Id)) throw new PackageError('BadLayout', `The H5 app id must be 8 digits (16 for a mini program), got "${h5Id}".`);
   const global = resourceType === RESOURCE_TYPE_GLOBAL;
   const scope = `${input.appId}_${input.workspaceId}`;
   const items = new Map<string, TarItem>();

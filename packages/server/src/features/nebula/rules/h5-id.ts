@@ -24,3 +24,13 @@ export function checkH5Id(raw: string | undefined): CheckedH5Id {
     : null;
   return { h5Id, warning };
 }
+
+/** A mini program's id: 16 digits (the console's rule); ids starting 666 or 20000 are accepted with a warning, as the console advises against them. */
+export function checkMiniId(raw: string | undefined): CheckedH5Id {
+  if (isBlank(raw)) throw invalid('H5Id', 'is required (the 16-digit mini program id).');
+  const h5Id = raw!.trim();
+  if (!/^\d{16}$/.test(h5Id)) throw invalid('H5Id', `${shown(raw)} must be exactly 16 digits (a mini program id).`);
+  const prefix = ['666', '20000'].find((p) => h5Id.startsWith(p));
+  const warning = prefix ? `Warning: H5Id ${h5Id} starts with ${prefix}; the console recommends against mini program ids starting with 666 or 20000.` : null;
+  return { h5Id, warning };
+}

@@ -1,6 +1,7 @@
 import { checkClientVersions, checkPlatform, type Platform } from './client-version.js';
 import { flag, invalid, isBlank, shown } from './field-error.js';
-import { checkH5Id } from './h5-id.js';
+import type { Kind } from '../kinds.js';
+import { checkH5Id, checkMiniId } from './h5-id.js';
 import { isDottedVersion, versionLimitsHint } from './version.js';
 
 /** Wire input of CreateMcubeNebulaResource (after ajv coercion). */
@@ -35,6 +36,8 @@ export interface ResourceSpec {
   clientVersionMin: string;
   clientVersionMax: string;
   fileUrl: string;
+  /** the request field fileUrl came in: FileUrl, or ResourceFileUrl for a mini program package */
+  fileField: string;
   mainUrl: string;
   subUrl: string;
   /** '' when not given: the configured vhost (QueryMcubeVhost) applies */
@@ -45,6 +48,8 @@ export interface ResourceSpec {
   installType: 0 | 1;
   repeatNebula: 0 | 1;
   warning: string | null;
+  /** mini program packages (UploadMcubeMiniPackage) only */
+  mini?: { packageType: number; info: string };
 }
 
 /**
@@ -54,6 +59,8 @@ export interface ResourceSpec {
  * characters, spaces or slashes, ending in ".html".
  */
 export const MAIN_URL = /^\/[\w /]+\.html$/;
+/** a mini program's entry may name its first page after "#" (e.g. /index.html#pages/index/index) */
+const MINI_MAIN_URL = /^\/[\w /]+\.html(#[\w./-]+)?$/;
 
 const VHOST = /^(https?:\/\/)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+(:\d{1,5})?$/;
 
@@ -93,9 +100,10 @@ export function checkExtendInfo(raw: string | undefined): string {
   return text;
 }
 
-function checkMainUrl(raw: string | undefined): string {
+function checkMainUrl(raw: string | undefined, kind: Kind): string {
   const v = (raw ?? '').trim();
   if (v === '') return '';
+  if (kind === 'mini' && v.length <= 512 && MINI_MAIN_URL.test(v)) return v;
   if (v.length > 512 || !MAIN_URL.test(v)) {
     throw invalid('MainUrl', `${shown(raw)} must match ^/[\\w /]+\\.html$, a full path inside the package such as /www/index.html.`);
   }
@@ -108,16 +116,16 @@ function checkVhost(raw: string | undefined): string {
   return v;
 }
 
-/** Every field rule of CreateMcubeNebulaResource that needs no database. */
-export function checkResourceInput(input: CreateResourceInput): ResourceSpec {
-  const { h5Id, warning } = checkH5Id(input.H5Id);
+/** Every field rule of CreateMcubeNebulaResource (and of UploadMcubeMiniPackage, `kind` mini) that needs no database. */
+export function checkResourceInput(input: CreateResourceInput, kind: Kind = 'nebula', fileField = 'FileUrl'): ResourceSpec {
+  const { h5Id, warning } = kind === 'mini' ? checkMiniId(input.H5Id) : checkH5Id(input.H5Id);
   const h5Name = (input.H5Name ?? '').trim();
   if (h5Name.length > 200) throw invalid('H5Name', 'is longer than 200 characters.');
   const h5Version = checkH5Version(input.H5Version);
   const resourceType = checkResourceType(input.ResourceType);
   const platform = checkPlatform(input.Platform);
   const { min, max } = checkClientVersions(platform, input.ClientVersionMin, input.ClientVersionMax);
-  if (isBlank(input.FileUrl)) throw invalid('FileUrl', 'is required: the address of the uploaded .zip (see GetMcubeFileToken).');
+  if (isBlank(input.FileUrl)) throw invalid(fileField, 'is required: the address of the uploaded .zip (see GetMcubeFileToken).');
   const autoInstall = flag('AutoInstall', input.AutoInstall, null);
   const installType = flag('InstallType', input.InstallType, null);
   const repeatNebula =
@@ -140,7 +148,8 @@ export function checkResourceInput(input: CreateResourceInput): ResourceSpec {
     clientVersionMin: min,
     clientVersionMax: max,
     fileUrl: input.FileUrl!.trim(),
-    mainUrl: checkMainUrl(input.MainUrl),
+    fileField,
+    mainUrl: checkMainUrl(input.MainUrl, kind),
     subUrl,
     vhost: checkVhost(input.Vhost),
     customDomainName,
