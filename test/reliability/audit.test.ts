@@ -30,6 +30,7 @@ const registry = buildRegistry();
 const mutating = registry.all().filter((d) => d.mutates);
 const reads = registry.all().filter((d) => !d.mutates);
 const H5 = '66667777';
+const MINI = '2024000066667777';
 let srv: TestServer;
 const ctx: Record<string, string> = {};
 const SIGNING = new Set(['Action', 'Version', 'Format', 'Timestamp', 'SignatureNonce', 'SignatureMethod', 'SignatureVersion', 'AccessKeyId', 'Signature', 'SecurityToken']);
@@ -63,6 +64,19 @@ const RECIPES: Array<[string, () => Promise<Record<string, unknown>>, (json: any
   ['DeleteMcubeUpgradeResource', async () => ({ Id: ctx.upgrade, Platform: 'Android' }), () => {}],
   ['DeleteMcubeWhitelist', async () => ({ Id: ctx.ide }), () => {}],
   ['DeleteMcubeNebulaApp', async () => ({ H5Id: H5 }), () => {}],
+  ['CreateMcubeMiniApp', async () => ({ H5Id: MINI, H5Name: 'audit mini' }), () => {}],
+  [
+    'UploadMcubeMiniPackage',
+    async () => ({
+      H5Id: MINI, H5Name: 'audit mini', H5Version: '1.0.0', PackageType: 1, ResourceType: 1, Platform: 'all', ClientVersionMin: '1.0.0;1.0.0', ClientVersionMax: '',
+      ResourceFileUrl: await uploadFile(mcube(srv), `${MINI}.zip`, await makeH5Zip(MINI)), MainUrl: '/www/index.html', AutoInstall: 1, InstallType: 1,
+      EnableKeepAlive: 'YES', EnableOptionMenu: 'YES', EnableTabBar: 1, UserId: 'auditor', OnexFlag: true,
+    }),
+    (j) => (ctx.mini = j.UploadMiniPackageResult.ReturnPackageResult.PackageId),
+  ],
+  ['CreateMcubeMiniTask', async () => ({ PackageId: ctx.mini, PublishType: 3, Memo: 'audited' }), (j) => (ctx.miniTask = j.CreateMiniTaskResult.MiniTaskId)],
+  ['ChangeMcubeMiniTaskStatus', async () => ({ BizType: 'mini', TaskId: ctx.miniTask, PackageId: ctx.mini, TaskStatus: 3 }), () => {}],
+  ['DeleteMcubeMiniApp', async () => ({ H5Id: MINI }), () => {}],
 ];
 
 interface Sent {

@@ -19,7 +19,7 @@ import {
   uploadFile,
   type McubeClientOptions,
 } from '../../packages/sdk/src/index.js';
-import { DEFAULT_H5_FILES } from '../helpers/nebula.js';
+import { DEFAULT_H5_FILES, makeH5Zip } from '../helpers/nebula.js';
 import { fakeApp } from '../upgrade/upgrade-fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -266,6 +266,31 @@ describe('nebula through the client', () => {
 
     await client.deleteMcubeNebulaApp({ h5Id: '31415926' });
     expect((await client.listMcubeNebulaApps({ keyword: '31415926' })).listMcubeNebulaAppsResult.nebulaAppInfos).toEqual([]);
+  });
+});
+
+describe('mini programs through the client', () => {
+  it('create, upload, list, query, release, change, list tasks, delete', async () => {
+    const client = clientFor({ throwOnBusinessError: true });
+    const h5Id = '2718281828459045';
+    await client.createMcubeVhost({ vhost: 'h5app.com' });
+    expect((await client.createMcubeMiniApp({ h5Id, h5Name: 'e' })).createMiniResult.success).toBe(true);
+    expect((await client.listMcubeMiniApps({ keyword: '27182818' })).listMiniResult.miniProgramList).toEqual([expect.objectContaining({ h5Id, h5Name: 'e' })]);
+    const token = (await client.getMcubeFileToken({ onexFlag: true })).getFileTokenResult.fileToken!;
+    const resourceFileUrl = await uploadFile(token, await makeH5Zip(h5Id), { filename: `${h5Id}.zip` });
+    const up = await client.uploadMcubeMiniPackage({
+      h5Id, h5Name: 'e', h5Version: '1.0.0', packageType: 1, resourceType: 1, platform: 'all', clientVersionMin: '1.0.0;1.0.0', resourceFileUrl,
+      mainUrl: '/www/index.html', autoInstall: 1, installType: 1, enableKeepAlive: 'YES', enableOptionMenu: 'NO', enableTabBar: 0, userId: 'sdk', onexFlag: true,
+    });
+    const packageId = up.uploadMiniPackageResult.returnPackageResult!.packageId!;
+    expect((await client.listMcubeMiniPackages({ h5Id, packageTypes: '1' })).listMiniPackageResult.miniPackageList).toEqual([expect.objectContaining({ id: Number(packageId), packageType: 1 })]);
+    expect((await client.queryMcubeMiniPackage({ h5Id, id: packageId })).queryMiniPackageResult.miniPackageInfo).toMatchObject({ h5Version: '1.0.0', resourceType: 1 });
+    const taskId = Number((await client.createMcubeMiniTask({ packageId: Number(packageId), publishType: 3, memo: 'all' })).createMiniTaskResult.miniTaskId);
+    await client.changeMcubeMiniTaskStatus({ taskId, packageId: Number(packageId), taskStatus: 3, bizType: 'mini' });
+    expect((await client.listMcubeMiniTasks({ id: packageId })).listMiniTaskResult.miniTaskList).toEqual([expect.objectContaining({ id: taskId, taskStatus: 3, status: '1' })]);
+    expect((await client.queryMcubeMiniTask({ taskId })).queryMiniTaskResult.miniTaskInfo).toMatchObject({ id: taskId, packageId: Number(packageId) });
+    expect((await client.deleteMcubeMiniApp({ h5Id })).deleteMiniResult.success).toBe(true);
+    expect((await client.listMcubeMiniApps({})).listMiniResult.totalCount).toBe(0);
   });
 });
 

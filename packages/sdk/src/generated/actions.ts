@@ -9,7 +9,10 @@ import type { components } from './openapi.js';
 type Schemas = components['schemas'];
 
 export const ACTIONS = [
+  { name: 'ChangeMcubeMiniTaskStatus', method: 'changeMcubeMiniTaskStatus', resultKey: 'ChangeMiniTaskStatusResult', mutates: true, fields: ['AppId', 'BizType', 'PackageId', 'TaskId', 'TaskStatus', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ChangeMcubeNebulaTaskStatus', method: 'changeMcubeNebulaTaskStatus', resultKey: 'ChangeMcubeNebulaTaskStatusResult', mutates: true, fields: ['AppId', 'BizType', 'PackageId', 'TaskId', 'TaskStatus', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'CreateMcubeMiniApp', method: 'createMcubeMiniApp', resultKey: 'CreateMiniResult', mutates: true, fields: ['AppId', 'H5Id', 'H5Name', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'CreateMcubeMiniTask', method: 'createMcubeMiniTask', resultKey: 'CreateMiniTaskResult', mutates: true, fields: ['AppId', 'GreyConfigInfo', 'GreyEndtimeData', 'GreyNum', 'Memo', 'PackageId', 'PublishMode', 'PublishType', 'TenantId', 'WhitelistIds', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeNebulaApp', method: 'createMcubeNebulaApp', resultKey: 'CreateNebulaAppResult', mutates: true, fields: ['AppId', 'H5Id', 'H5Name', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeNebulaResource', method: 'createMcubeNebulaResource', resultKey: 'CreateMcubeNebulaResourceReslult', mutates: true, fields: ['AppId', 'AutoInstall', 'ClientVersionMax', 'ClientVersionMin', 'CustomDomainName', 'ExtendInfo', 'FileUrl', 'H5Id', 'H5Name', 'H5Version', 'InstallType', 'MainUrl', 'OnexFlag', 'Platform', 'RepeatNebula', 'ResourceType', 'SubUrl', 'TenantId', 'Vhost', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeNebulaTask', method: 'createMcubeNebulaTask', resultKey: 'CreateMcubeNebulaTaskResult', mutates: true, fields: ['AppCode', 'AppId', 'BizType', 'Creator', 'GmtCreate', 'GmtModified', 'GmtModifiedStr', 'GreyConfigInfo', 'GreyEndtime', 'GreyEndtimeData', 'GreyEndtimeStr', 'GreyNum', 'GreyUrl', 'Id', 'Memo', 'Modifier', 'PackageId', 'Percent', 'Platform', 'ProductId', 'ProductVersion', 'PublishMode', 'PublishType', 'ReleaseVersion', 'ResIds', 'SerialVersionUID', 'Status', 'SyncMode', 'SyncResult', 'TaskName', 'TaskStatus', 'TaskType', 'TaskVersion', 'TenantId', 'UpgradeNoticeNum', 'UpgradeProgress', 'WhitelistIds', 'WorkspaceId'], verbatim: [] },
@@ -19,6 +22,7 @@ export const ACTIONS = [
   { name: 'CreateMcubeWhitelist', method: 'createMcubeWhitelist', resultKey: 'CreateWhitelistResult', mutates: true, fields: ['AppId', 'TenantId', 'WhiteListName', 'WhitelistType', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeWhitelistForIde', method: 'createMcubeWhitelistForIde', resultKey: 'CreateWhitelistForIdeResult', mutates: true, fields: ['AppId', 'TenantId', 'UserId', 'WhitelistValue', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteCubecardWhitelistContent', method: 'deleteCubecardWhitelistContent', resultKey: 'ResultContent', mutates: true, fields: ['AppId', 'TenantId', 'WhitelistId', 'WhitelistValue', 'WorkspaceId'], verbatim: [] },
+  { name: 'DeleteMcubeMiniApp', method: 'deleteMcubeMiniApp', resultKey: 'DeleteMiniResult', mutates: true, fields: ['AppId', 'H5Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeNebulaApp', method: 'deleteMcubeNebulaApp', resultKey: 'DeleteMcubeNebulaAppResult', mutates: true, fields: ['AppId', 'H5Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeUpgradeResource', method: 'deleteMcubeUpgradeResource', resultKey: 'DeleteResult', mutates: true, fields: ['AppId', 'Id', 'Platform', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeWhitelist', method: 'deleteMcubeWhitelist', resultKey: 'DeleteWhitelistResult', mutates: true, fields: ['AppId', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
@@ -29,23 +33,41 @@ export const ACTIONS = [
   { name: 'GetMcubeNebulaTaskDetail', method: 'getMcubeNebulaTaskDetail', resultKey: 'GetMcubeNebulaTaskDetailResult', mutates: false, fields: ['AppId', 'TaskId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'GetMcubeUpgradePackageInfo', method: 'getMcubeUpgradePackageInfo', resultKey: 'GetPackageResult', mutates: false, fields: ['AppId', 'PackageId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'GetMcubeUpgradeTaskInfo', method: 'getMcubeUpgradeTaskInfo', resultKey: 'GetTaskResult', mutates: false, fields: ['AppId', 'TaskId', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'ListMcubeMiniApps', method: 'listMcubeMiniApps', resultKey: 'ListMiniResult', mutates: false, fields: ['AppId', 'Keyword', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'ListMcubeMiniPackages', method: 'listMcubeMiniPackages', resultKey: 'ListMiniPackageResult', mutates: false, fields: ['AppId', 'H5Id', 'PackageTypes', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'ListMcubeMiniTasks', method: 'listMcubeMiniTasks', resultKey: 'ListMiniTaskResult', mutates: false, fields: ['AppId', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeNebulaApps', method: 'listMcubeNebulaApps', resultKey: 'ListMcubeNebulaAppsResult', mutates: false, fields: ['AppId', 'Keyword', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeNebulaResources', method: 'listMcubeNebulaResources', resultKey: 'ListMcubeNebulaResourceResult', mutates: false, fields: ['AppId', 'H5Id', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeNebulaTasks', method: 'listMcubeNebulaTasks', resultKey: 'ListMcubeNebulaTaskResult', mutates: false, fields: ['AppId', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeUpgradePackages', method: 'listMcubeUpgradePackages', resultKey: 'ListPackagesResult', mutates: false, fields: ['AppId', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeUpgradeTasks', method: 'listMcubeUpgradeTasks', resultKey: 'ListTaskResult', mutates: false, fields: ['AppId', 'PackageId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeWhitelists', method: 'listMcubeWhitelists', resultKey: 'ListWhitelistResult', mutates: false, fields: ['AppId', 'PageNum', 'PageSize', 'TenantId', 'WhitelistName', 'WorkspaceId'], verbatim: [] },
+  { name: 'QueryMcubeMiniPackage', method: 'queryMcubeMiniPackage', resultKey: 'QueryMiniPackageResult', mutates: false, fields: ['AppId', 'H5Id', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'QueryMcubeMiniTask', method: 'queryMcubeMiniTask', resultKey: 'QueryMiniTaskResult', mutates: false, fields: ['AppId', 'TaskId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'QueryMcubeVhost', method: 'queryMcubeVhost', resultKey: 'QueryVhostResult', mutates: false, fields: ['AppId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'QueryMdsUpgradeTaskDetail', method: 'queryMdsUpgradeTaskDetail', resultKey: 'ResultContent', mutates: false, fields: ['AppId', 'TaskId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'UpdateMcubeWhitelist', method: 'updateMcubeWhitelist', resultKey: 'AddWhitelistResult', mutates: true, fields: ['AppId', 'Id', 'KeyIds', 'OnexFlag', 'OssUrl', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'UploadMcubeMiniPackage', method: 'uploadMcubeMiniPackage', resultKey: 'UploadMiniPackageResult', mutates: true, fields: ['AppId', 'AutoInstall', 'ClientVersionMax', 'ClientVersionMin', 'EnableKeepAlive', 'EnableOptionMenu', 'EnableTabBar', 'ExtendInfo', 'H5Id', 'H5Name', 'H5Version', 'IconFileUrl', 'IconUrl', 'InstallType', 'MainUrl', 'OnexFlag', 'PackageType', 'Platform', 'ResourceFileUrl', 'ResourceType', 'TenantId', 'UserId', 'Uuid', 'Vhost', 'WorkspaceId'], verbatim: [] },
   { name: 'UploadMcubeRsaKey', method: 'uploadMcubeRsaKey', resultKey: 'UploadRsaResult', mutates: true, fields: ['AppId', 'FileUrl', 'OnexFlag', 'TenantId', 'WorkspaceId'], verbatim: [] },
 ] as const satisfies readonly ActionSpec[];
 
 export type ActionName = (typeof ACTIONS)[number]['name'];
 
+/** Start, pause, continue or end a mini program release task: 0→1, 0→2, 1→3, 3→1, 1→2, 3→2 (finished is final). */
+export type ChangeMcubeMiniTaskStatusRequest = RequestOf<Schemas['ChangeMcubeMiniTaskStatusRequest']>;
+export type ChangeMcubeMiniTaskStatusResponse = ResponseOf<Schemas['ChangeMcubeMiniTaskStatusResponse']>;
+
 /** Start, pause, continue or end a release task: 0→1, 0→2, 1→3, 3→1, 1→2, 3→2 (finished is final). */
 export type ChangeMcubeNebulaTaskStatusRequest = RequestOf<Schemas['ChangeMcubeNebulaTaskStatusRequest']>;
 export type ChangeMcubeNebulaTaskStatusResponse = ResponseOf<Schemas['ChangeMcubeNebulaTaskStatusResponse']>;
+
+/** Create a mini program: a 16-digit H5Id and a name. Ids starting 666 or 20000 are accepted with a warning in ResultMsg. */
+export type CreateMcubeMiniAppRequest = RequestOf<Schemas['CreateMcubeMiniAppRequest']>;
+export type CreateMcubeMiniAppResponse = ResponseOf<Schemas['CreateMcubeMiniAppResponse']>;
+
+/** Create a release task for a mini program package: gray (whitelist or time window, with advanced rules) or official, by the same rules as offline packages. */
+export type CreateMcubeMiniTaskRequest = RequestOf<Schemas['CreateMcubeMiniTaskRequest']>;
+export type CreateMcubeMiniTaskResponse = ResponseOf<Schemas['CreateMcubeMiniTaskResponse']>;
 
 /** Create an H5 app: an 8-digit H5Id and a name. Ids starting 666666 or 20000 are accepted with a warning in ResultMsg. */
 export type CreateMcubeNebulaAppRequest = RequestOf<Schemas['CreateMcubeNebulaAppRequest']>;
@@ -82,6 +104,10 @@ export type CreateMcubeWhitelistForIdeResponse = ResponseOf<Schemas['CreateMcube
 /** Remove one user id or expression from a whitelist: the Cube-card name of DeleteMdsWhitelistContent (the same lists). */
 export type DeleteCubecardWhitelistContentRequest = RequestOf<Schemas['DeleteCubecardWhitelistContentRequest']>;
 export type DeleteCubecardWhitelistContentResponse = ResponseOf<Schemas['DeleteCubecardWhitelistContentResponse']>;
+
+/** Delete a mini program with all its packages, release tasks and stored files. */
+export type DeleteMcubeMiniAppRequest = RequestOf<Schemas['DeleteMcubeMiniAppRequest']>;
+export type DeleteMcubeMiniAppResponse = ResponseOf<Schemas['DeleteMcubeMiniAppResponse']>;
 
 /** Delete an H5 app with all its offline packages, release tasks and stored files. */
 export type DeleteMcubeNebulaAppRequest = RequestOf<Schemas['DeleteMcubeNebulaAppRequest']>;
@@ -123,6 +149,18 @@ export type GetMcubeUpgradePackageInfoResponse = ResponseOf<Schemas['GetMcubeUpg
 export type GetMcubeUpgradeTaskInfoRequest = RequestOf<Schemas['GetMcubeUpgradeTaskInfoRequest']>;
 export type GetMcubeUpgradeTaskInfoResponse = ResponseOf<Schemas['GetMcubeUpgradeTaskInfoResponse']>;
 
+/** List the mini programs, filtered by a keyword on id or name, paged. */
+export type ListMcubeMiniAppsRequest = RequestOf<Schemas['ListMcubeMiniAppsRequest']>;
+export type ListMcubeMiniAppsResponse = ResponseOf<Schemas['ListMcubeMiniAppsResponse']>;
+
+/** List the packages of a mini program (all mini programs when H5Id is empty), newest first, paged; PackageTypes filters by package type. */
+export type ListMcubeMiniPackagesRequest = RequestOf<Schemas['ListMcubeMiniPackagesRequest']>;
+export type ListMcubeMiniPackagesResponse = ResponseOf<Schemas['ListMcubeMiniPackagesResponse']>;
+
+/** List the release tasks of one mini program package (Id = package id), newest first; not paged. */
+export type ListMcubeMiniTasksRequest = RequestOf<Schemas['ListMcubeMiniTasksRequest']>;
+export type ListMcubeMiniTasksResponse = ResponseOf<Schemas['ListMcubeMiniTasksResponse']>;
+
 /** List the H5 apps (offline-package apps), filtered by a keyword on id or name, paged. */
 export type ListMcubeNebulaAppsRequest = RequestOf<Schemas['ListMcubeNebulaAppsRequest']>;
 export type ListMcubeNebulaAppsResponse = ResponseOf<Schemas['ListMcubeNebulaAppsResponse']>;
@@ -147,6 +185,14 @@ export type ListMcubeUpgradeTasksResponse = ResponseOf<Schemas['ListMcubeUpgrade
 export type ListMcubeWhitelistsRequest = RequestOf<Schemas['ListMcubeWhitelistsRequest']>;
 export type ListMcubeWhitelistsResponse = ResponseOf<Schemas['ListMcubeWhitelistsResponse']>;
 
+/** Get one mini program package by its id (H5Id, when given, must be its mini program). */
+export type QueryMcubeMiniPackageRequest = RequestOf<Schemas['QueryMcubeMiniPackageRequest']>;
+export type QueryMcubeMiniPackageResponse = ResponseOf<Schemas['QueryMcubeMiniPackageResponse']>;
+
+/** Get one release task of a mini program package. */
+export type QueryMcubeMiniTaskRequest = RequestOf<Schemas['QueryMcubeMiniTaskRequest']>;
+export type QueryMcubeMiniTaskResponse = ResponseOf<Schemas['QueryMcubeMiniTaskResponse']>;
+
 /** Read the virtual domain of the app's H5 offline packages. */
 export type QueryMcubeVhostRequest = RequestOf<Schemas['QueryMcubeVhostRequest']>;
 export type QueryMcubeVhostResponse = ResponseOf<Schemas['QueryMcubeVhostResponse']>;
@@ -159,13 +205,20 @@ export type QueryMdsUpgradeTaskDetailResponse = ResponseOf<Schemas['QueryMdsUpgr
 export type UpdateMcubeWhitelistRequest = RequestOf<Schemas['UpdateMcubeWhitelistRequest']>;
 export type UpdateMcubeWhitelistResponse = ResponseOf<Schemas['UpdateMcubeWhitelistResponse']>;
 
+/** Create a mini program package (one version) from an uploaded .zip (<H5Id>/...): builds and signs the .amr and its h5.json as for offline packages; the mini program is created when missing. */
+export type UploadMcubeMiniPackageRequest = RequestOf<Schemas['UploadMcubeMiniPackageRequest']>;
+export type UploadMcubeMiniPackageResponse = ResponseOf<Schemas['UploadMcubeMiniPackageResponse']>;
+
 /** Register the RSA private key (PEM, uploaded beforehand with GetMcubeFileToken) that signs the app's offline packages. */
 export type UploadMcubeRsaKeyRequest = RequestOf<Schemas['UploadMcubeRsaKeyRequest']>;
 export type UploadMcubeRsaKeyResponse = ResponseOf<Schemas['UploadMcubeRsaKeyResponse']>;
 
 /** Request and response type of every action, by wire name. */
 export interface ActionTypes {
+  ChangeMcubeMiniTaskStatus: { request: ChangeMcubeMiniTaskStatusRequest; response: ChangeMcubeMiniTaskStatusResponse };
   ChangeMcubeNebulaTaskStatus: { request: ChangeMcubeNebulaTaskStatusRequest; response: ChangeMcubeNebulaTaskStatusResponse };
+  CreateMcubeMiniApp: { request: CreateMcubeMiniAppRequest; response: CreateMcubeMiniAppResponse };
+  CreateMcubeMiniTask: { request: CreateMcubeMiniTaskRequest; response: CreateMcubeMiniTaskResponse };
   CreateMcubeNebulaApp: { request: CreateMcubeNebulaAppRequest; response: CreateMcubeNebulaAppResponse };
   CreateMcubeNebulaResource: { request: CreateMcubeNebulaResourceRequest; response: CreateMcubeNebulaResourceResponse };
   CreateMcubeNebulaTask: { request: CreateMcubeNebulaTaskRequest; response: CreateMcubeNebulaTaskResponse };
@@ -175,6 +228,7 @@ export interface ActionTypes {
   CreateMcubeWhitelist: { request: CreateMcubeWhitelistRequest; response: CreateMcubeWhitelistResponse };
   CreateMcubeWhitelistForIde: { request: CreateMcubeWhitelistForIdeRequest; response: CreateMcubeWhitelistForIdeResponse };
   DeleteCubecardWhitelistContent: { request: DeleteCubecardWhitelistContentRequest; response: DeleteCubecardWhitelistContentResponse };
+  DeleteMcubeMiniApp: { request: DeleteMcubeMiniAppRequest; response: DeleteMcubeMiniAppResponse };
   DeleteMcubeNebulaApp: { request: DeleteMcubeNebulaAppRequest; response: DeleteMcubeNebulaAppResponse };
   DeleteMcubeUpgradeResource: { request: DeleteMcubeUpgradeResourceRequest; response: DeleteMcubeUpgradeResourceResponse };
   DeleteMcubeWhitelist: { request: DeleteMcubeWhitelistRequest; response: DeleteMcubeWhitelistResponse };
@@ -185,22 +239,34 @@ export interface ActionTypes {
   GetMcubeNebulaTaskDetail: { request: GetMcubeNebulaTaskDetailRequest; response: GetMcubeNebulaTaskDetailResponse };
   GetMcubeUpgradePackageInfo: { request: GetMcubeUpgradePackageInfoRequest; response: GetMcubeUpgradePackageInfoResponse };
   GetMcubeUpgradeTaskInfo: { request: GetMcubeUpgradeTaskInfoRequest; response: GetMcubeUpgradeTaskInfoResponse };
+  ListMcubeMiniApps: { request: ListMcubeMiniAppsRequest; response: ListMcubeMiniAppsResponse };
+  ListMcubeMiniPackages: { request: ListMcubeMiniPackagesRequest; response: ListMcubeMiniPackagesResponse };
+  ListMcubeMiniTasks: { request: ListMcubeMiniTasksRequest; response: ListMcubeMiniTasksResponse };
   ListMcubeNebulaApps: { request: ListMcubeNebulaAppsRequest; response: ListMcubeNebulaAppsResponse };
   ListMcubeNebulaResources: { request: ListMcubeNebulaResourcesRequest; response: ListMcubeNebulaResourcesResponse };
   ListMcubeNebulaTasks: { request: ListMcubeNebulaTasksRequest; response: ListMcubeNebulaTasksResponse };
   ListMcubeUpgradePackages: { request: ListMcubeUpgradePackagesRequest; response: ListMcubeUpgradePackagesResponse };
   ListMcubeUpgradeTasks: { request: ListMcubeUpgradeTasksRequest; response: ListMcubeUpgradeTasksResponse };
   ListMcubeWhitelists: { request: ListMcubeWhitelistsRequest; response: ListMcubeWhitelistsResponse };
+  QueryMcubeMiniPackage: { request: QueryMcubeMiniPackageRequest; response: QueryMcubeMiniPackageResponse };
+  QueryMcubeMiniTask: { request: QueryMcubeMiniTaskRequest; response: QueryMcubeMiniTaskResponse };
   QueryMcubeVhost: { request: QueryMcubeVhostRequest; response: QueryMcubeVhostResponse };
   QueryMdsUpgradeTaskDetail: { request: QueryMdsUpgradeTaskDetailRequest; response: QueryMdsUpgradeTaskDetailResponse };
   UpdateMcubeWhitelist: { request: UpdateMcubeWhitelistRequest; response: UpdateMcubeWhitelistResponse };
+  UploadMcubeMiniPackage: { request: UploadMcubeMiniPackageRequest; response: UploadMcubeMiniPackageResponse };
   UploadMcubeRsaKey: { request: UploadMcubeRsaKeyRequest; response: UploadMcubeRsaKeyResponse };
 }
 
 /** One method per action, named as the vendor's Java request class without its suffix, in lowerCamel. */
 export interface McubeActionMethods {
+  /** Start, pause, continue or end a mini program release task: 0→1, 0→2, 1→3, 3→1, 1→2, 3→2 (finished is final). */
+  changeMcubeMiniTaskStatus(request: ChangeMcubeMiniTaskStatusRequest, options?: CallOptions): Promise<ChangeMcubeMiniTaskStatusResponse>;
   /** Start, pause, continue or end a release task: 0→1, 0→2, 1→3, 3→1, 1→2, 3→2 (finished is final). */
   changeMcubeNebulaTaskStatus(request: ChangeMcubeNebulaTaskStatusRequest, options?: CallOptions): Promise<ChangeMcubeNebulaTaskStatusResponse>;
+  /** Create a mini program: a 16-digit H5Id and a name. Ids starting 666 or 20000 are accepted with a warning in ResultMsg. */
+  createMcubeMiniApp(request: CreateMcubeMiniAppRequest, options?: CallOptions): Promise<CreateMcubeMiniAppResponse>;
+  /** Create a release task for a mini program package: gray (whitelist or time window, with advanced rules) or official, by the same rules as offline packages. */
+  createMcubeMiniTask(request: CreateMcubeMiniTaskRequest, options?: CallOptions): Promise<CreateMcubeMiniTaskResponse>;
   /** Create an H5 app: an 8-digit H5Id and a name. Ids starting 666666 or 20000 are accepted with a warning in ResultMsg. */
   createMcubeNebulaApp(request: CreateMcubeNebulaAppRequest, options?: CallOptions): Promise<CreateMcubeNebulaAppResponse>;
   /** Create an offline package (one version of an H5 app) from an uploaded .zip: builds and signs the .amr and its h5.json. */
@@ -219,6 +285,8 @@ export interface McubeActionMethods {
   createMcubeWhitelistForIde(request: CreateMcubeWhitelistForIdeRequest, options?: CallOptions): Promise<CreateMcubeWhitelistForIdeResponse>;
   /** Remove one user id or expression from a whitelist: the Cube-card name of DeleteMdsWhitelistContent (the same lists). */
   deleteCubecardWhitelistContent(request: DeleteCubecardWhitelistContentRequest, options?: CallOptions): Promise<DeleteCubecardWhitelistContentResponse>;
+  /** Delete a mini program with all its packages, release tasks and stored files. */
+  deleteMcubeMiniApp(request: DeleteMcubeMiniAppRequest, options?: CallOptions): Promise<DeleteMcubeMiniAppResponse>;
   /** Delete an H5 app with all its offline packages, release tasks and stored files. */
   deleteMcubeNebulaApp(request: DeleteMcubeNebulaAppRequest, options?: CallOptions): Promise<DeleteMcubeNebulaAppResponse>;
   /** Delete an upgrade package with its release tasks and stored files; devices stop being offered it at once. */
@@ -239,6 +307,12 @@ export interface McubeActionMethods {
   getMcubeUpgradePackageInfo(request: GetMcubeUpgradePackageInfoRequest, options?: CallOptions): Promise<GetMcubeUpgradePackageInfoResponse>;
   /** Get one upgrade release task with its advanced rules and whitelists. */
   getMcubeUpgradeTaskInfo(request: GetMcubeUpgradeTaskInfoRequest, options?: CallOptions): Promise<GetMcubeUpgradeTaskInfoResponse>;
+  /** List the mini programs, filtered by a keyword on id or name, paged. */
+  listMcubeMiniApps(request: ListMcubeMiniAppsRequest, options?: CallOptions): Promise<ListMcubeMiniAppsResponse>;
+  /** List the packages of a mini program (all mini programs when H5Id is empty), newest first, paged; PackageTypes filters by package type. */
+  listMcubeMiniPackages(request: ListMcubeMiniPackagesRequest, options?: CallOptions): Promise<ListMcubeMiniPackagesResponse>;
+  /** List the release tasks of one mini program package (Id = package id), newest first; not paged. */
+  listMcubeMiniTasks(request: ListMcubeMiniTasksRequest, options?: CallOptions): Promise<ListMcubeMiniTasksResponse>;
   /** List the H5 apps (offline-package apps), filtered by a keyword on id or name, paged. */
   listMcubeNebulaApps(request: ListMcubeNebulaAppsRequest, options?: CallOptions): Promise<ListMcubeNebulaAppsResponse>;
   /** List the offline packages of an H5 app (all H5 apps when H5Id is empty), newest first, paged. */
@@ -251,12 +325,18 @@ export interface McubeActionMethods {
   listMcubeUpgradeTasks(request: ListMcubeUpgradeTasksRequest, options?: CallOptions): Promise<ListMcubeUpgradeTasksResponse>;
   /** List whitelists, newest first, paged, optionally filtered by a case-insensitive part of the name. */
   listMcubeWhitelists(request: ListMcubeWhitelistsRequest, options?: CallOptions): Promise<ListMcubeWhitelistsResponse>;
+  /** Get one mini program package by its id (H5Id, when given, must be its mini program). */
+  queryMcubeMiniPackage(request: QueryMcubeMiniPackageRequest, options?: CallOptions): Promise<QueryMcubeMiniPackageResponse>;
+  /** Get one release task of a mini program package. */
+  queryMcubeMiniTask(request: QueryMcubeMiniTaskRequest, options?: CallOptions): Promise<QueryMcubeMiniTaskResponse>;
   /** Read the virtual domain of the app's H5 offline packages. */
   queryMcubeVhost(request: QueryMcubeVhostRequest, options?: CallOptions): Promise<QueryMcubeVhostResponse>;
   /** Get one upgrade release task in the MDS form (rules spread into CityContains, MobileModelExcludes, ...), inside ResultContent.Data.Content. */
   queryMdsUpgradeTaskDetail(request: QueryMdsUpgradeTaskDetailRequest, options?: CallOptions): Promise<QueryMdsUpgradeTaskDetailResponse>;
   /** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file (UTF-8, or UTF-16 with its byte-order mark; a file in another encoding is refused, InvalidFileEncoding). */
   updateMcubeWhitelist(request: UpdateMcubeWhitelistRequest, options?: CallOptions): Promise<UpdateMcubeWhitelistResponse>;
+  /** Create a mini program package (one version) from an uploaded .zip (<H5Id>/...): builds and signs the .amr and its h5.json as for offline packages; the mini program is created when missing. */
+  uploadMcubeMiniPackage(request: UploadMcubeMiniPackageRequest, options?: CallOptions): Promise<UploadMcubeMiniPackageResponse>;
   /** Register the RSA private key (PEM, uploaded beforehand with GetMcubeFileToken) that signs the app's offline packages. */
   uploadMcubeRsaKey(request: UploadMcubeRsaKeyRequest, options?: CallOptions): Promise<UploadMcubeRsaKeyResponse>;
 }

@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/?Action=ChangeMcubeMiniTaskStatus": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start, pause, continue or end a mini program release task: 0→1, 0→2, 1→3, 3→1, 1→2, 3→2 (finished is final). */
+        post: operations["ChangeMcubeMiniTaskStatus"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/?Action=ChangeMcubeNebulaTaskStatus": {
         parameters: {
             query?: never;
@@ -15,6 +32,40 @@ export interface paths {
         put?: never;
         /** Start, pause, continue or end a release task: 0→1, 0→2, 1→3, 3→1, 1→2, 3→2 (finished is final). */
         post: operations["ChangeMcubeNebulaTaskStatus"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=CreateMcubeMiniApp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a mini program: a 16-digit H5Id and a name. Ids starting 666 or 20000 are accepted with a warning in ResultMsg. */
+        post: operations["CreateMcubeMiniApp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=CreateMcubeMiniTask": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a release task for a mini program package: gray (whitelist or time window, with advanced rules) or official, by the same rules as offline packages. */
+        post: operations["CreateMcubeMiniTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -168,6 +219,23 @@ export interface paths {
         put?: never;
         /** Remove one user id or expression from a whitelist: the Cube-card name of DeleteMdsWhitelistContent (the same lists). */
         post: operations["DeleteCubecardWhitelistContent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=DeleteMcubeMiniApp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Delete a mini program with all its packages, release tasks and stored files. */
+        post: operations["DeleteMcubeMiniApp"];
         delete?: never;
         options?: never;
         head?: never;
@@ -344,6 +412,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/?Action=ListMcubeMiniApps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** List the mini programs, filtered by a keyword on id or name, paged. */
+        post: operations["ListMcubeMiniApps"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=ListMcubeMiniPackages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** List the packages of a mini program (all mini programs when H5Id is empty), newest first, paged; PackageTypes filters by package type. */
+        post: operations["ListMcubeMiniPackages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=ListMcubeMiniTasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** List the release tasks of one mini program package (Id = package id), newest first; not paged. */
+        post: operations["ListMcubeMiniTasks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/?Action=ListMcubeNebulaApps": {
         parameters: {
             query?: never;
@@ -446,6 +565,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/?Action=QueryMcubeMiniPackage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Get one mini program package by its id (H5Id, when given, must be its mini program). */
+        post: operations["QueryMcubeMiniPackage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=QueryMcubeMiniTask": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Get one release task of a mini program package. */
+        post: operations["QueryMcubeMiniTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/?Action=QueryMcubeVhost": {
         parameters: {
             query?: never;
@@ -491,6 +644,23 @@ export interface paths {
         put?: never;
         /** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file (UTF-8, or UTF-16 with its byte-order mark; a file in another encoding is refused, InvalidFileEncoding). */
         post: operations["UpdateMcubeWhitelist"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=UploadMcubeMiniPackage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a mini program package (one version) from an uploaded .zip (<H5Id>/...): builds and signs the .amr and its h5.json as for offline packages; the mini program is created when missing. */
+        post: operations["UploadMcubeMiniPackage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -567,6 +737,44 @@ export interface components {
             Message: string;
             Recommend?: string;
         };
+        /** @description Form fields of ChangeMcubeMiniTaskStatus (wire names; every value travels as a form string). */
+        ChangeMcubeMiniTaskStatusRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description taken as given */
+            BizType?: string;
+            /**
+             * Format: int64
+             * @description package id; when given, must be the task's package
+             */
+            PackageId?: number;
+            /**
+             * Format: int64
+             * @description task id
+             */
+            TaskId?: number;
+            /**
+             * Format: int32
+             * @description 0 to be released, 1 releasing, 2 finished, 3 paused
+             */
+            TaskStatus?: number;
+        };
+        ChangeMcubeMiniTaskStatusResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ChangeMiniTaskStatusResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                /** @description empty */
+                Data?: string;
+            };
+        };
         /** @description Form fields of ChangeMcubeNebulaTaskStatus (wire names; every value travels as a form string). */
         ChangeMcubeNebulaTaskStatusRequest: {
             /** @description mPaaS app id */
@@ -597,6 +805,80 @@ export interface components {
                 ResultMsg?: string;
                 ErrorCode?: string;
                 RequestId?: string;
+            };
+        };
+        /** @description Form fields of CreateMcubeMiniApp (wire names; every value travels as a form string). */
+        CreateMcubeMiniAppRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description 16-digit mini program id */
+            H5Id?: string;
+            /** @description display name */
+            H5Name?: string;
+        };
+        CreateMcubeMiniAppResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            CreateMiniResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                /** @description empty */
+                Data?: string;
+            };
+        };
+        /** @description Form fields of CreateMcubeMiniTask (wire names; every value travels as a form string). */
+        CreateMcubeMiniTaskRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /**
+             * Format: int64
+             * @description id of the mini program package
+             */
+            PackageId?: number;
+            /**
+             * Format: int32
+             * @description 2 gray release, 3 official release
+             */
+            PublishType?: number;
+            /**
+             * Format: int32
+             * @description gray: 1 whitelist, 2 time window; official: empty, 0 or 4 (stored as 4)
+             */
+            PublishMode?: number;
+            /** @description whitelist ids, comma-separated (PublishMode 1) */
+            WhitelistIds?: string;
+            /** @description end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in the wire zone (MCUBE_WIRE_TIME_ZONE, UTC by default), in the future and less than 7 days ahead */
+            GreyEndtimeData?: string;
+            /**
+             * Format: int32
+             * @description number of users of a time-window gray release (PublishMode 2)
+             */
+            GreyNum?: number;
+            /** @description advanced rules (gray only), as for CreateMcubeNebulaTask */
+            GreyConfigInfo?: string;
+            /** @description release note */
+            Memo?: string;
+        };
+        CreateMcubeMiniTaskResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            CreateMiniTaskResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                /** @description id of the new task (a string) */
+                MiniTaskId?: string;
             };
         };
         /** @description Form fields of CreateMcubeNebulaApp (wire names; every value travels as a form string). */
@@ -1053,6 +1335,29 @@ export interface components {
                 RequestId?: string;
                 Success?: boolean;
                 ResultMsg?: string;
+            };
+        };
+        /** @description Form fields of DeleteMcubeMiniApp (wire names; every value travels as a form string). */
+        DeleteMcubeMiniAppRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description 16-digit mini program id */
+            H5Id?: string;
+        };
+        DeleteMcubeMiniAppResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            DeleteMiniResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                /** @description empty */
+                Data?: string;
             };
         };
         /** @description Form fields of DeleteMcubeNebulaApp (wire names; every value travels as a form string). */
@@ -1709,6 +2014,226 @@ export interface components {
                 };
             };
         };
+        /** @description Form fields of ListMcubeMiniApps (wire names; every value travels as a form string). */
+        ListMcubeMiniAppsRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description part of the mini program id or name (case-insensitive) */
+            Keyword?: string;
+            /**
+             * Format: int32
+             * @description page number, from 1 (default 1)
+             */
+            PageNum?: number;
+            /**
+             * Format: int32
+             * @description page size, 1 to 500 (default 100)
+             */
+            PageSize?: number;
+        };
+        ListMcubeMiniAppsResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ListMiniResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                /** Format: int32 */
+                CurrentPage?: number;
+                /** Format: int32 */
+                PageSize?: number;
+                /** Format: int64 */
+                TotalCount?: number;
+                HasMore?: boolean;
+                MiniProgramList?: {
+                    /** @description appId-workspaceId */
+                    AppCode?: string;
+                    GmtCreate?: string;
+                    GmtModified?: string;
+                    H5Id?: string;
+                    H5Name?: string;
+                }[];
+            };
+        };
+        /** @description Form fields of ListMcubeMiniPackages (wire names; every value travels as a form string). */
+        ListMcubeMiniPackagesRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description 16-digit mini program id */
+            H5Id?: string;
+            /** @description package type, or types comma-separated (e.g. "0,1"); empty for all */
+            PackageTypes?: string;
+            /**
+             * Format: int32
+             * @description page number, from 1 (default 1)
+             */
+            PageNum?: number;
+            /**
+             * Format: int32
+             * @description page size, 1 to 500 (default 100)
+             */
+            PageSize?: number;
+        };
+        ListMcubeMiniPackagesResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ListMiniPackageResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                /** Format: int32 */
+                CurrentPage?: number;
+                /** Format: int32 */
+                PageSize?: number;
+                /** Format: int64 */
+                TotalCount?: number;
+                HasMore?: boolean;
+                MiniPackageList?: {
+                    /** @description appId-workspaceId */
+                    AppCode?: string;
+                    /**
+                     * Format: int32
+                     * @description 0 Wi-Fi only, 1 any network
+                     */
+                    AutoInstall?: number;
+                    /** @description "ios;android" */
+                    ClientVersionMax?: string;
+                    /** @description "ios;android" */
+                    ClientVersionMin?: string;
+                    /** @description address of the .amr file */
+                    DownloadUrl?: string;
+                    /** @description the package's extend_info, launch flags included */
+                    ExtendInfo?: string;
+                    /** @description JSON text: resourceType and the fields stored with the package (launch flags, icon, uploader, uuid) */
+                    ExtraData?: string;
+                    /** @description "<intranet>;<internet>" address of the package's unpacked copy (MCUBE_PACKAGE_FALLBACK), or empty */
+                    FallbackBaseUrl?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
+                    GmtCreate?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
+                    GmtModified?: string;
+                    H5Id?: string;
+                    H5Name?: string;
+                    H5Version?: string;
+                    /**
+                     * Format: int64
+                     * @description package id
+                     */
+                    Id?: number;
+                    /**
+                     * Format: int32
+                     * @description 0 install on first use, 1 preload
+                     */
+                    InstallType?: number;
+                    MainUrl?: string;
+                    /** @description address of the package's h5.json */
+                    Memo?: string;
+                    /**
+                     * Format: int32
+                     * @description as given at upload
+                     */
+                    PackageType?: number;
+                    /** @description all, Android or iOS */
+                    Platform?: string;
+                    /**
+                     * Format: int32
+                     * @description 0 initial, 1 whitelist gray, 2 gray, 3 official, 4 rollback, 5 finished
+                     */
+                    PublishPeriod?: number;
+                    /**
+                     * Format: int32
+                     * @description 1 normal package (a number here), 0 global resource package
+                     */
+                    ResourceType?: number;
+                    /** Format: int32 */
+                    Status?: number;
+                }[];
+            };
+        };
+        /** @description Form fields of ListMcubeMiniTasks (wire names; every value travels as a form string). */
+        ListMcubeMiniTasksRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description package id (a string here) */
+            Id?: string;
+        };
+        ListMcubeMiniTasksResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ListMiniTaskResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                MiniTaskList?: {
+                    /** @description appId-workspaceId */
+                    AppCode?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
+                    GmtCreate?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
+                    GmtModified?: string;
+                    /** @description advanced rules in the evaluated form of the guide; "" when there are none */
+                    GreyConfigInfo?: string;
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss */
+                    GreyEndtime?: string;
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss */
+                    GreyEndtimeData?: string;
+                    /**
+                     * Format: int32
+                     * @description users admitted by a time-window task
+                     */
+                    GreyNum?: number;
+                    /**
+                     * Format: int64
+                     * @description task id
+                     */
+                    Id?: number;
+                    Memo?: string;
+                    /**
+                     * Format: int64
+                     * @description package id
+                     */
+                    PackageId?: number;
+                    /** @description all, Android or iOS (from the package) */
+                    Platform?: string;
+                    /** @description package version */
+                    ProductVersion?: string;
+                    /**
+                     * Format: int32
+                     * @description 1 whitelist, 2 time window, 4 full
+                     */
+                    PublishMode?: number;
+                    /**
+                     * Format: int32
+                     * @description 2 gray, 3 official
+                     */
+                    PublishType?: number;
+                    /** @description "1" (a string here) */
+                    Status?: string;
+                    /**
+                     * Format: int32
+                     * @description 0 to be released, 1 releasing, 2 finished, 3 paused
+                     */
+                    TaskStatus?: number;
+                    /** @description comma-separated whitelist ids */
+                    WhitelistIds?: string;
+                }[];
+            };
+        };
         /** @description Form fields of ListMcubeNebulaApps (wire names; every value travels as a form string). */
         ListMcubeNebulaAppsRequest: {
             /** @description mPaaS app id */
@@ -2306,6 +2831,166 @@ export interface components {
                 ResultMsg?: string;
             };
         };
+        /** @description Form fields of QueryMcubeMiniPackage (wire names; every value travels as a form string). */
+        QueryMcubeMiniPackageRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description 16-digit mini program id */
+            H5Id?: string;
+            /** @description package id (a string here) */
+            Id?: string;
+        };
+        QueryMcubeMiniPackageResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            QueryMiniPackageResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                MiniPackageInfo?: {
+                    /** @description appId-workspaceId */
+                    AppCode?: string;
+                    /**
+                     * Format: int32
+                     * @description 0 Wi-Fi only, 1 any network
+                     */
+                    AutoInstall?: number;
+                    /** @description "ios;android" */
+                    ClientVersionMax?: string;
+                    /** @description "ios;android" */
+                    ClientVersionMin?: string;
+                    /** @description address of the .amr file */
+                    DownloadUrl?: string;
+                    /** @description the package's extend_info, launch flags included */
+                    ExtendInfo?: string;
+                    /** @description JSON text: resourceType and the fields stored with the package (launch flags, icon, uploader, uuid) */
+                    ExtraData?: string;
+                    /** @description "<intranet>;<internet>" address of the package's unpacked copy (MCUBE_PACKAGE_FALLBACK), or empty */
+                    FallbackBaseUrl?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
+                    GmtCreate?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
+                    GmtModified?: string;
+                    H5Id?: string;
+                    H5Name?: string;
+                    H5Version?: string;
+                    /**
+                     * Format: int64
+                     * @description package id
+                     */
+                    Id?: number;
+                    /**
+                     * Format: int32
+                     * @description 0 install on first use, 1 preload
+                     */
+                    InstallType?: number;
+                    MainUrl?: string;
+                    /** @description address of the package's h5.json */
+                    Memo?: string;
+                    /**
+                     * Format: int32
+                     * @description as given at upload
+                     */
+                    PackageType?: number;
+                    /** @description all, Android or iOS */
+                    Platform?: string;
+                    /**
+                     * Format: int32
+                     * @description 0 initial, 1 whitelist gray, 2 gray, 3 official, 4 rollback, 5 finished
+                     */
+                    PublishPeriod?: number;
+                    /**
+                     * Format: int32
+                     * @description 1 normal package (a number here), 0 global resource package
+                     */
+                    ResourceType?: number;
+                    /** Format: int32 */
+                    Status?: number;
+                };
+            };
+        };
+        /** @description Form fields of QueryMcubeMiniTask (wire names; every value travels as a form string). */
+        QueryMcubeMiniTaskRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /**
+             * Format: int64
+             * @description task id
+             */
+            TaskId?: number;
+        };
+        QueryMcubeMiniTaskResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            QueryMiniTaskResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                MiniTaskInfo?: {
+                    /** @description appId-workspaceId */
+                    AppCode?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
+                    GmtCreate?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
+                    GmtModified?: string;
+                    /** @description advanced rules in the evaluated form of the guide; "" when there are none */
+                    GreyConfigInfo?: string;
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss */
+                    GreyEndtime?: string;
+                    /** @description end of the time window, yyyy-MM-dd HH:mm:ss */
+                    GreyEndtimeData?: string;
+                    /**
+                     * Format: int32
+                     * @description users admitted by a time-window task
+                     */
+                    GreyNum?: number;
+                    /**
+                     * Format: int64
+                     * @description task id
+                     */
+                    Id?: number;
+                    Memo?: string;
+                    /**
+                     * Format: int64
+                     * @description package id
+                     */
+                    PackageId?: number;
+                    /** @description all, Android or iOS (from the package) */
+                    Platform?: string;
+                    /** @description package version */
+                    ProductVersion?: string;
+                    /**
+                     * Format: int32
+                     * @description 1 whitelist, 2 time window, 4 full
+                     */
+                    PublishMode?: number;
+                    /**
+                     * Format: int32
+                     * @description 2 gray, 3 official
+                     */
+                    PublishType?: number;
+                    /** @description "1" (a string here) */
+                    Status?: string;
+                    /**
+                     * Format: int32
+                     * @description 0 to be released, 1 releasing, 2 finished, 3 paused
+                     */
+                    TaskStatus?: number;
+                    /** @description comma-separated whitelist ids */
+                    WhitelistIds?: string;
+                };
+            };
+        };
         /** @description Form fields of QueryMcubeVhost (wire names; every value travels as a form string). */
         QueryMcubeVhostRequest: {
             /** @description mPaaS app id */
@@ -2505,6 +3190,92 @@ export interface components {
                 ResultMsg?: string;
             };
         };
+        /** @description Form fields of UploadMcubeMiniPackage (wire names; every value travels as a form string). */
+        UploadMcubeMiniPackageRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description 16-digit mini program id */
+            H5Id?: string;
+            /** @description mini program name (used when it is created) */
+            H5Name?: string;
+            /** @description dotted numeric version, unique within the mini program, e.g. 1.0.0.1 */
+            H5Version?: string;
+            /**
+             * Format: int32
+             * @description the console's package type (test or official package), 0 to 99; stored, listed and filtered on (ListMcubeMiniPackages PackageTypes), not read by delivery
+             */
+            PackageType?: number;
+            /**
+             * Format: int32
+             * @description 1 normal package (0, a global resource package, is allowed as for offline packages)
+             */
+            ResourceType?: number;
+            /** @description all, Android or iOS */
+            Platform?: string;
+            /** @description "ios;android": "aaa;bbb" for all, ";bbb" for Android, "aaa;" for iOS */
+            ClientVersionMin?: string;
+            /** @description same form as ClientVersionMin, may be empty (no upper bound) */
+            ClientVersionMax?: string;
+            /** @description address of the uploaded .zip (GetMcubeFileToken) */
+            ResourceFileUrl?: string;
+            /** @description entry page, e.g. /index.html, optionally with its first page after "#" (/index.html#pages/index/index) */
+            MainUrl?: string;
+            /** @description virtual domain; defaults to the configured one (QueryMcubeVhost) */
+            Vhost?: string;
+            /** @description JSON object, e.g. {"asyncReqRate":"1800"} (0 to 86400 s) */
+            ExtendInfo?: string;
+            /**
+             * Format: int32
+             * @description 0 Wi-Fi only, 1 any network
+             */
+            AutoInstall?: number;
+            /**
+             * Format: int32
+             * @description 0 install on first use, 1 preload
+             */
+            InstallType?: number;
+            /** @description YES or NO: launchParams.enableKeepAlive of the package */
+            EnableKeepAlive?: string;
+            /** @description YES or NO: launchParams.enableOptionMenu of the package */
+            EnableOptionMenu?: string;
+            /**
+             * Format: int32
+             * @description 1 or 0: launchParams.enableTabBar YES or NO
+             */
+            EnableTabBar?: number;
+            /** @description stored with the package, never fetched */
+            IconFileUrl?: string;
+            /** @description stored with the package, never fetched */
+            IconUrl?: string;
+            /** @description the uploader, echoed in the result */
+            UserId?: string;
+            /** @description stored with the package */
+            Uuid?: string;
+            /** @description always true */
+            OnexFlag?: boolean;
+        };
+        UploadMcubeMiniPackageResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            UploadMiniPackageResult: {
+                Success?: boolean;
+                ResultMsg?: string;
+                ReturnPackageResult?: {
+                    /** @description empty */
+                    DebugUrl?: string;
+                    /** @description id of the new package (a string) */
+                    PackageId?: string;
+                    /** @description UserId as given */
+                    UserId?: string;
+                };
+            };
+        };
         /** @description Form fields of UploadMcubeRsaKey (wire names; every value travels as a form string). */
         UploadMcubeRsaKeyRequest: {
             /** @description mPaaS app id */
@@ -2681,6 +3452,48 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    ChangeMcubeMiniTaskStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ChangeMcubeMiniTaskStatusRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeMcubeMiniTaskStatusResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
     ChangeMcubeNebulaTaskStatus: {
         parameters: {
             query?: never;
@@ -2701,6 +3514,90 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChangeMcubeNebulaTaskStatusResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    CreateMcubeMiniApp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["CreateMcubeMiniAppRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateMcubeMiniAppResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    CreateMcubeMiniTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["CreateMcubeMiniTaskRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateMcubeMiniTaskResponse"];
                 };
             };
             /** @description Protocol failure */
@@ -3079,6 +3976,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeleteCubecardWhitelistContentResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    DeleteMcubeMiniApp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["DeleteMcubeMiniAppRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeleteMcubeMiniAppResponse"];
                 };
             };
             /** @description Protocol failure */
@@ -3521,6 +4460,132 @@ export interface operations {
             };
         };
     };
+    ListMcubeMiniApps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ListMcubeMiniAppsRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListMcubeMiniAppsResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    ListMcubeMiniPackages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ListMcubeMiniPackagesRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListMcubeMiniPackagesResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    ListMcubeMiniTasks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ListMcubeMiniTasksRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListMcubeMiniTasksResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
     ListMcubeNebulaApps: {
         parameters: {
             query?: never;
@@ -3773,6 +4838,90 @@ export interface operations {
             };
         };
     };
+    QueryMcubeMiniPackage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["QueryMcubeMiniPackageRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueryMcubeMiniPackageResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    QueryMcubeMiniTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["QueryMcubeMiniTaskRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueryMcubeMiniTaskResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
     QueryMcubeVhost: {
         parameters: {
             query?: never;
@@ -3877,6 +5026,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UpdateMcubeWhitelistResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    UploadMcubeMiniPackage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["UploadMcubeMiniPackageRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadMcubeMiniPackageResponse"];
                 };
             };
             /** @description Protocol failure */
