@@ -174,6 +174,31 @@ describe('mini programs through the vendor clients', () => {
   });
 });
 
+describe('CreateMdsMiniprogramTask, the MDS form of the same call', () => {
+  it('creates the same task (GreyNum and PublishMode as strings) and reports its outcome inside ResultContent.Data, failures too', async () => {
+    const id = Number((await call('ListMcubeMiniPackages', { H5Id: MINI, PackageTypes: '0' })).ListMiniPackageResult.MiniPackageList[0].Id);
+    const before = await countRows(srv, 'nebula_tasks');
+    const bad: Array<[Record<string, unknown>, string]> = [
+      [{ PublishType: 2, PublishMode: 'one' }, 'InvalidPublishMode'],
+      [{ PublishType: 2, PublishMode: '2', GreyNum: 'ten', GreyEndtimeData: utcIn(3600_000) }, 'InvalidGreyNum'],
+      [{ PublishType: 3, H5Id: '2024010100000002' }, 'InvalidH5Id'],
+      [{ PublishType: 3, PackageId: 999999 }, 'MiniPackageNotFound'],
+    ];
+    for (const [fields, code] of bad) {
+      const r = await call('CreateMdsMiniprogramTask', { Id: 0, PackageId: id, SyncMode: '0', ...fields });
+      expect(r.ResultCode, JSON.stringify(fields)).toBe(code);
+      expect(r.ResultContent.Data).toMatchObject({ Success: false, ErrorCode: code, Content: '', ResultMsg: expect.any(String) });
+    }
+    expect(await countRows(srv, 'nebula_tasks')).toBe(before);
+
+    const r = await call('CreateMdsMiniprogramTask', { Id: 0, H5Id: MINI, PackageId: id, PublishType: 2, PublishMode: '2', GreyNum: '5', GreyEndtimeData: utcIn(7200_000), Memo: 'mds', SyncMode: '0' });
+    expect(r.ResultCode).toBe('OK');
+    expect(r.ResultContent.Data).toMatchObject({ Success: true, Content: expect.stringMatching(/^\d+$/), RequestId: r.RequestId });
+    const task = (await call('QueryMcubeMiniTask', { TaskId: Number(r.ResultContent.Data.Content) })).QueryMiniTaskResult.MiniTaskInfo;
+    expect(task).toMatchObject({ PackageId: id, PublishType: 2, PublishMode: 2, GreyNum: 5, Memo: 'mds', TaskStatus: 1 });
+  });
+});
+
 describe('refused mini program packages change nothing', () => {
   it('bad fields answer with the field named and leave no rows and no stored objects', async () => {
     const pkgObjects = async () => Number(((await srv.node.deps.db.knex('blobs').where('key', 'like', 'pkg/%').count({ n: '*' }))[0] as { n: unknown }).n);

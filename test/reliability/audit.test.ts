@@ -75,6 +75,7 @@ const RECIPES: Array<[string, () => Promise<Record<string, unknown>>, (json: any
     (j) => (ctx.mini = j.UploadMiniPackageResult.ReturnPackageResult.PackageId),
   ],
   ['CreateMcubeMiniTask', async () => ({ PackageId: ctx.mini, PublishType: 3, Memo: 'audited' }), (j) => (ctx.miniTask = j.CreateMiniTaskResult.MiniTaskId)],
+  ['CreateMdsMiniprogramTask', async () => ({ Id: 0, PackageId: ctx.mini, PublishType: 2, PublishMode: '2', GreyNum: '3', GreyEndtimeData: new Date(Date.now() + 3600_000).toISOString().replace('T', ' ').slice(0, 19) }), () => {}],
   ['ChangeMcubeMiniTaskStatus', async () => ({ BizType: 'mini', TaskId: ctx.miniTask, PackageId: ctx.mini, TaskStatus: 3 }), () => {}],
   ['DeleteMcubeMiniApp', async () => ({ H5Id: MINI }), () => {}],
 ];

@@ -287,7 +287,12 @@ describe('mini programs through the client', () => {
     expect((await client.queryMcubeMiniPackage({ h5Id, id: packageId })).queryMiniPackageResult.miniPackageInfo).toMatchObject({ h5Version: '1.0.0', resourceType: 1 });
     const taskId = Number((await client.createMcubeMiniTask({ packageId: Number(packageId), publishType: 3, memo: 'all' })).createMiniTaskResult.miniTaskId);
     await client.changeMcubeMiniTaskStatus({ taskId, packageId: Number(packageId), taskStatus: 3, bizType: 'mini' });
-    expect((await client.listMcubeMiniTasks({ id: packageId })).listMiniTaskResult.miniTaskList).toEqual([expect.objectContaining({ id: taskId, taskStatus: 3, status: '1' })]);
+    const mds = await client.createMdsMiniprogramTask({ id: 0, packageId: Number(packageId), publishType: 3, memo: 'mds' });
+    expect(mds.resultContent.data).toMatchObject({ success: true, content: expect.stringMatching(/^\d+$/) });
+    expect((await client.listMcubeMiniTasks({ id: packageId })).listMiniTaskResult.miniTaskList).toEqual([
+      expect.objectContaining({ id: Number(mds.resultContent.data!.content), taskStatus: 1 }),
+      expect.objectContaining({ id: taskId, taskStatus: 3, status: '1' }),
+    ]);
     expect((await client.queryMcubeMiniTask({ taskId })).queryMiniTaskResult.miniTaskInfo).toMatchObject({ id: taskId, packageId: Number(packageId) });
     expect((await client.deleteMcubeMiniApp({ h5Id })).deleteMiniResult.success).toBe(true);
     expect((await client.listMcubeMiniApps({})).listMiniResult.totalCount).toBe(0);

@@ -21,6 +21,7 @@ export const ACTIONS = [
   { name: 'CreateMcubeVhost', method: 'createMcubeVhost', resultKey: 'CreateVhostResult', mutates: true, fields: ['AppId', 'TenantId', 'Vhost', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeWhitelist', method: 'createMcubeWhitelist', resultKey: 'CreateWhitelistResult', mutates: true, fields: ['AppId', 'TenantId', 'WhiteListName', 'WhitelistType', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeWhitelistForIde', method: 'createMcubeWhitelistForIde', resultKey: 'CreateWhitelistForIdeResult', mutates: true, fields: ['AppId', 'TenantId', 'UserId', 'WhitelistValue', 'WorkspaceId'], verbatim: [] },
+  { name: 'CreateMdsMiniprogramTask', method: 'createMdsMiniprogramTask', resultKey: 'ResultContent', mutates: true, fields: ['AppId', 'GreyConfigInfo', 'GreyEndtimeData', 'GreyNum', 'H5Id', 'Id', 'Memo', 'PackageId', 'PublishMode', 'PublishType', 'SyncMode', 'TenantId', 'WhitelistIds', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteCubecardWhitelistContent', method: 'deleteCubecardWhitelistContent', resultKey: 'ResultContent', mutates: true, fields: ['AppId', 'TenantId', 'WhitelistId', 'WhitelistValue', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeMiniApp', method: 'deleteMcubeMiniApp', resultKey: 'DeleteMiniResult', mutates: true, fields: ['AppId', 'H5Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeNebulaApp', method: 'deleteMcubeNebulaApp', resultKey: 'DeleteMcubeNebulaAppResult', mutates: true, fields: ['AppId', 'H5Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
@@ -100,6 +101,10 @@ export type CreateMcubeWhitelistResponse = ResponseOf<Schemas['CreateMcubeWhitel
 /** Add user ids to the normal whitelist "ide-<UserId>" of an IDE user, creating it when missing. All or nothing. */
 export type CreateMcubeWhitelistForIdeRequest = RequestOf<Schemas['CreateMcubeWhitelistForIdeRequest']>;
 export type CreateMcubeWhitelistForIdeResponse = ResponseOf<Schemas['CreateMcubeWhitelistForIdeResponse']>;
+
+/** The MDS form of CreateMcubeMiniTask: create a release task for a mini program package; the new task id is ResultContent.Data.Content. */
+export type CreateMdsMiniprogramTaskRequest = RequestOf<Schemas['CreateMdsMiniprogramTaskRequest']>;
+export type CreateMdsMiniprogramTaskResponse = ResponseOf<Schemas['CreateMdsMiniprogramTaskResponse']>;
 
 /** Remove one user id or expression from a whitelist: the Cube-card name of DeleteMdsWhitelistContent (the same lists). */
 export type DeleteCubecardWhitelistContentRequest = RequestOf<Schemas['DeleteCubecardWhitelistContentRequest']>;
@@ -227,6 +232,7 @@ export interface ActionTypes {
   CreateMcubeVhost: { request: CreateMcubeVhostRequest; response: CreateMcubeVhostResponse };
   CreateMcubeWhitelist: { request: CreateMcubeWhitelistRequest; response: CreateMcubeWhitelistResponse };
   CreateMcubeWhitelistForIde: { request: CreateMcubeWhitelistForIdeRequest; response: CreateMcubeWhitelistForIdeResponse };
+  CreateMdsMiniprogramTask: { request: CreateMdsMiniprogramTaskRequest; response: CreateMdsMiniprogramTaskResponse };
   DeleteCubecardWhitelistContent: { request: DeleteCubecardWhitelistContentRequest; response: DeleteCubecardWhitelistContentResponse };
   DeleteMcubeMiniApp: { request: DeleteMcubeMiniAppRequest; response: DeleteMcubeMiniAppResponse };
   DeleteMcubeNebulaApp: { request: DeleteMcubeNebulaAppRequest; response: DeleteMcubeNebulaAppResponse };
@@ -283,6 +289,8 @@ export interface McubeActionMethods {
   createMcubeWhitelist(request: CreateMcubeWhitelistRequest, options?: CallOptions): Promise<CreateMcubeWhitelistResponse>;
   /** Add user ids to the normal whitelist "ide-<UserId>" of an IDE user, creating it when missing. All or nothing. */
   createMcubeWhitelistForIde(request: CreateMcubeWhitelistForIdeRequest, options?: CallOptions): Promise<CreateMcubeWhitelistForIdeResponse>;
+  /** The MDS form of CreateMcubeMiniTask: create a release task for a mini program package; the new task id is ResultContent.Data.Content. */
+  createMdsMiniprogramTask(request: CreateMdsMiniprogramTaskRequest, options?: CallOptions): Promise<CreateMdsMiniprogramTaskResponse>;
   /** Remove one user id or expression from a whitelist: the Cube-card name of DeleteMdsWhitelistContent (the same lists). */
   deleteCubecardWhitelistContent(request: DeleteCubecardWhitelistContentRequest, options?: CallOptions): Promise<DeleteCubecardWhitelistContentResponse>;
   /** Delete a mini program with all its packages, release tasks and stored files. */

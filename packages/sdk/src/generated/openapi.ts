@@ -208,6 +208,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/?Action=CreateMdsMiniprogramTask": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The MDS form of CreateMcubeMiniTask: create a release task for a mini program package; the new task id is ResultContent.Data.Content. */
+        post: operations["CreateMdsMiniprogramTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/?Action=DeleteCubecardWhitelistContent": {
         parameters: {
             query?: never;
@@ -1304,6 +1321,63 @@ export interface components {
                 WhitelistId?: string;
                 Success?: boolean;
                 ResultMsg?: string;
+            };
+        };
+        /** @description Form fields of CreateMdsMiniprogramTask (wire names; every value travels as a form string). */
+        CreateMdsMiniprogramTaskRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /**
+             * Format: int64
+             * @description only 0 (create)
+             */
+            Id?: number;
+            /** @description 16-digit mini program id; when given, must be the package's */
+            H5Id?: string;
+            /**
+             * Format: int64
+             * @description id of the mini program package
+             */
+            PackageId?: number;
+            /**
+             * Format: int32
+             * @description 2 gray release, 3 official release
+             */
+            PublishType?: number;
+            /** @description gray: "1" whitelist, "2" time window; official: empty, "0" or "4" (a string here) */
+            PublishMode?: string;
+            /** @description whitelist ids, comma-separated (PublishMode 1) */
+            WhitelistIds?: string;
+            /** @description end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in the wire zone (MCUBE_WIRE_TIME_ZONE, UTC by default) */
+            GreyEndtimeData?: string;
+            /** @description number of users of a time-window gray release (a string here) */
+            GreyNum?: string;
+            /** @description advanced rules (gray only), as for CreateMcubeNebulaTask */
+            GreyConfigInfo?: string;
+            /** @description release note */
+            Memo?: string;
+            /** @description ignored */
+            SyncMode?: string;
+        };
+        CreateMdsMiniprogramTaskResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ResultContent: {
+                RequestId?: string;
+                Data?: {
+                    /** @description id of the new task */
+                    Content?: string;
+                    ErrorCode?: string;
+                    RequestId?: string;
+                    ResultMsg?: string;
+                    Success?: boolean;
+                };
             };
         };
         /** @description Form fields of DeleteCubecardWhitelistContent (wire names; every value travels as a form string). */
@@ -3934,6 +4008,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreateMcubeWhitelistForIdeResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    CreateMdsMiniprogramTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["CreateMdsMiniprogramTaskRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateMdsMiniprogramTaskResponse"];
                 };
             };
             /** @description Protocol failure */

@@ -395,6 +395,77 @@ export const createMcubeMiniTask = defineAction<{
   },
 });
 
+/** A whole number given as text (the MDS variant sends GreyNum and PublishMode as strings); undefined when empty. */
+function intText(field: string, raw: string | undefined): number | undefined {
+  const v = (raw ?? '').trim();
+  if (v === '') return undefined;
+  if (!/^\d{1,9}$/.test(v)) throw invalid(field, `${shown(raw)} is not a whole number.`);
+  return Number(v);
+}
+
+/**
+ * The MDS name of CreateMcubeMiniTask: the same task, with GreyNum and
+ * PublishMode as strings and the outcome inside ResultContent.Data (Content =
+ * the new task's id), failures included, as the MDS actions report.
+ */
+export const createMdsMiniprogramTask = defineAction<{
+  Id?: number;
+  H5Id?: string;
+  PackageId?: number;
+  PublishType?: number;
+  PublishMode?: string;
+  WhitelistIds?: string;
+  GreyEndtimeData?: string;
+  GreyNum?: string;
+  GreyConfigInfo?: string;
+  Memo?: string;
+  SyncMode?: string;
+}>({
+  name: 'CreateMdsMiniprogramTask',
+  summary: 'The MDS form of CreateMcubeMiniTask: create a release task for a mini program package; the new task id is ResultContent.Data.Content.',
+  tag: TAG,
+  input: {
+    ...commonInput,
+    Id: S.int64('only 0 (create)'),
+    H5Id: S.str('16-digit mini program id; when given, must be the package\'s', 64),
+    PackageId: S.int64('id of the mini program package'),
+    PublishType: S.int32('2 gray release, 3 official release'),
+    PublishMode: S.str('gray: "1" whitelist, "2" time window; official: empty, "0" or "4" (a string here)', 16),
+    WhitelistIds: S.str('whitelist ids, comma-separated (PublishMode 1)', 1024),
+    GreyEndtimeData: S.str('end of the time window (PublishMode 2), "yyyy-MM-dd HH:mm:ss" in the wire zone (MCUBE_WIRE_TIME_ZONE, UTC by default)', 64),
+    GreyNum: S.str('number of users of a time-window gray release (a string here)', 16),
+    GreyConfigInfo: S.str('advanced rules (gray only), as for CreateMcubeNebulaTask', 65536),
+    Memo: S.str('release note', 1024),
+    SyncMode: S.str('ignored', 16),
+  },
+  required: ['AppId', 'WorkspaceId'],
+  resultKey: 'ResultContent',
+  result: S.obj({ RequestId: S.str(), Data: S.obj({ Content: S.str('id of the new task'), ErrorCode: S.str(), RequestId: S.str(), ResultMsg: S.str(), Success: S.bool() }) }),
+  mutates: true,
+  errors: [
+    'InvalidId', 'InvalidH5Id', 'InvalidPackageId', 'InvalidMemo', 'InvalidPublishType', 'InvalidPublishMode', 'InvalidWhitelistIds', 'InvalidGreyEndtimeData', 'InvalidGreyNum',
+    'InvalidPercent', 'InvalidGreyConfigInfo', 'MiniPackageNotFound', 'TooManyTasks',
+  ],
+  handler: async (input, ctx) => {
+    try {
+      if (input.PackageId === undefined || input.PackageId === 0) throw invalid('PackageId', 'is required: the id of the mini program package.');
+      const h5Id = (input.H5Id ?? '').trim();
+      if (h5Id) {
+        const r = await getResource(ctx.deps.db.knex, ctx, input.PackageId);
+        if (r && kindOfId(r.h5Id) === 'mini' && r.h5Id !== h5Id) throw invalid('H5Id', `${shown(h5Id)} is not the mini program of package ${input.PackageId} (${r.h5Id}).`);
+      }
+      const spec = checkTaskInput({ ...input, PublishMode: intText('PublishMode', input.PublishMode), GreyNum: intText('GreyNum', input.GreyNum) }, ctx.deps.now());
+      const { id } = await createTask(ctx, spec, 'mini');
+      return { RequestId: ctx.requestId, Data: { Content: String(id), ErrorCode: '', RequestId: ctx.requestId, ResultMsg: '', Success: true } };
+    } catch (err) {
+      if (err instanceof BusinessError) {
+        throw new BusinessError(err.code, err.message, { RequestId: ctx.requestId, Data: { Content: '', ErrorCode: err.code, RequestId: ctx.requestId, ResultMsg: err.message, Success: false } });
+      }
+      throw err;
+    }
+  },
+});
+
 export const listMcubeMiniTasks = defineAction<{ Id?: string }>({
   name: 'ListMcubeMiniTasks',
   summary: 'List the release tasks of one mini program package (Id = package id), newest first; not paged.',
@@ -458,6 +529,7 @@ export const miniActions = [
   listMcubeMiniPackages,
   queryMcubeMiniPackage,
   createMcubeMiniTask,
+  createMdsMiniprogramTask,
   listMcubeMiniTasks,
   queryMcubeMiniTask,
   changeMcubeMiniTaskStatus,
