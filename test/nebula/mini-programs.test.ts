@@ -199,6 +199,35 @@ describe('CreateMdsMiniprogramTask, the MDS form of the same call', () => {
   });
 });
 
+describe('what the mini calls do not take', () => {
+  it('offline-package task fields sent along (Percent, TaskType, TaskStatus, BizType) are not read, and percentage mode is refused', async () => {
+    const id = Number((await call('ListMcubeMiniPackages', { H5Id: MINI, PackageTypes: '1' })).ListMiniPackageResult.MiniPackageList[0].Id);
+    const before = await countRows(srv, 'nebula_tasks');
+    for (const mode of [{ PublishMode: 3, Percent: 50 }, { PublishMode: 3, Percent: 'abc' }]) {
+      const r = await call('CreateMcubeMiniTask', { PackageId: id, PublishType: 2, ...mode });
+      expect(r.ResultCode).toBe('InvalidPublishMode');
+      expect(r.ResultMessage).toContain('percentage');
+    }
+    const mds = await call('CreateMdsMiniprogramTask', { Id: 0, PackageId: id, PublishType: 2, PublishMode: '3', Percent: '50' });
+    expect(mds.ResultContent.Data).toMatchObject({ Success: false, ErrorCode: 'InvalidPublishMode' });
+    expect(await countRows(srv, 'nebula_tasks')).toBe(before);
+
+    const r = await call('CreateMcubeMiniTask', { PackageId: id, PublishType: 3, Percent: 'abc', TaskType: '1', TaskStatus: '0', BizType: 'mini', Id: '7' });
+    expect(r.ResultCode).toBe('OK');
+    const row = await srv.node.deps.db.knex('nebula_tasks').where({ id: Number(r.CreateMiniTaskResult.MiniTaskId) }).first();
+    expect({ percent: Number(row.percent), taskType: Number(row.task_type), status: Number(row.task_status), publishMode: Number(row.publish_mode) }).toEqual({ percent: 0, taskType: 0, status: 1, publishMode: 4 });
+    expect((await call('ChangeMcubeMiniTaskStatus', { TaskId: Number(r.CreateMiniTaskResult.MiniTaskId), TaskStatus: 2 })).ResultCode).toBe('OK');
+  });
+
+  it('ExtraData shows the launch flags the package carries: one written in ExtendInfo wins over the field', async () => {
+    const r = await upload({ H5Version: '1.0.0.5', EnableKeepAlive: 'NO', ExtendInfo: '{"launchParams":{"enableKeepAlive":"YES"}}' });
+    expect(r.ResultCode).toBe('OK');
+    const info = (await call('QueryMcubeMiniPackage', { Id: r.UploadMiniPackageResult.ReturnPackageResult.PackageId })).QueryMiniPackageResult.MiniPackageInfo;
+    expect(JSON.parse(info.ExtendInfo).launchParams.enableKeepAlive).toBe('YES');
+    expect(JSON.parse(info.ExtraData).enableKeepAlive).toBe('YES');
+  });
+});
+
 describe('refused mini program packages change nothing', () => {
   it('bad fields answer with the field named and leave no rows and no stored objects', async () => {
     const pkgObjects = async () => Number(((await srv.node.deps.db.knex('blobs').where('key', 'like', 'pkg/%').count({ n: '*' }))[0] as { n: unknown }).n);
@@ -214,6 +243,7 @@ describe('refused mini program packages change nothing', () => {
       [{ MainUrl: '/missing.html' }, 'InvalidMainUrl', 'MainUrl'],
       [{ H5Version: '1.0.0.0' }, 'H5VersionExists', 'H5Version'],
       [{ ExtendInfo: '[1]' }, 'InvalidExtendInfo', 'ExtendInfo'],
+      [{ ExtendInfo: '{"launchParams":"x"}' }, 'InvalidExtendInfo', 'ExtendInfo'],
     ];
     for (const [fields, code, field] of cases) {
       const r = await upload({ H5Version: '9.9.9', ...fields });
@@ -226,7 +256,7 @@ describe('refused mini program packages change nothing', () => {
   });
 
   it('DeleteMcubeMiniApp removes the mini program with its packages and tasks', async () => {
-    expect(await countRows(srv, 'nebula_resources', { h5_id: MINI })).toBe(2);
+    expect(await countRows(srv, 'nebula_resources', { h5_id: MINI })).toBe(3);
     const r = await call('DeleteMcubeMiniApp', { H5Id: MINI });
     expect(r.ResultCode).toBe('OK');
     expect(r.DeleteMiniResult.Success).toBe(true);

@@ -12,7 +12,7 @@ import { createResource } from './resource-service.js';
 import { appCodeOf, toResourceInfo } from './resource-wire.js';
 import { checkExtendInfo, checkResourceInput } from './rules/resource-fields.js';
 import { invalid, shown } from './rules/field-error.js';
-import { checkTaskInput } from './rules/task-fields.js';
+import { checkTaskInput, type TaskSpec } from './rules/task-fields.js';
 import { changeTaskStatus, createTask, taskDetail, tasksOfResource } from './task-service.js';
 import { toTaskInfo } from './task-wire.js';
 import { NEBULA_PAGE_SIZE, UPLOAD_ERRORS, pageInput } from './wire-common.js';
@@ -140,13 +140,21 @@ function miniExtendInfo(input: UploadMiniInput): { extendInfo: string; flags: Re
     if (v) flags[key] = v;
   }
   const given = checkExtendInfo(input.ExtendInfo);
-  if (!Object.keys(flags).length) return { extendInfo: given, flags };
   const obj = given ? (JSON.parse(given) as Record<string, unknown>) : {};
-  const lp = obj.launchParams && typeof obj.launchParams === 'object' && !Array.isArray(obj.launchParams) ? (obj.launchParams as Record<string, unknown>) : {};
+  const raw = obj.launchParams;
+  if (raw !== undefined && (raw === null || typeof raw !== 'object' || Array.isArray(raw))) throw invalid('ExtendInfo', 'launchParams must be a JSON object.');
+  const lp = (raw ?? {}) as Record<string, unknown>;
+  // what the package carries: a flag written in ExtendInfo wins over the same flag given as a field
+  const effective: Record<string, string> = {};
+  for (const key of ['enableKeepAlive', 'enableOptionMenu', 'enableTabBar']) {
+    const v = lp[key] ?? flags[key];
+    if (v !== undefined) effective[key] = String(v);
+  }
+  if (!Object.keys(flags).length) return { extendInfo: given, flags: effective };
   obj.launchParams = { ...flags, ...lp };
   const text = JSON.stringify(obj);
   if (text.length > 8192) throw invalid('ExtendInfo', 'is longer than 8192 characters once the launch flags are added.');
-  return { extendInfo: text, flags };
+  return { extendInfo: text, flags: effective };
 }
 
 function checkPackageType(v: number | undefined): number {
@@ -356,7 +364,7 @@ function toMiniTask(ctx: ActionContext, t: NebulaTask, r: NebulaResource): Recor
   return { ...out, Status: String(i.Status) };
 }
 
-export const createMcubeMiniTask = defineAction<{
+interface MiniTaskInput {
   PackageId?: number;
   PublishType?: number;
   PublishMode?: number;
@@ -365,7 +373,22 @@ export const createMcubeMiniTask = defineAction<{
   GreyNum?: number;
   GreyConfigInfo?: string;
   Memo?: string;
-}>({
+}
+
+/**
+ * The task rules of offline packages over the fields the mini task actions
+ * declare, and only those: the gateway passes undeclared fields through
+ * unconverted, and the offline-package fields a mini request may carry
+ * (Percent, TaskType, TaskStatus, BizType) are not part of this call.
+ */
+function miniTaskSpec(input: MiniTaskInput, now: number): TaskSpec {
+  if (input.PackageId === undefined || input.PackageId === 0) throw invalid('PackageId', 'is required: the id of the mini program package.');
+  if (input.PublishMode === 3) throw invalid('PublishMode', '3 (percentage) is not a mini program release mode; use 1 (whitelist) or 2 (time window) for a gray release.');
+  const { PackageId, PublishType, PublishMode, WhitelistIds, GreyEndtimeData, GreyNum, GreyConfigInfo, Memo } = input;
+  return checkTaskInput({ PackageId, PublishType, PublishMode, WhitelistIds, GreyEndtimeData, GreyNum, GreyConfigInfo, Memo }, now);
+}
+
+export const createMcubeMiniTask = defineAction<MiniTaskInput>({
   name: 'CreateMcubeMiniTask',
   summary: 'Create a release task for a mini program package: gray (whitelist or time window, with advanced rules) or official, by the same rules as offline packages.',
   tag: TAG,
@@ -389,8 +412,7 @@ export const createMcubeMiniTask = defineAction<{
     'InvalidGreyConfigInfo', 'MiniPackageNotFound', 'TooManyTasks',
   ],
   handler: async (input, ctx) => {
-    if (input.PackageId === undefined || input.PackageId === 0) throw invalid('PackageId', 'is required: the id of the mini program package.');
-    const { id } = await createTask(ctx, checkTaskInput(input, ctx.deps.now()), 'mini');
+    const { id } = await createTask(ctx, miniTaskSpec(input, ctx.deps.now()), 'mini');
     return { MiniTaskId: String(id) };
   },
 });
@@ -448,13 +470,16 @@ export const createMdsMiniprogramTask = defineAction<{
   ],
   handler: async (input, ctx) => {
     try {
+      if (input.Id !== undefined && input.Id !== 0) throw invalid('Id', `${input.Id} is not allowed; only 0 (create) is accepted.`);
       if (input.PackageId === undefined || input.PackageId === 0) throw invalid('PackageId', 'is required: the id of the mini program package.');
       const h5Id = (input.H5Id ?? '').trim();
       if (h5Id) {
         const r = await getResource(ctx.deps.db.knex, ctx, input.PackageId);
         if (r && kindOfId(r.h5Id) === 'mini' && r.h5Id !== h5Id) throw invalid('H5Id', `${shown(h5Id)} is not the mini program of package ${input.PackageId} (${r.h5Id}).`);
       }
-      const spec = checkTaskInput({ ...input, PublishMode: intText('PublishMode', input.PublishMode), GreyNum: intText('GreyNum', input.GreyNum) }, ctx.deps.now());
+      const { PackageId, PublishType, WhitelistIds, GreyEndtimeData, GreyConfigInfo, Memo } = input;
+      const fields = { PackageId, PublishType, WhitelistIds, GreyEndtimeData, GreyConfigInfo, Memo };
+      const spec = miniTaskSpec({ ...fields, PublishMode: intText('PublishMode', input.PublishMode), GreyNum: intText('GreyNum', input.GreyNum) }, ctx.deps.now());
       const { id } = await createTask(ctx, spec, 'mini');
       return { RequestId: ctx.requestId, Data: { Content: String(id), ErrorCode: '', RequestId: ctx.requestId, ResultMsg: '', Success: true } };
     } catch (err) {
