@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { dropColumns } from './drop-columns.js';
 
 // A workspace's device client key can be rotated: the previous key keeps working until previous_key_expires_at
 // (epoch ms), so apps in the field move over without losing updates.
@@ -13,7 +14,6 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('workspaces', (t) => {
     t.dropIndex(['previous_client_key']);
-    t.dropColumn('previous_client_key');
-    t.dropColumn('previous_key_expires_at');
   });
+  await dropColumns(knex, 'workspaces', ['previous_client_key', 'previous_key_expires_at']);
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { dropColumns } from './drop-columns.js';
 
 // A change log per whitelist, so a node that holds a big list applies a small change to it instead of
 // reading the whole list again (a million ids took about a second of every node's CPU per one-id change).
@@ -20,7 +21,5 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTable('whitelist_changes');
-  await knex.schema.alterTable('whitelists', (t) => {
-    t.dropColumn('change_seq');
-  });
+  await dropColumns(knex, 'whitelists', ['change_seq']);
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { dropColumns } from './drop-columns.js';
 
 // Who holds a reservation: the writer that reserved a key commits it, or removes its object, only while
 // the row is still its own. The janitor may have swept a reservation whose build outlasted the grace
@@ -11,7 +12,5 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.schema.alterTable('blobs', (t) => {
-    t.dropColumn('owner');
-  });
+  await dropColumns(knex, 'blobs', ['owner']);
 }
