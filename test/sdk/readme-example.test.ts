@@ -10,12 +10,13 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-/** A README's "Publishing from a script" example, as a user copies it; only the package import points at the sources. */
-function readmeExample(file: string): string {
+/** A README's example under `heading`, as a user copies it; only the package import points at the sources. */
+function readmeExample(file: string, heading = '## Publishing from a script'): string {
   const readme = readFileSync(join(ROOT, file), 'utf8');
-  const section = readme.slice(readme.indexOf('## Publishing from a script'));
-  const m = /```ts\n([\s\S]*?)```/.exec(section);
-  if (!m) throw new Error('README: no ts block under "Publishing from a script"');
+  const at = readme.indexOf(heading);
+  if (at < 0) throw new Error(`${file}: no "${heading}"`);
+  const m = /```ts\n([\s\S]*?)```/.exec(readme.slice(at));
+  if (!m) throw new Error(`${file}: no ts block under "${heading}"`);
   return m[1]!.replace("from '@mcube/sdk'", `from ${JSON.stringify(pathToFileURL(join(ROOT, 'packages/sdk/src/index.ts')).href)}`);
 }
 
@@ -53,4 +54,23 @@ describe.each(['README.md', 'packages/sdk/README.md'])('%s', (file) => {
     // a time-window gray release with the city rule, paused by the example's last call
     expect(detail.GetMcubeNebulaTaskDetailResult.NebulaTaskDetail).toMatchObject({ Id: Number(m![2]), PublishType: 2, PublishMode: 2, GreyNum: 1000, TaskStatus: 3 });
   });
+});
+
+it("README.md's mini program example runs unchanged: it packs, uploads and releases a mini program to a whitelist", async () => {
+  const wl = (await call('CreateMcubeWhitelist', { WhiteListName: 'readme testers', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId;
+  const mini = join(dir, 'mini');
+  mkdirSync(join(mini, 'dist'), { recursive: true });
+  writeFileSync(join(mini, 'dist', 'index.html'), '<!doctype html><title>mini</title>');
+  writeFileSync(join(mini, 'publish-mini.mts'), readmeExample('README.md', '### A mini program'));
+  const env = {
+    MCUBE_ENDPOINT: srv.url, MPAAS_AK_ENV: srv.creds.accessKeyId, MPAAS_SK_ENV: srv.creds.accessKeySecret,
+    MPAAS_APP_ID: srv.creds.appId, MPAAS_WORKSPACE_ID: srv.creds.workspaceId, MPAAS_TENANT_ID: srv.creds.tenantId, PACKAGE_VERSION: '1.0.0.7', WHITELIST_ID: wl,
+  };
+  const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
+  const run = await runCommand(process.execPath, ['--import', tsx, 'publish-mini.mts'], env, mini);
+  expect(run.code, run.stderr).toBe(0);
+  const m = /^mini package (\d+), task (\d+)$/m.exec(run.stdout);
+  expect(m, run.stdout).not.toBeNull();
+  const task = (await call('QueryMcubeMiniTask', { TaskId: Number(m![2]) })).QueryMiniTaskResult.MiniTaskInfo;
+  expect(task).toMatchObject({ PackageId: Number(m![1]), PublishType: 2, PublishMode: 1, WhitelistIds: String(wl), TaskStatus: 1, ProductVersion: '1.0.0.7' });
 });

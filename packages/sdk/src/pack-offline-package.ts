@@ -2,7 +2,8 @@ import { open, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ZipWriter, type ZipSink } from './zip-writer.js';
 
-export const H5_ID = /^\d{8}$/;
+/** 8 digits for an offline package, 16 for a mini program (the console's id rules) */
+export const H5_ID = /^(\d{8}|\d{16})$/;
 const JUNK = new Set(['.DS_Store', 'Thumbs.db', 'desktop.ini']);
 
 export interface PackOptions {
@@ -58,12 +59,12 @@ async function contentRoot(folder: string, h5Id: string): Promise<string> {
 
 /**
  * Zips a built front-end folder in the layout the vendor guide requires: one
- * top folder named after the 8-digit H5 app id, the files below it
+ * top folder named after the 8-digit H5 app id (16 digits for a mini program), the files below it
  * (`12345678/www/index.html`). Files are read one at a time; the archive is
  * written to `sink` as it grows.
  */
 export async function packOfflinePackage(folder: string, sink: ZipSink, opts: PackOptions, skip?: string): Promise<PackResult> {
-  if (!H5_ID.test(opts.h5Id)) throw new PackError(`H5 app id "${opts.h5Id}" must be 8 digits`);
+  if (!H5_ID.test(opts.h5Id)) throw new PackError(`H5 app id "${opts.h5Id}" must be 8 digits (16 for a mini program)`);
   const root = await contentRoot(folder, opts.h5Id);
   const files = await listFiles(root, skip);
   if (!files.length) throw new PackError(`${root} holds no files`);
