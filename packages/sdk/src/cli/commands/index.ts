@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { apiCommand } from './api.js';
 import { keyCommands } from './key.js';
+import { miniPackages, miniPublish, miniTaskCommands, miniTasks } from './mini.js';
 import { nebulaApps, nebulaResources, nebulaTasks } from './nebula-lists.js';
 import { nebulaPack } from './nebula-pack.js';
 import { nebulaPublish, nebulaRelease } from './nebula-publish.js';
@@ -17,6 +18,10 @@ export const COMMANDS: Command[] = [
   nebulaResources,
   nebulaTasks,
   ...taskCommands,
+  miniPublish,
+  miniPackages,
+  miniTasks,
+  ...miniTaskCommands,
   ...vhostCommands,
   ...keyCommands,
   ...whitelistCommands,
@@ -27,6 +32,7 @@ export const COMMANDS: Command[] = [
 export const GROUPS: Record<string, string> = {
   nebula: 'offline packages: pack, publish, release, list',
   task: 'release tasks: show, start, pause, continue, end',
+  mini: 'mini programs: publish, list packages and tasks, start, pause, continue, end',
   vhost: 'virtual domain of the offline packages',
   key: 'RSA key that signs the offline packages',
   whitelist: 'gray-release whitelists',

@@ -1,0 +1,195 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { McubeError } from '../../errors.js';
+import { packOfflinePackageToBuffer } from '../../pack-offline-package.js';
+import { releaseFields } from '../../publish-offline-package.js';
+import { uploadFile } from '../../upload.js';
+import type { Command, CommandContext } from '../command.js';
+import { progressBar, table } from '../io.js';
+import { clientVersion, parseRelease, parseRule } from '../release-options.js';
+import { UsageError } from '../usage-error.js';
+
+const MINI_ID = /^\d{16}$/;
+const TASK_STATUS = ['to be released', 'releasing', 'finished', 'paused'];
+const MODE: Record<number, string> = { 1: 'whitelist', 2: 'time window', 4: 'full' };
+
+function miniId(ctx: CommandContext, command: string[]): string {
+  const id = ctx.str('h5-id', true);
+  if (!MINI_ID.test(id)) throw new UsageError(`--h5-id "${id}" must be the 16-digit mini program id`, command);
+  return id;
+}
+
+function yesNo(ctx: CommandContext, name: string, command: string[]): string | undefined {
+  const v = ctx.str(name);
+  if (v === undefined) return undefined;
+  const t = v.toLowerCase();
+  if (['yes', 'true', '1'].includes(t)) return 'YES';
+  if (['no', 'false', '0'].includes(t)) return 'NO';
+  throw new UsageError(`--${name} "${v}" must be yes or no`, command);
+}
+
+/** Mini program release kinds: the offline packages' flags without percentage (the mini calls have no Percent). */
+function miniRelease(ctx: CommandContext, command: string[]) {
+  const release = parseRelease({ official: ctx.values.official === true, whitelist: ctx.str('gray-whitelist'), window: ctx.str('gray-window') }, Date.now(), command);
+  const rules = ((ctx.values.rule as string[] | undefined) ?? []).map((r) => parseRule(r, command));
+  if (rules.length && release.type === 'official') throw new UsageError('--rule applies to gray releases only', command);
+  const f = releaseFields(release, rules);
+  return { release, fields: { publishType: f.publishType, publishMode: f.publishMode, whitelistIds: f.whitelistIds, greyEndtimeData: f.greyEndtimeData, greyNum: f.greyNum, greyConfigInfo: f.greyConfigInfo } };
+}
+
+const RELEASE_OPTIONS: Command['options'] = [
+  { name: 'official', help: 'release to everybody' },
+  { name: 'gray-whitelist', value: '<ids>', help: 'gray release to whitelists, ids separated by commas' },
+  { name: 'gray-window', value: '<end>,<users>', help: 'gray release to the first <users> until <end> (ISO date, "yyyy-MM-dd HH:mm:ss" in the server\'s wire zone, +36h, +2d)' },
+  { name: 'rule', value: '<element>:<op>:<values>', multi: true, help: 'advanced gray rule: city|model|net|os|client : include|exclude|within|outside : values' },
+  { name: 'memo', value: '<text>', help: 'release note' },
+];
+
+const kindOf = (type: string) => (type === 'official' ? 'official release' : `gray release (${type})`);
+
+export const miniPublish: Command = {
+  path: ['mini', 'publish'],
+  args: '<zip|folder>',
+  positionals: [1, 1],
+  summary: 'Upload a mini program package and release it, in one step',
+  description:
+    'Packs a folder (the files go below <h5-id>/), asks for an upload token, uploads the zip, creates the package ' +
+    '(UploadMcubeMiniPackage; the mini program is created when missing) and its release task (CreateMcubeMiniTask). ' +
+    'Choose the release kind explicitly. When the task step fails the package stays; its id is in the error ' +
+    '(resourceId): release it with "mcube api CreateMcubeMiniTask --PackageId <id> ...".',
+  options: [
+    { name: 'h5-id', value: '<16 digits>', help: 'mini program id (required)' },
+    { name: 'version', value: '<x.y.z.w>', help: 'package version, unique in the mini program (required)' },
+    { name: 'name', value: '<text>', help: 'mini program name, used when it is created (default: the id)' },
+    { name: 'platform', value: '<all|Android|iOS>', help: 'default all' },
+    { name: 'client-min', value: '<version>', help: 'lowest client version: 1.0.0, or "ios;android" (default 1.0.0)' },
+    { name: 'client-max', value: '<version>', help: 'highest client version, same form (default: no limit)' },
+    { name: 'main-url', value: '<path>', help: 'entry page, optionally with its first page after # (default /index.html)' },
+    { name: 'package-type', value: '<n>', help: 'the console\'s package type, stored and filtered on (default 0)' },
+    { name: 'tab-bar', value: '<yes|no>', help: 'launchParams.enableTabBar' },
+    { name: 'keep-alive', value: '<yes|no>', help: 'launchParams.enableKeepAlive' },
+    { name: 'option-menu', value: '<yes|no>', help: 'launchParams.enableOptionMenu' },
+    ...RELEASE_OPTIONS,
+  ],
+  examples: [
+    'mcube mini publish dist --h5-id 2024010100000001 --version 1.0.0.1 --gray-whitelist 17',
+    'mcube mini publish mini.zip --h5-id 2024010100000001 --version 1.0.0.2 --official --tab-bar yes --json',
+  ],
+  async run(ctx) {
+    const command = this.path;
+    const h5Id = miniId(ctx, command);
+    const version = ctx.str('version', true);
+    const { release, fields } = miniRelease(ctx, command);
+    const platform = (ctx.str('platform') ?? 'all').toLowerCase();
+    if (!['all', 'android', 'ios'].includes(platform)) throw new UsageError(`--platform "${ctx.str('platform')}" must be one of all, android, ios`, command);
+    const wirePlatform = platform === 'android' ? 'Android' : platform === 'ios' ? 'iOS' : 'all';
+    const flags = { enableTabBar: yesNo(ctx, 'tab-bar', command), enableKeepAlive: yesNo(ctx, 'keep-alive', command), enableOptionMenu: yesNo(ctx, 'option-menu', command) };
+    const packageType = ctx.int('package-type');
+    const client = ctx.client();
+    const source = resolve(ctx.io.cwd, ctx.positionals[0]!);
+    const note = (text: string) => void (!ctx.json && ctx.io.stderr.write(`${text}...\n`));
+    let zip: string | Buffer = source;
+    if ((await stat(source).catch(() => null))?.isDirectory()) {
+      note('packing the folder');
+      zip = await packOfflinePackageToBuffer(source, { h5Id, mainUrl: (ctx.str('main-url') ?? '/index.html').replace(/#.*$/, '') });
+    }
+    note('asking for an upload token');
+    const token = (await client.getMcubeFileToken({ onexFlag: true }, { throwOnBusinessError: true })).getFileTokenResult.fileToken!;
+    note('uploading');
+    const bar = progressBar(ctx.io, 'uploading');
+    const resourceFileUrl = await uploadFile(token, zip, { filename: `${h5Id}.zip`, onProgress: (sent, total) => bar.update(sent, total) }).finally(() => bar.done());
+    note('creating the package (building and signing the .amr)');
+    const up = await client.uploadMcubeMiniPackage(
+      {
+        h5Id, h5Name: ctx.str('name') ?? h5Id, h5Version: version, packageType: packageType ?? 0, resourceType: 1, platform: wirePlatform,
+        clientVersionMin: clientVersion(ctx.str('client-min') ?? '1.0.0', wirePlatform), clientVersionMax: clientVersion(ctx.str('client-max'), wirePlatform),
+        resourceFileUrl, mainUrl: ctx.str('main-url') ?? '/index.html', autoInstall: 0, installType: 1,
+        enableTabBar: flags.enableTabBar === undefined ? undefined : flags.enableTabBar === 'YES' ? 1 : 0,
+        enableKeepAlive: flags.enableKeepAlive, enableOptionMenu: flags.enableOptionMenu, onexFlag: true,
+      },
+      { throwOnBusinessError: true },
+    );
+    const packageId = String(up.uploadMiniPackageResult.returnPackageResult?.packageId ?? '');
+    const warning = up.uploadMiniPackageResult.resultMsg;
+    if (warning) ctx.io.stderr.write(`warning: ${warning}\n`);
+    note('creating the release task');
+    let taskId: string;
+    try {
+      const t = await client.createMcubeMiniTask({ packageId: Number(packageId), memo: ctx.str('memo'), ...fields }, { throwOnBusinessError: true });
+      taskId = String(t.createMiniTaskResult.miniTaskId);
+    } catch (err) {
+      // the package exists: the error names it, so a re-run can release it instead of publishing the version again
+      if (err instanceof McubeError) {
+        err.resourceId = packageId;
+        err.step = 'task';
+      }
+      throw err;
+    }
+    ctx.emit({ h5Id, version, packageId, taskId, release, warnings: warning ? [warning] : [] });
+    ctx.say(`published mini program ${h5Id} ${version} as ${kindOf(release.type)}: package ${packageId}, task ${taskId}`);
+  },
+};
+
+export const miniPackages: Command = {
+  path: ['mini', 'packages'],
+  positionals: [0, 0],
+  summary: 'List the packages of a mini program (ListMcubeMiniPackages)',
+  options: [
+    { name: 'h5-id', value: '<16 digits>', help: 'mini program id (default: every mini program)' },
+    { name: 'package-types', value: '<n[,n]>', help: 'only these package types' },
+  ],
+  examples: ['mcube mini packages --h5-id 2024010100000001', 'mcube mini packages --package-types 1 --json'],
+  async run(ctx) {
+    const r = await ctx.client().listMcubeMiniPackages({ h5Id: ctx.str('h5-id'), packageTypes: ctx.str('package-types'), pageSize: 500 }, { throwOnBusinessError: true });
+    ctx.emit(r);
+    const list = r.listMiniPackageResult.miniPackageList ?? [];
+    ctx.say(table(['ID', 'MINI PROGRAM', 'VERSION', 'TYPE', 'PLATFORM', 'CREATED'], list.map((p) => [p.id, `${p.h5Id} ${p.h5Name}`, p.h5Version, p.packageType, p.platform, p.gmtCreate])));
+  },
+};
+
+export const miniTasks: Command = {
+  path: ['mini', 'tasks'],
+  args: '<packageId>',
+  positionals: [1, 1],
+  summary: 'List the release tasks of a mini program package (ListMcubeMiniTasks)',
+  options: [],
+  examples: ['mcube mini tasks 42'],
+  async run(ctx) {
+    const id = ctx.positionals[0]!;
+    if (!/^\d+$/.test(id)) throw new UsageError(`package id "${id}" is not a number`, this.path);
+    const r = await ctx.client().listMcubeMiniTasks({ id }, { throwOnBusinessError: true });
+    ctx.emit(r);
+    const list = r.listMiniTaskResult.miniTaskList ?? [];
+    ctx.say(
+      table(
+        ['TASK', 'RELEASE', 'STATUS', 'MEMO'],
+        list.map((t) => [t.id, t.publishType === 3 ? 'official' : `gray, ${MODE[t.publishMode ?? 0] ?? t.publishMode}`, TASK_STATUS[t.taskStatus ?? -1] ?? t.taskStatus, t.memo]),
+      ),
+    );
+  },
+};
+
+const CHANGES = [
+  { word: 'start', status: 1, done: 'started' },
+  { word: 'pause', status: 3, done: 'paused' },
+  { word: 'continue', status: 1, done: 'continued' },
+  { word: 'end', status: 2, done: 'ended' },
+] as const;
+
+export const miniTaskCommands: Command[] = CHANGES.map(
+  (c): Command => ({
+    path: ['mini', c.word],
+    args: '<taskId>',
+    positionals: [1, 1],
+    summary: `${c.word[0]!.toUpperCase()}${c.word.slice(1)} a mini program release task (ChangeMcubeMiniTaskStatus, TaskStatus ${c.status})`,
+    options: [],
+    examples: [`mcube mini ${c.word} 17`],
+    async run(ctx) {
+      const raw = ctx.positionals[0]!;
+      if (!/^\d+$/.test(raw)) throw new UsageError(`task id "${raw}" is not a number`, this.path);
+      const r = await ctx.client().changeMcubeMiniTaskStatus({ taskId: Number(raw), taskStatus: c.status }, { throwOnBusinessError: true });
+      ctx.emit(r);
+      ctx.say(`mini program task ${raw} ${c.done}`);
+    },
+  }),
+);
