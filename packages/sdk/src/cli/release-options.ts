@@ -1,4 +1,6 @@
 import type { GrayRule, ReleaseSpec, RuleElement, RuleOperation } from '../publish-offline-package.js';
+import type { OptionSpec } from './args.js';
+import type { CommandContext } from './command.js';
 import { UsageError } from './usage-error.js';
 
 const ELEMENTS: Record<string, RuleElement> = {
@@ -85,4 +87,28 @@ export function clientVersion(v: string | undefined, platform: string): string |
   if (v === undefined || v === '' || v.includes(';')) return v;
   const p = platform.toLowerCase();
   return p === 'android' ? `;${v}` : p === 'ios' ? `${v};` : `${v};${v}`;
+}
+
+/** The release kind and its gray rules as options; mini programs have no percentage release (`percent` false). */
+export function releaseOptions(percent = true): OptionSpec[] {
+  return [
+    { name: 'official', help: 'release to everybody' },
+    { name: 'gray-whitelist', value: '<ids>', help: 'gray release to whitelists, ids separated by commas' },
+    { name: 'gray-window', value: '<end>,<users>', help: 'gray release to the first <users> until <end> (ISO date, "yyyy-MM-dd HH:mm:ss" in the server\'s wire zone, +36h, +2d)' },
+    ...(percent ? [{ name: 'gray-percent', value: '<1-100>', help: 'gray release to a stable share of users (mcube extension)' }] : []),
+    { name: 'rule', value: '<element>:<op>:<values>', multi: true, help: 'advanced gray rule: city|model|net|os|client : include|exclude|within|outside : values' },
+    { name: 'memo', value: '<text>', help: 'release note' },
+  ];
+}
+
+/** The release kind and rules given to a command with releaseOptions(). */
+export function releaseOf(ctx: CommandContext, command: string[]): { release: ReleaseSpec; rules: GrayRule[] } {
+  const release = parseRelease(
+    { official: ctx.values.official === true, whitelist: ctx.str('gray-whitelist'), window: ctx.str('gray-window'), percent: ctx.str('gray-percent') },
+    Date.now(),
+    command,
+  );
+  const rules = ((ctx.values.rule as string[] | undefined) ?? []).map((r) => parseRule(r, command));
+  if (rules.length && release.type === 'official') throw new UsageError('--rule applies to gray releases only', command);
+  return { release, rules };
 }

@@ -6,7 +6,7 @@ import { releaseFields } from '../../publish-offline-package.js';
 import { uploadFile } from '../../upload.js';
 import type { Command, CommandContext } from '../command.js';
 import { progressBar, table } from '../io.js';
-import { clientVersion, parseRelease, parseRule } from '../release-options.js';
+import { clientVersion, releaseOf, releaseOptions } from '../release-options.js';
 import { UsageError } from '../usage-error.js';
 
 const MINI_ID = /^\d{16}$/;
@@ -28,22 +28,12 @@ function yesNo(ctx: CommandContext, name: string, command: string[]): string | u
   throw new UsageError(`--${name} "${v}" must be yes or no`, command);
 }
 
-/** Mini program release kinds: the offline packages' flags without percentage (the mini calls have no Percent). */
+/** Mini program release kinds: those of offline packages without percentage (the mini calls take no Percent). */
 function miniRelease(ctx: CommandContext, command: string[]) {
-  const release = parseRelease({ official: ctx.values.official === true, whitelist: ctx.str('gray-whitelist'), window: ctx.str('gray-window') }, Date.now(), command);
-  const rules = ((ctx.values.rule as string[] | undefined) ?? []).map((r) => parseRule(r, command));
-  if (rules.length && release.type === 'official') throw new UsageError('--rule applies to gray releases only', command);
+  const { release, rules } = releaseOf(ctx, command);
   const f = releaseFields(release, rules);
   return { release, fields: { publishType: f.publishType, publishMode: f.publishMode, whitelistIds: f.whitelistIds, greyEndtimeData: f.greyEndtimeData, greyNum: f.greyNum, greyConfigInfo: f.greyConfigInfo } };
 }
-
-const RELEASE_OPTIONS: Command['options'] = [
-  { name: 'official', help: 'release to everybody' },
-  { name: 'gray-whitelist', value: '<ids>', help: 'gray release to whitelists, ids separated by commas' },
-  { name: 'gray-window', value: '<end>,<users>', help: 'gray release to the first <users> until <end> (ISO date, "yyyy-MM-dd HH:mm:ss" in the server\'s wire zone, +36h, +2d)' },
-  { name: 'rule', value: '<element>:<op>:<values>', multi: true, help: 'advanced gray rule: city|model|net|os|client : include|exclude|within|outside : values' },
-  { name: 'memo', value: '<text>', help: 'release note' },
-];
 
 const kindOf = (type: string) => (type === 'official' ? 'official release' : `gray release (${type})`);
 
@@ -69,7 +59,7 @@ export const miniPublish: Command = {
     { name: 'tab-bar', value: '<yes|no>', help: 'launchParams.enableTabBar' },
     { name: 'keep-alive', value: '<yes|no>', help: 'launchParams.enableKeepAlive' },
     { name: 'option-menu', value: '<yes|no>', help: 'launchParams.enableOptionMenu' },
-    ...RELEASE_OPTIONS,
+    ...releaseOptions(false),
   ],
   examples: [
     'mcube mini publish dist --h5-id 2024010100000001 --version 1.0.0.1 --gray-whitelist 17',

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
-import { publishOfflinePackage, releaseFields, type GrayRule, type PublishStep, type ReleaseSpec } from '../../publish-offline-package.js';
-import type { Command, CommandContext } from '../command.js';
+import { publishOfflinePackage, releaseFields, type PublishStep, type ReleaseSpec } from '../../publish-offline-package.js';
+import type { Command } from '../command.js';
 import { progressBar } from '../io.js';
-import { clientVersion, parseRelease, parseRule } from '../release-options.js';
+import { clientVersion, releaseOf, releaseOptions } from '../release-options.js';
 import { UsageError } from '../usage-error.js';
 
 const STEP_TEXT: Record<PublishStep, string> = {
@@ -18,27 +18,6 @@ function pick<T>(name: string, v: string | undefined, map: Record<string, T>, co
   const hit = map[v.toLowerCase()];
   if (hit === undefined) throw new UsageError(`--${name} "${v}" must be one of ${Object.keys(map).join(', ')}`, command);
   return hit;
-}
-
-/** The release kind and its gray rules: shared by "publish" (new package) and "release" (existing package). */
-const RELEASE_OPTIONS: Command['options'] = [
-  { name: 'official', help: 'release to everybody' },
-  { name: 'gray-whitelist', value: '<ids>', help: 'gray release to whitelists, ids separated by commas' },
-  { name: 'gray-window', value: '<end>,<users>', help: 'gray release to the first <users> until <end> (ISO date, "yyyy-MM-dd HH:mm:ss" in the server\'s wire zone, +36h, +2d)' },
-  { name: 'gray-percent', value: '<1-100>', help: 'gray release to a stable share of users (mcube extension)' },
-  { name: 'rule', value: '<element>:<op>:<values>', multi: true, help: 'advanced gray rule: city|model|net|os|client : include|exclude|within|outside : values' },
-  { name: 'memo', value: '<text>', help: 'release note' },
-];
-
-function releaseOf(ctx: CommandContext, command: string[]): { release: ReleaseSpec; rules: GrayRule[] } {
-  const release = parseRelease(
-    { official: ctx.values.official === true, whitelist: ctx.str('gray-whitelist'), window: ctx.str('gray-window'), percent: ctx.str('gray-percent') },
-    Date.now(),
-    command,
-  );
-  const rules = ((ctx.values.rule as string[] | undefined) ?? []).map((r) => parseRule(r, command));
-  if (rules.length && release.type === 'official') throw new UsageError('--rule applies to gray releases only', command);
-  return { release, rules };
 }
 
 const kindOf = (release: ReleaseSpec) => (release.type === 'official' ? 'official release' : `gray release (${release.type})`);
@@ -61,7 +40,7 @@ export const nebulaPublish: Command = {
     { name: 'client-min', value: '<version>', help: 'lowest client version: 1.0.0, or "ios;android" (default 1.0.0)' },
     { name: 'client-max', value: '<version>', help: 'highest client version, same form (default: no limit)' },
     { name: 'main-url', value: '<path>', help: 'entry page (default /www/index.html)' },
-    ...RELEASE_OPTIONS,
+    ...releaseOptions(),
     { name: 'resource-type', value: '<normal|global>', help: 'package type, fixed per H5 app by its first package (default normal)' },
     { name: 'extend-info', value: '<json>', help: 'extended information, e.g. {"asyncReqRate":"1800"}' },
     { name: 'download', value: '<wifi|any>', help: 'networks the package downloads on (default wifi)' },
@@ -124,7 +103,7 @@ export const nebulaRelease: Command = {
     '(the package stays; publishing the same version again is refused as H5VersionExists), or for another ' +
     'release of the same package once its earlier task has ended. Choose the release kind explicitly.',
   options: [
-    ...RELEASE_OPTIONS,
+    ...releaseOptions(),
     { name: 'once', help: 'do nothing when the package already has an unfinished task of this release kind (a pipeline run again)' },
   ],
   examples: ['mcube nebula release 42 --gray-whitelist 17', 'mcube nebula release 42 --official --memo "after the gray run"', 'mcube nebula release 42 --official --once --json'],
