@@ -74,10 +74,11 @@ describe('database migrations', () => {
 
   it('a node waiting on a lease whose holder died goes on when the lease runs out', async () => {
     const config = freshConfig();
-    const other = await leaseHeldBy(config, Date.now() + 2000);
+    const leaseEnds = Date.now() + 2000;
+    const other = await leaseHeldBy(config, leaseEnds);
     await other.close();
-    const t0 = Date.now();
     await (await openDatabase(config)).close();
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
+    // not before the lease ran out (measured from when it ends: closing the other pool may take a while under load)
+    expect(Date.now()).toBeGreaterThanOrEqual(leaseEnds);
   }, 30_000);
 });
