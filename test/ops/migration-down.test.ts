@@ -20,7 +20,7 @@ afterAll(async () => {
 
 const TABLES = ['nebula_resources', 'nebula_tasks', 'grey_admissions', 'whitelists', 'whitelist_entries', 'workspaces', 'blobs'];
 
-it('undoing migrations 011 to 003 keeps the rows of other tables, refusing 011 while mini programs exist; migrating up again restores the schema', async () => {
+it('undoing migrations 012 to 003 keeps the rows of other tables, refusing 011 while mini programs exist; migrating up again restores the schema', async () => {
   srv = await startTestServer({ MCUBE_DEVICE_RATE_PER_MIN: '0' });
   const pkg = await publishFixture(srv, { h5Id: '44440001' });
   const wl = (await pkg.call('CreateMcubeWhitelist', { WhiteListName: 'keep', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId;
@@ -48,6 +48,7 @@ it('undoing migrations 011 to 003 keeps the rows of other tables, refusing 011 w
     expect(before.whitelist_entries).toBe(2);
     expect(before.nebula_tasks).toBe(2);
 
+    await knex.migrate.down({ migrationSource }); // 012, an index
     await expect(knex.migrate.down({ migrationSource })).rejects.toThrow(/mini programs exist \(e\.g\. 2024000044440001\)/);
     expect(await latest()).toBe('011_mini_programs');
     expect(await counts()).toEqual(before);
@@ -63,7 +64,7 @@ it('undoing migrations 011 to 003 keeps the rows of other tables, refusing 011 w
     expect(await knex.schema.hasColumn('whitelists', 'change_seq')).toBe(false);
 
     await knex.migrate.latest({ migrationSource });
-    expect(await latest()).toBe('011_mini_programs');
+    expect(await latest()).toBe('012_kind_list_index');
     expect(await counts()).toEqual(withoutMini);
     expect(await knex.schema.hasColumn('nebula_resources', 'mini_info')).toBe(true);
   } finally {
