@@ -208,6 +208,9 @@ describe('what the mini calls do not take', () => {
       expect(r.ResultCode).toBe('InvalidPublishMode');
       expect(r.ResultMessage).toContain('percentage');
     }
+    const other = await call('CreateMcubeMiniTask', { PackageId: id, PublishType: 2, PublishMode: 5 });
+    expect(other.ResultCode).toBe('InvalidPublishMode');
+    expect(other.ResultMessage).toMatch(/use 1 \(whitelist\) or 2 \(time window\)\.$/);
     const mds = await call('CreateMdsMiniprogramTask', { Id: 0, PackageId: id, PublishType: 2, PublishMode: '3', Percent: '50' });
     expect(mds.ResultContent.Data).toMatchObject({ Success: false, ErrorCode: 'InvalidPublishMode' });
     expect(await countRows(srv, 'nebula_tasks')).toBe(before);
@@ -244,6 +247,8 @@ describe('refused mini program packages change nothing', () => {
       [{ H5Version: '1.0.0.0' }, 'H5VersionExists', 'H5Version'],
       [{ ExtendInfo: '[1]' }, 'InvalidExtendInfo', 'ExtendInfo'],
       [{ ExtendInfo: '{"launchParams":"x"}' }, 'InvalidExtendInfo', 'ExtendInfo'],
+      [{ ResourceType: 0, RepeatNebula: 1 }, 'InvalidResourceType', 'normal package (1)'],
+      [{ MainUrl: '/index.htm#pages/a' }, 'InvalidMainUrl', '/index.html#pages/index/index'],
     ];
     for (const [fields, code, field] of cases) {
       const r = await upload({ H5Version: '9.9.9', ...fields });

@@ -3285,7 +3285,7 @@ export interface components {
             PackageType?: number;
             /**
              * Format: int32
-             * @description 1 normal package (0, a global resource package, is allowed as for offline packages)
+             * @description 1, a normal package (the default; mini programs have no global resource packages)
              */
             ResourceType?: number;
             /** @description all, Android or iOS */

@@ -180,7 +180,7 @@ export const uploadMcubeMiniPackage = defineAction<UploadMiniInput>({
     H5Name: S.str('mini program name (used when it is created)', 200),
     H5Version: S.str('dotted numeric version, unique within the mini program, e.g. 1.0.0.1', 64),
     PackageType: S.int32('the console\'s package type (test or official package), 0 to 99; stored, listed and filtered on (ListMcubeMiniPackages PackageTypes), not read by delivery'),
-    ResourceType: S.int32('1 normal package (0, a global resource package, is allowed as for offline packages)'),
+    ResourceType: S.int32('1, a normal package (the default; mini programs have no global resource packages)'),
     Platform: S.str('all, Android or iOS', 16),
     ClientVersionMin: S.str('"ios;android": "aaa;bbb" for all, ";bbb" for Android, "aaa;" for iOS', 64),
     ClientVersionMax: S.str('same form as ClientVersionMin, may be empty (no upper bound)', 64),
@@ -211,6 +211,9 @@ export const uploadMcubeMiniPackage = defineAction<UploadMiniInput>({
     'H5VersionExists', 'ResourceTypeMismatch', 'VhostNotConfigured', 'ConcurrentChange', 'RsaKeyChanged', ...UPLOAD_ERRORS, ...PACKAGE_ERROR_CODES.filter((c) => c !== 'InvalidRsaKey' && c !== 'InvalidExtendInfo'),
   ],
   handler: async (input, ctx) => {
+    if (input.ResourceType !== undefined && input.ResourceType !== 1) {
+      throw invalid('ResourceType', `${input.ResourceType} is not allowed; a mini program package is a normal package (1).`);
+    }
     const packageType = checkPackageType(input.PackageType);
     const { extendInfo, flags } = miniExtendInfo(input);
     const info = {
@@ -225,7 +228,7 @@ export const uploadMcubeMiniPackage = defineAction<UploadMiniInput>({
         H5Id: input.H5Id,
         H5Name: input.H5Name,
         H5Version: input.H5Version,
-        ResourceType: input.ResourceType ?? 1,
+        ResourceType: 1,
         Platform: input.Platform,
         ClientVersionMin: input.ClientVersionMin,
         ClientVersionMax: input.ClientVersionMax,
@@ -383,7 +386,11 @@ interface MiniTaskInput {
  */
 function miniTaskSpec(input: MiniTaskInput, now: number): TaskSpec {
   if (input.PackageId === undefined || input.PackageId === 0) throw invalid('PackageId', 'is required: the id of the mini program package.');
-  if (input.PublishMode === 3) throw invalid('PublishMode', '3 (percentage) is not a mini program release mode; use 1 (whitelist) or 2 (time window) for a gray release.');
+  // the mini calls have no Percent: a gray release is by whitelist or time window only
+  if (input.PublishType === 2 && input.PublishMode !== 1 && input.PublishMode !== 2) {
+    const why = input.PublishMode === 3 ? '3 (percentage) is not a mini program release mode' : `${input.PublishMode ?? '(empty)'} is not allowed for a gray release`;
+    throw invalid('PublishMode', `${why}; use 1 (whitelist) or 2 (time window).`);
+  }
   const { PackageId, PublishType, PublishMode, WhitelistIds, GreyEndtimeData, GreyNum, GreyConfigInfo, Memo } = input;
   return checkTaskInput({ PackageId, PublishType, PublishMode, WhitelistIds, GreyEndtimeData, GreyNum, GreyConfigInfo, Memo }, now);
 }
@@ -408,7 +415,7 @@ export const createMcubeMiniTask = defineAction<MiniTaskInput>({
   result: S.obj({ ...resultBase, MiniTaskId: S.str('id of the new task (a string)') }),
   mutates: true,
   errors: [
-    'InvalidPackageId', 'InvalidMemo', 'InvalidPublishType', 'InvalidPublishMode', 'InvalidWhitelistIds', 'InvalidGreyEndtimeData', 'InvalidGreyNum', 'InvalidPercent',
+    'InvalidPackageId', 'InvalidMemo', 'InvalidPublishType', 'InvalidPublishMode', 'InvalidWhitelistIds', 'InvalidGreyEndtimeData', 'InvalidGreyNum',
     'InvalidGreyConfigInfo', 'MiniPackageNotFound', 'TooManyTasks',
   ],
   handler: async (input, ctx) => {
@@ -466,7 +473,7 @@ export const createMdsMiniprogramTask = defineAction<{
   mutates: true,
   errors: [
     'InvalidId', 'InvalidH5Id', 'InvalidPackageId', 'InvalidMemo', 'InvalidPublishType', 'InvalidPublishMode', 'InvalidWhitelistIds', 'InvalidGreyEndtimeData', 'InvalidGreyNum',
-    'InvalidPercent', 'InvalidGreyConfigInfo', 'MiniPackageNotFound', 'TooManyTasks',
+    'InvalidGreyConfigInfo', 'MiniPackageNotFound', 'TooManyTasks',
   ],
   handler: async (input, ctx) => {
     try {

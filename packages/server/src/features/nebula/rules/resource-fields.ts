@@ -103,7 +103,10 @@ export function checkExtendInfo(raw: string | undefined): string {
 function checkMainUrl(raw: string | undefined, kind: Kind): string {
   const v = (raw ?? '').trim();
   if (v === '') return '';
-  if (kind === 'mini' && v.length <= 512 && MINI_MAIN_URL.test(v)) return v;
+  if (kind === 'mini') {
+    if (v.length <= 512 && MINI_MAIN_URL.test(v)) return v;
+    throw invalid('MainUrl', `${shown(raw)} must match ^/[\\w /]+\\.html(#[\\w./-]+)?$, a page of the package such as /index.html, optionally with its first page after "#" (/index.html#pages/index/index).`);
+  }
   if (v.length > 512 || !MAIN_URL.test(v)) {
     throw invalid('MainUrl', `${shown(raw)} must match ^/[\\w /]+\\.html$, a full path inside the package such as /www/index.html.`);
   }
