@@ -102,6 +102,27 @@ describe('mcube (subprocess)', () => {
     expect(again.code).toBe(4);
     expect(again.stderr).toMatch(/^error: H5VersionExists: /m);
     expect((await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '1.0.0.2', '--gray-percent', '10'])).code).toBe(2);
+    // refused before anything is uploaded
+    for (const args of [['publish', 'mini', '--h5-id', MINI, '--version', '1.0.0.2', '--official', '--package-type', '100'], ['publish', 'nowhere.zip', '--h5-id', MINI, '--version', '1.0.0.2', '--official'], ['start', '99999999999999999999'], ['pause', '0'], ['tasks', 'x'], ['packages', '--h5-id', '12345678']]) {
+      const r = await mcube(['mini', ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/^error: /);
+    }
+    expect(await srv.node.deps.db.knex('nebula_resources').where({ h5_id: MINI, h5_version: '1.0.0.2' }).first()).toBeUndefined();
+  });
+
+  it('a mini publish whose task step fails names the package that stays, in text and in --json', async () => {
+    const MINI = '2024010100000043';
+    const text = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '2.0.0.1', '--gray-whitelist', '999999']);
+    expect(text.code).toBe(4);
+    const id = /package (\d+) exists; release it with CreateMcubeMiniTask, e\.g\. "mcube api CreateMcubeMiniTask --PackageId \1 /.exec(text.stderr)?.[1];
+    expect(id, text.stderr).toBeDefined();
+    expect(text.stderr).toMatch(/^error: InvalidWhitelistIds: task step failed: /m);
+    const json = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '2.0.0.2', '--gray-whitelist', '999999', '--json']);
+    expect(json.code).toBe(4);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'InvalidWhitelistIds', step: 'task', resourceId: expect.stringMatching(/^\d+$/) });
+    const refused = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '2.0.0.1', '--official', '--json']);
+    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'H5VersionExists', step: 'package' });
   });
 
   it('a wrong secret exits 3 naming the POP code; a business error exits 4 naming its code', async () => {

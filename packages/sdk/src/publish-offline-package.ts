@@ -138,7 +138,11 @@ async function existingResource(o: PublishOptions): Promise<string | undefined> 
   return hit?.id === undefined ? undefined : String(hit.id);
 }
 
-function inStep(step: PublishStep, err: unknown, resourceId: string | undefined): McubeError {
+/**
+ * `err` as a McubeError naming the failed step in `step` and its message, and the package that stays when it
+ * exists (`how`: how to release it).
+ */
+export function inStep(step: string, err: unknown, resourceId: string | undefined, how = `CreateMcubeNebulaTask, e.g. "mcube nebula release ${resourceId} ..."`): McubeError {
   const e =
     err instanceof McubeError
       ? err
@@ -147,7 +151,7 @@ function inStep(step: PublishStep, err: unknown, resourceId: string | undefined)
   e.message = `${step} step failed: ${e.message}`;
   if (resourceId) {
     e.resourceId = resourceId;
-    e.message += ` (package ${resourceId} exists; release it with CreateMcubeNebulaTask, e.g. "mcube nebula release ${resourceId} ...")`;
+    e.message += ` (package ${resourceId} exists; release it with ${how})`;
   }
   return e;
 }

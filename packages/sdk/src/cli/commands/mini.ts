@@ -1,8 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { McubeError } from '../../errors.js';
 import { packOfflinePackageToBuffer } from '../../pack-offline-package.js';
-import { releaseFields } from '../../publish-offline-package.js';
+import { inStep, releaseFields } from '../../publish-offline-package.js';
 import { uploadFile } from '../../upload.js';
 import type { Command, CommandContext } from '../command.js';
 import { progressBar, table } from '../io.js';
@@ -33,6 +32,13 @@ function miniRelease(ctx: CommandContext, command: string[]) {
   const { release, rules } = releaseOf(ctx, command);
   const f = releaseFields(release, rules);
   return { release, fields: { publishType: f.publishType, publishMode: f.publishMode, whitelistIds: f.whitelistIds, greyEndtimeData: f.greyEndtimeData, greyNum: f.greyNum, greyConfigInfo: f.greyConfigInfo } };
+}
+
+/** A row id given on the command line: a whole number from 1 that fits the wire's integers. */
+function idArg(raw: string, what: string, command: string[]): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || !Number.isSafeInteger(n)) throw new UsageError(`${what} "${raw}" is not an id (a whole number from 1)`, command);
+  return n;
 }
 
 const kindOf = (type: string) => (type === 'official' ? 'official release' : `gray release (${type})`);
@@ -75,45 +81,52 @@ export const miniPublish: Command = {
     const wirePlatform = platform === 'android' ? 'Android' : platform === 'ios' ? 'iOS' : 'all';
     const flags = { enableTabBar: yesNo(ctx, 'tab-bar', command), enableKeepAlive: yesNo(ctx, 'keep-alive', command), enableOptionMenu: yesNo(ctx, 'option-menu', command) };
     const packageType = ctx.int('package-type');
+    if (packageType !== undefined && (packageType < 0 || packageType > 99)) throw new UsageError(`--package-type ${packageType} must be a whole number from 0 to 99`, command);
     const client = ctx.client();
     const source = resolve(ctx.io.cwd, ctx.positionals[0]!);
     const note = (text: string) => void (!ctx.json && ctx.io.stderr.write(`${text}...\n`));
-    let zip: string | Buffer = source;
-    if ((await stat(source).catch(() => null))?.isDirectory()) {
-      note('packing the folder');
-      zip = await packOfflinePackageToBuffer(source, { h5Id, mainUrl: (ctx.str('main-url') ?? '/index.html').replace(/#.*$/, '') });
-    }
-    note('asking for an upload token');
-    const token = (await client.getMcubeFileToken({ onexFlag: true }, { throwOnBusinessError: true })).getFileTokenResult.fileToken!;
-    note('uploading');
-    const bar = progressBar(ctx.io, 'uploading');
-    const resourceFileUrl = await uploadFile(token, zip, { filename: `${h5Id}.zip`, onProgress: (sent, total) => bar.update(sent, total) }).finally(() => bar.done());
-    note('creating the package (building and signing the .amr)');
-    const up = await client.uploadMcubeMiniPackage(
-      {
-        h5Id, h5Name: ctx.str('name') ?? h5Id, h5Version: version, packageType: packageType ?? 0, resourceType: 1, platform: wirePlatform,
-        clientVersionMin: clientVersion(ctx.str('client-min') ?? '1.0.0', wirePlatform), clientVersionMax: clientVersion(ctx.str('client-max'), wirePlatform),
-        resourceFileUrl, mainUrl: ctx.str('main-url') ?? '/index.html', autoInstall: 0, installType: 1,
-        enableTabBar: flags.enableTabBar === undefined ? undefined : flags.enableTabBar === 'YES' ? 1 : 0,
-        enableKeepAlive: flags.enableKeepAlive, enableOptionMenu: flags.enableOptionMenu, onexFlag: true,
-      },
-      { throwOnBusinessError: true },
-    );
-    const packageId = String(up.uploadMiniPackageResult.returnPackageResult?.packageId ?? '');
-    const warning = up.uploadMiniPackageResult.resultMsg;
-    if (warning) ctx.io.stderr.write(`warning: ${warning}\n`);
-    note('creating the release task');
-    let taskId: string;
+    let packageId: string | undefined;
+    let step = 'pack';
+    const how = () => `CreateMcubeMiniTask, e.g. "mcube api CreateMcubeMiniTask --PackageId ${packageId} --PublishType 3"`;
+    let taskId = '';
+    let warning = '';
     try {
+      const st = await stat(source).catch(() => null);
+      if (!st) throw new UsageError(`${ctx.positionals[0]} is neither a .zip file nor a folder`, command);
+      let zip: string | Buffer = source;
+      if (st.isDirectory()) {
+        note('packing the folder');
+        zip = await packOfflinePackageToBuffer(source, { h5Id, mainUrl: (ctx.str('main-url') ?? '/index.html').replace(/#.*$/, '') });
+      }
+      step = 'token';
+      note('asking for an upload token');
+      const token = (await client.getMcubeFileToken({ onexFlag: true }, { throwOnBusinessError: true })).getFileTokenResult.fileToken!;
+      step = 'upload';
+      const bar = progressBar(ctx.io, 'uploading');
+      const resourceFileUrl = await uploadFile(token, zip, { filename: `${h5Id}.zip`, onProgress: (sent, total) => bar.update(sent, total) }).finally(() => bar.done());
+      step = 'package';
+      note('creating the package (building and signing the .amr)');
+      const up = await client.uploadMcubeMiniPackage(
+        {
+          h5Id, h5Name: ctx.str('name') ?? h5Id, h5Version: version, packageType: packageType ?? 0, resourceType: 1, platform: wirePlatform,
+          clientVersionMin: clientVersion(ctx.str('client-min') ?? '1.0.0', wirePlatform), clientVersionMax: clientVersion(ctx.str('client-max'), wirePlatform),
+          resourceFileUrl, mainUrl: ctx.str('main-url') ?? '/index.html', autoInstall: 0, installType: 1,
+          enableTabBar: flags.enableTabBar === undefined ? undefined : flags.enableTabBar === 'YES' ? 1 : 0,
+          enableKeepAlive: flags.enableKeepAlive, enableOptionMenu: flags.enableOptionMenu, onexFlag: true,
+        },
+        { throwOnBusinessError: true },
+      );
+      packageId = String(up.uploadMiniPackageResult.returnPackageResult?.packageId ?? '');
+      warning = up.uploadMiniPackageResult.resultMsg ?? '';
+      if (warning) ctx.io.stderr.write(`warning: ${warning}\n`);
+      step = 'task';
+      note('creating the release task');
       const t = await client.createMcubeMiniTask({ packageId: Number(packageId), memo: ctx.str('memo'), ...fields }, { throwOnBusinessError: true });
       taskId = String(t.createMiniTaskResult.miniTaskId);
     } catch (err) {
-      // the package exists: the error names it, so a re-run can release it instead of publishing the version again
-      if (err instanceof McubeError) {
-        err.resourceId = packageId;
-        err.step = 'task';
-      }
-      throw err;
+      if (err instanceof UsageError) throw err;
+      // a failed task step leaves the package created: the error names it, so a re-run releases it instead
+      throw inStep(step, err, packageId, how());
     }
     ctx.emit({ h5Id, version, packageId, taskId, release, warnings: warning ? [warning] : [] });
     ctx.say(`published mini program ${h5Id} ${version} as ${kindOf(release.type)}: package ${packageId}, task ${taskId}`);
@@ -127,13 +140,20 @@ export const miniPackages: Command = {
   options: [
     { name: 'h5-id', value: '<16 digits>', help: 'mini program id (default: every mini program)' },
     { name: 'package-types', value: '<n[,n]>', help: 'only these package types' },
+    { name: 'page', value: '<n>', help: 'page number, from 1' },
+    { name: 'page-size', value: '<n>', help: 'items per page' },
   ],
   examples: ['mcube mini packages --h5-id 2024010100000001', 'mcube mini packages --package-types 1 --json'],
   async run(ctx) {
-    const r = await ctx.client().listMcubeMiniPackages({ h5Id: ctx.str('h5-id'), packageTypes: ctx.str('package-types'), pageSize: 500 }, { throwOnBusinessError: true });
+    const h5Id = ctx.str('h5-id');
+    if (h5Id !== undefined && !MINI_ID.test(h5Id)) throw new UsageError(`--h5-id "${h5Id}" must be the 16-digit mini program id`, this.path);
+    const r = await ctx
+      .client()
+      .listMcubeMiniPackages({ h5Id, packageTypes: ctx.str('package-types'), pageNum: ctx.int('page'), pageSize: ctx.int('page-size') }, { throwOnBusinessError: true });
     ctx.emit(r);
-    const list = r.listMiniPackageResult.miniPackageList ?? [];
-    ctx.say(table(['ID', 'MINI PROGRAM', 'VERSION', 'TYPE', 'PLATFORM', 'CREATED'], list.map((p) => [p.id, `${p.h5Id} ${p.h5Name}`, p.h5Version, p.packageType, p.platform, p.gmtCreate])));
+    const res = r.listMiniPackageResult;
+    ctx.say(table(['ID', 'MINI PROGRAM', 'VERSION', 'TYPE', 'PLATFORM', 'CREATED'], (res.miniPackageList ?? []).map((p) => [p.id, `${p.h5Id} ${p.h5Name}`, p.h5Version, p.packageType, p.platform, p.gmtCreate])));
+    if (res.hasMore) ctx.say(`(page ${res.currentPage} of ${res.totalCount} packages; --page ${(res.currentPage ?? 1) + 1} for more)\n`);
   },
 };
 
@@ -145,8 +165,7 @@ export const miniTasks: Command = {
   options: [],
   examples: ['mcube mini tasks 42'],
   async run(ctx) {
-    const id = ctx.positionals[0]!;
-    if (!/^\d+$/.test(id)) throw new UsageError(`package id "${id}" is not a number`, this.path);
+    const id = String(idArg(ctx.positionals[0]!, 'package id', this.path));
     const r = await ctx.client().listMcubeMiniTasks({ id }, { throwOnBusinessError: true });
     ctx.emit(r);
     const list = r.listMiniTaskResult.miniTaskList ?? [];
@@ -175,11 +194,10 @@ export const miniTaskCommands: Command[] = CHANGES.map(
     options: [],
     examples: [`mcube mini ${c.word} 17`],
     async run(ctx) {
-      const raw = ctx.positionals[0]!;
-      if (!/^\d+$/.test(raw)) throw new UsageError(`task id "${raw}" is not a number`, this.path);
-      const r = await ctx.client().changeMcubeMiniTaskStatus({ taskId: Number(raw), taskStatus: c.status }, { throwOnBusinessError: true });
+      const id = idArg(ctx.positionals[0]!, 'task id', this.path);
+      const r = await ctx.client().changeMcubeMiniTaskStatus({ taskId: id, taskStatus: c.status }, { throwOnBusinessError: true });
       ctx.emit(r);
-      ctx.say(`mini program task ${raw} ${c.done}`);
+      ctx.say(`mini program task ${id} ${c.done}`);
     },
   }),
 );
