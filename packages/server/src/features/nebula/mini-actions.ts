@@ -5,13 +5,12 @@ import { defineAction, type ActionContext } from '../../core/registry.js';
 import { S, commonInput, resultBase } from '../../core/schema.js';
 import { PACKAGE_ERROR_CODES } from '../packages/index.js';
 import { createApp, deleteApp, pageOfApps } from './app-service.js';
-import { kindOfId } from './kinds.js';
-import { getResource, listResources } from './nebula-store.js';
+import { getResourceOfKind, listResources } from './nebula-store.js';
 import type { NebulaResource, NebulaTask } from './nebula-types.js';
 import { createResource } from './resource-service.js';
 import { appCodeOf, toResourceInfo } from './resource-wire.js';
 import { checkExtendInfo, checkResourceInput } from './rules/resource-fields.js';
-import { invalid, shown } from './rules/field-error.js';
+import { invalid, parseId, shown } from './rules/field-error.js';
 import { checkTaskInput, type TaskSpec } from './rules/task-fields.js';
 import { changeTaskStatus, createTask, taskDetail, tasksOfResource } from './task-service.js';
 import { toTaskInfo } from './task-wire.js';
@@ -275,12 +274,14 @@ const miniPackageFields = {
 };
 const miniPackageSchema = S.obj(miniPackageFields);
 
+/** The fields of `fields` taken from an offline-package wire object: the mini models are subsets of those. */
+function only(fields: object, from: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(fields).map((k) => [k, from[k]]));
+}
+
 async function toMiniPackage(ctx: ActionContext, r: NebulaResource): Promise<Record<string, unknown>> {
-  const i = await toResourceInfo(ctx, r);
   const stored = r.miniInfo ? (JSON.parse(r.miniInfo) as Record<string, unknown>) : {};
-  const picked: Record<string, unknown> = {};
-  for (const k of Object.keys(miniPackageFields)) picked[k] = i[k];
-  return { ...picked, ExtraData: JSON.stringify({ resourceType: String(r.resourceType), ...stored }), PackageType: r.packageType ?? 0, ResourceType: r.resourceType };
+  return { ...only(miniPackageFields, await toResourceInfo(ctx, r)), ExtraData: JSON.stringify({ resourceType: String(r.resourceType), ...stored }), PackageType: r.packageType ?? 0, ResourceType: r.resourceType };
 }
 
 /** PackageTypes: one type or several, comma-separated; empty for all. */
@@ -311,12 +312,7 @@ export const listMcubeMiniPackages = defineAction<{ H5Id?: string; PackageTypes?
 });
 
 /** A package id given as text (QueryMcubeMiniPackage, ListMcubeMiniTasks). */
-function packageIdOf(raw: string | undefined): number {
-  const v = (raw ?? '').trim();
-  if (v === '') throw invalid('Id', 'is required: the id of the mini program package.');
-  if (!/^\d{1,15}$/.test(v) || Number(v) === 0) throw invalid('Id', `${shown(raw)} is not a package id.`);
-  return Number(v);
-}
+const packageIdOf = (raw: string | undefined): number => parseId('Id', raw, 'the id of the mini program package', 'a package id')!;
 
 export const queryMcubeMiniPackage = defineAction<{ H5Id?: string; Id?: string }>({
   name: 'QueryMcubeMiniPackage',
@@ -331,8 +327,8 @@ export const queryMcubeMiniPackage = defineAction<{ H5Id?: string; Id?: string }
   handler: async (input, ctx) => {
     const id = packageIdOf(input.Id);
     const h5Id = (input.H5Id ?? '').trim();
-    const r = await getResource(ctx.deps.db.knex, ctx, id);
-    if (!r || kindOfId(r.h5Id) !== 'mini' || (h5Id && r.h5Id !== h5Id)) {
+    const r = await getResourceOfKind(ctx.deps.db.knex, ctx, 'mini', id);
+    if (!r || (h5Id && r.h5Id !== h5Id)) {
       throw new BusinessError('MiniPackageNotFound', `Id: no mini program package ${id}${h5Id ? ` of ${h5Id}` : ''} in this app and workspace.`);
     }
     return { MiniPackageInfo: await toMiniPackage(ctx, r) };
@@ -362,9 +358,7 @@ const miniTaskSchema = S.obj(miniTaskFields);
 
 function toMiniTask(ctx: ActionContext, t: NebulaTask, r: NebulaResource): Record<string, unknown> {
   const i = toTaskInfo(ctx, t, r);
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(miniTaskFields)) out[k] = i[k];
-  return { ...out, Status: String(i.Status) };
+  return { ...only(miniTaskFields, i), Status: String(i.Status) };
 }
 
 interface MiniTaskInput {
@@ -481,8 +475,8 @@ export const createMdsMiniprogramTask = defineAction<{
       if (input.PackageId === undefined || input.PackageId === 0) throw invalid('PackageId', 'is required: the id of the mini program package.');
       const h5Id = (input.H5Id ?? '').trim();
       if (h5Id) {
-        const r = await getResource(ctx.deps.db.knex, ctx, input.PackageId);
-        if (r && kindOfId(r.h5Id) === 'mini' && r.h5Id !== h5Id) throw invalid('H5Id', `${shown(h5Id)} is not the mini program of package ${input.PackageId} (${r.h5Id}).`);
+        const r = await getResourceOfKind(ctx.deps.db.knex, ctx, 'mini', input.PackageId);
+        if (r && r.h5Id !== h5Id) throw invalid('H5Id', `${shown(h5Id)} is not the mini program of package ${input.PackageId} (${r.h5Id}).`);
       }
       const { PackageId, PublishType, WhitelistIds, GreyEndtimeData, GreyConfigInfo, Memo } = input;
       const fields = { PackageId, PublishType, WhitelistIds, GreyEndtimeData, GreyConfigInfo, Memo };

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { num } from '../../db/database.js';
 import { deleteRows } from '../../db/delete-rows.js';
-import { ID_LENGTH, type Kind } from './kinds.js';
+import { ID_LENGTH, kindOfId, type Kind } from './kinds.js';
 import type { NebulaApp, NebulaResource, NebulaTask, Scope } from './nebula-types.js';
 
 type K = Knex | Knex.Transaction;
@@ -220,6 +220,12 @@ export async function getResource(k: K, s: Scope, id: number, forUpdate = false)
   return r ? toResource(r) : null;
 }
 
+/** A package of this kind of app; one of the other kind is not found (kinds.ts). */
+export async function getResourceOfKind(k: K, s: Scope, kind: Kind, id: number, forUpdate = false): Promise<NebulaResource | null> {
+  const r = await getResource(k, s, id, forUpdate);
+  return r && kindOfId(r.h5Id) === kind ? r : null;
+}
+
 /** `packageTypes`: only packages of these types (mini programs' ListMcubeMiniPackages); null for all. */
 export async function listResources(
   k: K,
@@ -279,6 +285,12 @@ export async function getTask(k: K, s: Scope, id: number): Promise<NebulaTask | 
   if (!isRowId(id)) return null;
   const r = await k('nebula_tasks').where({ ...where(s), id }).first();
   return r ? toTask(r) : null;
+}
+
+/** A release task of this kind of app; one of the other kind is not found (kinds.ts). */
+export async function getTaskOfKind(k: K, s: Scope, kind: Kind, id: number): Promise<NebulaTask | null> {
+  const t = await getTask(k, s, id);
+  return t && kindOfId(t.h5Id) === kind ? t : null;
 }
 
 export async function listTasks(k: K, s: Scope, resourceId: number): Promise<NebulaTask[]> {

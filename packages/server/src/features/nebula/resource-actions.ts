@@ -3,8 +3,7 @@ import { BusinessError } from '../../core/errors.js';
 import { defineAction } from '../../core/registry.js';
 import { S, commonInput } from '../../core/schema.js';
 import { PACKAGE_ERROR_CODES } from '../packages/index.js';
-import { kindOfId } from './kinds.js';
-import { getResource, listResources } from './nebula-store.js';
+import { getResourceOfKind, listResources } from './nebula-store.js';
 import { createResource } from './resource-service.js';
 import { resourceInfoSchema, toResourceInfo } from './resource-wire.js';
 import { invalid, shown } from './rules/field-error.js';
@@ -96,8 +95,8 @@ export const getMcubeNebulaResource = defineAction<{ Id?: string }>({
   handler: async (input, ctx) => {
     const raw = (input.Id ?? '').trim();
     if (!/^\d{1,15}$/.test(raw)) throw invalid('Id', `${shown(input.Id ?? '')} is not a package id.`);
-    const r = await getResource(ctx.deps.db.knex, ctx, Number(raw));
-    if (!r || kindOfId(r.h5Id) !== 'nebula') throw new BusinessError('NebulaResourceNotFound', `Id: no offline package ${raw} in this app and workspace.`);
+    const r = await getResourceOfKind(ctx.deps.db.knex, ctx, 'nebula', Number(raw));
+    if (!r) throw new BusinessError('NebulaResourceNotFound', `Id: no offline package ${raw} in this app and workspace.`);
     return { NebulaResourceInfo: await toResourceInfo(ctx, r) };
   },
 });

@@ -3,10 +3,10 @@ import type { Knex } from 'knex';
 import { BusinessError } from '../../core/errors.js';
 import type { ActionContext } from '../../core/registry.js';
 import { bumpStamp } from '../../db/stamps.js';
-import { kindOfId, WORDS, type Kind } from './kinds.js';
-import { existingWhitelistIds, getResource, getTask, insertTask, listTasks, listVersions, setPublishPeriod, updateTaskStatus } from './nebula-store.js';
+import { WORDS, type Kind } from './kinds.js';
+import { existingWhitelistIds, getResource, getResourceOfKind, getTask, getTaskOfKind, insertTask, listTasks, listVersions, setPublishPeriod, updateTaskStatus } from './nebula-store.js';
 import type { NebulaResource, NebulaTask } from './nebula-types.js';
-import { invalid, shown } from './rules/field-error.js';
+import { invalid, parseId, shown } from './rules/field-error.js';
 import { publishPeriodOf } from './rules/publish-period.js';
 import type { TaskSpec } from './rules/task-fields.js';
 import { checkStatusChange } from './rules/task-status.js';
@@ -20,14 +20,8 @@ const notFound = (kind: Kind, field: string, id: number | string) =>
 const taskNotFound = (kind: Kind, taskId: number, why = 'in this app and workspace') =>
   new BusinessError(WORDS[kind].taskNotFound, `TaskId: no release task ${taskId} ${why}.`);
 
-/** A package of this kind of app; one of the other kind is not found (kinds.ts). */
-async function packageOf(k: Knex | Knex.Transaction, ctx: ActionContext, kind: Kind, id: number, forUpdate = false): Promise<NebulaResource | null> {
-  const res = await getResource(k, ctx, id, forUpdate);
-  return res && kindOfId(res.h5Id) === kind ? res : null;
-}
-
 async function lockedResource(trx: Knex.Transaction, ctx: ActionContext, kind: Kind, id: number, field: string): Promise<NebulaResource> {
-  const res = await packageOf(trx, ctx, kind, id, ctx.deps.db.dialect === 'pg');
+  const res = await getResourceOfKind(trx, ctx, kind, id, ctx.deps.db.dialect === 'pg');
   if (!res) throw notFound(kind, field, id);
   return res;
 }
@@ -86,16 +80,6 @@ export async function createTask(ctx: ActionContext, spec: TaskSpec, kind: Kind 
   return { id };
 }
 
-function parseId(field: string, raw: string | undefined, required: boolean): number | null {
-  const v = (raw ?? '').trim();
-  if (v === '') {
-    if (required) throw invalid(field, 'is required.');
-    return null;
-  }
-  if (!/^\d{1,15}$/.test(v) || Number(v) === 0) throw invalid(field, `${shown(raw)} is not an id.`);
-  return Number(v);
-}
-
 /** Moves a task along 0→1, 0→2, 1→3, 3→1, 1→2, 3→2; PackageId, when given, must be the task's package. */
 export async function changeTaskStatus(
   ctx: ActionContext,
@@ -112,8 +96,8 @@ export async function changeTaskStatus(
   const to = input.taskStatus;
   const now = deps.now();
   await knex.transaction(async (trx) => {
-    const seen = await getTask(trx, ctx, taskId);
-    if (!seen || kindOfId(seen.h5Id) !== kind) throw taskNotFound(kind, taskId);
+    const seen = await getTaskOfKind(trx, ctx, kind, taskId);
+    if (!seen) throw taskNotFound(kind, taskId);
     if (packageId !== null && packageId !== seen.resourceId) throw invalid('PackageId', `${packageId} is not the package of task ${taskId} (${seen.resourceId}).`);
     await lockedResource(trx, ctx, kind, seen.resourceId, 'PackageId');
     // read again under the package's lock (PostgreSQL): a change committed while this request waited for the lock
@@ -133,7 +117,7 @@ export async function changeTaskStatus(
 export async function tasksOfResource(ctx: ActionContext, resourceId: number | undefined, kind: Kind = 'nebula'): Promise<{ resource: NebulaResource; tasks: NebulaTask[] }> {
   if (!resourceId) throw invalid('Id', `is required: the id of the ${WORDS[kind].pkg} whose tasks are listed.`);
   const { knex } = ctx.deps.db;
-  const resource = await packageOf(knex, ctx, kind, resourceId);
+  const resource = await getResourceOfKind(knex, ctx, kind, resourceId);
   if (!resource) throw notFound(kind, 'Id', resourceId);
   return { resource, tasks: await listTasks(knex, ctx, resourceId) };
 }
@@ -141,8 +125,8 @@ export async function tasksOfResource(ctx: ActionContext, resourceId: number | u
 export async function taskDetail(ctx: ActionContext, taskId: number | undefined, kind: Kind = 'nebula'): Promise<{ resource: NebulaResource; task: NebulaTask }> {
   if (!taskId) throw invalid('TaskId', 'is required.');
   const { knex } = ctx.deps.db;
-  const task = await getTask(knex, ctx, taskId);
-  if (!task || kindOfId(task.h5Id) !== kind) throw taskNotFound(kind, taskId);
+  const task = await getTaskOfKind(knex, ctx, kind, taskId);
+  if (!task) throw taskNotFound(kind, taskId);
   // read apart from the task: an H5 app deleted in between takes both
   const resource = await getResource(knex, ctx, task.resourceId);
   if (!resource) throw taskNotFound(kind, taskId, 'any more: it was deleted with its package');

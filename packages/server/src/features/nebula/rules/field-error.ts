@@ -11,6 +11,20 @@ export function shown(v: unknown): string {
   return JSON.stringify(s.length > 80 ? s.slice(0, 77) + '...' : s);
 }
 
+/**
+ * A row id given as text; null when empty and not required. `required` may say what the id is
+ * ("is required: <required>"), `noun` what a bad value is not ("an id").
+ */
+export function parseId(field: string, raw: string | undefined, required: boolean | string, noun = 'an id'): number | null {
+  const v = (raw ?? '').trim();
+  if (v === '') {
+    if (required) throw invalid(field, typeof required === 'string' ? `is required: ${required}.` : 'is required.');
+    return null;
+  }
+  if (!/^\d{1,15}$/.test(v) || Number(v) === 0) throw invalid(field, `${shown(raw)} is not ${noun}.`);
+  return Number(v);
+}
+
 export function isBlank(v: string | undefined | null): boolean {
   return v === undefined || v === null || v.trim() === '';
 }
