@@ -82,6 +82,17 @@ export function parseRelease(f: ReleaseFlags, now: number, command: string[]): R
   return { type: 'percent', percent };
 }
 
+/** The value of option `name` looked up (case-insensitive) in `map`; a usage error naming the choices when it is not there. */
+export function pick<T>(name: string, v: string | undefined, map: Record<string, T>, command: string[]): T | undefined {
+  if (v === undefined) return undefined;
+  const hit = map[v.toLowerCase()];
+  if (hit === undefined) throw new UsageError(`--${name} "${v}" must be one of ${Object.keys(map).join(', ')}`, command);
+  return hit;
+}
+
+/** --platform of offline packages and mini programs, as the wire spells it */
+export const PLATFORMS = { all: 'all', android: 'Android', ios: 'iOS' } as const;
+
 /** `1.0.0` becomes "1.0.0;1.0.0" for all platforms, ";1.0.0" for Android, "1.0.0;" for iOS; "a;b" is kept. */
 export function clientVersion(v: string | undefined, platform: string): string | undefined {
   if (v === undefined || v === '' || v.includes(';')) return v;

@@ -5,7 +5,7 @@ import { inStep, releaseFields } from '../../publish-offline-package.js';
 import { uploadFile } from '../../upload.js';
 import type { Command, CommandContext } from '../command.js';
 import { progressBar, table } from '../io.js';
-import { clientVersion, releaseOf, releaseOptions } from '../release-options.js';
+import { clientVersion, pick, PLATFORMS, releaseOf, releaseOptions } from '../release-options.js';
 import { UsageError } from '../usage-error.js';
 
 const MINI_ID = /^\d{16}$/;
@@ -18,14 +18,8 @@ function miniId(ctx: CommandContext, command: string[]): string {
   return id;
 }
 
-function yesNo(ctx: CommandContext, name: string, command: string[]): string | undefined {
-  const v = ctx.str(name);
-  if (v === undefined) return undefined;
-  const t = v.toLowerCase();
-  if (['yes', 'true', '1'].includes(t)) return 'YES';
-  if (['no', 'false', '0'].includes(t)) return 'NO';
-  throw new UsageError(`--${name} "${v}" must be yes or no`, command);
-}
+const YES_NO = { yes: 'YES', no: 'NO', true: 'YES', false: 'NO', '1': 'YES', '0': 'NO' } as const;
+const yesNo = (ctx: CommandContext, name: string, command: string[]) => pick(name, ctx.str(name), YES_NO, command);
 
 /** Mini program release kinds: those of offline packages without percentage (the mini calls take no Percent). */
 function miniRelease(ctx: CommandContext, command: string[]) {
@@ -76,9 +70,7 @@ export const miniPublish: Command = {
     const h5Id = miniId(ctx, command);
     const version = ctx.str('version', true);
     const { release, fields } = miniRelease(ctx, command);
-    const platform = (ctx.str('platform') ?? 'all').toLowerCase();
-    if (!['all', 'android', 'ios'].includes(platform)) throw new UsageError(`--platform "${ctx.str('platform')}" must be one of all, android, ios`, command);
-    const wirePlatform = platform === 'android' ? 'Android' : platform === 'ios' ? 'iOS' : 'all';
+    const wirePlatform = pick('platform', ctx.str('platform') ?? 'all', PLATFORMS, command)!;
     const flags = { enableTabBar: yesNo(ctx, 'tab-bar', command), enableKeepAlive: yesNo(ctx, 'keep-alive', command), enableOptionMenu: yesNo(ctx, 'option-menu', command) };
     const packageType = ctx.int('package-type');
     if (packageType !== undefined && (packageType < 0 || packageType > 99)) throw new UsageError(`--package-type ${packageType} must be a whole number from 0 to 99`, command);

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { publishOfflinePackage, releaseFields, type PublishStep, type ReleaseSpec } from '../../publish-offline-package.js';
 import type { Command } from '../command.js';
 import { progressBar } from '../io.js';
-import { clientVersion, releaseOf, releaseOptions } from '../release-options.js';
+import { clientVersion, pick, PLATFORMS, releaseOf, releaseOptions } from '../release-options.js';
 import { UsageError } from '../usage-error.js';
 
 const STEP_TEXT: Record<PublishStep, string> = {
@@ -12,13 +12,6 @@ const STEP_TEXT: Record<PublishStep, string> = {
   resource: 'creating the package (building and signing the .amr)',
   task: 'creating the release task',
 };
-
-function pick<T>(name: string, v: string | undefined, map: Record<string, T>, command: string[]): T | undefined {
-  if (v === undefined) return undefined;
-  const hit = map[v.toLowerCase()];
-  if (hit === undefined) throw new UsageError(`--${name} "${v}" must be one of ${Object.keys(map).join(', ')}`, command);
-  return hit;
-}
 
 const kindOf = (release: ReleaseSpec) => (release.type === 'official' ? 'official release' : `gray release (${release.type})`);
 
@@ -57,7 +50,7 @@ export const nebulaPublish: Command = {
   async run(ctx) {
     const command = this.path;
     const { release, rules } = releaseOf(ctx, command);
-    const platform = pick('platform', ctx.str('platform') ?? 'all', { all: 'all', android: 'Android', ios: 'iOS' } as const, command)!;
+    const platform = pick('platform', ctx.str('platform') ?? 'all', PLATFORMS, command)!;
     const client = ctx.client();
     const bar = progressBar(ctx.io, 'uploading');
     const r = await publishOfflinePackage({
