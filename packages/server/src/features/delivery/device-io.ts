@@ -71,6 +71,17 @@ function flushOutbox(): void {
   }
 }
 
+/**
+ * For a device endpoint's `handle`: null when the path of `url` is not `path`, else where its query string
+ * starts (-1: none), as readDeviceRequest takes it. Decided without slicing the path off the URL (asked for
+ * every device request).
+ */
+export function queryStart(url: string, path: string): number | null {
+  const end = path.length;
+  if (!url.startsWith(path) || (url.length > end && url.charCodeAt(end) !== 63 /* ? */)) return null;
+  return url.length > end ? end : -1;
+}
+
 /** Answers a failure: a BadDeviceRequest with its status, anything else as a logged 500; nothing for a gone client. */
 export function failWith(log: Logger, what: string): (res: ServerResponse, err: unknown) => void {
   return (res, err) => {

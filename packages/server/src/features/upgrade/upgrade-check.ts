@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../../core/registry.js';
 import { AdmissionCache } from '../delivery/admissions.js';
-import { scopeKey, type ClientKeys, type DeviceScope } from '../delivery/client-keys.js';
-import { admitDevice, failWith, readDeviceRequest, send, type DeviceEndpoint } from '../delivery/device-io.js';
+import type { ClientKeys, DeviceScope } from '../delivery/client-keys.js';
+import { admitDevice, failWith, queryStart, readDeviceRequest, send, type DeviceEndpoint } from '../delivery/device-io.js';
 import { BadDeviceRequest, parseCheck, str, type Fields } from '../delivery/device-request.js';
 import { decideApp } from '../delivery/engine/decide.js';
 import type { DeviceRateLimiter } from '../delivery/rate-limit.js';
-import { readStamps, type LoaderCaches } from '../delivery/snapshot-loader.js';
+import { createPlanCache } from '../delivery/plan-cache.js';
+import type { LoaderCaches } from '../delivery/snapshot-loader.js';
 import type { StampWatcherHooks } from '../delivery/stamp-watcher.js';
 import { loadUpgradePlans, type UpgradePlans } from './upgrade-plans.js';
 
@@ -17,11 +18,8 @@ const MAX_BODY = 16 * 1024;
 // upgradeType as well: the iOS SDK's callback dictionary (guide §4.2.2) carries it, 201 = AliUpgradeNewVersion
 const NO_UPGRADE = JSON.stringify({ resultCode: 100, resultStatus: 201, upgradeType: 201 });
 
-interface Held {
-  appId: string;
-  plans: UpgradePlans | null;
-  building: Promise<UpgradePlans> | null;
-  dirty: boolean;
+/** what each app/workspace keeps across plan builds */
+interface Kept {
   admissions: AdmissionCache;
   /** compiled whitelists of the last build, reused while they do not change */
   caches: Pick<LoaderCaches, 'whitelists'>;
@@ -50,48 +48,12 @@ export interface UpgradeCheckService {
  */
 /** `keys` and `limiter`: the node's client-key cache and device limits, shared with the H5 package check. */
 export function createUpgradeCheck(deps: Deps, keys: ClientKeys, limiter: DeviceRateLimiter): UpgradeCheckService {
-  const held = new Map<string, Held>();
-
-  const holder = (appId: string, workspaceId: string): Held => {
-    const k = scopeKey(appId, workspaceId);
-    let h = held.get(k);
-    if (!h) {
-      if (held.size > 10_000) held.clear();
-      h = { appId, plans: null, building: null, dirty: true, caches: { whitelists: new Map() }, admissions: new AdmissionCache(deps.db, deps.now, deps.log, { admissions: 'upgrade_admissions', tasks: 'upgrade_tasks' }) };
-      held.set(k, h);
-    }
-    return h;
-  };
-
-  /**
-   * The holder of the app/workspace once its plans are up to date. They are
-   * rebuilt after a change made here (onChange), one the stamp watcher saw
-   * (NOTIFY, or its poll every MCUBE_STAMP_POLL_MS, as the H5 snapshots), or
-   * when their download addresses reach half-life; no stamp read on the
-   * request path.
-   */
-  const current = async (appId: string, workspaceId: string): Promise<Held & { plans: UpgradePlans }> => {
-    const h = holder(appId, workspaceId);
-    // every request that comes while a rebuild runs waits for it, not only the one that started it, and
-    // a change that arrives during a build (dirty again) is built before anyone is answered
-    for (;;) {
-      if (h.plans && !h.dirty && !h.building && deps.now() < h.plans.refreshAt) return h as Held & { plans: UpgradePlans };
-      if (!h.building) {
-        h.dirty = false;
-        h.building = loadUpgradePlans(deps, appId, workspaceId, h.admissions, h.caches)
-          .then((p) => (h.plans = p))
-          .catch((err) => {
-            h.dirty = true;
-            throw err;
-          })
-          .finally(() => {
-            h.building = null;
-          });
-      }
-      await h.building;
-      if (!h.dirty) return h as Held & { plans: UpgradePlans };
-    }
-  };
+  const cache = createPlanCache<UpgradePlans, Kept>(
+    deps,
+    'upgrade',
+    () => ({ caches: { whitelists: new Map() }, admissions: new AdmissionCache(deps.db, deps.now, deps.log, { admissions: 'upgrade_admissions', tasks: 'upgrade_tasks' }) }),
+    (appId, workspaceId, kept) => loadUpgradePlans(deps, appId, workspaceId, kept.admissions, kept.caches),
+  );
 
   /** A known device within its rate: the engine over the releasing upgrade tasks of its platform. */
   const answer = async (res: ServerResponse, fields: Fields, scope: DeviceScope, userKey: string): Promise<void> => {
@@ -101,7 +63,10 @@ export function createUpgradeCheck(deps: Deps, keys: ClientKeys, limiter: Device
     const { check } = parseCheck({ ...fields, client: client[1], query: undefined, existed: undefined }, userKey, deps.now());
     const channel = str(fields, 'channel').toLowerCase();
     if (channel !== '' && channel !== 'appstore' && channel !== 'enterprise') throw new BadDeviceRequest('channel must be appstore or enterprise (iOS; empty: appstore)');
-    const { plans, admissions } = await current(scope.appId, scope.workspaceId);
+    const {
+      plans,
+      extra: { admissions },
+    } = await cache.current(scope.appId, scope.workspaceId);
     const tasks = check.platform === 'android' ? plans.android : channel === 'enterprise' ? plans.iosEnterprise : plans.ios;
     const d = await decideApp(tasks, check, check.client, '', admissions, (task, err) => deps.log.warn('upgrade time-window admission failed', { taskId: task.id, error: err.message }));
     send(res, 200, d.kind === 'deliver' ? d.task.entry.text : NO_UPGRADE);
@@ -113,41 +78,14 @@ export function createUpgradeCheck(deps: Deps, keys: ClientKeys, limiter: Device
     run: (req, res, fields) => admitDevice(keys, limiter, req, res, fields, answer),
   };
 
-  /** plans built from an older stamp than `stamp` are rebuilt by the next check */
-  const moved = (h: Held, stamp: number) => {
-    if (h.plans && stamp !== h.plans.stamp) h.dirty = true;
-  };
-
   return {
-    async drain() {
-      await Promise.allSettled([...held.values()].map((h) => h.building));
-      for (const h of held.values()) h.admissions.clear();
-    },
-    onChange(appId, workspaceId) {
-      const h = held.get(scopeKey(appId, workspaceId));
-      if (h) h.dirty = true;
-    },
-    stampHooks: {
-      async poll() {
-        const live = [...held].filter(([, h]) => h.plans && !h.dirty);
-        if (live.length === 0) return;
-        const stamps = await readStamps(deps, live.map(([, h]) => h.appId));
-        for (const [k, h] of live) moved(h, stamps.get(k) ?? 0);
-      },
-      notified(appId, workspaceId, stamp) {
-        const h = held.get(scopeKey(appId, workspaceId));
-        if (!h?.plans || h.dirty) return;
-        stamp()
-          .then((s) => moved(h, s))
-          .catch((err: Error) => deps.log.warn('upgrade stamp check failed', { appId, workspaceId, error: err.message }));
-      },
-    },
+    drain: () => cache.drain((kept) => kept.admissions.clear()),
+    onChange: cache.onChange,
+    stampHooks: cache.stampHooks,
     handle(req, res) {
-      // asked first for every device request (app.ts): decide without slicing the path off the URL
-      const url = req.url ?? '/';
-      const end = UPGRADE_CHECK_PATH.length;
-      if (!url.startsWith(UPGRADE_CHECK_PATH) || (url.length > end && url.charCodeAt(end) !== 63 /* ? */)) return false;
-      readDeviceRequest(endpoint, req, res, url.length > end ? end : -1);
+      const q = queryStart(req.url ?? '/', UPGRADE_CHECK_PATH);
+      if (q === null) return false;
+      readDeviceRequest(endpoint, req, res, q);
       return true;
     },
   };
