@@ -11,6 +11,7 @@ import * as m009 from './009_blob_owner.js';
 import * as m010 from './010_fallback_copies.js';
 import * as m011 from './011_mini_programs.js';
 import * as m012 from './012_kind_list_index.js';
+import * as m013 from './013_switch_configs.js';
 
 /** Ordered migrations; an explicit list so they load the same under tsx, vitest and bundlers. */
 export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void>; config?: { transaction?: boolean } }> = {
@@ -26,6 +27,7 @@ export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Kn
   '010_fallback_copies': m010,
   '011_mini_programs': m011,
   '012_kind_list_index': m012,
+  '013_switch_configs': m013,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

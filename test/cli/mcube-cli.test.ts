@@ -200,6 +200,32 @@ describe('mcube (subprocess)', () => {
     expect(apps.stdout).toMatch(/^55555555 +shop$/m);
   });
 
+  it('config: set creates then replaces, list, disable, export and import; devices pull the values', async () => {
+    const pull = async () => {
+      const r = await fetch(`${srv.url}/device/config/pull?platform=android&userId=u1`, { headers: { 'x-mcube-client-key': srv.creds.clientKey } });
+      return (await r.json()).data;
+    };
+    expect(await mcube(['config', 'set', 'Load_Config_Interval', '--value', '600'])).toMatchObject({ code: 0, stdout: 'switch key Load_Config_Interval created\n' });
+    writeFileSync(join(dir, 'banner.json'), JSON.stringify([{ Value: 'ios', Platform: 'IOS' }, { Value: 'half', Type: 'PERCENT', Percent: 50 }, { Value: 'rest' }]));
+    expect((await mcube(['config', 'set', 'home.banner', '--values-file', 'banner.json', '--note', 'spring'])).stdout).toBe('switch key home.banner created\n');
+    expect((await mcube(['config', 'set', 'Load_Config_Interval', '--value', '300'])).stdout).toBe('switch key Load_Config_Interval updated\n');
+    expect((await pull()).Load_Config_Interval).toBe('300');
+    const list = await mcube(['config', 'list']);
+    expect(list.stdout).toMatch(/^home\.banner +yes +ios \[IOS\] \| half \(50%\) \| rest +spring /m);
+    expect((await mcube(['config', 'disable', 'home.banner'])).stdout).toBe('switch key home.banner disabled\n');
+    expect(await pull()).toEqual({ Load_Config_Interval: '300' });
+    expect((await mcube(['config', 'export', '--out', 'switches.json'])).stdout).toBe('2 switch keys written to switches.json\n');
+    expect((await mcube(['config', 'delete', 'home.banner'])).code).toBe(0);
+    expect((await mcube(['config', 'import', 'switches.json'])).stdout).toBe('imported 1, skipped 1 existing: Load_Config_Interval\n');
+    expect((await mcube(['config', 'list', '--keyword', 'banner', '--json'])).stdout).toContain('"enabled": false');
+    // refusals: a usage error before any call, a business failure with its code
+    const usage = await mcube(['config', 'set', 'bad key', '--value', 'x']);
+    expect(usage.code).toBe(2);
+    const biz = await mcube(['config', 'set', 'x.y', '--values', '[{"Value":"x","Type":"WHITELIST"}]']);
+    expect(biz.code).toBe(4);
+    expect(biz.stderr).toMatch(/^error: InvalidValues: /);
+  });
+
   it('whitelists: create, add inline and from a file, list; a gray release to it', async () => {
     const created = await mcube(['whitelist', 'create', '--name', 'cli-beta', '--json']);
     const id = JSON.parse(created.stdout).createWhitelistResult.whitelistId as string;

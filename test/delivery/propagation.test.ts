@@ -77,6 +77,29 @@ describe('propagation between two server processes', () => {
     );
   });
 
+  it('a switch key created, changed and disabled on node A is pulled as such from node B', async () => {
+    const pull = async (node: ServerProcess) =>
+      (await deviceCheck(node.url, { platform: 'android', userId: 'u1', keys: 'prop.flag' }, { clientKey: TEST_CREDS.clientKey, path: '/device/config/pull' })).body.data;
+    // node B builds its plans before the key exists, so what follows has to reach it through the stamp
+    expect(await pull(b)).toEqual({});
+    const until = async (want: unknown) => {
+      const t0 = performance.now();
+      for (;;) {
+        const got = await pull(b);
+        if (JSON.stringify(got) === JSON.stringify(want)) return performance.now() - t0;
+        if (performance.now() - t0 > VISIBLE_WITHIN_MS) throw new Error(`switch not visible on node B within ${VISIBLE_WITHIN_MS} ms; last answer ${JSON.stringify(got)}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    expect((await call('CreateMcubeSwitchConfig', { ConfigKey: 'prop.flag', Values: '[{"Value":"on"}]' })).ResultCode).toBe('OK');
+    const created = await until({ 'prop.flag': 'on' });
+    await call('UpdateMcubeSwitchConfig', { ConfigKey: 'prop.flag', Values: '[{"Value":"off"}]' });
+    const changed = await until({ 'prop.flag': 'off' });
+    await call('ChangeMcubeSwitchConfigStatus', { ConfigKey: 'prop.flag', Enabled: false });
+    const disabled = await until({});
+    console.log(`switch key visible on node B after: create ${created.toFixed(0)} ms, update ${changed.toFixed(0)} ms, disable ${disabled.toFixed(0)} ms`);
+  });
+
   it('2,000 devices over both nodes against a time window with 200 free slots: exactly 200 admitted, and they keep it on either node', async () => {
     const resourceId = Number((await db('nebula_resources').where({ h5_id: H5 }).first('id')).id);
     // 2 slots for the two users that show each node has the task before the crowd arrives, 200 for the crowd

@@ -1,4 +1,4 @@
-/** Minimal device-side client for /device/nebula/update. */
+/** Minimal device-side client for the device endpoints (/device/nebula/update unless `path` says otherwise). */
 export interface DeviceAnswer {
   status: number;
   headers: Headers;
@@ -12,6 +12,8 @@ export interface DeviceRequestOptions {
   /** client key in the x-mcube-client-key header (default) or as the clientKey field */
   keyIn?: 'header' | 'field' | 'none';
   clientKey?: string;
+  /** another device endpoint, e.g. /device/config/pull */
+  path?: string;
 }
 
 export async function deviceCheck(baseUrl: string, fields: Record<string, unknown>, o: DeviceRequestOptions = {}): Promise<DeviceAnswer> {
@@ -23,7 +25,7 @@ export async function deviceCheck(baseUrl: string, fields: Record<string, unknow
   if (keyIn === 'header' && o.clientKey) headers['x-mcube-client-key'] = o.clientKey;
   const form = () =>
     new URLSearchParams(Object.entries(all).map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)])).toString();
-  let url = `${baseUrl}/device/nebula/update`;
+  let url = `${baseUrl}${o.path ?? '/device/nebula/update'}`;
   let body: string | undefined;
   if (method === 'GET') url += '?' + form();
   else if (o.json) {

@@ -20,7 +20,7 @@ afterAll(async () => {
 
 const TABLES = ['nebula_resources', 'nebula_tasks', 'grey_admissions', 'whitelists', 'whitelist_entries', 'workspaces', 'blobs'];
 
-it('undoing migrations 012 to 003 keeps the rows of other tables, refusing 011 while mini programs exist; migrating up again restores the schema', async () => {
+it('undoing migrations 013 to 003 keeps the rows of other tables, refusing 013 while switch keys and 011 while mini programs exist; migrating up again restores the schema', async () => {
   srv = await startTestServer({ MCUBE_DEVICE_RATE_PER_MIN: '0' });
   const pkg = await publishFixture(srv, { h5Id: '44440001' });
   const wl = (await pkg.call('CreateMcubeWhitelist', { WhiteListName: 'keep', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId;
@@ -36,6 +36,7 @@ it('undoing migrations 012 to 003 keeps the rows of other tables, refusing 011 w
     H5Id: MINI, H5Name: 'mini', H5Version: '1.0', ResourceType: 1, PackageType: 1, Platform: 'all', ClientVersionMin: '1.0;1.0', ResourceFileUrl: miniUrl, MainUrl: '/www/index.html', AutoInstall: 1, InstallType: 1, OnexFlag: true,
   });
   expect(up.ResultCode).toBe('OK');
+  expect((await pkg.call('CreateMcubeSwitchConfig', { ConfigKey: 'kept.key', Values: '[{"Value":"on"}]' })).ResultCode).toBe('OK');
   await srv.node.close();
 
   const db = await openDatabase(loadConfig(srv.env.env));
@@ -48,6 +49,12 @@ it('undoing migrations 012 to 003 keeps the rows of other tables, refusing 011 w
     expect(before.whitelist_entries).toBe(2);
     expect(before.nebula_tasks).toBe(2);
 
+    await expect(knex.migrate.down({ migrationSource })).rejects.toThrow(/switch keys exist \(e\.g\. kept\.key\)/);
+    expect(await latest()).toBe('013_switch_configs');
+    await knex('switch_config_values').delete();
+    await knex('switch_configs').delete();
+    await knex.migrate.down({ migrationSource }); // 013
+    expect(await knex.schema.hasTable('switch_configs')).toBe(false);
     await knex.migrate.down({ migrationSource }); // 012, an index
     await expect(knex.migrate.down({ migrationSource })).rejects.toThrow(/mini programs exist \(e\.g\. 2024000044440001\)/);
     expect(await latest()).toBe('011_mini_programs');
@@ -64,8 +71,9 @@ it('undoing migrations 012 to 003 keeps the rows of other tables, refusing 011 w
     expect(await knex.schema.hasColumn('whitelists', 'change_seq')).toBe(false);
 
     await knex.migrate.latest({ migrationSource });
-    expect(await latest()).toBe('012_kind_list_index');
+    expect(await latest()).toBe('013_switch_configs');
     expect(await counts()).toEqual(withoutMini);
+    expect(await knex.schema.hasTable('switch_config_values')).toBe(true);
     expect(await knex.schema.hasColumn('nebula_resources', 'mini_info')).toBe(true);
   } finally {
     await db.close();

@@ -78,6 +78,11 @@ const RECIPES: Array<[string, () => Promise<Record<string, unknown>>, (json: any
   ['CreateMdsMiniprogramTask', async () => ({ Id: 0, PackageId: ctx.mini, PublishType: 2, PublishMode: '2', GreyNum: '3', GreyEndtimeData: new Date(Date.now() + 3600_000).toISOString().replace('T', ' ').slice(0, 19) }), () => {}],
   ['ChangeMcubeMiniTaskStatus', async () => ({ BizType: 'mini', TaskId: ctx.miniTask, PackageId: ctx.mini, TaskStatus: 3 }), () => {}],
   ['DeleteMcubeMiniApp', async () => ({ H5Id: MINI }), () => {}],
+  ['CreateMcubeSwitchConfig', async () => ({ ConfigKey: 'audit.key', Values: '[{"Value":"on"}]' }), () => {}],
+  ['UpdateMcubeSwitchConfig', async () => ({ ConfigKey: 'audit.key', Note: 'audited' }), () => {}],
+  ['ChangeMcubeSwitchConfigStatus', async () => ({ ConfigKey: 'audit.key', Enabled: false }), () => {}],
+  ['ImportMcubeSwitchConfigs', async () => ({ Content: '[{"ConfigKey":"audit.imported","Values":[{"Value":"x"}]}]' }), () => {}],
+  ['DeleteMcubeSwitchConfig', async () => ({ ConfigKey: 'audit.key' }), () => {}],
 ];
 
 interface Sent {

@@ -299,6 +299,22 @@ describe('mini programs through the client', () => {
   });
 });
 
+describe('switch configuration through the client', () => {
+  it('create, list, update, switch off and on, export, import, delete', async () => {
+    const client = clientFor({ throwOnBusinessError: true });
+    const values = (v: string) => JSON.stringify([{ Value: v, Platform: 'ALL', Type: 'ALL' }]);
+    expect((await client.createMcubeSwitchConfig({ configKey: 'sdk.flag', note: 'n', values: values('on') })).createSwitchConfigResult).toMatchObject({ success: true, configKey: 'sdk.flag' });
+    await client.updateMcubeSwitchConfig({ configKey: 'sdk.flag', values: values('off') });
+    await client.changeMcubeSwitchConfigStatus({ configKey: 'sdk.flag', enabled: false });
+    const listed = (await client.listMcubeSwitchConfigs({ keyword: 'sdk.' })).listSwitchConfigResult.switchConfigs;
+    expect(listed).toEqual([expect.objectContaining({ configKey: 'sdk.flag', enabled: false, values: [expect.objectContaining({ value: 'off', type: 'ALL' })] })]);
+    const content = (await client.exportMcubeSwitchConfigs({})).exportSwitchConfigResult.content!;
+    await client.deleteMcubeSwitchConfig({ configKey: 'sdk.flag' });
+    expect((await client.importMcubeSwitchConfigs({ content })).importSwitchConfigResult.importedKeys).toEqual(['sdk.flag']);
+    expect((await client.listMcubeSwitchConfigs({})).listSwitchConfigResult.switchConfigs).toEqual([expect.objectContaining({ configKey: 'sdk.flag', enabled: false })]);
+  });
+});
+
 describe('upgrade packages and tasks through the client', () => {
   it('upload an .apk, create, list, get, release, read the task both ways, delete', async () => {
     const client = clientFor({ throwOnBusinessError: true });

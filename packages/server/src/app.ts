@@ -17,6 +17,7 @@ import { assertMasterKeyOpens } from './features/tenants/tenant-store.js';
 import { DeviceRateLimiter } from './features/delivery/rate-limit.js';
 import { startStampWatcher, type StampWatcher } from './features/delivery/stamp-watcher.js';
 import { createUpgradeCheck } from './features/upgrade/upgrade-check.js';
+import { createSwitchPull } from './features/switches/switch-pull.js';
 import { createDownloadGate } from './features/upgrade/download-gate.js';
 import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
 import { startJanitor } from './features/janitor/index.js';
@@ -69,6 +70,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   metrics.sources.dbPools = () => db.poolStats();
   let delivery: ReturnType<typeof createDelivery> | undefined;
   let upgradeCheck: ReturnType<typeof createUpgradeCheck> | undefined;
+  let switchPull: ReturnType<typeof createSwitchPull> | undefined;
   const deps: Deps = {
     config,
     db,
@@ -80,9 +82,10 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     onDeliveryChange: (appId, ws) => {
       delivery?.onChange(appId, ws);
       upgradeCheck?.onChange(appId, ws);
+      switchPull?.onChange(appId, ws);
     },
   };
-  // one client-key cache and one set of device limits for both device endpoints: a device asking both
+  // one client-key cache and one set of device limits for the device endpoints: a device asking several
   // costs one key lookup and counts once against its limit
   const clientKeys = new ClientKeys(db, now);
   const d = config.delivery;
@@ -92,6 +95,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   );
   delivery = createDelivery(deps, clientKeys, deviceLimits);
   upgradeCheck = createUpgradeCheck(deps, clientKeys, deviceLimits);
+  switchPull = createSwitchPull(deps, clientKeys, deviceLimits);
   const downloadGate = createDownloadGate(deps);
   const registry = buildRegistry();
   const hostId = new URL(config.publicUrl).host;
@@ -161,6 +165,10 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       device = 'upgrade';
       return;
     }
+    if (switchPull!.handle(req, res)) {
+      device = 'config';
+      return;
+    }
     if (delivery!.handle(req, res)) {
       device = 'nebula';
       return;
@@ -195,8 +203,8 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     registry,
     background: { nonceSweep: sweep, janitor },
     async listen() {
-      // one watcher per node tells both device endpoints when another node changed what devices get
-      watcher ??= startStampWatcher(deps, [delivery!.stampHooks, upgradeCheck!.stampHooks, clientKeys.stampHooks]);
+      // one watcher per node tells the device endpoints when another node changed what devices get
+      watcher ??= startStampWatcher(deps, [delivery!.stampHooks, upgradeCheck!.stampHooks, switchPull!.stampHooks, clientKeys.stampHooks]);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -227,6 +235,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       watcher = null;
       await delivery!.drain();
       await upgradeCheck!.drain();
+      await switchPull!.drain();
       metrics.stop();
       await background;
       await blobs.close?.();

@@ -1,4 +1,5 @@
 import { deviceOpenApiPaths, deviceOpenApiSchemas } from './features/delivery/openapi.js';
+import { switchPullOpenApiPaths, switchPullOpenApiSchemas } from './features/switches/pull-openapi.js';
 import { upgradeCheckOpenApiPaths, upgradeCheckOpenApiSchemas } from './features/upgrade/check-openapi.js';
 import type { ActionRegistry } from './core/registry.js';
 
@@ -62,8 +63,8 @@ export function buildOpenApi(registry: ActionRegistry): Record<string, unknown> 
       },
     };
   }
-  Object.assign(paths, deviceOpenApiPaths, upgradeCheckOpenApiPaths);
-  Object.assign(schemas, deviceOpenApiSchemas, upgradeCheckOpenApiSchemas);
+  Object.assign(paths, deviceOpenApiPaths, upgradeCheckOpenApiPaths, switchPullOpenApiPaths);
+  Object.assign(schemas, deviceOpenApiSchemas, upgradeCheckOpenApiSchemas, switchPullOpenApiSchemas);
   return {
     openapi: '3.1.0',
     info: {

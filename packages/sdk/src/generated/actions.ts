@@ -11,11 +11,13 @@ type Schemas = components['schemas'];
 export const ACTIONS = [
   { name: 'ChangeMcubeMiniTaskStatus', method: 'changeMcubeMiniTaskStatus', resultKey: 'ChangeMiniTaskStatusResult', mutates: true, fields: ['AppId', 'BizType', 'PackageId', 'TaskId', 'TaskStatus', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ChangeMcubeNebulaTaskStatus', method: 'changeMcubeNebulaTaskStatus', resultKey: 'ChangeMcubeNebulaTaskStatusResult', mutates: true, fields: ['AppId', 'BizType', 'PackageId', 'TaskId', 'TaskStatus', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'ChangeMcubeSwitchConfigStatus', method: 'changeMcubeSwitchConfigStatus', resultKey: 'ChangeSwitchConfigStatusResult', mutates: true, fields: ['AppId', 'ConfigKey', 'Enabled', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeMiniApp', method: 'createMcubeMiniApp', resultKey: 'CreateMiniResult', mutates: true, fields: ['AppId', 'H5Id', 'H5Name', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeMiniTask', method: 'createMcubeMiniTask', resultKey: 'CreateMiniTaskResult', mutates: true, fields: ['AppId', 'GreyConfigInfo', 'GreyEndtimeData', 'GreyNum', 'Memo', 'PackageId', 'PublishMode', 'PublishType', 'TenantId', 'WhitelistIds', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeNebulaApp', method: 'createMcubeNebulaApp', resultKey: 'CreateNebulaAppResult', mutates: true, fields: ['AppId', 'H5Id', 'H5Name', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeNebulaResource', method: 'createMcubeNebulaResource', resultKey: 'CreateMcubeNebulaResourceReslult', mutates: true, fields: ['AppId', 'AutoInstall', 'ClientVersionMax', 'ClientVersionMin', 'CustomDomainName', 'ExtendInfo', 'FileUrl', 'H5Id', 'H5Name', 'H5Version', 'InstallType', 'MainUrl', 'OnexFlag', 'Platform', 'RepeatNebula', 'ResourceType', 'SubUrl', 'TenantId', 'Vhost', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeNebulaTask', method: 'createMcubeNebulaTask', resultKey: 'CreateMcubeNebulaTaskResult', mutates: true, fields: ['AppCode', 'AppId', 'BizType', 'Creator', 'GmtCreate', 'GmtModified', 'GmtModifiedStr', 'GreyConfigInfo', 'GreyEndtime', 'GreyEndtimeData', 'GreyEndtimeStr', 'GreyNum', 'GreyUrl', 'Id', 'Memo', 'Modifier', 'PackageId', 'Percent', 'Platform', 'ProductId', 'ProductVersion', 'PublishMode', 'PublishType', 'ReleaseVersion', 'ResIds', 'SerialVersionUID', 'Status', 'SyncMode', 'SyncResult', 'TaskName', 'TaskStatus', 'TaskType', 'TaskVersion', 'TenantId', 'UpgradeNoticeNum', 'UpgradeProgress', 'WhitelistIds', 'WorkspaceId'], verbatim: [] },
+  { name: 'CreateMcubeSwitchConfig', method: 'createMcubeSwitchConfig', resultKey: 'CreateSwitchConfigResult', mutates: true, fields: ['AppId', 'ConfigKey', 'Enabled', 'Note', 'TenantId', 'Values', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeUpgradePackage', method: 'createMcubeUpgradePackage', resultKey: 'ResultContent', mutates: true, fields: ['AppId', 'AppVersion', 'AppstoreUrl', 'BundleId', 'CustomDomainName', 'Desc', 'DownloadUrl', 'FileUrl', 'HarmonyLabel', 'IconFileUrl', 'InstallAmount', 'IosSymbolfileUrl', 'IsEnterprise', 'LargeIconUrl', 'NeedCheck', 'OnexFlag', 'Platform', 'TenantId', 'ValidDays', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeUpgradeTask', method: 'createMcubeUpgradeTask', resultKey: 'CreateTaskResult', mutates: true, fields: ['AppId', 'GreyConfigInfo', 'GreyEndtimeData', 'GreyNum', 'HistoryForce', 'Memo', 'PackageInfoId', 'PublishMode', 'PublishType', 'TenantId', 'UpgradeContent', 'UpgradeType', 'WhitelistIds', 'WorkspaceId'], verbatim: [] },
   { name: 'CreateMcubeVhost', method: 'createMcubeVhost', resultKey: 'CreateVhostResult', mutates: true, fields: ['AppId', 'TenantId', 'Vhost', 'WorkspaceId'], verbatim: [] },
@@ -25,21 +27,25 @@ export const ACTIONS = [
   { name: 'DeleteCubecardWhitelistContent', method: 'deleteCubecardWhitelistContent', resultKey: 'ResultContent', mutates: true, fields: ['AppId', 'TenantId', 'WhitelistId', 'WhitelistValue', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeMiniApp', method: 'deleteMcubeMiniApp', resultKey: 'DeleteMiniResult', mutates: true, fields: ['AppId', 'H5Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeNebulaApp', method: 'deleteMcubeNebulaApp', resultKey: 'DeleteMcubeNebulaAppResult', mutates: true, fields: ['AppId', 'H5Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'DeleteMcubeSwitchConfig', method: 'deleteMcubeSwitchConfig', resultKey: 'DeleteSwitchConfigResult', mutates: true, fields: ['AppId', 'ConfigKey', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeUpgradeResource', method: 'deleteMcubeUpgradeResource', resultKey: 'DeleteResult', mutates: true, fields: ['AppId', 'Id', 'Platform', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMcubeWhitelist', method: 'deleteMcubeWhitelist', resultKey: 'DeleteWhitelistResult', mutates: true, fields: ['AppId', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'DeleteMdsWhitelistContent', method: 'deleteMdsWhitelistContent', resultKey: 'ResultContent', mutates: true, fields: ['AppId', 'TenantId', 'WhitelistId', 'WhitelistValue', 'WorkspaceId'], verbatim: [] },
   { name: 'ExistMcubeRsaKey', method: 'existMcubeRsaKey', resultKey: 'CheckRsaKeyResult', mutates: false, fields: ['AppId', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'ExportMcubeSwitchConfigs', method: 'exportMcubeSwitchConfigs', resultKey: 'ExportSwitchConfigResult', mutates: false, fields: ['AppId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'GetMcubeFileToken', method: 'getMcubeFileToken', resultKey: 'GetFileTokenResult', mutates: false, fields: ['AppId', 'OnexFlag', 'TenantId', 'WorkspaceId'], verbatim: ['GetFileTokenResult.FileToken.FormFields'] },
   { name: 'GetMcubeNebulaResource', method: 'getMcubeNebulaResource', resultKey: 'GetNebulaResourceResult', mutates: false, fields: ['AppId', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'GetMcubeNebulaTaskDetail', method: 'getMcubeNebulaTaskDetail', resultKey: 'GetMcubeNebulaTaskDetailResult', mutates: false, fields: ['AppId', 'TaskId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'GetMcubeUpgradePackageInfo', method: 'getMcubeUpgradePackageInfo', resultKey: 'GetPackageResult', mutates: false, fields: ['AppId', 'PackageId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'GetMcubeUpgradeTaskInfo', method: 'getMcubeUpgradeTaskInfo', resultKey: 'GetTaskResult', mutates: false, fields: ['AppId', 'TaskId', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'ImportMcubeSwitchConfigs', method: 'importMcubeSwitchConfigs', resultKey: 'ImportSwitchConfigResult', mutates: true, fields: ['AppId', 'Content', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeMiniApps', method: 'listMcubeMiniApps', resultKey: 'ListMiniResult', mutates: false, fields: ['AppId', 'Keyword', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeMiniPackages', method: 'listMcubeMiniPackages', resultKey: 'ListMiniPackageResult', mutates: false, fields: ['AppId', 'H5Id', 'PackageTypes', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeMiniTasks', method: 'listMcubeMiniTasks', resultKey: 'ListMiniTaskResult', mutates: false, fields: ['AppId', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeNebulaApps', method: 'listMcubeNebulaApps', resultKey: 'ListMcubeNebulaAppsResult', mutates: false, fields: ['AppId', 'Keyword', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeNebulaResources', method: 'listMcubeNebulaResources', resultKey: 'ListMcubeNebulaResourceResult', mutates: false, fields: ['AppId', 'H5Id', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeNebulaTasks', method: 'listMcubeNebulaTasks', resultKey: 'ListMcubeNebulaTaskResult', mutates: false, fields: ['AppId', 'Id', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'ListMcubeSwitchConfigs', method: 'listMcubeSwitchConfigs', resultKey: 'ListSwitchConfigResult', mutates: false, fields: ['AppId', 'Keyword', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeUpgradePackages', method: 'listMcubeUpgradePackages', resultKey: 'ListPackagesResult', mutates: false, fields: ['AppId', 'PageNum', 'PageSize', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeUpgradeTasks', method: 'listMcubeUpgradeTasks', resultKey: 'ListTaskResult', mutates: false, fields: ['AppId', 'PackageId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'ListMcubeWhitelists', method: 'listMcubeWhitelists', resultKey: 'ListWhitelistResult', mutates: false, fields: ['AppId', 'PageNum', 'PageSize', 'TenantId', 'WhitelistName', 'WorkspaceId'], verbatim: [] },
@@ -47,6 +53,7 @@ export const ACTIONS = [
   { name: 'QueryMcubeMiniTask', method: 'queryMcubeMiniTask', resultKey: 'QueryMiniTaskResult', mutates: false, fields: ['AppId', 'TaskId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'QueryMcubeVhost', method: 'queryMcubeVhost', resultKey: 'QueryVhostResult', mutates: false, fields: ['AppId', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'QueryMdsUpgradeTaskDetail', method: 'queryMdsUpgradeTaskDetail', resultKey: 'ResultContent', mutates: false, fields: ['AppId', 'TaskId', 'TenantId', 'WorkspaceId'], verbatim: [] },
+  { name: 'UpdateMcubeSwitchConfig', method: 'updateMcubeSwitchConfig', resultKey: 'UpdateSwitchConfigResult', mutates: true, fields: ['AppId', 'ConfigKey', 'Note', 'TenantId', 'Values', 'WorkspaceId'], verbatim: [] },
   { name: 'UpdateMcubeWhitelist', method: 'updateMcubeWhitelist', resultKey: 'AddWhitelistResult', mutates: true, fields: ['AppId', 'Id', 'KeyIds', 'OnexFlag', 'OssUrl', 'TenantId', 'WorkspaceId'], verbatim: [] },
   { name: 'UploadMcubeMiniPackage', method: 'uploadMcubeMiniPackage', resultKey: 'UploadMiniPackageResult', mutates: true, fields: ['AppId', 'AutoInstall', 'ClientVersionMax', 'ClientVersionMin', 'EnableKeepAlive', 'EnableOptionMenu', 'EnableTabBar', 'ExtendInfo', 'H5Id', 'H5Name', 'H5Version', 'IconFileUrl', 'IconUrl', 'InstallType', 'MainUrl', 'OnexFlag', 'PackageType', 'Platform', 'ResourceFileUrl', 'ResourceType', 'TenantId', 'UserId', 'Uuid', 'Vhost', 'WorkspaceId'], verbatim: [] },
   { name: 'UploadMcubeRsaKey', method: 'uploadMcubeRsaKey', resultKey: 'UploadRsaResult', mutates: true, fields: ['AppId', 'FileUrl', 'OnexFlag', 'TenantId', 'WorkspaceId'], verbatim: [] },
@@ -61,6 +68,10 @@ export type ChangeMcubeMiniTaskStatusResponse = ResponseOf<Schemas['ChangeMcubeM
 /** Start, pause, continue or end a release task: 0→1, 0→2, 1→3, 3→1, 1→2, 3→2 (finished is final). */
 export type ChangeMcubeNebulaTaskStatusRequest = RequestOf<Schemas['ChangeMcubeNebulaTaskStatusRequest']>;
 export type ChangeMcubeNebulaTaskStatusResponse = ResponseOf<Schemas['ChangeMcubeNebulaTaskStatusResponse']>;
+
+/** mcube extension (guide §6): activate (Enabled true) or deactivate (false) a switch key; a deactivated key is not sent to devices. */
+export type ChangeMcubeSwitchConfigStatusRequest = RequestOf<Schemas['ChangeMcubeSwitchConfigStatusRequest']>;
+export type ChangeMcubeSwitchConfigStatusResponse = ResponseOf<Schemas['ChangeMcubeSwitchConfigStatusResponse']>;
 
 /** Create a mini program: a 16-digit H5Id and a name. Ids starting 666 or 20000 are accepted with a warning in ResultMsg. */
 export type CreateMcubeMiniAppRequest = RequestOf<Schemas['CreateMcubeMiniAppRequest']>;
@@ -81,6 +92,10 @@ export type CreateMcubeNebulaResourceResponse = ResponseOf<Schemas['CreateMcubeN
 /** Create a release task for an offline package: gray (whitelist, time window, percentage) or official; normal or rollback. */
 export type CreateMcubeNebulaTaskRequest = RequestOf<Schemas['CreateMcubeNebulaTaskRequest']>;
 export type CreateMcubeNebulaTaskResponse = ResponseOf<Schemas['CreateMcubeNebulaTaskResponse']>;
+
+/** mcube extension (guide §6): create a switch key with its values; enabled unless Enabled is false. */
+export type CreateMcubeSwitchConfigRequest = RequestOf<Schemas['CreateMcubeSwitchConfigRequest']>;
+export type CreateMcubeSwitchConfigResponse = ResponseOf<Schemas['CreateMcubeSwitchConfigResponse']>;
 
 /** Register an upgrade package: an uploaded .apk (Android), .hap/.app (Harmony) or enterprise .ipa (iOS), a download link, or an App Store / TestFlight link (iOS). Uploaded files are copied with their md5 and size. */
 export type CreateMcubeUpgradePackageRequest = RequestOf<Schemas['CreateMcubeUpgradePackageRequest']>;
@@ -118,6 +133,10 @@ export type DeleteMcubeMiniAppResponse = ResponseOf<Schemas['DeleteMcubeMiniAppR
 export type DeleteMcubeNebulaAppRequest = RequestOf<Schemas['DeleteMcubeNebulaAppRequest']>;
 export type DeleteMcubeNebulaAppResponse = ResponseOf<Schemas['DeleteMcubeNebulaAppResponse']>;
 
+/** mcube extension (guide §6): delete a switch key and its values; devices stop receiving it. */
+export type DeleteMcubeSwitchConfigRequest = RequestOf<Schemas['DeleteMcubeSwitchConfigRequest']>;
+export type DeleteMcubeSwitchConfigResponse = ResponseOf<Schemas['DeleteMcubeSwitchConfigResponse']>;
+
 /** Delete an upgrade package with its release tasks and stored files; devices stop being offered it at once. */
 export type DeleteMcubeUpgradeResourceRequest = RequestOf<Schemas['DeleteMcubeUpgradeResourceRequest']>;
 export type DeleteMcubeUpgradeResourceResponse = ResponseOf<Schemas['DeleteMcubeUpgradeResourceResponse']>;
@@ -133,6 +152,10 @@ export type DeleteMdsWhitelistContentResponse = ResponseOf<Schemas['DeleteMdsWhi
 /** Tell whether an RSA key for signing offline packages has been uploaded (Data "success" or "fail"). */
 export type ExistMcubeRsaKeyRequest = RequestOf<Schemas['ExistMcubeRsaKeyRequest']>;
 export type ExistMcubeRsaKeyResponse = ResponseOf<Schemas['ExistMcubeRsaKeyResponse']>;
+
+/** mcube extension (guide §6.3): every switch key of the app and workspace as the JSON file ImportMcubeSwitchConfigs reads. */
+export type ExportMcubeSwitchConfigsRequest = RequestOf<Schemas['ExportMcubeSwitchConfigsRequest']>;
+export type ExportMcubeSwitchConfigsResponse = ResponseOf<Schemas['ExportMcubeSwitchConfigsResponse']>;
 
 /** Get a short-lived browser POST policy for uploading a file that later calls reference by FileUrl. */
 export type GetMcubeFileTokenRequest = RequestOf<Schemas['GetMcubeFileTokenRequest']>;
@@ -153,6 +176,10 @@ export type GetMcubeUpgradePackageInfoResponse = ResponseOf<Schemas['GetMcubeUpg
 /** Get one upgrade release task with its advanced rules and whitelists. */
 export type GetMcubeUpgradeTaskInfoRequest = RequestOf<Schemas['GetMcubeUpgradeTaskInfoRequest']>;
 export type GetMcubeUpgradeTaskInfoResponse = ResponseOf<Schemas['GetMcubeUpgradeTaskInfoResponse']>;
+
+/** mcube extension (guide §6.3): add the switch keys of an export file; keys that exist already are skipped, not changed. All or nothing. */
+export type ImportMcubeSwitchConfigsRequest = RequestOf<Schemas['ImportMcubeSwitchConfigsRequest']>;
+export type ImportMcubeSwitchConfigsResponse = ResponseOf<Schemas['ImportMcubeSwitchConfigsResponse']>;
 
 /** List the mini programs, filtered by a keyword on id or name, paged. */
 export type ListMcubeMiniAppsRequest = RequestOf<Schemas['ListMcubeMiniAppsRequest']>;
@@ -177,6 +204,10 @@ export type ListMcubeNebulaResourcesResponse = ResponseOf<Schemas['ListMcubeNebu
 /** List the release tasks of one offline package (Id = package id), newest first; not paged. */
 export type ListMcubeNebulaTasksRequest = RequestOf<Schemas['ListMcubeNebulaTasksRequest']>;
 export type ListMcubeNebulaTasksResponse = ResponseOf<Schemas['ListMcubeNebulaTasksResponse']>;
+
+/** mcube extension (guide §6): list switch keys with their values, newest first, paged, optionally by a case-insensitive part of the key or note. */
+export type ListMcubeSwitchConfigsRequest = RequestOf<Schemas['ListMcubeSwitchConfigsRequest']>;
+export type ListMcubeSwitchConfigsResponse = ResponseOf<Schemas['ListMcubeSwitchConfigsResponse']>;
 
 /** List the upgrade packages of the app and workspace, newest first, paged. */
 export type ListMcubeUpgradePackagesRequest = RequestOf<Schemas['ListMcubeUpgradePackagesRequest']>;
@@ -206,6 +237,10 @@ export type QueryMcubeVhostResponse = ResponseOf<Schemas['QueryMcubeVhostRespons
 export type QueryMdsUpgradeTaskDetailRequest = RequestOf<Schemas['QueryMdsUpgradeTaskDetailRequest']>;
 export type QueryMdsUpgradeTaskDetailResponse = ResponseOf<Schemas['QueryMdsUpgradeTaskDetailResponse']>;
 
+/** mcube extension (guide §6): change the note and/or replace all values of a switch key; the key itself cannot change. */
+export type UpdateMcubeSwitchConfigRequest = RequestOf<Schemas['UpdateMcubeSwitchConfigRequest']>;
+export type UpdateMcubeSwitchConfigResponse = ResponseOf<Schemas['UpdateMcubeSwitchConfigResponse']>;
+
 /** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file (UTF-8, or UTF-16 with its byte-order mark; a file in another encoding is refused, InvalidFileEncoding). */
 export type UpdateMcubeWhitelistRequest = RequestOf<Schemas['UpdateMcubeWhitelistRequest']>;
 export type UpdateMcubeWhitelistResponse = ResponseOf<Schemas['UpdateMcubeWhitelistResponse']>;
@@ -222,11 +257,13 @@ export type UploadMcubeRsaKeyResponse = ResponseOf<Schemas['UploadMcubeRsaKeyRes
 export interface ActionTypes {
   ChangeMcubeMiniTaskStatus: { request: ChangeMcubeMiniTaskStatusRequest; response: ChangeMcubeMiniTaskStatusResponse };
   ChangeMcubeNebulaTaskStatus: { request: ChangeMcubeNebulaTaskStatusRequest; response: ChangeMcubeNebulaTaskStatusResponse };
+  ChangeMcubeSwitchConfigStatus: { request: ChangeMcubeSwitchConfigStatusRequest; response: ChangeMcubeSwitchConfigStatusResponse };
   CreateMcubeMiniApp: { request: CreateMcubeMiniAppRequest; response: CreateMcubeMiniAppResponse };
   CreateMcubeMiniTask: { request: CreateMcubeMiniTaskRequest; response: CreateMcubeMiniTaskResponse };
   CreateMcubeNebulaApp: { request: CreateMcubeNebulaAppRequest; response: CreateMcubeNebulaAppResponse };
   CreateMcubeNebulaResource: { request: CreateMcubeNebulaResourceRequest; response: CreateMcubeNebulaResourceResponse };
   CreateMcubeNebulaTask: { request: CreateMcubeNebulaTaskRequest; response: CreateMcubeNebulaTaskResponse };
+  CreateMcubeSwitchConfig: { request: CreateMcubeSwitchConfigRequest; response: CreateMcubeSwitchConfigResponse };
   CreateMcubeUpgradePackage: { request: CreateMcubeUpgradePackageRequest; response: CreateMcubeUpgradePackageResponse };
   CreateMcubeUpgradeTask: { request: CreateMcubeUpgradeTaskRequest; response: CreateMcubeUpgradeTaskResponse };
   CreateMcubeVhost: { request: CreateMcubeVhostRequest; response: CreateMcubeVhostResponse };
@@ -236,21 +273,25 @@ export interface ActionTypes {
   DeleteCubecardWhitelistContent: { request: DeleteCubecardWhitelistContentRequest; response: DeleteCubecardWhitelistContentResponse };
   DeleteMcubeMiniApp: { request: DeleteMcubeMiniAppRequest; response: DeleteMcubeMiniAppResponse };
   DeleteMcubeNebulaApp: { request: DeleteMcubeNebulaAppRequest; response: DeleteMcubeNebulaAppResponse };
+  DeleteMcubeSwitchConfig: { request: DeleteMcubeSwitchConfigRequest; response: DeleteMcubeSwitchConfigResponse };
   DeleteMcubeUpgradeResource: { request: DeleteMcubeUpgradeResourceRequest; response: DeleteMcubeUpgradeResourceResponse };
   DeleteMcubeWhitelist: { request: DeleteMcubeWhitelistRequest; response: DeleteMcubeWhitelistResponse };
   DeleteMdsWhitelistContent: { request: DeleteMdsWhitelistContentRequest; response: DeleteMdsWhitelistContentResponse };
   ExistMcubeRsaKey: { request: ExistMcubeRsaKeyRequest; response: ExistMcubeRsaKeyResponse };
+  ExportMcubeSwitchConfigs: { request: ExportMcubeSwitchConfigsRequest; response: ExportMcubeSwitchConfigsResponse };
   GetMcubeFileToken: { request: GetMcubeFileTokenRequest; response: GetMcubeFileTokenResponse };
   GetMcubeNebulaResource: { request: GetMcubeNebulaResourceRequest; response: GetMcubeNebulaResourceResponse };
   GetMcubeNebulaTaskDetail: { request: GetMcubeNebulaTaskDetailRequest; response: GetMcubeNebulaTaskDetailResponse };
   GetMcubeUpgradePackageInfo: { request: GetMcubeUpgradePackageInfoRequest; response: GetMcubeUpgradePackageInfoResponse };
   GetMcubeUpgradeTaskInfo: { request: GetMcubeUpgradeTaskInfoRequest; response: GetMcubeUpgradeTaskInfoResponse };
+  ImportMcubeSwitchConfigs: { request: ImportMcubeSwitchConfigsRequest; response: ImportMcubeSwitchConfigsResponse };
   ListMcubeMiniApps: { request: ListMcubeMiniAppsRequest; response: ListMcubeMiniAppsResponse };
   ListMcubeMiniPackages: { request: ListMcubeMiniPackagesRequest; response: ListMcubeMiniPackagesResponse };
   ListMcubeMiniTasks: { request: ListMcubeMiniTasksRequest; response: ListMcubeMiniTasksResponse };
   ListMcubeNebulaApps: { request: ListMcubeNebulaAppsRequest; response: ListMcubeNebulaAppsResponse };
   ListMcubeNebulaResources: { request: ListMcubeNebulaResourcesRequest; response: ListMcubeNebulaResourcesResponse };
   ListMcubeNebulaTasks: { request: ListMcubeNebulaTasksRequest; response: ListMcubeNebulaTasksResponse };
+  ListMcubeSwitchConfigs: { request: ListMcubeSwitchConfigsRequest; response: ListMcubeSwitchConfigsResponse };
   ListMcubeUpgradePackages: { request: ListMcubeUpgradePackagesRequest; response: ListMcubeUpgradePackagesResponse };
   ListMcubeUpgradeTasks: { request: ListMcubeUpgradeTasksRequest; response: ListMcubeUpgradeTasksResponse };
   ListMcubeWhitelists: { request: ListMcubeWhitelistsRequest; response: ListMcubeWhitelistsResponse };
@@ -258,6 +299,7 @@ export interface ActionTypes {
   QueryMcubeMiniTask: { request: QueryMcubeMiniTaskRequest; response: QueryMcubeMiniTaskResponse };
   QueryMcubeVhost: { request: QueryMcubeVhostRequest; response: QueryMcubeVhostResponse };
   QueryMdsUpgradeTaskDetail: { request: QueryMdsUpgradeTaskDetailRequest; response: QueryMdsUpgradeTaskDetailResponse };
+  UpdateMcubeSwitchConfig: { request: UpdateMcubeSwitchConfigRequest; response: UpdateMcubeSwitchConfigResponse };
   UpdateMcubeWhitelist: { request: UpdateMcubeWhitelistRequest; response: UpdateMcubeWhitelistResponse };
   UploadMcubeMiniPackage: { request: UploadMcubeMiniPackageRequest; response: UploadMcubeMiniPackageResponse };
   UploadMcubeRsaKey: { request: UploadMcubeRsaKeyRequest; response: UploadMcubeRsaKeyResponse };
@@ -269,6 +311,8 @@ export interface McubeActionMethods {
   changeMcubeMiniTaskStatus(request: ChangeMcubeMiniTaskStatusRequest, options?: CallOptions): Promise<ChangeMcubeMiniTaskStatusResponse>;
   /** Start, pause, continue or end a release task: 0→1, 0→2, 1→3, 3→1, 1→2, 3→2 (finished is final). */
   changeMcubeNebulaTaskStatus(request: ChangeMcubeNebulaTaskStatusRequest, options?: CallOptions): Promise<ChangeMcubeNebulaTaskStatusResponse>;
+  /** mcube extension (guide §6): activate (Enabled true) or deactivate (false) a switch key; a deactivated key is not sent to devices. */
+  changeMcubeSwitchConfigStatus(request: ChangeMcubeSwitchConfigStatusRequest, options?: CallOptions): Promise<ChangeMcubeSwitchConfigStatusResponse>;
   /** Create a mini program: a 16-digit H5Id and a name. Ids starting 666 or 20000 are accepted with a warning in ResultMsg. */
   createMcubeMiniApp(request: CreateMcubeMiniAppRequest, options?: CallOptions): Promise<CreateMcubeMiniAppResponse>;
   /** Create a release task for a mini program package: gray (whitelist or time window, with advanced rules) or official, by the same rules as offline packages. */
@@ -279,6 +323,8 @@ export interface McubeActionMethods {
   createMcubeNebulaResource(request: CreateMcubeNebulaResourceRequest, options?: CallOptions): Promise<CreateMcubeNebulaResourceResponse>;
   /** Create a release task for an offline package: gray (whitelist, time window, percentage) or official; normal or rollback. */
   createMcubeNebulaTask(request: CreateMcubeNebulaTaskRequest, options?: CallOptions): Promise<CreateMcubeNebulaTaskResponse>;
+  /** mcube extension (guide §6): create a switch key with its values; enabled unless Enabled is false. */
+  createMcubeSwitchConfig(request: CreateMcubeSwitchConfigRequest, options?: CallOptions): Promise<CreateMcubeSwitchConfigResponse>;
   /** Register an upgrade package: an uploaded .apk (Android), .hap/.app (Harmony) or enterprise .ipa (iOS), a download link, or an App Store / TestFlight link (iOS). Uploaded files are copied with their md5 and size. */
   createMcubeUpgradePackage(request: CreateMcubeUpgradePackageRequest, options?: CallOptions): Promise<CreateMcubeUpgradePackageResponse>;
   /** Create a release task for an upgrade package: gray (whitelist or time window, with advanced rules) or official, with its upgrade mode (202, 204, 206). */
@@ -297,6 +343,8 @@ export interface McubeActionMethods {
   deleteMcubeMiniApp(request: DeleteMcubeMiniAppRequest, options?: CallOptions): Promise<DeleteMcubeMiniAppResponse>;
   /** Delete an H5 app with all its offline packages, release tasks and stored files. */
   deleteMcubeNebulaApp(request: DeleteMcubeNebulaAppRequest, options?: CallOptions): Promise<DeleteMcubeNebulaAppResponse>;
+  /** mcube extension (guide §6): delete a switch key and its values; devices stop receiving it. */
+  deleteMcubeSwitchConfig(request: DeleteMcubeSwitchConfigRequest, options?: CallOptions): Promise<DeleteMcubeSwitchConfigResponse>;
   /** Delete an upgrade package with its release tasks and stored files; devices stop being offered it at once. */
   deleteMcubeUpgradeResource(request: DeleteMcubeUpgradeResourceRequest, options?: CallOptions): Promise<DeleteMcubeUpgradeResourceResponse>;
   /** Delete a whitelist and its entries; refused while an unfinished release task uses it. */
@@ -305,6 +353,8 @@ export interface McubeActionMethods {
   deleteMdsWhitelistContent(request: DeleteMdsWhitelistContentRequest, options?: CallOptions): Promise<DeleteMdsWhitelistContentResponse>;
   /** Tell whether an RSA key for signing offline packages has been uploaded (Data "success" or "fail"). */
   existMcubeRsaKey(request: ExistMcubeRsaKeyRequest, options?: CallOptions): Promise<ExistMcubeRsaKeyResponse>;
+  /** mcube extension (guide §6.3): every switch key of the app and workspace as the JSON file ImportMcubeSwitchConfigs reads. */
+  exportMcubeSwitchConfigs(request: ExportMcubeSwitchConfigsRequest, options?: CallOptions): Promise<ExportMcubeSwitchConfigsResponse>;
   /** Get a short-lived browser POST policy for uploading a file that later calls reference by FileUrl. */
   getMcubeFileToken(request: GetMcubeFileTokenRequest, options?: CallOptions): Promise<GetMcubeFileTokenResponse>;
   /** Get one offline package by its id. */
@@ -315,6 +365,8 @@ export interface McubeActionMethods {
   getMcubeUpgradePackageInfo(request: GetMcubeUpgradePackageInfoRequest, options?: CallOptions): Promise<GetMcubeUpgradePackageInfoResponse>;
   /** Get one upgrade release task with its advanced rules and whitelists. */
   getMcubeUpgradeTaskInfo(request: GetMcubeUpgradeTaskInfoRequest, options?: CallOptions): Promise<GetMcubeUpgradeTaskInfoResponse>;
+  /** mcube extension (guide §6.3): add the switch keys of an export file; keys that exist already are skipped, not changed. All or nothing. */
+  importMcubeSwitchConfigs(request: ImportMcubeSwitchConfigsRequest, options?: CallOptions): Promise<ImportMcubeSwitchConfigsResponse>;
   /** List the mini programs, filtered by a keyword on id or name, paged. */
   listMcubeMiniApps(request: ListMcubeMiniAppsRequest, options?: CallOptions): Promise<ListMcubeMiniAppsResponse>;
   /** List the packages of a mini program (all mini programs when H5Id is empty), newest first, paged; PackageTypes filters by package type. */
@@ -327,6 +379,8 @@ export interface McubeActionMethods {
   listMcubeNebulaResources(request: ListMcubeNebulaResourcesRequest, options?: CallOptions): Promise<ListMcubeNebulaResourcesResponse>;
   /** List the release tasks of one offline package (Id = package id), newest first; not paged. */
   listMcubeNebulaTasks(request: ListMcubeNebulaTasksRequest, options?: CallOptions): Promise<ListMcubeNebulaTasksResponse>;
+  /** mcube extension (guide §6): list switch keys with their values, newest first, paged, optionally by a case-insensitive part of the key or note. */
+  listMcubeSwitchConfigs(request: ListMcubeSwitchConfigsRequest, options?: CallOptions): Promise<ListMcubeSwitchConfigsResponse>;
   /** List the upgrade packages of the app and workspace, newest first, paged. */
   listMcubeUpgradePackages(request: ListMcubeUpgradePackagesRequest, options?: CallOptions): Promise<ListMcubeUpgradePackagesResponse>;
   /** List the release tasks of one upgrade package (PackageId, a string here), newest first; not paged. */
@@ -341,6 +395,8 @@ export interface McubeActionMethods {
   queryMcubeVhost(request: QueryMcubeVhostRequest, options?: CallOptions): Promise<QueryMcubeVhostResponse>;
   /** Get one upgrade release task in the MDS form (rules spread into CityContains, MobileModelExcludes, ...), inside ResultContent.Data.Content. */
   queryMdsUpgradeTaskDetail(request: QueryMdsUpgradeTaskDetailRequest, options?: CallOptions): Promise<QueryMdsUpgradeTaskDetailResponse>;
+  /** mcube extension (guide §6): change the note and/or replace all values of a switch key; the key itself cannot change. */
+  updateMcubeSwitchConfig(request: UpdateMcubeSwitchConfigRequest, options?: CallOptions): Promise<UpdateMcubeSwitchConfigResponse>;
   /** Add user ids (normal list: separated by commas or line breaks; failures are counted) or expressions (regex list: one per line; all or nothing) inline and/or from an uploaded text file (UTF-8, or UTF-16 with its byte-order mark; a file in another encoding is refused, InvalidFileEncoding). */
   updateMcubeWhitelist(request: UpdateMcubeWhitelistRequest, options?: CallOptions): Promise<UpdateMcubeWhitelistResponse>;
   /** Create a mini program package (one version) from an uploaded .zip (<H5Id>/...): builds and signs the .amr and its h5.json as for offline packages; the mini program is created when missing. */

@@ -38,6 +38,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/?Action=ChangeMcubeSwitchConfigStatus": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** mcube extension (guide §6): activate (Enabled true) or deactivate (false) a switch key; a deactivated key is not sent to devices. */
+        post: operations["ChangeMcubeSwitchConfigStatus"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/?Action=CreateMcubeMiniApp": {
         parameters: {
             query?: never;
@@ -117,6 +134,23 @@ export interface paths {
         put?: never;
         /** Create a release task for an offline package: gray (whitelist, time window, percentage) or official; normal or rollback. */
         post: operations["CreateMcubeNebulaTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=CreateMcubeSwitchConfig": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** mcube extension (guide §6): create a switch key with its values; enabled unless Enabled is false. */
+        post: operations["CreateMcubeSwitchConfig"];
         delete?: never;
         options?: never;
         head?: never;
@@ -276,6 +310,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/?Action=DeleteMcubeSwitchConfig": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** mcube extension (guide §6): delete a switch key and its values; devices stop receiving it. */
+        post: operations["DeleteMcubeSwitchConfig"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/?Action=DeleteMcubeUpgradeResource": {
         parameters: {
             query?: never;
@@ -338,6 +389,23 @@ export interface paths {
         put?: never;
         /** Tell whether an RSA key for signing offline packages has been uploaded (Data "success" or "fail"). */
         post: operations["ExistMcubeRsaKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=ExportMcubeSwitchConfigs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** mcube extension (guide §6.3): every switch key of the app and workspace as the JSON file ImportMcubeSwitchConfigs reads. */
+        post: operations["ExportMcubeSwitchConfigs"];
         delete?: never;
         options?: never;
         head?: never;
@@ -423,6 +491,23 @@ export interface paths {
         put?: never;
         /** Get one upgrade release task with its advanced rules and whitelists. */
         post: operations["GetMcubeUpgradeTaskInfo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=ImportMcubeSwitchConfigs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** mcube extension (guide §6.3): add the switch keys of an export file; keys that exist already are skipped, not changed. All or nothing. */
+        post: operations["ImportMcubeSwitchConfigs"];
         delete?: never;
         options?: never;
         head?: never;
@@ -525,6 +610,23 @@ export interface paths {
         put?: never;
         /** List the release tasks of one offline package (Id = package id), newest first; not paged. */
         post: operations["ListMcubeNebulaTasks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/?Action=ListMcubeSwitchConfigs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** mcube extension (guide §6): list switch keys with their values, newest first, paged, optionally by a case-insensitive part of the key or note. */
+        post: operations["ListMcubeSwitchConfigs"];
         delete?: never;
         options?: never;
         head?: never;
@@ -650,6 +752,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/?Action=UpdateMcubeSwitchConfig": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** mcube extension (guide §6): change the note and/or replace all values of a switch key; the key itself cannot change. */
+        post: operations["UpdateMcubeSwitchConfig"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/?Action=UpdateMcubeWhitelist": {
         parameters: {
             query?: never;
@@ -742,6 +861,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/device/config/pull": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The switch values a device gets (guide §6): for every enabled key, the first of its values the device matches by platform, whitelist or percentage and advanced rules; a key none matches is left out (the client keeps its default). GET with a query string works too. */
+        post: operations["deviceSwitchPull"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -822,6 +958,31 @@ export interface components {
                 ResultMsg?: string;
                 ErrorCode?: string;
                 RequestId?: string;
+            };
+        };
+        /** @description Form fields of ChangeMcubeSwitchConfigStatus (wire names; every value travels as a form string). */
+        ChangeMcubeSwitchConfigStatusRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description switch key: letters, digits and _ . - : (at most 128) */
+            ConfigKey: string;
+            /** @description true: devices receive the key; false: they do not */
+            Enabled: boolean;
+        };
+        ChangeMcubeSwitchConfigStatusResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ChangeSwitchConfigStatusResult: {
+                ConfigKey?: string;
+                Enabled?: boolean;
+                Success?: boolean;
+                ResultMsg?: string;
             };
         };
         /** @description Form fields of CreateMcubeMiniApp (wire names; every value travels as a form string). */
@@ -1117,6 +1278,39 @@ export interface components {
                 RequestId?: string;
                 /** @description id of the new task (a string) */
                 NebulaTaskId?: string;
+            };
+        };
+        /** @description Form fields of CreateMcubeSwitchConfig (wire names; every value travels as a form string). */
+        CreateMcubeSwitchConfigRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description switch key: letters, digits and _ . - : (at most 128) */
+            ConfigKey: string;
+            /** @description note shown in the list */
+            Note?: string;
+            /** @description JSON array of the key's values, tried in order; a device gets the first it matches. Each: {"Value": text, "Platform": ALL|ANDROID|IOS (default ALL), "Type": ALL|WHITELIST|PERCENT (default ALL), "WhitelistIds": "1,2" (WHITELIST), "Percent": 0.01-100 (PERCENT), "Rules": advanced rules in the GreyConfigInfo format} */
+            Values: string;
+            /** @description whether devices receive the key (default true) */
+            Enabled?: boolean;
+        };
+        CreateMcubeSwitchConfigResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            CreateSwitchConfigResult: {
+                /**
+                 * Format: int64
+                 * @description id of the new key
+                 */
+                Id?: number;
+                ConfigKey?: string;
+                Success?: boolean;
+                ResultMsg?: string;
             };
         };
         /** @description Form fields of CreateMcubeUpgradePackage (wire names; every value travels as a form string). */
@@ -1457,6 +1651,28 @@ export interface components {
                 RequestId?: string;
             };
         };
+        /** @description Form fields of DeleteMcubeSwitchConfig (wire names; every value travels as a form string). */
+        DeleteMcubeSwitchConfigRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description switch key: letters, digits and _ . - : (at most 128) */
+            ConfigKey: string;
+        };
+        DeleteMcubeSwitchConfigResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            DeleteSwitchConfigResult: {
+                ConfigKey?: string;
+                Success?: boolean;
+                ResultMsg?: string;
+            };
+        };
         /** @description Form fields of DeleteMcubeUpgradeResource (wire names; every value travels as a form string). */
         DeleteMcubeUpgradeResourceRequest: {
             /** @description mPaaS app id */
@@ -1555,6 +1771,29 @@ export interface components {
             CheckRsaKeyResult: {
                 /** @description "success" when a key exists, "fail" otherwise (then Success is false too, as the vendor answers) */
                 Data?: string;
+                Success?: boolean;
+                ResultMsg?: string;
+            };
+        };
+        /** @description Form fields of ExportMcubeSwitchConfigs (wire names; every value travels as a form string). */
+        ExportMcubeSwitchConfigsRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+        };
+        ExportMcubeSwitchConfigsResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ExportSwitchConfigResult: {
+                /** @description JSON array of {ConfigKey, Note, Enabled, Values}, oldest key first */
+                Content?: string;
+                /** Format: int32 */
+                Count?: number;
                 Success?: boolean;
                 ResultMsg?: string;
             };
@@ -2088,6 +2327,29 @@ export interface components {
                 };
             };
         };
+        /** @description Form fields of ImportMcubeSwitchConfigs (wire names; every value travels as a form string). */
+        ImportMcubeSwitchConfigsRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description the JSON array ExportMcubeSwitchConfigs gives: [{ConfigKey, Note, Enabled, Values}] */
+            Content: string;
+        };
+        ImportMcubeSwitchConfigsResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ImportSwitchConfigResult: {
+                ImportedKeys?: string[];
+                SkippedKeys?: string[];
+                Success?: boolean;
+                ResultMsg?: string;
+            };
+        };
         /** @description Form fields of ListMcubeMiniApps (wire names; every value travels as a form string). */
         ListMcubeMiniAppsRequest: {
             /** @description mPaaS app id */
@@ -2568,6 +2830,73 @@ export interface components {
                     /** @description comma-separated whitelist ids */
                     WhitelistIds?: string;
                 }[];
+            };
+        };
+        /** @description Form fields of ListMcubeSwitchConfigs (wire names; every value travels as a form string). */
+        ListMcubeSwitchConfigsRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /**
+             * Format: int32
+             * @description page number, from 1 (default 1)
+             */
+            PageNum?: number;
+            /**
+             * Format: int32
+             * @description page size, 1 to 200 (default 20)
+             */
+            PageSize?: number;
+            /** @description part of the key or note to look for */
+            Keyword?: string;
+        };
+        ListMcubeSwitchConfigsResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            ListSwitchConfigResult: {
+                /** Format: int32 */
+                CurrentPage?: number;
+                /** Format: int32 */
+                PageSize?: number;
+                /** Format: int64 */
+                TotalCount?: number;
+                HasMore?: boolean;
+                SwitchConfigs?: {
+                    /** Format: int64 */
+                    Id?: number;
+                    ConfigKey?: string;
+                    Note?: string;
+                    Enabled?: boolean;
+                    /** @description AccessKey id that created the key */
+                    Creator?: string;
+                    /** @description AccessKey id of the last change */
+                    Modifier?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
+                    GmtCreate?: string;
+                    /** @description yyyy-MM-dd HH:mm:ss (wire zone: MCUBE_WIRE_TIME_ZONE, UTC by default) */
+                    GmtModified?: string;
+                    Values?: {
+                        /** @description what devices receive for the key */
+                        Value?: string;
+                        /** @description ALL, ANDROID or IOS */
+                        Platform?: string;
+                        /** @description ALL (every device of the platform), WHITELIST or PERCENT */
+                        Type?: string;
+                        /** @description comma-separated whitelist ids (Type WHITELIST) */
+                        WhitelistIds?: string;
+                        /** @description share of users, 0.01 to 100 (Type PERCENT; 0 otherwise) */
+                        Percent?: number;
+                        /** @description advanced rules as JSON text in the GreyConfigInfo format; empty when none */
+                        Rules?: string;
+                    }[];
+                }[];
+                Success?: boolean;
+                ResultMsg?: string;
             };
         };
         /** @description Form fields of ListMcubeUpgradePackages (wire names; every value travels as a form string). */
@@ -3223,6 +3552,32 @@ export interface components {
                 ResultMsg?: string;
             };
         };
+        /** @description Form fields of UpdateMcubeSwitchConfig (wire names; every value travels as a form string). */
+        UpdateMcubeSwitchConfigRequest: {
+            /** @description mPaaS app id */
+            AppId: string;
+            /** @description workspace id */
+            WorkspaceId: string;
+            /** @description tenant id */
+            TenantId?: string;
+            /** @description switch key: letters, digits and _ . - : (at most 128) */
+            ConfigKey: string;
+            /** @description new note (absent: unchanged; empty: cleared) */
+            Note?: string;
+            /** @description JSON array of the key's values, tried in order; a device gets the first it matches. Each: {"Value": text, "Platform": ALL|ANDROID|IOS (default ALL), "Type": ALL|WHITELIST|PERCENT (default ALL), "WhitelistIds": "1,2" (WHITELIST), "Percent": 0.01-100 (PERCENT), "Rules": advanced rules in the GreyConfigInfo format} (absent: unchanged) */
+            Values?: string;
+        };
+        UpdateMcubeSwitchConfigResponse: {
+            RequestId: string;
+            /** @description OK on success; a business error code otherwise */
+            ResultCode: string;
+            ResultMessage?: string;
+            UpdateSwitchConfigResult: {
+                ConfigKey?: string;
+                Success?: boolean;
+                ResultMsg?: string;
+            };
+        };
         /** @description Form fields of UpdateMcubeWhitelist (wire names; every value travels as a form string). */
         UpdateMcubeWhitelistRequest: {
             /** @description mPaaS app id */
@@ -3517,6 +3872,14 @@ export interface components {
             packageId?: number;
             taskId?: number;
         };
+        DeviceSwitchAnswer: {
+            /** @enum {integer} */
+            resultCode: 100;
+            /** @description switch key -> value, keys in ascending order */
+            data: {
+                [key: string]: string;
+            };
+        };
     };
     responses: never;
     parameters: never;
@@ -3588,6 +3951,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChangeMcubeNebulaTaskStatusResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    ChangeMcubeSwitchConfigStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ChangeMcubeSwitchConfigStatusRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeMcubeSwitchConfigStatusResponse"];
                 };
             };
             /** @description Protocol failure */
@@ -3798,6 +4203,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreateMcubeNebulaTaskResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    CreateMcubeSwitchConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["CreateMcubeSwitchConfigRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateMcubeSwitchConfigResponse"];
                 };
             };
             /** @description Protocol failure */
@@ -4198,6 +4645,48 @@ export interface operations {
             };
         };
     };
+    DeleteMcubeSwitchConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["DeleteMcubeSwitchConfigRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeleteMcubeSwitchConfigResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
     DeleteMcubeUpgradeResource: {
         parameters: {
             query?: never;
@@ -4344,6 +4833,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExistMcubeRsaKeyResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    ExportMcubeSwitchConfigs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ExportMcubeSwitchConfigsRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportMcubeSwitchConfigsResponse"];
                 };
             };
             /** @description Protocol failure */
@@ -4554,6 +5085,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GetMcubeUpgradeTaskInfoResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    ImportMcubeSwitchConfigs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ImportMcubeSwitchConfigsRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportMcubeSwitchConfigsResponse"];
                 };
             };
             /** @description Protocol failure */
@@ -4806,6 +5379,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ListMcubeNebulaTasksResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    ListMcubeSwitchConfigs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ListMcubeSwitchConfigsRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListMcubeSwitchConfigsResponse"];
                 };
             };
             /** @description Protocol failure */
@@ -5100,6 +5715,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["QueryMdsUpgradeTaskDetailResponse"];
+                };
+            };
+            /** @description Protocol failure */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+            /** @description Server failure */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopError"];
+                };
+            };
+        };
+    };
+    UpdateMcubeSwitchConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["UpdateMcubeSwitchConfigRequest"];
+            };
+        };
+        responses: {
+            /** @description Success, or a business failure (ResultCode other than OK, Success false). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpdateMcubeSwitchConfigResponse"];
                 };
             };
             /** @description Protocol failure */
@@ -5491,6 +6148,129 @@ export interface operations {
                 };
             };
             /** @description Malformed request (platform other than android/ios, client version missing or not dotted numeric ...). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceError"];
+                };
+            };
+            /** @description Missing or unknown client key, or a key that does not belong to appId/workspaceId. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceError"];
+                };
+            };
+            /** @description Rate limited (per device, per node, MCUBE_DEVICE_RATE_PER_MIN): resultCode 1002; Retry-After gives the seconds left. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceError"];
+                };
+            };
+        };
+    };
+    deviceSwitchPull: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The workspace public client key (or the clientKey field). */
+                "x-mcube-client-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description mPaaS app id (e.g. ALIPUB0000001). Optional: the client key names it; when given it must match. */
+                    appId?: string;
+                    /** @description Workspace id (e.g. default). Optional, like appId. */
+                    workspaceId?: string;
+                    /** @description The workspace public client key, when not sent in the x-mcube-client-key header. */
+                    clientKey?: string;
+                    /**
+                     * @description Device platform (any letter case).
+                     * @enum {string}
+                     */
+                    platform: "android" | "ios";
+                    /** @description Installed client version (dotted numeric), for clientVersion rules; a device that sends none matches no clientVersion include rule. */
+                    client?: string;
+                    /** @description OS version, for osVersion rules. */
+                    system?: string;
+                    /** @description User id: whitelist values are decided on it; percentage values on it, else on deviceId. */
+                    userId?: string;
+                    /** @description Read as userId when userId is absent (the name of the Alipay open-API twin of this request). */
+                    user_id?: string;
+                    /** @description Used as the user key when there is no userId. */
+                    deviceId?: string;
+                    /** @description Read as deviceId when deviceId is absent. */
+                    utdid?: string;
+                    /** @description Read as deviceId when deviceId and utdid are absent. */
+                    diu?: string;
+                    /** @description For city rules (compared case-insensitively). */
+                    city?: string;
+                    /** @description Device model, for mobileModel rules (compared case-insensitively). */
+                    model?: string;
+                    /** @description Network type, for netType rules (compared case-insensitively). */
+                    netType?: string;
+                    /** @description Comma-separated switch keys to answer (at most 200); absent: every enabled key. */
+                    keys?: string;
+                };
+                "application/json": {
+                    /** @description mPaaS app id (e.g. ALIPUB0000001). Optional: the client key names it; when given it must match. */
+                    appId?: string;
+                    /** @description Workspace id (e.g. default). Optional, like appId. */
+                    workspaceId?: string;
+                    /** @description The workspace public client key, when not sent in the x-mcube-client-key header. */
+                    clientKey?: string;
+                    /**
+                     * @description Device platform (any letter case).
+                     * @enum {string}
+                     */
+                    platform: "android" | "ios";
+                    /** @description Installed client version (dotted numeric), for clientVersion rules; a device that sends none matches no clientVersion include rule. */
+                    client?: string;
+                    /** @description OS version, for osVersion rules. */
+                    system?: string;
+                    /** @description User id: whitelist values are decided on it; percentage values on it, else on deviceId. */
+                    userId?: string;
+                    /** @description Read as userId when userId is absent (the name of the Alipay open-API twin of this request). */
+                    user_id?: string;
+                    /** @description Used as the user key when there is no userId. */
+                    deviceId?: string;
+                    /** @description Read as deviceId when deviceId is absent. */
+                    utdid?: string;
+                    /** @description Read as deviceId when deviceId and utdid are absent. */
+                    diu?: string;
+                    /** @description For city rules (compared case-insensitively). */
+                    city?: string;
+                    /** @description Device model, for mobileModel rules (compared case-insensitively). */
+                    model?: string;
+                    /** @description Network type, for netType rules (compared case-insensitively). */
+                    netType?: string;
+                    /** @description Comma-separated switch keys to answer (at most 200); absent: every enabled key. */
+                    keys?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The values, by key. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceSwitchAnswer"];
+                };
+            };
+            /** @description Malformed request (platform other than android/ios, more than 200 keys ...). */
             400: {
                 headers: {
                     [name: string]: unknown;

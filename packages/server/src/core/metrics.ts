@@ -27,7 +27,7 @@ class Histogram {
   }
 }
 
-export type DeviceEndpointName = 'nebula' | 'upgrade';
+export type DeviceEndpointName = 'nebula' | 'upgrade' | 'config';
 
 export interface MetricsSources {
   /** delivery snapshots (app/workspace) this node holds */

@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { apiCommand } from './api.js';
+import { configCommands } from './config.js';
 import { keyCommands } from './key.js';
 import { miniPackages, miniPublish, miniTaskCommands, miniTasks } from './mini.js';
 import { nebulaApps, nebulaResources, nebulaTasks } from './nebula-lists.js';
@@ -26,6 +27,7 @@ export const COMMANDS: Command[] = [
   ...keyCommands,
   ...whitelistCommands,
   ...upgradeCommands,
+  ...configCommands,
   apiCommand,
 ];
 
@@ -37,4 +39,5 @@ export const GROUPS: Record<string, string> = {
   key: 'RSA key that signs the offline packages',
   whitelist: 'gray-release whitelists',
   upgrade: 'app upgrade packages (APK / IPA / HAP, App Store, TestFlight) and their release tasks',
+  config: 'switch configuration: keys and values devices pull from /device/config/pull',
 };

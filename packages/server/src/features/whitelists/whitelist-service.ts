@@ -130,12 +130,13 @@ export class WhitelistService {
   async delete(s: Scope, rawId: number): Promise<void> {
     await this.change(s, async (trx) => {
       const list = await this.mustGet(trx, s, rawId);
-      const tasks = await store.activeTaskIdsUsing(trx, s, list.id);
-      if (tasks.length) {
-        throw new BusinessError(
-          'WhitelistInUse',
-          `Whitelist ${list.id} is used by unfinished release task(s) ${tasks.slice(0, 20).join(', ')}; end them (an upgrade task ends with its package, DeleteMcubeUpgradeResource) before deleting the whitelist.`,
-        );
+      const users = await store.activeTaskIdsUsing(trx, s, list.id);
+      if (users.length) {
+        const tasks = users.filter((u) => !u.startsWith('switch key ')).slice(0, 20);
+        const keys = users.filter((u) => u.startsWith('switch key ')).slice(0, 20);
+        const what = [tasks.length ? `unfinished release task(s) ${tasks.join(', ')}` : '', keys.length ? keys.join(', ') : ''].filter(Boolean).join(' and ');
+        const todo = [tasks.length ? 'end the tasks (an upgrade task ends with its package, DeleteMcubeUpgradeResource)' : '', keys.length ? 'give the switch keys other values or delete them' : ''].filter(Boolean).join(' and ');
+        throw new BusinessError('WhitelistInUse', `Whitelist ${list.id} is used by ${what}; ${todo} before deleting the whitelist.`);
       }
       await store.delete(trx, this.deps.db.dialect, s, list.id);
     });
