@@ -203,7 +203,7 @@ describe('mcube (subprocess)', () => {
   it('config: set creates then replaces, list, disable, export and import; devices pull the values', async () => {
     const pull = async () => {
       const r = await fetch(`${srv.url}/device/config/pull?platform=android&userId=u1`, { headers: { 'x-mcube-client-key': srv.creds.clientKey } });
-      return (await r.json()).data;
+      return ((await r.json()) as { data: Record<string, string> }).data;
     };
     expect(await mcube(['config', 'set', 'Load_Config_Interval', '--value', '600'])).toMatchObject({ code: 0, stdout: 'switch key Load_Config_Interval created\n' });
     writeFileSync(join(dir, 'banner.json'), JSON.stringify([{ Value: 'ios', Platform: 'IOS' }, { Value: 'half', Type: 'PERCENT', Percent: 50 }, { Value: 'rest' }]));

@@ -163,6 +163,49 @@ describe('management through the vendor clients', () => {
   });
 });
 
+describe('import and list details', () => {
+  it('an import checks the whitelists of the keys it adds only, and names the item at fault', async () => {
+    const content = (keyFor: string) =>
+      JSON.stringify([
+        { ConfigKey: 'rollout', Values: [{ Value: 'a', Type: 'WHITELIST', WhitelistIds: '999999' }] },
+        { ConfigKey: keyFor, Values: [{ Value: 'fresh' }] },
+      ]);
+    const r = await call('ImportMcubeSwitchConfigs', { Content: content('import.fresh') });
+    expect(r.ImportSwitchConfigResult).toMatchObject({ Success: true, ImportedKeys: ['import.fresh'], SkippedKeys: ['rollout'] });
+    const bad = await call('ImportMcubeSwitchConfigs', { Content: JSON.stringify([{ ConfigKey: 'import.other', Values: [{ Value: 'a' }] }, { ConfigKey: 'import.bad', Values: [{ Value: 'a', Type: 'WHITELIST', WhitelistIds: '999999' }] }]) });
+    expect(bad.ResultCode).toBe('InvalidContent');
+    expect(bad.ImportSwitchConfigResult.ResultMsg).toContain('item 2 (import.bad): no whitelist 999999');
+    // what an empty workspace exports imports as nothing
+    expect((await call('ImportMcubeSwitchConfigs', { Content: '[]' })).ImportSwitchConfigResult).toMatchObject({ Success: true, ImportedKeys: [], SkippedKeys: [] });
+    await call('DeleteMcubeSwitchConfig', { ConfigKey: 'import.fresh' });
+  });
+
+  it('Keyword matches letters beyond ASCII without regard to case, on both databases', async () => {
+    expect((await create('summer.sale', [{ Value: 'on' }], { Note: 'Été ÄRGER 100%' })).ResultCode).toBe('OK');
+    for (const word of ['été', 'ÉTÉ', 'ärger', '100%']) {
+      const found = (await call('ListMcubeSwitchConfigs', { Keyword: word })).ListSwitchConfigResult;
+      expect({ word, keys: found.SwitchConfigs.map((c: any) => c.ConfigKey) }).toEqual({ word, keys: ['summer.sale'] });
+    }
+    expect((await call('ListMcubeSwitchConfigs', { Keyword: '_' })).ListSwitchConfigResult.TotalCount).toBe(0);
+    await call('DeleteMcubeSwitchConfig', { ConfigKey: 'summer.sale' });
+  });
+
+  it('concurrent imports of the same keys: one adds them, the others skip them, none fails', async () => {
+    const content = JSON.stringify(Array.from({ length: 30 }, (_, i) => ({ ConfigKey: `race.${i}`, Values: [{ Value: String(i) }] })));
+    const results = await Promise.all([1, 2, 3].map(() => call('ImportMcubeSwitchConfigs', { Content: content })));
+    expect(results.map((r) => r.ResultCode)).toEqual(['OK', 'OK', 'OK']);
+    expect(results.map((r) => r.ImportSwitchConfigResult.ImportedKeys.length).sort()).toEqual([0, 0, 30]);
+    for (let i = 0; i < 30; i++) await call('DeleteMcubeSwitchConfig', { ConfigKey: `race.${i}` });
+  });
+
+  it('devices may send keys as a JSON array', async () => {
+    const r = await deviceCheck(srv.url, { platform: 'ios', keys: ['ios.only', 'nope'] }, { clientKey: srv.creds.clientKey, path: '/device/config/pull', json: true });
+    expect(r.body.data).toEqual({ 'ios.only': 'yes' });
+    const bad = await deviceCheck(srv.url, { platform: 'ios', keys: { a: 1 } }, { clientKey: srv.creds.clientKey, path: '/device/config/pull', json: true });
+    expect(bad.status).toBe(400);
+  });
+});
+
 describe('bad input is refused and changes nothing', () => {
   it('each refusal names the field, and no row is written', async () => {
     const before = await rows();
@@ -181,6 +224,11 @@ describe('bad input is refused and changes nothing', () => {
       ['InvalidValues', [{ Value: 'x', Platform: 'HARMONY' }]],
       ['InvalidValues', [{ Value: 'x', Rules: [{ ruleElement: 'planet', operation: 1, value: 'Mars' }] }]],
       ['InvalidValues', Array.from({ length: 21 }, () => ({ Value: 'x' }))],
+      // PostgreSQL text cannot hold NUL; a lone surrogate has no UTF-8 form
+      ['InvalidValues', [{ Value: 'a\u0000b' }]],
+      ['InvalidValues', [{ Value: 'a\ud800b' }]],
+      ['InvalidValues', [{ Value: 'x', Type: 'PERCENT', Percent: '0x10' }]],
+      ['InvalidValues', [{ Value: 'x', Type: 'PERCENT', Percent: '1e1' }]],
       ['SwitchConfigExists', [{ Value: 'x' }], { ConfigKey: 'rollout' }],
     ];
     for (const [code, values, extra] of cases) {
@@ -193,6 +241,11 @@ describe('bad input is refused and changes nothing', () => {
     const bad = await call('ImportMcubeSwitchConfigs', { Content: JSON.stringify([{ ConfigKey: 'good.one', Values: [{ Value: 'a' }] }, { ConfigKey: 'bad one', Values: [{ Value: 'b' }] }]) });
     expect(bad.ResultCode).toBe('InvalidContent');
     expect(bad.ResultMessage ?? bad.ImportSwitchConfigResult.ResultMsg).toContain('item 2');
+    const typo = await call('ImportMcubeSwitchConfigs', { Content: JSON.stringify([{ ConfigKey: 'typo', Enable: false, Values: [{ Value: 'a' }] }]) });
+    expect(typo.ResultCode).toBe('InvalidContent');
+    expect(typo.ImportSwitchConfigResult.ResultMsg).toContain('"Enable"');
+    const nul = await call('ImportMcubeSwitchConfigs', { Content: JSON.stringify([{ ConfigKey: 'nul', Note: 'a\u0000', Values: [{ Value: 'a' }] }]) });
+    expect(nul.ResultCode).toBe('InvalidContent');
     const dup = await call('ImportMcubeSwitchConfigs', { Content: JSON.stringify([{ ConfigKey: 'twice', Values: [{ Value: 'a' }] }, { ConfigKey: 'twice', Values: [{ Value: 'b' }] }]) });
     expect(dup.ResultCode).toBe('InvalidContent');
     // an update that fails keeps the old values

@@ -25,7 +25,10 @@ export function errorLine(err: unknown): string {
     return `error: ${err.code}: ${err.message}${rid}`;
   }
   const e = err as { code?: unknown; message?: string };
-  return `error: ${typeof e?.code === 'string' ? `${e.code}: ` : ''}${e?.message ?? String(err)}`;
+  const message = e?.message ?? String(err);
+  // node's file errors carry their code in the message already ("ENOENT: no such file or directory, open ...")
+  const code = typeof e?.code === 'string' && !message.startsWith(`${e.code}:`) ? `${e.code}: ` : '';
+  return `error: ${code}${message}`;
 }
 
 /** The error as JSON for --json (stdout stays machine-readable on failure too). */

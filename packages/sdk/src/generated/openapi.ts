@@ -2335,7 +2335,7 @@ export interface components {
             WorkspaceId: string;
             /** @description tenant id */
             TenantId?: string;
-            /** @description the JSON array ExportMcubeSwitchConfigs gives: [{ConfigKey, Note, Enabled, Values}] */
+            /** @description the JSON array ExportMcubeSwitchConfigs gives: [{ConfigKey, Note, Enabled, Values}] (the request is bounded by MCUBE_MAX_BODY_BYTES) */
             Content: string;
         };
         ImportMcubeSwitchConfigsResponse: {

@@ -173,7 +173,8 @@ export const exportMcubeSwitchConfigs = defineAction<Record<string, never>>({
   handler: async (_input, ctx) => {
     const { items } = await service(ctx).list(scope(ctx), { offset: 0, limit: SWITCH_LIMITS.maxKeysPerWorkspace * 2 });
     const file = items.reverse().map((c) => ({ ConfigKey: c.key, Note: c.note, Enabled: c.enabled, Values: c.values.map(valueToWire) }));
-    return { Content: JSON.stringify(file, null, 2), Count: file.length };
+    // compact: the import takes it back as one form field, under MCUBE_MAX_BODY_BYTES
+    return { Content: JSON.stringify(file), Count: file.length };
   },
 });
 
@@ -181,7 +182,7 @@ export const importMcubeSwitchConfigs = defineAction<{ Content: string }>({
   name: 'ImportMcubeSwitchConfigs',
   summary: 'mcube extension (guide §6.3): add the switch keys of an export file; keys that exist already are skipped, not changed. All or nothing.',
   tag: TAG,
-  input: { ...commonInput, Content: S.text('the JSON array ExportMcubeSwitchConfigs gives: [{ConfigKey, Note, Enabled, Values}]', 8 * 1024 * 1024) },
+  input: { ...commonInput, Content: S.text('the JSON array ExportMcubeSwitchConfigs gives: [{ConfigKey, Note, Enabled, Values}] (the request is bounded by MCUBE_MAX_BODY_BYTES)', 8 * 1024 * 1024) },
   required: ['AppId', 'WorkspaceId', 'Content'],
   resultKey: 'ImportSwitchConfigResult',
   result: S.obj({ ImportedKeys: S.arr(S.str()), SkippedKeys: S.arr(S.str('keys that existed and were left as they are')), ...resultBase }),
@@ -194,7 +195,8 @@ export const importMcubeSwitchConfigs = defineAction<{ Content: string }>({
     } catch {
       throw invalid('Content', 'is not valid JSON; give the array ExportMcubeSwitchConfigs returns.');
     }
-    if (!Array.isArray(parsed) || parsed.length === 0) throw invalid('Content', 'must be a non-empty JSON array of switch keys.');
+    // an empty array is what an empty workspace exports: nothing to import
+    if (!Array.isArray(parsed)) throw invalid('Content', 'must be a JSON array of switch keys.');
     if (parsed.length > SWITCH_LIMITS.maxImport) throw invalid('Content', `holds ${parsed.length} keys; at most ${SWITCH_LIMITS.maxImport} are imported at once.`);
     const specs = parsed.map(parseImportItem);
     const r = await service(ctx).importMany(scope(ctx), specs, ctx.accessKeyId);

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../../core/registry.js';
 import type { ClientKeys, DeviceScope } from '../delivery/client-keys.js';
 import { admitDevice, failWith, queryStart, readDeviceRequest, sendMeasured, type DeviceEndpoint } from '../delivery/device-io.js';
-import { BadDeviceRequest, parseCheck, str, type Fields } from '../delivery/device-request.js';
+import { BadDeviceRequest, parseCheck, type Fields } from '../delivery/device-request.js';
 import { matchesTask } from '../delivery/engine/select.js';
 import { createPlanCache } from '../delivery/plan-cache.js';
 import type { DeviceRateLimiter } from '../delivery/rate-limit.js';
@@ -12,7 +12,8 @@ import type { TaskPlan } from '../delivery/snapshot.js';
 import { loadSwitchPlans, type SwitchPlans } from './switch-plans.js';
 
 export const SWITCH_PULL_PATH = '/device/config/pull';
-const MAX_BODY = 16 * 1024;
+// 200 keys of 128 characters, form-encoded, with the device fields
+const MAX_BODY = 64 * 1024;
 const MAX_ASKED = 200;
 const HEAD = '{"resultCode":100,"data":{';
 const TAIL = '}}';
@@ -23,6 +24,14 @@ export interface SwitchPullService {
   onChange(appId: string, workspaceId: string): void;
   stampHooks: StampWatcherHooks;
   drain(): Promise<void>;
+}
+
+/** `keys`: comma-separated text, or (in a JSON body) an array of keys; null when absent (every key). */
+function askedKeys(raw: unknown): string[] | null {
+  if (raw === undefined || raw === null || raw === '') return null;
+  const parts = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) && raw.every((k) => typeof k === 'string') ? (raw as string[]) : null;
+  if (!parts) throw new BadDeviceRequest('keys must be comma-separated switch keys (or, in JSON, an array of them)');
+  return [...new Set(parts.map((k) => k.trim()))].filter((k) => k !== '');
 }
 
 /** The value of a key this device gets: the first value it matches, else none (the client keeps its default). */
@@ -48,8 +57,7 @@ export function createSwitchPull(deps: Deps, keys: ClientKeys, limiter: DeviceRa
 
   const answer = async (res: ServerResponse, fields: Fields, scope: DeviceScope, userKey: string): Promise<void> => {
     const { check } = parseCheck({ ...fields, query: undefined, existed: undefined }, userKey, deps.now());
-    const askedText = str(fields, 'keys');
-    const asked = askedText === '' ? null : [...new Set(askedText.split(',').map((k) => k.trim()))].filter((k) => k !== '');
+    const asked = askedKeys(fields.keys);
     if (asked && asked.length > MAX_ASKED) throw new BadDeviceRequest(`keys names ${asked.length} keys; at most ${MAX_ASKED} are allowed`);
     const { plans } = await cache.current(scope.appId, scope.workspaceId);
     const parts: string[] = [];

@@ -89,9 +89,15 @@ export class SwitchService {
     return query;
   }
 
-  /** Keys counted against the cap: on PostgreSQL creates in one app/workspace take turns (SQLite writes one at a time anyway). */
-  private async countKeys(trx: Knex.Transaction, s: Scope): Promise<number> {
+  /**
+   * Creates and imports in one app/workspace take turns on PostgreSQL, so the cap holds and an import's view of
+   * the existing keys stays true until it commits (SQLite writes one transaction at a time anyway).
+   */
+  private async lockScope(trx: Knex.Transaction, s: Scope): Promise<void> {
     if (this.deps.db.dialect === 'pg') await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`mcube.switch_configs:${s.appId}/${s.workspaceId}`]);
+  }
+
+  private async countKeys(trx: Knex.Transaction, s: Scope): Promise<number> {
     const r = await trx('switch_configs').where({ app_id: s.appId, workspace_id: s.workspaceId }).count({ n: '*' }).first();
     return num(r?.n);
   }
@@ -112,6 +118,8 @@ export class SwitchService {
   async create(s: Scope, spec: SwitchSpec, who: string): Promise<number> {
     try {
       return await this.change(s, async (trx) => {
+        // the scope lock first, then the whitelists, in the order an import takes them
+        await this.lockScope(trx, s);
         await this.checkWhitelists(trx, s, spec.values, 'Values');
         if ((await this.countKeys(trx, s)) >= SWITCH_LIMITS.maxKeysPerWorkspace) {
           throw new BusinessError('SwitchConfigLimitExceeded', `This app and workspace already hold ${SWITCH_LIMITS.maxKeysPerWorkspace} switch keys, the most allowed.`);
@@ -165,7 +173,7 @@ export class SwitchService {
 
   /**
    * Adds the keys of an import file that do not exist yet (guide §6.3: an existing key is not imported);
-   * all of them or none.
+   * all of them or none. The whitelists of the keys it adds must exist; the skipped keys are not read.
    */
   async importMany(s: Scope, specs: SwitchSpec[], who: string): Promise<{ imported: string[]; skipped: string[] }> {
     const seen = new Set<string>();
@@ -173,8 +181,9 @@ export class SwitchService {
       if (seen.has(spec.key)) throw invalid('Content', `the key "${spec.key}" appears twice.`);
       seen.add(spec.key);
     }
+    if (!specs.length) return { imported: [], skipped: [] };
     return this.change(s, async (trx) => {
-      await this.checkWhitelists(trx, s, specs.flatMap((x) => x.values), 'Content');
+      await this.lockScope(trx, s);
       const have = new Set<string>();
       const keys = specs.map((x) => x.key);
       for (let i = 0; i < keys.length; i += 500) {
@@ -182,6 +191,14 @@ export class SwitchService {
         for (const r of rows) have.add(String(r.config_key));
       }
       const fresh = specs.filter((x) => !have.has(x.key));
+      const wanted = [...new Set(fresh.flatMap((x) => x.values.flatMap((v) => v.whitelistIds)))];
+      if (wanted.length) {
+        const found = await existingWhitelistIds(trx, s, wanted, this.deps.db.dialect === 'pg');
+        for (const spec of fresh) {
+          const missing = [...new Set(spec.values.flatMap((v) => v.whitelistIds))].filter((id) => !found.has(id));
+          if (missing.length) throw invalid('Content', `item ${specs.indexOf(spec) + 1} (${spec.key}): no whitelist ${missing.join(', ')} in this app and workspace.`);
+        }
+      }
       if ((await this.countKeys(trx, s)) + fresh.length > SWITCH_LIMITS.maxKeysPerWorkspace) {
         throw new BusinessError('SwitchConfigLimitExceeded', `Importing ${fresh.length} new keys would pass the ${SWITCH_LIMITS.maxKeysPerWorkspace} switch keys allowed per app and workspace.`);
       }
@@ -191,18 +208,28 @@ export class SwitchService {
     });
   }
 
-  /** Keys ordered by id (newest first), with their values; `keyword` matches a part of the key or note, case-insensitively. */
+  /**
+   * Keys ordered by id (newest first), with their values; `keyword` matches a part of the key or note,
+   * case-insensitively. The match is made here, not in SQL: SQLite's lower() folds ASCII only, and a workspace
+   * holds at most SWITCH_LIMITS.maxKeysPerWorkspace keys.
+   */
   async list(s: Scope, opts: { keyword?: string; offset: number; limit: number }): Promise<{ total: number; items: SwitchConfig[] }> {
     const { knex } = this.deps.db;
-    const base = () => {
-      const q = knex('switch_configs').where({ app_id: s.appId, workspace_id: s.workspaceId });
-      if (opts.keyword) {
-        const like = `%${opts.keyword.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c)}%`;
-        q.andWhere((w) => w.whereRaw("lower(config_key) like ? escape '\\'", [like]).orWhereRaw("lower(note) like ? escape '\\'", [like]));
-      }
-      return q;
-    };
-    const [countRow, rows] = await Promise.all([base().count({ n: '*' }).first(), base().orderBy('id', 'desc').offset(opts.offset).limit(opts.limit).select()]);
+    const scoped = () => knex('switch_configs').where({ app_id: s.appId, workspace_id: s.workspaceId });
+    let total: number;
+    let rows: Array<Record<string, any>>;
+    if (opts.keyword) {
+      const word = opts.keyword.toLowerCase();
+      const all = await scoped().orderBy('id', 'desc').select('id', 'config_key', 'note');
+      const hits = all.filter((r) => String(r.config_key).toLowerCase().includes(word) || String(r.note).toLowerCase().includes(word));
+      total = hits.length;
+      const page = hits.slice(opts.offset, opts.offset + opts.limit).map((r) => num(r.id));
+      rows = page.length ? await knex('switch_configs').whereIn('id', page).orderBy('id', 'desc').select() : [];
+    } else {
+      const [countRow, found] = await Promise.all([scoped().count({ n: '*' }).first(), scoped().orderBy('id', 'desc').offset(opts.offset).limit(opts.limit).select()]);
+      total = num(countRow?.n);
+      rows = found;
+    }
     const ids = rows.map((r) => num(r.id));
     const byConfig = new Map<number, SwitchValue[]>();
     if (ids.length) {
@@ -214,7 +241,7 @@ export class SwitchService {
       }
     }
     return {
-      total: num(countRow?.n),
+      total,
       items: rows.map((r) => ({
         id: num(r.id),
         key: String(r.config_key),

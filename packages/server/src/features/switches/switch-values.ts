@@ -33,6 +33,14 @@ const KEY = /^[A-Za-z0-9_.:-]+$/;
 const PLATFORMS: readonly SwitchPlatform[] = ['ALL', 'ANDROID', 'IOS'];
 const DELIVERIES: readonly SwitchDelivery[] = ['ALL', 'WHITELIST', 'PERCENT'];
 const VALUE_FIELDS = new Set(['Value', 'Platform', 'Type', 'WhitelistIds', 'Percent', 'Rules']);
+const ITEM_FIELDS = new Set(['ConfigKey', 'Note', 'Enabled', 'Values']);
+
+// PostgreSQL text cannot hold NUL, and a lone surrogate cannot be stored as UTF-8: refused rather than changed
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const storable = (field: string, at: string, text: string) => {
+  if (UNSTORABLE.test(text)) throw invalid(field, `${at}holds a NUL character or a lone UTF-16 surrogate, which cannot be stored.`);
+  return text;
+};
 
 export function parseConfigKey(raw: unknown, field = 'ConfigKey'): string {
   const key = typeof raw === 'string' ? raw.trim() : '';
@@ -47,7 +55,7 @@ export function parseNote(raw: unknown, field = 'Note'): string {
   if (typeof raw !== 'string') throw invalid(field, 'must be text.');
   const note = raw.trim();
   if (note.length > SWITCH_LIMITS.maxNoteLength) throw invalid(field, `is longer than ${SWITCH_LIMITS.maxNoteLength} characters.`);
-  return note;
+  return storable(field, '', note);
 }
 
 function choice<T extends string>(at: string, name: string, raw: unknown, all: readonly T[]): T {
@@ -58,7 +66,8 @@ function choice<T extends string>(at: string, name: string, raw: unknown, all: r
 }
 
 function percentOf(at: string, raw: unknown): number {
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  // as text only plain decimals ("12.5"): Number() would also read "0x10" and "1e1"
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d{1,3}(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
   // two decimals at most: the share is counted in 10,000 buckets
   if (!Number.isFinite(n) || n <= 0 || n > 100 || Math.abs(Math.round(n * 100) - n * 100) > 1e-6) {
     throw invalid('Values', `${at} Percent ${shown(raw ?? '')} must be a number above 0 and at most 100, with at most two decimals.`);
@@ -87,7 +96,7 @@ function valueOf(raw: unknown, i: number): SwitchValue {
   const v = o.Value;
   // what a device receives is text (the clients' stringValueForKey); numbers and booleans are taken as written
   if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw invalid('Values', `${at} Value must be text (give JSON as a string).`);
-  const value = String(v);
+  const value = storable('Values', `${at} Value `, String(v));
   if (value.length > SWITCH_LIMITS.maxValueLength) throw invalid('Values', `${at} Value is longer than ${SWITCH_LIMITS.maxValueLength} characters.`);
   const platform = choice(at, 'Platform', o.Platform, PLATFORMS);
   const delivery = choice(at, 'Type', o.Type, DELIVERIES);
@@ -142,6 +151,8 @@ export function parseImportItem(raw: unknown, i: number): SwitchSpec {
   const at = `item ${i + 1}`;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('Content', `${at} is not an object {ConfigKey, Note, Enabled, Values}.`);
   const o = raw as Record<string, unknown>;
+  const extra = Object.keys(o).find((k) => !ITEM_FIELDS.has(k));
+  if (extra !== undefined) throw invalid('Content', `${at} has the unknown field ${shown(extra)}; the fields are ${[...ITEM_FIELDS].join(', ')}.`);
   const wrap = <T>(f: () => T): T => {
     try {
       return f();
