@@ -74,3 +74,27 @@ it("README.md's mini program example runs unchanged: it packs, uploads and relea
   const task = (await call('QueryMcubeMiniTask', { TaskId: Number(m![2]) })).QueryMiniTaskResult.MiniTaskInfo;
   expect(task).toMatchObject({ PackageId: Number(m![1]), PublishType: 2, PublishMode: 1, WhitelistIds: String(wl), TaskStatus: 1, ProductVersion: '1.0.0.7' });
 });
+
+it("README.md's switch key example runs unchanged: it creates the key, then replaces its values; devices pull them", async () => {
+  const wl = (await call('CreateMcubeWhitelist', { WhiteListName: 'readme switch testers', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId;
+  await call('UpdateMcubeWhitelist', { Id: wl, KeyIds: 'tester-1' });
+  const sw = join(dir, 'switch');
+  mkdirSync(sw, { recursive: true });
+  writeFileSync(join(sw, 'switch.mts'), readmeExample('README.md', '### Switch keys'));
+  const env = {
+    MCUBE_ENDPOINT: srv.url, MPAAS_AK_ENV: srv.creds.accessKeyId, MPAAS_SK_ENV: srv.creds.accessKeySecret,
+    MPAAS_APP_ID: srv.creds.appId, MPAAS_WORKSPACE_ID: srv.creds.workspaceId, MPAAS_TENANT_ID: srv.creds.tenantId, WHITELIST_ID: wl,
+  };
+  const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
+  const first = await runCommand(process.execPath, ['--import', tsx, 'switch.mts'], env, sw);
+  expect(first.code, first.stderr).toBe(0);
+  expect(first.stdout).toBe('pay.newCheckout created\n');
+  const again = await runCommand(process.execPath, ['--import', tsx, 'switch.mts'], env, sw);
+  expect(again.stdout).toBe('pay.newCheckout updated\n');
+  const pull = async (fields: Record<string, string>) => {
+    const r = await fetch(`${srv.url}/device/config/pull?${new URLSearchParams(fields)}`, { headers: { 'x-mcube-client-key': srv.creds.clientKey } });
+    return ((await r.json()) as { data: Record<string, string> }).data['pay.newCheckout'];
+  };
+  expect(await pull({ platform: 'ios', userId: 'tester-1' })).toBe('on');
+  expect(await pull({ platform: 'ios', userId: 'someone' })).toBe('off');
+});
