@@ -164,6 +164,25 @@ describe('FileUrl guard (s3 driver, endpoint pointed at the bystander)', () => {
     expect(hits).toBe(0);
   });
 
+  it('pointsInto: any spelling of a link into the bucket counts as ours (links given as DownloadUrl are refused then)', () => {
+    const key = 'uploads/TENANT01/ALIPUB0000001/default/u/a.apk';
+    const port = new URL(trap).port;
+    const ours = [
+      store.urlForKey(key),
+      `${store.urlForKey(key)}?x=1`,
+      `${store.urlForKey(key)}#f`,
+      `${endpoint}/media/${key}?X-Amz-Signature=abc`,
+      `${endpoint.toUpperCase().replace('HTTP://', 'http://')}/media/${key}`,
+      `${endpoint}/other/../media/${key}`,
+      `${endpoint}/%6Dedia/${key}`,
+      `http://user:pw@localhost:${port}/media/${key}`,
+      `http://media.localhost:${port}/anything`,
+    ];
+    for (const url of ours) expect(store.pointsInto(url), url).toBe(true);
+    const theirs = [`${endpoint}/other-bucket/${key}`, `${endpoint}/media-evil/${key}`, `http://other.localhost:${port}/${key}`, 'https://dl.example.com/a.apk', `ftp://localhost:${port}/media/${key}`];
+    for (const url of theirs) expect(store.pointsInto(url), url).toBe(false);
+  });
+
   it.each(['true', 'false'])('the FileToken Host + "/" + key is an object URL it accepts (path style %s)', async (pathStyle) => {
     const e = makeTestEnv({ MCUBE_STORAGE: 's3', MCUBE_S3_REGION: 'eu-west-1', MCUBE_S3_BUCKET: 'media', MCUBE_S3_ACCESS_KEY_ID: 'x', MCUBE_S3_SECRET_ACCESS_KEY: 'y', MCUBE_S3_FORCE_PATH_STYLE: pathStyle });
     const aws = new S3BlobStore(loadConfig(e.env), createLogger('silent'));

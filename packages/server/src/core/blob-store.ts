@@ -31,6 +31,8 @@ export interface BlobStore {
   createUploadToken(opts: { dir: string; maxBytes: number; expiresInSec: number }): Promise<UploadToken>;
   /** The key of an object URL inside our bucket, or null for anything else (other hosts, buckets, schemes). */
   keyFromUrl(url: string): string | null;
+  /** Whether the URL points anywhere into our storage (objects, the download base), in any spelling: links a client gives are refused then. */
+  pointsInto(url: string): boolean;
   /** The canonical URL of an uploaded object (what clients pass back as FileUrl). */
   urlForKey(key: string): string;
   head(key: string): Promise<BlobInfo | null>;

@@ -11,7 +11,7 @@ import { sweepStaleEntries } from '../../core/stale-files.js';
 import { assertSafeDir, assertSafeKey, UnsafeKeyError } from './key-rules.js';
 import { deriveLocalSecrets, LOCAL_ACCESS_ID, signDownload, verifyDownload, type LocalSecrets } from './local-signing.js';
 import { copyWithin } from './bounded-copy.js';
-import { joinKey, keyFromObjectUrl, normaliseBase } from './object-urls.js';
+import { joinKey, keyFromObjectUrl, normaliseBase, pointsUnder } from './object-urls.js';
 import { signPostPolicy } from './post-policy.js';
 
 /** where tokens issued before uploads moved to the object base still post */
@@ -144,6 +144,11 @@ export class LocalBlobStore implements BlobStore {
       return names.length === new Set(names).size && names.every((n) => n === 'X-Mcube-Expires' || n === 'X-Mcube-Signature');
     };
     return keyFromObjectUrl(url, [`${this.base()}${LOCAL_OBJECT_PATH}/`], presigned);
+  }
+
+  pointsInto(url: string): boolean {
+    const base = this.config.storage.downloadBaseUrl;
+    return pointsUnder(url, [`${this.base()}${LOCAL_OBJECT_PATH}/`, ...(base ? [`${normaliseBase(base)}/`] : [])]);
   }
 
   async downloadUrl(key: string): Promise<string> {

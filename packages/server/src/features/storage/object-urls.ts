@@ -48,3 +48,29 @@ export function keyFromObjectUrl(raw: unknown, prefixes: string[], acceptQuery?:
   }
   return null;
 }
+
+/**
+ * Whether `raw` addresses anything below one of `prefixes`, in whatever spelling the URL parser or the storage
+ * server would accept: any query, fragment or user info, the host in any case, the default port, dot segments,
+ * percent-encoded paths. For refusing links into our own storage, where the literal match of keyFromObjectUrl
+ * would let a variant through.
+ */
+export function pointsUnder(raw: string, prefixes: string[]): boolean {
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    return false;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
+  let decoded = u.pathname;
+  try {
+    decoded = decodeURIComponent(u.pathname);
+  } catch {
+    // a malformed escape: the raw path is compared
+  }
+  return prefixes.some((prefix) => {
+    const p = new URL(prefix);
+    return u.origin === p.origin && (u.pathname.startsWith(p.pathname) || decoded.startsWith(p.pathname) || `${u.pathname}/` === p.pathname);
+  });
+}

@@ -22,7 +22,7 @@ import { BlobNotFoundError, BlobTooLargeError, downloadWindow, type BlobInfo, ty
 import type { Logger } from '../../core/logger.js';
 import { assertSafeDir, assertSafeKey } from './key-rules.js';
 import { copyWithin } from './bounded-copy.js';
-import { joinKey, keyFromObjectUrl, normaliseBase } from './object-urls.js';
+import { joinKey, keyFromObjectUrl, normaliseBase, pointsUnder } from './object-urls.js';
 import { uploadConditions } from './post-policy.js';
 
 const notFound = (e: unknown) => {
@@ -116,6 +116,11 @@ export class S3BlobStore implements BlobStore {
 
   keyFromUrl(url: string): string | null {
     return keyFromObjectUrl(url, this.urls.map((u) => `${u}/`));
+  }
+
+  pointsInto(url: string): boolean {
+    const base = this.config.storage.downloadBaseUrl;
+    return pointsUnder(url, [...this.urls.map((u) => `${u}/`), ...(base ? [`${normaliseBase(base)}/`] : [])]);
   }
 
   async downloadUrl(key: string): Promise<string> {

@@ -75,7 +75,7 @@ function canonical(url: string): string {
 
 /** A link into this server's own storage (in any spelling of its origin) must come as an upload field (FileUrl ...), where it is checked and copied. */
 function refuseOwnStore(ctx: ActionContext, field: string, url: string): void {
-  if (url && (ctx.deps.blobs.keyFromUrl(url) !== null || ctx.deps.blobs.keyFromUrl(canonical(url)) !== null)) {
+  if (url && ctx.deps.blobs.pointsInto(url)) {
     throw invalid(field, `${shown(url)} points into this server's storage; pass uploaded files as FileUrl (or IconFileUrl, IosSymbolfileUrl), which are checked and copied.`);
   }
 }
