@@ -271,3 +271,21 @@ describe('refused mini program packages change nothing', () => {
     expect((await call('DeleteMcubeMiniApp', { H5Id: MINI })).ResultCode).toBe('MiniAppNotFound');
   });
 });
+
+describe('a domain too long to serve from', () => {
+  it('is refused by CreateMcubeVhost, and as a package\'s Vhost, on both databases, writing nothing', async () => {
+    // three 63-character labels, one of 50, and ".com": a valid domain of 246 characters
+    const label = (c: string, n: number) => c.repeat(n);
+    const long = `${label('a', 63)}.${label('b', 63)}.${label('c', 63)}.${label('d', 50)}.com`;
+    expect(long.length).toBe(246);
+    const set = await call('CreateMcubeVhost', { Vhost: long });
+    expect(set.ResultCode).toBe('InvalidVhost');
+    expect(set.CreateVhostResult.ResultMsg).toContain('at most 230');
+    expect((await call('QueryMcubeVhost', {})).QueryVhostResult.Data).toBe('h5app.com');
+    const before = await countRows(srv, 'nebula_resources');
+    const r = await upload({ H5Version: '9.9.9.9', Vhost: long });
+    expect(r.ResultCode).toBe('InvalidVhost');
+    expect(r.UploadMiniPackageResult.Success).toBe(false);
+    expect(await countRows(srv, 'nebula_resources')).toBe(before);
+  });
+});

@@ -41,6 +41,9 @@ export function packageKeys(s: Scope, spec: Pick<ResourceSpec, 'h5Id' | 'h5Versi
  * value with a scheme is taken as it is; a bare domain (what CreateMcubeVhost
  * stores, e.g. h5app.com) becomes https://<h5Id>.<domain>, as in console exports.
  */
+/** nebula_resources.vhost */
+export const MAX_SERVED_VHOST = 255;
+
 export function servedVhost(domain: string, h5Id: string): string {
   if (/^https?:\/\//i.test(domain)) return domain.replace(/\/+$/, '');
   return `https://${h5Id}.${domain.replace(/\/+$/, '')}`;
@@ -87,6 +90,10 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
   const domain = spec.vhost || (await getVhost(knex, ctx));
   if (!domain) throw new BusinessError('VhostNotConfigured', 'Vhost: no virtual domain is given and none is configured; set one with CreateMcubeVhost first.');
   const vhost = servedVhost(domain, spec.h5Id);
+  // the column holds 255: a domain near the limit of CreateMcubeVhost leaves no room for https://<id>.
+  if (vhost.length > MAX_SERVED_VHOST) {
+    throw new BusinessError('InvalidVhost', `Vhost: the served address ${vhost.slice(0, 40)}... would be ${vhost.length} characters, more than the ${MAX_SERVED_VHOST} allowed; use a shorter domain.`);
+  }
   const h5Name = app?.h5Name ?? (spec.h5Name || spec.h5Id);
   const maxBytes = deps.config.storage.uploadMaxBytes;
   const upload = await resolveUploadedObject(deps, ctx, spec.fileUrl, { maxBytes, field: spec.fileField });

@@ -2,6 +2,7 @@ import { BusinessError } from '../../core/errors.js';
 import { defineAction } from '../../core/registry.js';
 import { S, commonInput, resultBase } from '../../core/schema.js';
 
+const MAX_VHOST = 255 - 'https://'.length - 17;
 const VHOST = /^(https?:\/\/)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+(:\d{1,5})?$/;
 
 export const createMcubeVhost = defineAction<{ Vhost: string }>({
@@ -17,6 +18,8 @@ export const createMcubeVhost = defineAction<{ Vhost: string }>({
   handler: async (input, ctx) => {
     const vhost = input.Vhost.trim();
     if (!VHOST.test(vhost)) throw new BusinessError('InvalidVhost', `Vhost "${input.Vhost}" is not a domain name such as h5app.com.`);
+    // packages are served from https://<16-digit id>.<domain>, which must fit in 255 characters
+    if (!/^https?:\/\//i.test(vhost) && vhost.length > MAX_VHOST) throw new BusinessError('InvalidVhost', `Vhost: ${vhost.length} characters; at most ${MAX_VHOST}, so that https://<H5 app id>.<domain> stays within 255.`);
     const { knex } = ctx.deps.db;
     await knex('vhosts')
       .insert({ app_id: ctx.appId, workspace_id: ctx.workspaceId, vhost, updated_at: ctx.deps.now() })
