@@ -55,6 +55,19 @@ describe('CreateMcubeUpgradePackage, ListMcubeUpgradePackages, GetMcubeUpgradePa
     expect(listed).toEqual({ ...p, DownloadUrl: listed.DownloadUrl, QrcodeUrl: listed.QrcodeUrl, IosSymbol: '' });
   });
 
+  it('an icon whose upload name is as long as names go is stored under a shortened name', async () => {
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64)]);
+    const iconName = `${'i'.repeat(251)}.png`;
+    const r = await u.a('CreateMcubeUpgradePackage', {
+      Platform: 'Android', AppVersion: '2.0.7', FileUrl: await upload(u.a, 'long.apk', await fakeApp('long')), IconFileUrl: await upload(u.a, iconName, png), OnexFlag: true,
+    });
+    expect(r.ResultCode, JSON.stringify(r)).toBe('OK');
+    const keys = await u.srv.node.deps.db.knex('blobs').where('key', 'like', '%/icon-%').select('key');
+    const icon = keys.map((k: { key: string }) => k.key).find((k: string) => k.includes('/2.0.7-'))!;
+    expect(icon).toMatch(/\/icon-i+\.png$/);
+    expect(icon.slice(icon.lastIndexOf('/') + 1).length).toBeLessThanOrEqual(125);
+  });
+
   it('iOS App Store, TestFlight and enterprise packages, and an Android download link', async () => {
     const store = await createPackage(u.a, { Platform: 'iOS', AppVersion: '3.0.0', AppstoreUrl: 'https://apps.apple.com/app/id1234567890', BundleId: 'com.example.shop' });
     const sp = (await info(store)).GetPackageResult.PackageInfo.UpgradeBaseInfoDO;
@@ -98,6 +111,8 @@ describe('CreateMcubeUpgradePackage, ListMcubeUpgradePackages, GetMcubeUpgradePa
     expect(Buffer.from(await file.arrayBuffer()).equals(ipa)).toBe(true);
     // another package id, or a forged tag, is no download at all
     expect((await fetch(ep.QrcodeUrl.replace(`/download/${ent}.`, `/download/${ent + 1}.`))).status).toBe(404);
+    // an id past the column's range is no download either (PostgreSQL would refuse the query)
+    expect((await fetch(ep.QrcodeUrl.replace(`/download/${ent}.`, '/download/99999999999.'))).status).toBe(404);
     expect((await submit(ep.VerificationCode, ep.QrcodeUrl.slice(0, -3) + 'AAA')).status).toBe(404);
     // wrong codes are limited per package (a 6-digit code has a million values)
     const statuses: number[] = [];

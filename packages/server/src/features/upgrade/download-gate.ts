@@ -5,6 +5,7 @@ import { readBody } from '../../core/body.js';
 import { safeEqual } from '../../core/crypto.js';
 import type { Deps } from '../../core/registry.js';
 import { num } from '../../db/database.js';
+import { isRowId } from './upgrade-store.js';
 
 /**
  * Download verification (guide §4.4 "Download verification": after the QR code
@@ -46,6 +47,8 @@ export function createDownloadGate(deps: Deps): { handle(req: IncomingMessage, r
     const m = /^(\d{1,15})\.([A-Za-z0-9_-]{22})$/.exec(token);
     if (!m) return null;
     const id = Number(m[1]);
+    // beyond the id column's range PostgreSQL would refuse the query (and an anonymous caller fill the error log)
+    if (!isRowId(id)) return null;
     const row = await deps.db.knex('upgrade_packages').where({ id }).first('id', 'app_id', 'workspace_id', 'app_version', 'platform', 'file_key', 'need_check', 'verification_code');
     if (!row || !safeEqual(tagOf(key, id, row.app_id, row.workspace_id), m[2]!)) return null;
     if (num(row.need_check) !== 1 || !row.file_key) return null;

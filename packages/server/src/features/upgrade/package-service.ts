@@ -80,6 +80,19 @@ function refuseOwnStore(ctx: ActionContext, field: string, url: string): void {
   }
 }
 
+/**
+ * An upload's name as part of a stored key: an upload may be named up to 255 bytes, which with a prefix such
+ * as "icon-" is more than a file system takes as one name; long names keep their start and their extension.
+ */
+function shortName(name: string, max = 120): string {
+  if (Buffer.byteLength(name) <= max) return name;
+  const dot = name.lastIndexOf('.');
+  const ext = dot > 0 && name.length - dot <= 10 ? name.slice(dot) : '';
+  let head = name.slice(0, name.length - ext.length);
+  while (Buffer.byteLength(head + ext) > max) head = head.slice(0, -1);
+  return head + ext;
+}
+
 async function firstBytes(path: string, n: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
@@ -144,7 +157,7 @@ export async function createPackage(ctx: ActionContext, spec: PackageSpec): Prom
           throw invalid(u.kind.field, `${shown(u.name)} is not ${u.kind.what} that can be installed: ${err.message}`);
         });
         const md5 = await md5Of(path);
-        const key = `${dir}/${u.kind.field === 'FileUrl' ? '' : u.kind.field === 'IconFileUrl' ? 'icon-' : 'symbol-'}${u.name}`;
+        const key = `${dir}/${u.kind.field === 'FileUrl' ? '' : u.kind.field === 'IconFileUrl' ? 'icon-' : 'symbol-'}${shortName(u.name)}`;
         const owner = await reserveBlob(knex, key, ctx.appId, ctx.workspaceId, now);
         if (owner === null) throw new Error(`object key ${key} is taken`);
         claimed.push({ key, owner });
