@@ -85,6 +85,13 @@ describe('local driver enforces the POST policy; a refused upload stores nothing
     expect((await srv.node.deps.blobs.head(key))?.size).toBe(10);
   });
 
+  it('a key the file system cannot hold is a 400 InvalidArgument, not a 500: a file under a stored file, a name too long', async () => {
+    const t = await token();
+    expect((await postUploadForm(t.Host, fieldsOf(t, { key: `${t.Dir}a` }), file(10))).status).toBe(204);
+    await refused(postUploadForm(t.Host, fieldsOf(t, { key: `${t.Dir}a/b` }), file(10)), 400, 'InvalidArgument', /collides/);
+    await refused(postUploadForm(t.Host, fieldsOf(t), file(10, `${'n'.repeat(252)}.amr`)), 400, 'InvalidArgument', /too long/);
+  });
+
   it('leaves nothing behind when the client goes away mid-upload', async () => {
     const t = await token();
     const before = storedFiles();

@@ -16,6 +16,18 @@ const LIMITS = { fields: 32, parts: 34, fieldSize: 64 * 1024, fieldNameSize: 200
 const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'Location, ETag, x-amz-request-id' };
 const oneFile = () => new PostFormError(400, 'InvalidArgument', 'POST requires exactly one file upload per request.');
 
+/**
+ * A key the key rules accept but the file system cannot hold: "a" stored and then "a/b" (or the other way
+ * round), or a name longer than the file system takes. The client's doing, so a 400 like S3's, not a 500.
+ */
+function unstorableKey(e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG') {
+    return new PostFormError(400, 'InvalidArgument', code === 'ENAMETOOLONG' ? 'The object key has a name too long to store; use a shorter file name.' : 'The object key collides with a stored object or folder of the same name; use another key.');
+  }
+  return e;
+}
+
 /** How long a client refused before it finished sending may go on sending (read and dropped) before it is cut off. */
 const LINGER_MS = 5000;
 
@@ -176,7 +188,7 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
       await store.commitTemp(tmp, form.key);
     } catch (e) {
       tmp = null;
-      return void fail(e);
+      return void fail(unstorableKey(e));
     }
     tmp = null;
     finished = true;
