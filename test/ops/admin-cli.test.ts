@@ -39,6 +39,11 @@ describe('admin command line', () => {
     const keys = JSON.parse((await admin('keys', 'list', '--json')).stdout) as Array<{ id: string; expiresAt: number | null }>;
     expect(keys.find((k) => k.id === key)?.expiresAt).toBeNull();
     expect(JSON.parse((await admin('apps', 'list', '--json')).stdout).some((a: { app_id: string }) => a.app_id === 'ACMEAPP0000009')).toBe(false);
+    // a workspace id that is refused leaves no app behind without a workspace
+    const badWs = await admin('apps', 'create', 'ACMEAPP0000010', '--tenant', 'ACME01', '--workspace', 'bad/ws');
+    expect(badWs.code).not.toBe(0);
+    expect(badWs.stderr).toContain('workspace id must be');
+    expect(JSON.parse((await admin('apps', 'list', '--json')).stdout).some((a: { app_id: string }) => a.app_id === 'ACMEAPP0000010')).toBe(false);
   }, 60_000);
 
   it('reads --name=value as --name value, and says what rotation did to the old key by its state', async () => {

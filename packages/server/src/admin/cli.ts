@@ -6,7 +6,7 @@ import { openDatabase } from '../db/database.js';
 import { createBlobStore } from '../features/storage/index.js';
 import { runJanitor } from '../features/janitor/index.js';
 import { Metrics } from '../core/metrics.js';
-import { assertMasterKeyOpens, TenantStore } from '../features/tenants/tenant-store.js';
+import { assertMasterKeyOpens, checkWorkspaceId, TenantStore } from '../features/tenants/tenant-store.js';
 import { moveUpgradeTask, UPGRADE_TASK_STATUS_NAMES, type UpgradeTaskMove } from '../features/upgrade/task-service.js';
 import { BusinessError } from '../core/errors.js';
 
@@ -190,8 +190,10 @@ async function main(): Promise<number> {
         const appId = need(a1, 'appId');
         const tenant = need(opts.tenant, '--tenant');
         if (!(await store.listTenants()).some((t) => t.id === tenant)) throw new NotFound(`no tenant ${tenant}`);
-        await store.ensureApp(tenant, appId, typeof opts.name === 'string' ? opts.name : appId);
         const ws = typeof opts.workspace === 'string' ? opts.workspace : 'default';
+        // checked first: a refused workspace id must not leave the app behind without a workspace
+        checkWorkspaceId(ws);
+        await store.ensureApp(tenant, appId, typeof opts.name === 'string' ? opts.name : appId);
         const clientKey = await store.ensureWorkspace(appId, ws);
         await record(tenant, { appId, workspaceId: ws });
         out(`app ${appId} (tenant ${tenant}) with workspace ${ws}; device client key ${clientKey}`, { appId, tenantId: tenant, workspaceId: ws, clientKey });

@@ -21,6 +21,9 @@ function checkId(kind: string, v: string) {
   if (!ID.test(v)) throw new Error(`${kind} must be 1-64 characters of A-Z a-z 0-9 _ -`);
 }
 
+/** For callers that must refuse a bad workspace id before they write anything else (admin "apps create"). */
+export const checkWorkspaceId = (v: string) => checkId('workspace id', v);
+
 /**
  * Refuses to go on with a master key that does not open this database's
  * secrets. Without MCUBE_MASTER_KEY a node (or the admin command) generates a
