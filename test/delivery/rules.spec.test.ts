@@ -407,6 +407,10 @@ describe('versions', () => {
     ['1.0.0.1', '1.0.0', 1],
     ['', '0', 0],
     ['2.0-beta', '2.0', 0],
+    // the version ends where a suffix starts, dots in the suffix included (as the upgrade check reads it)
+    ['4.0.1-rc.2', '4.0.1', 0],
+    ['4.0.1+build.7', '4.0.1', 0],
+    ['4.0.1_beta.3', '4.0.1', 0],
   ])('%s vs %s', (a, b, sign) => {
     expect(Math.sign(compareVersions(parseVersion(a), parseVersion(b)))).toBe(sign);
   });

@@ -1,8 +1,10 @@
 /**
  * Versions (package, client, OS) compare numerically segment by segment;
  * missing trailing segments count as 0, so "4.0" equals "4.0.0" and
- * "10.0.1" is above "9.2.1" (DELIVERY-RULES.md). A segment that is not a
- * number counts by its leading digits ("3-beta" is 3, "rc1" is 0).
+ * "10.0.1" is above "9.2.1" (DELIVERY-RULES.md). The version ends at the
+ * first character that is neither a digit nor a dot: what follows is a suffix
+ * ("4.0.1-rc.2" is 4.0.1, "3-beta" is 3, "rc1" is 0), read so by every device
+ * endpoint (the upgrade check's CLIENT_VERSION says the same of "-beta").
  */
 export type Version = readonly number[];
 
@@ -10,18 +12,16 @@ export function parseVersion(text: string | null | undefined): Version {
   if (!text) return [];
   const out: number[] = [];
   let n = 0;
-  let digits = true;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 46 /* . */) {
       out.push(n);
       n = 0;
-      digits = true;
-    } else if (digits && c >= 48 && c <= 57) {
+    } else if (c >= 48 && c <= 57) {
       n = n * 10 + (c - 48);
       if (n > Number.MAX_SAFE_INTEGER) n = Number.MAX_SAFE_INTEGER;
     } else {
-      digits = false;
+      break;
     }
   }
   out.push(n);
