@@ -54,7 +54,8 @@ describe('CreateMcubeNebulaTask happy paths and the column contract', () => {
     });
     expect(row.grey_endtime).toBeNull();
     expect(Number(row.resource_id)).toBe(pkg);
-    expect(row.seed).toMatch(/^[0-9a-f]{16,}$/);
+    // the package's seed: every percentage task of a package buckets users alike
+    expect(row.seed).toBe(`pkg:${pkg}`);
     expect(Math.abs(Number(row.task_version) - Date.now())).toBeLessThan(60_000);
     expect(await stamp()).toBe(s0 + 1);
     expect(changes.slice(n0)).toEqual([`${srv.creds.appId}/${srv.creds.workspaceId}`]);
@@ -154,6 +155,30 @@ describe('CreateMcubeNebulaTask happy paths and the column contract', () => {
     const id = await createTask(call, pkg, { PublishType: 2, PublishMode: 3, Percent: 25 });
     expect(await taskRow(id)).toMatchObject({ publish_mode: 3, percent: 25 });
     await setTaskStatus(call, id, 2);
+  });
+
+  it('percentage gray: a raise (end the task, create one with more for the same package) keeps every user', async () => {
+    // a package of its own: no other task of this file delivers it
+    const own = (await publishFixture(srv, { h5Id: '80000009', version: '1.0.0' })).resourceId;
+    const users = Array.from({ length: 400 }, (_, i) => `pct-user-${i}`);
+    const reached = async () => {
+      const got = new Set<string>();
+      for (const u of users) {
+        const r = await deviceCheck(srv.url, { platform: 'android', client: '9.0.0', userId: u, query: queryOf({ '80000009': '' }) }, { clientKey: srv.creds.clientKey });
+        if (r.body.data.length) got.add(u);
+      }
+      return got;
+    };
+    const first = await createTask(call, own, { PublishType: 2, PublishMode: 3, Percent: 20 });
+    const at20 = await reached();
+    await setTaskStatus(call, first, 2);
+    const second = await createTask(call, own, { PublishType: 2, PublishMode: 3, Percent: 50 });
+    const at50 = await reached();
+    await setTaskStatus(call, second, 2);
+    // 20 % and 50 % of 400, each at least five standard deviations away from the bound
+    expect(at20.size).toBeGreaterThan(40);
+    expect(at50.size).toBeGreaterThan(at20.size + 60);
+    expect([...at20].filter((u) => !at50.has(u))).toEqual([]);
   });
 });
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { BusinessError } from '../../core/errors.js';
 import type { ActionContext } from '../../core/registry.js';
@@ -64,7 +63,10 @@ export async function createTask(ctx: ActionContext, spec: TaskSpec, kind: Kind 
       greyConfigInfo: spec.greyConfigInfo,
       whitelistIds: spec.whitelistIds.join(','),
       percent: spec.percent,
-      seed: randomBytes(16).toString('hex'),
+      // the package's, not the task's: no action changes a task's Percent, so a percentage is raised by ending the
+      // task and creating another for the same package, which then buckets users as the first did and only adds
+      // users (tasks made before this kept the random seed they were given)
+      seed: `pkg:${res.id}`,
       memo: spec.memo,
       platform: res.platform,
       taskVersion: now,
