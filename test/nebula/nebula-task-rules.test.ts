@@ -371,7 +371,10 @@ describe('task status', () => {
     const rb = await createTask(call, old.resourceId, { PublishType: 3, TaskType: 1 });
     expect((await taskRow(rb)).task_type).toBe(1);
     expect(await period(old.resourceId)).toBe(4);
-    const pct = await createTask(call, old.resourceId, { PublishType: 2, PublishMode: 3, Percent: 5 });
+    // a task created while the rollback releases is told that the rollback outranks it
+    const created = await call('CreateMcubeNebulaTask', { Id: 0, PackageId: old.resourceId, BizType: 'nebula', PublishType: 2, PublishMode: 3, Percent: 5 });
+    expect(created.CreateMcubeNebulaTaskResult).toMatchObject({ Success: true, ResultMsg: expect.stringContaining(`Rollback task ${rb} of `) });
+    const pct = Number(created.CreateMcubeNebulaTaskResult.NebulaTaskId);
     expect(await period(old.resourceId)).toBe(4);
     await setTaskStatus(call, rb, 2);
     expect(await period(old.resourceId)).toBe(2);

@@ -59,8 +59,8 @@ export const createMcubeNebulaTask = defineAction<CreateTaskInput>({
     'InvalidWhitelistIds', 'InvalidGreyEndtimeData', 'InvalidGreyNum', 'InvalidPercent', 'InvalidGreyConfigInfo', 'NebulaResourceNotFound', 'TooManyTasks',
   ],
   handler: async (input, ctx) => {
-    const { id } = await createTask(ctx, checkTaskInput(input, ctx.deps.now()));
-    return { NebulaTaskId: String(id) };
+    const { id, warning } = await createTask(ctx, checkTaskInput(input, ctx.deps.now()));
+    return { NebulaTaskId: String(id), ...(warning ? { ResultMsg: warning } : {}) };
   },
 });
 

@@ -30,10 +30,11 @@ async function refreshPeriod(trx: Knex.Transaction, ctx: ActionContext, resource
 }
 
 /** Creates a release task; the package's publish period and the delivery stamp move in the same transaction. */
-export async function createTask(ctx: ActionContext, spec: TaskSpec, kind: Kind = 'nebula'): Promise<{ id: number }> {
+export async function createTask(ctx: ActionContext, spec: TaskSpec, kind: Kind = 'nebula'): Promise<{ id: number; warning: string }> {
   const { deps } = ctx;
   const { knex, dialect } = deps.db;
   const now = deps.now();
+  let warning = '';
   const id = await knex.transaction(async (trx) => {
     const res = await lockedResource(trx, ctx, kind, spec.packageId, 'PackageId');
     if (spec.whitelistIds.length) {
@@ -76,10 +77,20 @@ export async function createTask(ctx: ActionContext, spec: TaskSpec, kind: Kind 
     });
     await refreshPeriod(trx, ctx, res.id, now);
     await bumpStamp(trx, dialect, ctx.appId, ctx.workspaceId);
+    if (spec.taskType === 0) {
+      // a releasing rollback outranks every task of its H5 app (delivery README, "Ranking"): a fix released
+      // meanwhile reaches no device until the rollback is ended, which the caller should hear now
+      const rollback = await trx('nebula_tasks')
+        .where({ app_id: ctx.appId, workspace_id: ctx.workspaceId, h5_id: res.h5Id, task_type: 1, task_status: 1 })
+        .first('id');
+      if (rollback) {
+        warning = `Rollback task ${rollback.id} of ${res.h5Id} is releasing and outranks this task: devices get the rolled-back version until it is ended (TaskStatus 2).`;
+      }
+    }
     return id;
   });
   deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
-  return { id };
+  return { id, warning };
 }
 
 /** Moves a task along 0→1, 0→2, 1→3, 3→1, 1→2, 3→2; PackageId, when given, must be the task's package. */
