@@ -305,6 +305,16 @@ describe('DeleteMcubeWhitelist', () => {
   });
 });
 
+describe('name search', () => {
+  it('WhitelistName finds letters beyond ASCII whatever their case, on SQLite as on PostgreSQL', async () => {
+    const id = await create('Été testers');
+    for (const word of ['été', 'ÉTÉ', 'Été']) {
+      const found = (await wl('ListMcubeWhitelists', { WhitelistName: word, PageSize: 200 })).ListWhitelistResult.Whitelists.map((w: any) => String(w.Id));
+      expect({ word, found }).toEqual({ word, found: [String(id)] });
+    }
+  });
+});
+
 describe('tenant isolation', () => {
   it('another tenant cannot read, update or delete a list even with its numeric id', async () => {
     const id = await create('tenant-one-private');

@@ -26,6 +26,7 @@ interface SqliteConn {
   inTransaction: boolean;
   prepare(sql: string): { reader: boolean; all(b: readonly unknown[]): unknown[]; run(b: readonly unknown[]): { changes: number } };
   pragma(s: string): unknown;
+  function(name: string, options: { deterministic: boolean }, fn: (v: unknown) => unknown): unknown;
 }
 
 export interface Database {
@@ -159,6 +160,9 @@ export async function openDatabase(
           conn.pragma('busy_timeout = 10000');
           conn.pragma('synchronous = NORMAL');
           conn.pragma('foreign_keys = ON');
+          // SQLite's lower() folds ASCII only, so a name search for "été" missed "Été" (PostgreSQL folds all of
+          // Unicode): the connection's lower() is JavaScript's. No index is built on lower().
+          conn.function('lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
           // the checkpointer thread keeps the log short; this is the backstop should it fall behind
           if (background) conn.pragma('wal_autocheckpoint = 20000');
           sqlite = conn;
