@@ -157,6 +157,20 @@ describe('CreateMcubeNebulaTask happy paths and the column contract', () => {
     await setTaskStatus(call, id, 2);
   });
 
+  it('the rollback warning names only rollbacks that share a platform with the new task\'s package', async () => {
+    const a1 = await publishFixture(srv, { h5Id: '80000012', version: '1.0.0', platform: 'Android' });
+    const a2 = await publishFixture(srv, { h5Id: '80000012', version: '1.0.1', platform: 'Android' });
+    const i3 = await publishFixture(srv, { h5Id: '80000012', version: '1.0.2', platform: 'iOS' });
+    const released = await createTask(call, a2.resourceId, { PublishType: 3 });
+    const rb = await createTask(call, a1.resourceId, { PublishType: 3, TaskType: 1 });
+    const task = async (packageId: number) => (await call('CreateMcubeNebulaTask', { Id: 0, PackageId: packageId, BizType: 'nebula', PublishType: 3 })).CreateMcubeNebulaTaskResult;
+    const ios = await task(i3.resourceId);
+    expect(ios).toMatchObject({ Success: true, ResultMsg: '' });
+    const android = await task(a2.resourceId);
+    expect(android.ResultMsg).toContain(`Rollback task ${rb} of 80000012`);
+    for (const id of [released, rb, Number(ios.NebulaTaskId), Number(android.NebulaTaskId)]) await setTaskStatus(call, id, 2);
+  });
+
   it('percentage gray: a raise (end the task, create one with more for the same package) keeps every user', async () => {
     // a package of its own: no other task of this file delivers it
     const own = (await publishFixture(srv, { h5Id: '80000009', version: '1.0.0' })).resourceId;

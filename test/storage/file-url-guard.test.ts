@@ -177,10 +177,38 @@ describe('FileUrl guard (s3 driver, endpoint pointed at the bystander)', () => {
       `${endpoint}/%6Dedia/${key}`,
       `http://user:pw@localhost:${port}/media/${key}`,
       `http://media.localhost:${port}/anything`,
+      `https://localhost:${port}/media/${key}`,
+      `http://localhost.:${port}/media/${key}`,
     ];
     for (const url of ours) expect(store.pointsInto(url), url).toBe(true);
     const theirs = [`${endpoint}/other-bucket/${key}`, `${endpoint}/media-evil/${key}`, `http://other.localhost:${port}/${key}`, 'https://dl.example.com/a.apk', `ftp://localhost:${port}/media/${key}`];
     for (const url of theirs) expect(store.pointsInto(url), url).toBe(false);
+  });
+
+  it('pointsInto on AWS: every host name the bucket answers under, http or https, and the download base', async () => {
+    const e = makeTestEnv({ MCUBE_STORAGE: 's3', MCUBE_S3_REGION: 'eu-west-1', MCUBE_S3_BUCKET: 'media', MCUBE_S3_ACCESS_KEY_ID: 'x', MCUBE_S3_SECRET_ACCESS_KEY: 'y', MCUBE_DOWNLOAD_BASE_URL: 'https://cdn.example.com/mcube' });
+    const aws = new S3BlobStore(loadConfig(e.env), createLogger('silent'));
+    try {
+      const ours = [
+        'https://s3.eu-west-1.amazonaws.com/media/k.apk',
+        'http://s3.eu-west-1.amazonaws.com/media/k.apk',
+        'https://s3.eu-west-1.amazonaws.com./media/k.apk',
+        'https://media.s3.amazonaws.com/k.apk',
+        'https://media.s3.eu-west-1.amazonaws.com/k.apk',
+        'https://media.s3.dualstack.eu-west-1.amazonaws.com/k.apk',
+        'https://media.s3-eu-west-1.amazonaws.com/k.apk',
+        'https://s3.amazonaws.com/media/k.apk',
+        'https://s3.dualstack.eu-west-1.amazonaws.com/media/k.apk',
+        'https://cdn.example.com/mcube/pkg/k.apk',
+        'http://cdn.example.com/mcube/pkg/k.apk',
+      ];
+      for (const url of ours) expect(aws.pointsInto(url), url).toBe(true);
+      const theirs = ['https://other.s3.amazonaws.com/k.apk', 'https://s3.amazonaws.com/mediax/k.apk', 'https://s3.eu-west-1.amazonaws.com/other/k.apk', 'https://cdn.example.com/mcube-old/k.apk', 'https://media.example.com/k.apk'];
+      for (const url of theirs) expect(aws.pointsInto(url), url).toBe(false);
+    } finally {
+      await aws.close();
+      await e.cleanup();
+    }
   });
 
   it.each(['true', 'false'])('the FileToken Host + "/" + key is an object URL it accepts (path style %s)', async (pathStyle) => {

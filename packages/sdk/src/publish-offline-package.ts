@@ -82,7 +82,7 @@ export interface PublishResult {
   fileUrl: string;
   resourceId: string;
   taskId: string;
-  /** what the server said about the built package (e.g. built unsigned); empty when nothing */
+  /** what the server said about the built package (e.g. built unsigned) and the new task (a releasing rollback outranks it); empty when nothing */
   warnings: string[];
   requestIds: { token: string; resource: string; task: string };
 }
@@ -236,6 +236,8 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
     const task = await o.client.createMcubeNebulaTask({ id: 0, packageId: Number(resourceId), bizType: 'nebula', memo: o.memo, ...release }, call);
     const taskId = task.createMcubeNebulaTaskResult.nebulaTaskId;
     if (!taskId) throw new McubeError({ code: 'InvalidResponse', message: 'CreateMcubeNebulaTask answered no NebulaTaskId', requestId: task.requestId });
+    // what the server says of the new task (a releasing rollback that outranks it)
+    if (task.createMcubeNebulaTaskResult.resultMsg) warnings.push(task.createMcubeNebulaTaskResult.resultMsg);
 
     return {
       h5Id: o.h5Id,

@@ -120,7 +120,9 @@ export const nebulaRelease: Command = {
     }
     const r = await client.createMcubeNebulaTask({ id: 0, packageId: Number(raw), bizType: 'nebula', memo: ctx.str('memo'), ...fields });
     const taskId = r.createMcubeNebulaTaskResult.nebulaTaskId;
-    ctx.emit({ resourceId: raw, taskId, release, requestId: r.requestId });
+    const note = r.createMcubeNebulaTaskResult.resultMsg;
+    if (note) ctx.io.stderr.write(`warning: ${note}\n`);
+    ctx.emit({ resourceId: raw, taskId, release, requestId: r.requestId, warnings: note ? [note] : [] });
     ctx.say(`package ${raw}: ${kindOf(release)}, task ${taskId}`);
   },
 };

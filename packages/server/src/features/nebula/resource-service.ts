@@ -36,14 +36,14 @@ export function packageKeys(s: Scope, spec: Pick<ResourceSpec, 'h5Id' | 'h5Versi
   return { amrKey: `${dir}/${spec.h5Id}_${spec.h5Version}.amr`, jsonKey: `${dir}/${spec.h5Id}_${spec.h5Version}.json`, fallbackDir: `${dir}/fallback/` };
 }
 
+/** nebula_resources.vhost */
+export const MAX_SERVED_VHOST = 255;
+
 /**
  * The vhost a package's files are served under, as h5.json carries it: a
  * value with a scheme is taken as it is; a bare domain (what CreateMcubeVhost
  * stores, e.g. h5app.com) becomes https://<h5Id>.<domain>, as in console exports.
  */
-/** nebula_resources.vhost */
-export const MAX_SERVED_VHOST = 255;
-
 export function servedVhost(domain: string, h5Id: string): string {
   if (/^https?:\/\//i.test(domain)) return domain.replace(/\/+$/, '');
   return `https://${h5Id}.${domain.replace(/\/+$/, '')}`;

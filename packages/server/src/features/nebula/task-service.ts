@@ -78,13 +78,19 @@ export async function createTask(ctx: ActionContext, spec: TaskSpec, kind: Kind 
     await refreshPeriod(trx, ctx, res.id, now);
     await bumpStamp(trx, dialect, ctx.appId, ctx.workspaceId);
     if (spec.taskType === 0) {
-      // a releasing rollback outranks every task of its H5 app (delivery README, "Ranking"): a fix released
-      // meanwhile reaches no device until the rollback is ended, which the caller should hear now
-      const rollback = await trx('nebula_tasks')
+      // a releasing rollback outranks every task of its H5 app for the devices it matches (delivery README,
+      // "Ranking"): a fix released meanwhile reaches none of them until the rollback is ended, which the caller
+      // should hear now. Told when the two packages share a platform; whitelists, ranges and rules may narrow it.
+      const rollbacks = await trx('nebula_tasks')
         .where({ app_id: ctx.appId, workspace_id: ctx.workspaceId, h5_id: res.h5Id, task_type: 1, task_status: 1 })
-        .first('id');
+        .select('id', 'platform');
+      const mine = res.platform.toLowerCase();
+      const rollback = rollbacks.find((r) => {
+        const theirs = String(r.platform).toLowerCase();
+        return mine === 'all' || theirs === 'all' || mine === theirs;
+      });
       if (rollback) {
-        warning = `Rollback task ${rollback.id} of ${res.h5Id} is releasing and outranks this task: devices get the rolled-back version until it is ended (TaskStatus 2).`;
+        warning = `Rollback task ${rollback.id} of ${res.h5Id} is releasing and outranks this task for the devices it matches: they get the rolled-back version until it is ended (TaskStatus 2).`;
       }
     }
     return id;

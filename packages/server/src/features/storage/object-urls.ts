@@ -49,13 +49,19 @@ export function keyFromObjectUrl(raw: unknown, prefixes: string[], acceptQuery?:
   return null;
 }
 
+/** host name as the storage resolves it: lower case, without the trailing dot of a fully qualified name */
+const hostOf = (u: URL) => u.hostname.toLowerCase().replace(/\.$/, '');
+/** an explicit port, or the scheme's default: http and https on their default ports reach the same service */
+const portOf = (u: URL) => u.port || 'default';
+
 /**
  * Whether `raw` addresses anything below one of `prefixes`, in whatever spelling the URL parser or the storage
- * server would accept: any query, fragment or user info, the host in any case, the default port, dot segments,
- * percent-encoded paths. For refusing links into our own storage, where the literal match of keyFromObjectUrl
- * would let a variant through.
+ * server would accept: http or https on the default ports, any query, fragment or user info, the host in any
+ * case or with a trailing dot, dot segments, percent-encoded paths. For refusing links into our own storage,
+ * where the literal match of keyFromObjectUrl would let a variant through. `alsoHost` may claim further host
+ * names (the other spellings of an AWS bucket's host).
  */
-export function pointsUnder(raw: string, prefixes: string[]): boolean {
+export function pointsUnder(raw: string, prefixes: string[], alsoHost?: (host: string, path: string) => boolean): boolean {
   let u: URL;
   try {
     u = new URL(raw.trim());
@@ -69,8 +75,11 @@ export function pointsUnder(raw: string, prefixes: string[]): boolean {
   } catch {
     // a malformed escape: the raw path is compared
   }
+  const host = hostOf(u);
+  if (alsoHost?.(host, decoded)) return true;
   return prefixes.some((prefix) => {
     const p = new URL(prefix);
-    return u.origin === p.origin && (u.pathname.startsWith(p.pathname) || decoded.startsWith(p.pathname) || `${u.pathname}/` === p.pathname);
+    if (host !== hostOf(p) || portOf(u) !== portOf(p)) return false;
+    return u.pathname.startsWith(p.pathname) || decoded.startsWith(p.pathname) || `${u.pathname}/` === p.pathname;
   });
 }

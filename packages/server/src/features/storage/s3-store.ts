@@ -119,8 +119,16 @@ export class S3BlobStore implements BlobStore {
   }
 
   pointsInto(url: string): boolean {
-    const base = this.config.storage.downloadBaseUrl;
-    return pointsUnder(url, [...this.urls.map((u) => `${u}/`), ...(base ? [`${normaliseBase(base)}/`] : [])]);
+    const s = this.config.storage;
+    const bucket = this.bucket.toLowerCase();
+    // on AWS a bucket answers under more host names than the two it is addressed by here: the global and
+    // dual-stack endpoints, in virtual-host and path style
+    const aws = s.s3Endpoint
+      ? undefined
+      : (host: string, path: string) =>
+          host.endsWith('.amazonaws.com') &&
+          (host.startsWith(`${bucket}.s3.`) || host.startsWith(`${bucket}.s3-`) || (/^s3[.-]/.test(host) && path.startsWith(`/${this.bucket}/`)));
+    return pointsUnder(url, [...this.urls.map((u) => `${u}/`), ...(s.downloadBaseUrl ? [`${normaliseBase(s.downloadBaseUrl)}/`] : [])], aws);
   }
 
   async downloadUrl(key: string): Promise<string> {

@@ -210,8 +210,8 @@ export class SwitchService {
 
   /**
    * Keys ordered by id (newest first), with their values; `keyword` matches a part of the key or note,
-   * case-insensitively. The match is made here, not in SQL: SQLite's lower() folds ASCII only, and a workspace
-   * holds at most SWITCH_LIMITS.maxKeysPerWorkspace keys.
+   * case-insensitively. The match is made here, where key and note fold alike on both databases and no LIKE
+   * escaping is needed: a workspace holds at most SWITCH_LIMITS.maxKeysPerWorkspace keys.
    */
   async list(s: Scope, opts: { keyword?: string; offset: number; limit: number }): Promise<{ total: number; items: SwitchConfig[] }> {
     const { knex } = this.deps.db;

@@ -64,15 +64,6 @@ function checkVersionFree(versions: string[], spec: PackageSpec): void {
   }
 }
 
-/** The URL as the parser spells it (scheme and host in lower case, default port dropped); '' when it does not parse. */
-function canonical(url: string): string {
-  try {
-    return new URL(url).href;
-  } catch {
-    return '';
-  }
-}
-
 /** A link into this server's own storage (in any spelling of its origin) must come as an upload field (FileUrl ...), where it is checked and copied. */
 function refuseOwnStore(ctx: ActionContext, field: string, url: string): void {
   if (url && ctx.deps.blobs.pointsInto(url)) {
