@@ -20,6 +20,16 @@ function readmeExample(file: string, heading = '## Publishing from a script'): s
   return m[1]!.replace("from '@mcube/sdk'", `from ${JSON.stringify(pathToFileURL(join(ROOT, 'packages/sdk/src/index.ts')).href)}`);
 }
 
+/** Runs a README example saved in `cwd` as `script`, as a user would (tsx), with the SDK's environment and `env`. */
+async function runExample(cwd: string, script: string, env: Record<string, string>) {
+  const all = {
+    MCUBE_ENDPOINT: srv.url, MPAAS_AK_ENV: srv.creds.accessKeyId, MPAAS_SK_ENV: srv.creds.accessKeySecret,
+    MPAAS_APP_ID: srv.creds.appId, MPAAS_WORKSPACE_ID: srv.creds.workspaceId, MPAAS_TENANT_ID: srv.creds.tenantId, ...env,
+  };
+  const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
+  return runCommand(process.execPath, ['--import', tsx, script], all, cwd);
+}
+
 let srv: TestServer;
 let call: Call;
 let dir: string;
@@ -41,12 +51,7 @@ describe.each(['README.md', 'packages/sdk/README.md'])('%s', (file) => {
     mkdirSync(join(dir, 'dist', 'www'), { recursive: true });
     writeFileSync(join(dir, 'dist', 'www', 'index.html'), '<!doctype html><title>shop</title>');
     writeFileSync(join(dir, 'publish.mts'), readmeExample(file));
-    const env = {
-      MCUBE_ENDPOINT: srv.url, MPAAS_AK_ENV: srv.creds.accessKeyId, MPAAS_SK_ENV: srv.creds.accessKeySecret,
-      MPAAS_APP_ID: srv.creds.appId, MPAAS_WORKSPACE_ID: srv.creds.workspaceId, MPAAS_TENANT_ID: srv.creds.tenantId, PACKAGE_VERSION: version,
-    };
-    const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
-    const run = await runCommand(process.execPath, ['--import', tsx, 'publish.mts'], env, dir);
+    const run = await runExample(dir, 'publish.mts', { PACKAGE_VERSION: version });
     expect(run.code, run.stderr).toBe(0);
     const m = /^package (\d+), task (\d+)$/m.exec(run.stdout);
     expect(m, run.stdout).not.toBeNull();
@@ -62,12 +67,7 @@ it("README.md's mini program example runs unchanged: it packs, uploads and relea
   mkdirSync(join(mini, 'dist'), { recursive: true });
   writeFileSync(join(mini, 'dist', 'index.html'), '<!doctype html><title>mini</title>');
   writeFileSync(join(mini, 'publish-mini.mts'), readmeExample('README.md', '### A mini program'));
-  const env = {
-    MCUBE_ENDPOINT: srv.url, MPAAS_AK_ENV: srv.creds.accessKeyId, MPAAS_SK_ENV: srv.creds.accessKeySecret,
-    MPAAS_APP_ID: srv.creds.appId, MPAAS_WORKSPACE_ID: srv.creds.workspaceId, MPAAS_TENANT_ID: srv.creds.tenantId, PACKAGE_VERSION: '1.0.0.7', WHITELIST_ID: wl,
-  };
-  const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
-  const run = await runCommand(process.execPath, ['--import', tsx, 'publish-mini.mts'], env, mini);
+  const run = await runExample(mini, 'publish-mini.mts', { PACKAGE_VERSION: '1.0.0.7', WHITELIST_ID: wl });
   expect(run.code, run.stderr).toBe(0);
   const m = /^mini package (\d+), task (\d+)$/m.exec(run.stdout);
   expect(m, run.stdout).not.toBeNull();
@@ -81,15 +81,10 @@ it("README.md's switch key example runs unchanged: it creates the key, then repl
   const sw = join(dir, 'switch');
   mkdirSync(sw, { recursive: true });
   writeFileSync(join(sw, 'switch.mts'), readmeExample('README.md', '### Switch keys'));
-  const env = {
-    MCUBE_ENDPOINT: srv.url, MPAAS_AK_ENV: srv.creds.accessKeyId, MPAAS_SK_ENV: srv.creds.accessKeySecret,
-    MPAAS_APP_ID: srv.creds.appId, MPAAS_WORKSPACE_ID: srv.creds.workspaceId, MPAAS_TENANT_ID: srv.creds.tenantId, WHITELIST_ID: wl,
-  };
-  const tsx = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
-  const first = await runCommand(process.execPath, ['--import', tsx, 'switch.mts'], env, sw);
+  const first = await runExample(sw, 'switch.mts', { WHITELIST_ID: wl });
   expect(first.code, first.stderr).toBe(0);
   expect(first.stdout).toBe('pay.newCheckout created\n');
-  const again = await runCommand(process.execPath, ['--import', tsx, 'switch.mts'], env, sw);
+  const again = await runExample(sw, 'switch.mts', { WHITELIST_ID: wl });
   expect(again.stdout).toBe('pay.newCheckout updated\n');
   const pull = async (fields: Record<string, string>) => {
     const r = await fetch(`${srv.url}/device/config/pull?${new URLSearchParams(fields)}`, { headers: { 'x-mcube-client-key': srv.creds.clientKey } });
