@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantStore } from '../../packages/server/src/features/tenants/tenant-store.js';
 import { acs3, isoNow, send, v1, type RawResponse } from '../helpers/raw-client.js';
 import { exchange } from '../helpers/raw-http.js';
+import { signV1 } from '../helpers/signing.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -111,6 +112,11 @@ describe('protocol failures answer a POP error and write nothing', () => {
     await refusedWritesNothing(() => setVhost({ date: isoNow(-16 * 60_000) }), 400, 'InvalidTimeStamp.Expired');
     await refusedWritesNothing(() => setVhost({ date: isoNow(16 * 60_000) }), 400, 'InvalidTimeStamp.Expired');
     await refusedWritesNothing(() => setVhost({ date: 'yesterday' }), 400, 'InvalidTimeStamp.Format');
+    // the format is exact (no milliseconds) and the date must exist: Date.parse would roll 31 November over to 1 December
+    await refusedWritesNothing(() => setVhost({ date: new Date().toISOString() }), 400, 'InvalidTimeStamp.Format');
+    const now = new Date();
+    const impossible = `${now.getUTCFullYear()}-02-30T${now.toISOString().slice(11, 19)}Z`;
+    await refusedWritesNothing(() => setVhost({ date: impossible }), 400, 'InvalidTimeStamp.Format');
     const ok = await setVhost({ date: isoNow(-14 * 60_000) });
     expect(ok.status).toBe(200);
   });
@@ -194,6 +200,16 @@ describe('protocol failures answer a POP error and write nothing', () => {
     expectPop(await send(srv.host, 'GET', '/?Action=%zz', { host: srv.host }), 400, 'InvalidParameter');
     expectPop(await send(srv.host, 'GET', '/?Action=%C3%28', { host: srv.host }), 400, 'InvalidParameter');
     expectPop(await send(srv.host, 'POST', '/', { host: srv.host, 'content-type': 'application/json' }, '{"Action":"x"}'), 400, 'InvalidParameter');
+    // a type that only starts like a form is no form (signature 1.0 does not sign the header, so the call is otherwise good)
+    const form = signV1(base(), 'QueryMcubeVhost', common(), 'POST');
+    const headers = Object.fromEntries(form.headers.map(([k, v]) => [k, k === 'content-type' ? 'application/x-www-form-urlencodedX' : v]));
+    expectPop(await send(srv.host, 'POST', '/', headers, form.body), 400, 'InvalidParameter');
+    // without SignatureMethod or SignatureVersion a 1.0 call lacks a parameter
+    for (const drop of ['SignatureMethod', 'SignatureVersion']) {
+      const get = signV1(base(), 'QueryMcubeVhost', common(), 'GET');
+      const target = get.target.replace(new RegExp(`&?${drop}=[^&]*`), '');
+      expectPop(await send(srv.host, 'GET', target, { host: srv.host }), 400, 'MissingParameter');
+    }
   });
 
   it('methods other than GET and POST, CONNECT included: 405 UnsupportedHTTPMethod', async () => {
@@ -204,6 +220,10 @@ describe('protocol failures answer a POP error and write nothing', () => {
     expect(r.json.Code).toBe('UnsupportedHTTPMethod');
     expect(r.headers['x-acs-request-id']).toBe(r.json.RequestId);
     expect(r.json.HostId).toBe(srv.host);
+    // HTTP that node's parser refuses is answered with the host the node listens on (it was started on port 0)
+    const bad = await exchange(srv.host, { parts: [{ bytes: Buffer.from('GET / HTTP/1.1\r\nbad header line\r\n\r\n') }], timeoutMs: 5000 });
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ Code: 'InvalidParameter', HostId: srv.host });
   });
 
   it('business failures are HTTP 200 with ResultCode other than OK and Success false', async () => {

@@ -128,6 +128,11 @@ describe('HMAC-SHA1 signature 1.0 (reference §1.4)', () => {
     expect(s.signature).toBe('E+O3/TVlgbQgq3LBpgWbvsq/B1g=');
   });
 
+  it('sorts the raw names before encoding them, as the vendor clients do ("a.b" before "a/b", "z" before "ä")', () => {
+    const s = signRpc('GET', { 'a/b': '2', ä: '4', z: '3', 'a.b': '1' }, SK);
+    expect(s.canonicalizedQueryString).toBe('a.b=1&a%2Fb=2&z=3&%C3%A4=4');
+  });
+
   it('the client request builder sends the vendor SDK request line and body', () => {
     const req = pinned('v2');
     expect(req.url).toBe(

@@ -89,11 +89,12 @@ export interface RpcSigned {
 
 /** HMAC-SHA1 signature version 1.0 (reference §1.4) over query and form parameters together. */
 export function signRpc(method: string, params: Record<string, string>, accessKeySecret: string): RpcSigned {
+  // sorted by the raw names, then encoded, as the vendor's clients do: the orders differ once a name holds a
+  // character the encoding changes ("ä" is %C3%A4, "/" is %2F)
   const canonicalizedQueryString = Object.entries(params)
     .filter(([k]) => k !== 'Signature')
-    .map(([k, v]) => [percentEncode(k), percentEncode(v)] as const)
     .sort((a, b) => byCodeUnit(a[0], b[0]))
-    .map(([k, v]) => `${k}=${v}`)
+    .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
     .join('&');
   const stringToSign = `${method.toUpperCase()}&${percentEncode('/')}&${percentEncode(canonicalizedQueryString)}`;
   const signature = createHmac('sha1', accessKeySecret + '&').update(stringToSign).digest('base64');

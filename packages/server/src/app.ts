@@ -190,8 +190,10 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     const text = metrics.render();
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' }).end(text);
   };
-  server.on('clientError', answerClientError(hostId));
-  server.on('connect', answerConnect(hostId));
+  // publicUrl, not hostId: on port 0 listen() puts the chosen port into it
+  const currentHost = () => new URL(config.publicUrl).host;
+  server.on('clientError', answerClientError(currentHost));
+  server.on('connect', answerConnect(currentHost));
 
   const sweep = periodic(NONCE_SWEEP_EVERY_MS, (signal) => rpc.auth.sweep(undefined, signal), (e) => log.warn('nonce sweep failed', { error: e.message }));
   const janitor = startJanitor(deps);

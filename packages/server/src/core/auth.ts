@@ -111,7 +111,8 @@ export function parseCall(req: IncomingMessage, raw: Buffer): ParsedCall {
   let body = NO_PAIRS;
   if (raw.length) {
     const ct = (header(req, 'content-type') ?? '').toLowerCase();
-    if (!ct.startsWith('application/x-www-form-urlencoded')) throw Pop.badRequest('The request body must be application/x-www-form-urlencoded.');
+    // the media type itself, then only parameters ("; charset=UTF-8"): not any type that merely starts so
+    if (!/^application\/x-www-form-urlencoded\s*(;|$)/.test(ct)) throw Pop.badRequest('The request body must be application/x-www-form-urlencoded.');
     if (!isUtf8(raw)) throw Pop.badRequest('The request body is not valid UTF-8.');
     body = parseForm(raw.toString('utf8'));
   }
@@ -143,7 +144,7 @@ export function parseCall(req: IncomingMessage, raw: Buffer): ParsedCall {
   }
   const all1 = toRecord(all);
   if (all1.Signature === undefined) throw Pop.missing(authz ? 'Authorization' : 'Signature');
-  for (const p of ['AccessKeyId', 'Action', 'Version', 'Timestamp', 'SignatureNonce']) if (!all1[p]) throw Pop.missing(p);
+  for (const p of ['AccessKeyId', 'Action', 'Version', 'Timestamp', 'SignatureNonce', 'SignatureMethod', 'SignatureVersion']) if (!all1[p]) throw Pop.missing(p);
   if (all1.SignatureMethod !== 'HMAC-SHA1') throw Pop.invalid('SignatureMethod', 'only HMAC-SHA1 is supported');
   if (all1.SignatureVersion !== '1.0') throw Pop.invalid('SignatureVersion', 'only 1.0 is supported');
   const params: Record<string, string> = Object.create(null);
@@ -152,9 +153,10 @@ export function parseCall(req: IncomingMessage, raw: Buffer): ParsedCall {
 }
 
 export function checkTimestamp(ts: string, nowMs: number, skewSec: number): void {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(ts)) throw Pop.timestampFormat();
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(ts)) throw Pop.timestampFormat();
   const t = Date.parse(ts);
-  if (!Number.isFinite(t)) throw Pop.timestampFormat();
+  // Date.parse rolls impossible fields over (2026-02-29 is 1 March, 24:00:00 the next day): refused instead
+  if (!Number.isFinite(t) || new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z') !== ts) throw Pop.timestampFormat();
   if (Math.abs(nowMs - t) > skewSec * 1000) throw Pop.expired(skewSec);
 }
 

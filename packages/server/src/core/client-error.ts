@@ -8,7 +8,8 @@ import { newRequestId } from './ids.js';
  * headers over the size limit) with the same POP error body as every other
  * protocol failure, instead of node's bare "400 Bad Request" without a body.
  */
-export function answerClientError(hostId: string) {
+/** `hostId`: read per answer, since a node started on port 0 knows its port only once it listens. */
+export function answerClientError(hostId: () => string) {
   return (err: NodeJS.ErrnoException, socket: Duplex): void => {
     // Same guard as node's own handler: never write into a response already under way.
     const inFlight = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
@@ -22,7 +23,7 @@ export function answerClientError(hostId: string) {
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT'
           ? [408, 'RequestTimeout', 'The request was not received in time.']
           : [400, 'InvalidParameter', 'The request is not well-formed HTTP/1.1.'];
-    endWithPop(socket, hostId, status, code, message);
+    endWithPop(socket, hostId(), status, code, message);
   };
 }
 
@@ -31,13 +32,13 @@ export function answerClientError(hostId: string) {
  * listener or, without one, drops the socket without a word); answer it like
  * any other method the gateway does not take.
  */
-export function answerConnect(hostId: string) {
+export function answerConnect(hostId: () => string) {
   return (req: IncomingMessage, socket: Duplex): void => {
     if (!socket.writable) {
       socket.destroy();
       return;
     }
-    endWithPop(socket, req.headers.host ?? hostId, 405, 'UnsupportedHTTPMethod', 'Only GET and POST are supported.');
+    endWithPop(socket, req.headers.host ?? hostId(), 405, 'UnsupportedHTTPMethod', 'Only GET and POST are supported.');
   };
 }
 

@@ -96,11 +96,12 @@ export function parseAcs3Authorization(header: string): Acs3Authorization | null
 
 /** HMAC-SHA1 signature version 1.0 over every parameter but Signature (query and form body together). */
 export function rpcStringToSign(method: string, params: Array<[string, string]>): string {
+  // sorted by the raw names, then encoded, as the vendor's clients do (reference §1.4): the orders differ once a
+  // name holds a character the encoding changes ("ä" is %C3%A4, "/" is %2F)
   const canonical = params
     .filter(([k]) => k !== 'Signature')
-    .map(([k, v]) => [percentEncode(k), percentEncode(v)] as const)
     .sort((a, b) => byCodeUnit(a[0], b[0]) || byCodeUnit(a[1], b[1]))
-    .map(([k, v]) => `${k}=${v}`)
+    .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
     .join('&');
   return `${method.toUpperCase()}&${percentEncode('/')}&${percentEncode(canonical)}`;
 }
