@@ -242,3 +242,21 @@ describe('iOS distribution channels and TestFlight expiry', () => {
     expect((await ask('tester')).body.taskId).toBe(storeTask);
   });
 });
+
+describe('download verification on the device check', () => {
+  it('a package with NeedCheck 1 is offered as its code page, never as the file\'s own address', async () => {
+    const apk = await fakeApp('verified');
+    const pkg = await createPackage(u.a, { Platform: 'Android', AppVersion: '99.0.0', NeedCheck: 1, FileUrl: await upload(u.a, 'verified.apk', apk) });
+    const task = await createUpgradeTask(u.a, pkg, { PublishType: 3, UpgradeType: 204 });
+    const info = (await u.a('GetMcubeUpgradePackageInfo', { PackageId: pkg })).GetPackageResult.PackageInfo.UpgradeBaseInfoDO;
+    const r = await android('98.0', 'someone');
+    expect(r.body).toMatchObject({ taskId: task, needCheck: true, downloadURL: info.QrcodeUrl });
+    expect(r.body.downloadURL).toContain('/download/');
+    // the page asks for the code; the file is not served without it
+    const page = await fetch(r.body.downloadURL);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(Buffer.from(await page.arrayBuffer()).equals(apk)).toBe(false);
+    expect((await u.a('DeleteMcubeUpgradeResource', { Id: String(pkg) })).ResultCode).toBe('OK');
+  });
+});

@@ -8,6 +8,7 @@ import { compileRules, ruleSetOf, type RuleSet } from '../delivery/engine/rules.
 import { parseVersion } from '../delivery/engine/versions.js';
 import { loadWhitelists, readReleasing, readStamp, type LoaderCaches } from '../delivery/snapshot-loader.js';
 import { byPriority, whitelistIdsOf, type ClientRange, type Gate, type TaskPlan } from '../delivery/snapshot.js';
+import { downloadGateUrl } from './download-gate.js';
 import { UPGRADE_TYPE } from './rules/task-fields.js';
 
 /** Days a single-reminder prompt stays silent after the user dismisses it (guide §4.2.2: 3 by default; the client may change it). */
@@ -182,7 +183,11 @@ export async function loadUpgradePlans(
       expiresNext = Math.min(expiresNext, expires);
     }
     let url = r.download_url || r.appstore_url;
-    if (r.file_key) {
+    if (r.file_key && r.need_check === 1) {
+      // download verification (guide §4.4): the package is downloaded only after its code is given, so the device
+      // gets the page that asks for it, never the file's own address (its link would skip the code)
+      url = downloadGateUrl(deps.config, { appId, workspaceId }, r.package_id);
+    } else if (r.file_key) {
       if (!urls.has(r.file_key)) urls.set(r.file_key, await deps.blobs.downloadUrl(r.file_key));
       url = urls.get(r.file_key)!;
     }
