@@ -213,6 +213,14 @@ describe('refused packages change nothing', () => {
     expect(foreign.hits()).toBe(0);
   });
 
+  it('ValidDays 0 and InstallAmount 0, as scripts that send every field do, are "not set": an Android package, an App Store package', async () => {
+    const apk = await u.a('CreateMcubeUpgradePackage', { OnexFlag: true, Platform: 'Android', AppVersion: '6.0.1', DownloadUrl: 'https://dl.example.com/a.apk', ValidDays: 0, InstallAmount: 0 });
+    expect(apk.ResultCode, JSON.stringify(apk)).toBe('OK');
+    const store = await u.a('CreateMcubeUpgradePackage', { OnexFlag: true, Platform: 'iOS', AppVersion: '6.0.1', AppstoreUrl: 'https://apps.apple.com/app/id1', ValidDays: 0, InstallAmount: 0 });
+    expect(store.ResultCode, JSON.stringify(store)).toBe('OK');
+    expect((await info(Number(store.ResultContent.Data))).GetPackageResult.PackageInfo.UpgradeBaseInfoDO.PackageType).toBe('appstore');
+  });
+
   it('names the cause: an iOS file without IsEnterprise 1, a version segment past 9 digits', async () => {
     const ipa = await u.a('CreateMcubeUpgradePackage', { OnexFlag: true, Platform: 'iOS', AppVersion: '5.0', FileUrl: await upload(u.a, 'forgot.ipa', await fakeApp()) });
     expect(ipa.ResultCode).toBe('InvalidIsEnterprise');

@@ -58,6 +58,15 @@ describe('upgrade-tasks pause, continue and end', () => {
       expect.objectContaining({ id: b, status: 'finished' }),
       expect.objectContaining({ id: a, status: 'releasing' }),
     ]);
+    // IsRelease says whether a task releases the package now: with its last task paused it does not
+    const isRelease = async () => (await u.a('GetMcubeUpgradePackageInfo', { PackageId: pkg })).GetPackageResult.PackageInfo.UpgradeBaseInfoDO.IsRelease;
+    expect(await isRelease()).toBe(1);
+    expect((await admin('upgrade-tasks', 'pause', ...scope(), String(a))).code).toBe(0);
+    expect(await isRelease()).toBe(0);
+    const listedPkg = (await u.a('ListMcubeUpgradePackages', { PageSize: 200 })).ListPackagesResult.Packages.find((p: any) => p.Id === pkg);
+    expect(listedPkg).toMatchObject({ IsRelease: 0, AllowCreateTask: true });
+    expect((await admin('upgrade-tasks', 'continue', ...scope(), String(a))).code).toBe(0);
+    expect(await isRelease()).toBe(1);
 
     // finished is final, continue needs a paused task, another workspace's task is not found: refused, nothing changed
     const again = await admin('upgrade-tasks', 'continue', ...scope(), String(b));
@@ -73,6 +82,6 @@ describe('upgrade-tasks pause, continue and end', () => {
 
     // each change left an audit row
     const rows = await u.srv.node.deps.db.knex('audit_log').where('action', 'like', 'admin upgrade-tasks %').orderBy('id').pluck('action');
-    expect(rows).toEqual(['admin upgrade-tasks pause', 'admin upgrade-tasks continue', 'admin upgrade-tasks end']);
+    expect(rows).toEqual(['admin upgrade-tasks pause', 'admin upgrade-tasks continue', 'admin upgrade-tasks end', 'admin upgrade-tasks pause', 'admin upgrade-tasks continue']);
   });
 });

@@ -65,7 +65,7 @@ export const listMcubeUpgradePackages = defineAction<{ PageNum?: number; PageSiz
     const { total, packages, openTasks } = await pageOfPackages(ctx, pageNum, pageSize);
     return {
       ...pageResult(pageNum, pageSize, total),
-      Packages: await Promise.all(packages.map((p) => toPackageInfo(ctx, p, openTasks.get(p.id) ?? 0))),
+      Packages: await Promise.all(packages.map((p) => toPackageInfo(ctx, p, openTasks.get(p.id)))),
     };
   },
 });
@@ -82,9 +82,9 @@ export const getMcubeUpgradePackageInfo = defineAction<{ PackageId?: number }>({
   errors: ['InvalidPackageId', 'UpgradePackageNotFound'],
   handler: async (input, ctx) => {
     const p = await mustGetPackage(ctx, 'PackageId', input.PackageId);
-    const open = (await openTaskCounts(ctx.deps.db.knex, ctx, [p.id])).get(p.id) ?? 0;
+    const counts = (await openTaskCounts(ctx.deps.db.knex, ctx, [p.id])).get(p.id);
     const testFlight = toTestFlight(p);
-    return { PackageInfo: { ...(testFlight ? { MobileTestFlightConfigDO: testFlight } : {}), UpgradeBaseInfoDO: await toPackageInfo(ctx, p, open) } };
+    return { PackageInfo: { ...(testFlight ? { MobileTestFlightConfigDO: testFlight } : {}), UpgradeBaseInfoDO: await toPackageInfo(ctx, p, counts) } };
   },
 });
 

@@ -12,7 +12,7 @@ import { withWorkDir } from '../nebula/work-dir.js';
 import { assertReadableZip, PackageError } from '../packages/index.js';
 import { buildExpired, copyUploadedObject, removeClaimedBlobs, removeDroppedBlobs, resolveUploadedObject, type Reservation } from '../storage/index.js';
 import { FILE_EXTENSIONS, type PackageSpec } from './rules/package-fields.js';
-import { deletePackageCascade, getPackage, insertPackage, listPackages, listTasks, openTaskCounts, versionsOf } from './upgrade-store.js';
+import { deletePackageCascade, getPackage, insertPackage, listPackages, listTasks, openTaskCounts, versionsOf, type TaskCounts } from './upgrade-store.js';
 import type { UpgradePackage } from './upgrade-types.js';
 
 export const UPGRADE_PAGE_SIZE = 20;
@@ -216,7 +216,7 @@ export async function mustGetPackage(ctx: ActionContext, field: string, raw: str
   return p;
 }
 
-export async function pageOfPackages(ctx: ActionContext, pageNum: number, pageSize: number): Promise<{ total: number; packages: UpgradePackage[]; openTasks: Map<number, number> }> {
+export async function pageOfPackages(ctx: ActionContext, pageNum: number, pageSize: number): Promise<{ total: number; packages: UpgradePackage[]; openTasks: Map<number, TaskCounts> }> {
   const { knex } = ctx.deps.db;
   const { total, packages } = await listPackages(knex, ctx, (pageNum - 1) * pageSize, pageSize);
   return { total, packages, openTasks: await openTaskCounts(knex, ctx, packages.map((p) => p.id)) };

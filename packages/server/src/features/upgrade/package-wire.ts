@@ -5,6 +5,7 @@ import { MAX_OPEN_TASKS } from '../nebula/task-service.js';
 import { appCodeOf } from '../nebula/resource-wire.js';
 import { downloadGateUrl } from './download-gate.js';
 import type { UpgradePackage } from './upgrade-types.js';
+import type { TaskCounts } from './upgrade-store.js';
 
 const INT32_MAX = 2147483647;
 
@@ -67,11 +68,11 @@ export async function deliveryUrlOf(ctx: Pick<ActionContext, 'deps'>, p: Upgrade
   return p.downloadUrl || p.appstoreUrl;
 }
 
-export async function toPackageInfo(ctx: ActionContext, p: UpgradePackage, openTasks: number): Promise<Record<string, unknown>> {
+export async function toPackageInfo(ctx: ActionContext, p: UpgradePackage, tasks: TaskCounts = { open: 0, releasing: 0 }): Promise<Record<string, unknown>> {
   const url = await deliveryUrlOf(ctx, p);
   const downloadable = p.packageType === 'apk' || p.packageType === 'hap' || p.packageType === 'enterprise';
   return {
-    AllowCreateTask: openTasks < MAX_OPEN_TASKS,
+    AllowCreateTask: tasks.open < MAX_OPEN_TASKS,
     AppCode: appCodeOf(ctx),
     AppstoreUrl: p.appstoreUrl,
     BackLog: '',
@@ -91,7 +92,8 @@ export async function toPackageInfo(ctx: ActionContext, p: UpgradePackage, openT
     IosSymbol: p.symbolKey ? await ctx.deps.blobs.downloadUrl(p.symbolKey) : '',
     IsEnterprise: p.isEnterprise,
     IsRc: 0,
-    IsRelease: [1, 2, 3].includes(p.publishPeriod) ? 1 : 0,
+    // releasing now: a paused release keeps its publish period but releases nothing
+    IsRelease: tasks.releasing > 0 ? 1 : 0,
     MaxVersion: '',
     Md5: p.md5,
     Modifier: '',

@@ -129,11 +129,23 @@ export async function listPackages(k: K, s: Scope, offset: number, limit: number
 }
 
 /** Unfinished tasks (status other than 2) of the given packages, per package. */
-export async function openTaskCounts(k: K, s: Scope, packageIds: number[]): Promise<Map<number, number>> {
-  const out = new Map<number, number>();
+export interface TaskCounts {
+  /** tasks not finished (to be released, releasing, paused): at most 10 */
+  open: number;
+  /** tasks releasing now */
+  releasing: number;
+}
+
+export async function openTaskCounts(k: K, s: Scope, packageIds: number[]): Promise<Map<number, TaskCounts>> {
+  const out = new Map<number, TaskCounts>();
   if (!packageIds.length) return out;
-  const rows = await k('upgrade_tasks').where(where(s)).whereIn('package_id', packageIds).whereNot('task_status', 2).groupBy('package_id').select('package_id').count({ n: '*' });
-  for (const r of rows as Row[]) out.set(num(r.package_id), num(r.n));
+  const rows = await k('upgrade_tasks')
+    .where(where(s))
+    .whereIn('package_id', packageIds)
+    .whereNot('task_status', 2)
+    .groupBy('package_id')
+    .select('package_id', k.raw('count(*) as n'), k.raw('sum(case when task_status = 1 then 1 else 0 end) as releasing'));
+  for (const r of rows as Row[]) out.set(num(r.package_id), { open: num(r.n), releasing: num(r.releasing) });
   return out;
 }
 

@@ -135,7 +135,7 @@ export class WhitelistService {
         const tasks = users.filter((u) => !u.startsWith('switch key ')).slice(0, 20);
         const keys = users.filter((u) => u.startsWith('switch key ')).slice(0, 20);
         const what = [tasks.length ? `unfinished release task(s) ${tasks.join(', ')}` : '', keys.length ? keys.join(', ') : ''].filter(Boolean).join(' and ');
-        const todo = [tasks.length ? 'end the tasks (an upgrade task ends with its package, DeleteMcubeUpgradeResource)' : '', keys.length ? 'give the switch keys other values or delete them' : ''].filter(Boolean).join(' and ');
+        const todo = [tasks.length ? 'end the tasks (ChangeMcubeNebulaTaskStatus; an upgrade task with "npm run admin -- upgrade-tasks end", or with its package, DeleteMcubeUpgradeResource)' : '', keys.length ? 'give the switch keys other values or delete them' : ''].filter(Boolean).join(' and ');
         throw new BusinessError('WhitelistInUse', `Whitelist ${list.id} is used by ${what}; ${todo} before deleting the whitelist.`);
       }
       await store.delete(trx, this.deps.db.dialect, s, list.id);

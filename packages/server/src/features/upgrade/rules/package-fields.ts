@@ -124,7 +124,9 @@ export function checkPackageInput(input: CreatePackageInput): PackageSpec {
   if (customDomainName && !HOSTNAME.test(customDomainName)) throw invalid('CustomDomainName', `${shown(customDomainName)} is not a domain name such as download.example.com.`);
   const bundleId = bounded('BundleId', input.BundleId, 255);
   const harmonyLabel = bounded('HarmonyLabel', input.HarmonyLabel, 255);
-  const testFlightFields = input.ValidDays !== undefined || input.InstallAmount !== undefined;
+  // 0 is "not set", as for IsEnterprise and NeedCheck: scripts written for the vendor send every field
+  const given = (v: number | undefined) => v !== undefined && v !== 0;
+  const testFlightFields = given(input.ValidDays) || given(input.InstallAmount);
 
   refuse('HarmonyLabel', platform !== 'Harmony' && harmonyLabel !== '', 'Harmony packages (Platform Harmony)');
   refuse('BundleId', platform !== 'iOS' && bundleId !== '', 'iOS packages');
@@ -154,8 +156,8 @@ export function checkPackageInput(input: CreatePackageInput): PackageSpec {
     packageType = platform === 'Android' ? 'apk' : platform === 'Harmony' ? 'hap' : 'enterprise';
     const exts = FILE_EXTENSIONS[packageType].join(' or ');
     refuse('AppstoreUrl', appstoreUrl !== '', 'iOS App Store and TestFlight packages (IsEnterprise 0)');
-    refuse('ValidDays', input.ValidDays !== undefined, 'iOS TestFlight packages');
-    refuse('InstallAmount', input.InstallAmount !== undefined, 'iOS TestFlight packages');
+    refuse('ValidDays', given(input.ValidDays), 'iOS TestFlight packages');
+    refuse('InstallAmount', given(input.InstallAmount), 'iOS TestFlight packages');
     if (fileUrl === null && downloadUrl === '') throw invalid('FileUrl', `is required: the uploaded ${exts} file (GetMcubeFileToken), or give its address in DownloadUrl.`);
     if (fileUrl !== null && downloadUrl !== '') throw invalid('DownloadUrl', `give either FileUrl (an uploaded ${exts} file) or DownloadUrl (a link), not both.`);
     // the code guards the QR code's way to our stored copy; it cannot guard a link anyone may open
