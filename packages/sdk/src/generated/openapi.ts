@@ -3858,7 +3858,7 @@ export interface components {
             upgradeFullVersion?: string;
             /** @description network types the task's include rule names, as written (e.g. "4G,WIFI"; iOS SDK key); "" when it names none. The dictionary's userId is not echoed: the app knows it */
             needClientNetType?: string;
-            /** @description signed address of the stored package, the DownloadUrl given, or the App Store / TestFlight link */
+            /** @description signed address of the stored package (with needCheck: the page that asks for the verification code, then sends the file), the DownloadUrl given, or the App Store / TestFlight link */
             downloadURL?: string;
             /** @enum {string} */
             packageType?: "apk" | "enterprise" | "appstore" | "testflight";
@@ -3867,7 +3867,7 @@ export interface components {
             /** @description md5 of the stored package ("" for links) */
             md5?: string;
             fileSize?: number;
-            /** @description download verification: the user must give the package's verification code */
+            /** @description download verification: downloadURL is the page that asks for the package's verification code */
             needCheck?: boolean;
             packageId?: number;
             taskId?: number;
