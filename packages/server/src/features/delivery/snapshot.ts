@@ -78,6 +78,9 @@ export interface ClientRange {
   memoHit: boolean;
 }
 
+/** No client range: every client of the platform (upgrade packages, switch values); shared, its memo always hits. */
+export const OPEN_RANGE: ClientRange = { min: null, max: null, memoClient: null, memoHit: false };
+
 export type Gate = 'all' | 'whitelist' | 'window' | 'percent' | 'none';
 
 /** One releasing task, compiled for the hot path. */

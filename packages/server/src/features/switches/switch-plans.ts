@@ -6,14 +6,13 @@ import { compileRules, ruleSetOf, type RuleSet } from '../delivery/engine/rules.
 import { seedHashOf } from '../delivery/engine/select.js';
 import { parseVersion } from '../delivery/engine/versions.js';
 import { loadWhitelists, readReleasing, readStamp, type LoaderCaches } from '../delivery/snapshot-loader.js';
-import type { ClientRange, Gate, TaskPlan } from '../delivery/snapshot.js';
+import { OPEN_RANGE, whitelistIdsOf, type Gate, type TaskPlan } from '../delivery/snapshot.js';
 
 /** The enabled switch keys of one app/workspace, compiled for the pull endpoint. */
 export interface SwitchPlans {
   stamp: number;
   refreshAt: number;
-  /** by key, in key order: the values as engine plans, in their order (the first a device matches wins) */
-  keys: Array<{ key: string; values: TaskPlan[] }>;
+  /** by key, inserted in key order: the values as engine plans, in their order (the first a device matches wins) */
   byKey: Map<string, TaskPlan[]>;
 }
 
@@ -42,11 +41,10 @@ export async function loadSwitchPlans(deps: Deps, appId: string, workspaceId: st
     PAGE,
   );
   const wanted = new Set<number>();
-  for (const r of rows) if (r.delivery === 'WHITELIST') for (const id of String(r.whitelist_ids).split(',')) wanted.add(Number(id));
+  for (const r of rows) if (r.delivery === 'WHITELIST') for (const id of whitelistIdsOf(String(r.whitelist_ids))) wanted.add(id);
   const lists = await loadWhitelists(deps, appId, workspaceId, wanted, caches, (msg, f) => deps.log.warn(msg, f));
 
   const ruleSets = new Map<string, RuleSet>();
-  const open = (): ClientRange => ({ min: null, max: null, memoClient: null, memoHit: false });
   const byKey = new Map<string, Array<{ position: number; plan: TaskPlan }>>();
   for (let i = 0; i < rows.length; i++) {
     if (i % SLICE === 0) await handBack();
@@ -69,15 +67,10 @@ export async function loadSwitchPlans(deps: Deps, appId: string, workspaceId: st
       tier: 0,
       rollback: false,
       gate,
-      android: r.platform === 'IOS' ? null : open(),
-      ios: r.platform === 'ANDROID' ? null : open(),
+      android: r.platform === 'IOS' ? null : OPEN_RANGE,
+      ios: r.platform === 'ANDROID' ? null : OPEN_RANGE,
       rules,
-      whitelists:
-        gate === 'whitelist'
-          ? String(r.whitelist_ids)
-              .split(',')
-              .flatMap((id) => (lists.has(Number(id)) ? [lists.get(Number(id))!] : []))
-          : [],
+      whitelists: gate === 'whitelist' ? whitelistIdsOf(String(r.whitelist_ids)).flatMap((id) => (lists.has(id) ? [lists.get(id)!] : [])) : [],
       endTime: null,
       greyNum: 0,
       percentBuckets: gate === 'percent' ? num(r.percent_buckets) : 0,
@@ -89,6 +82,7 @@ export async function loadSwitchPlans(deps: Deps, appId: string, workspaceId: st
     if (!byKey.has(key)) byKey.set(key, []);
     byKey.get(key)!.push({ position, plan });
   }
-  const keys = [...byKey.keys()].sort().map((key) => ({ key, values: byKey.get(key)!.sort((a, b) => a.position - b.position).map((x) => x.plan) }));
-  return { stamp, refreshAt: Infinity, keys, byKey: new Map(keys.map((k) => [k.key, k.values])) };
+  const ordered = new Map<string, TaskPlan[]>();
+  for (const key of [...byKey.keys()].sort()) ordered.set(key, byKey.get(key)!.sort((a, b) => a.position - b.position).map((x) => x.plan));
+  return { stamp, refreshAt: Infinity, byKey: ordered };
 }

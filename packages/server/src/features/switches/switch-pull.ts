@@ -70,7 +70,7 @@ export function createSwitchPull(deps: Deps, keys: ClientKeys, limiter: DeviceRa
       bytes += hit.entry.bytes;
     };
     if (asked) for (const k of asked.sort()) add(plans.byKey.get(k));
-    else for (const k of plans.keys) add(k.values);
+    else for (const values of plans.byKey.values()) add(values);
     sendMeasured(res, 200, HEAD + parts.join(',') + TAIL, bytes);
   };
 

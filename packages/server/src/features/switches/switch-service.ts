@@ -3,6 +3,7 @@ import { BusinessError } from '../../core/errors.js';
 import type { Deps } from '../../core/registry.js';
 import { num } from '../../db/database.js';
 import { bumpStamp } from '../../db/stamps.js';
+import { whitelistIdsOf } from '../delivery/snapshot.js';
 import { existingWhitelistIds } from '../nebula/nebula-store.js';
 import { invalid } from '../nebula/rules/field-error.js';
 import { SWITCH_LIMITS, type SwitchDelivery, type SwitchPlatform, type SwitchSpec, type SwitchValue } from './switch-values.js';
@@ -26,6 +27,9 @@ export interface SwitchConfig {
 
 type Q = Knex | Knex.Transaction;
 
+/** The whitelist ids the values name, each once. */
+const listIdsOf = (values: SwitchValue[]) => [...new Set(values.flatMap((v) => v.whitelistIds))];
+
 const notFound = (key: string) => new BusinessError('SwitchConfigNotFound', `No switch key "${key}" in this app and workspace.`);
 
 function valueRows(s: Scope, configId: number, values: SwitchValue[]) {
@@ -44,12 +48,11 @@ function valueRows(s: Scope, configId: number, values: SwitchValue[]) {
 }
 
 function toValue(r: Record<string, any>): SwitchValue {
-  const ids = String(r.whitelist_ids ?? '');
   return {
     value: String(r.value),
     platform: r.platform as SwitchPlatform,
     delivery: r.delivery as SwitchDelivery,
-    whitelistIds: ids === '' ? [] : ids.split(',').map(Number),
+    whitelistIds: whitelistIdsOf(String(r.whitelist_ids ?? '')),
     percentBuckets: num(r.percent_buckets),
     rules: String(r.rules ?? ''),
   };
@@ -74,13 +77,17 @@ export class SwitchService {
     return out;
   }
 
-  /** The whitelists the values name must exist here; locked for share (PostgreSQL) so a concurrent delete waits. */
-  private async checkWhitelists(trx: Q, s: Scope, values: SwitchValue[], what: string): Promise<void> {
-    const wanted = [...new Set(values.flatMap((v) => v.whitelistIds))];
-    if (!wanted.length) return;
-    const found = await existingWhitelistIds(trx, s, wanted, this.deps.db.dialect === 'pg');
-    const missing = wanted.filter((id) => !found.has(id));
-    if (missing.length) throw invalid(what, `no whitelist ${missing.join(', ')} in this app and workspace.`);
+  /** Which of the whitelists `values` name exist here; locked for share (PostgreSQL) so a concurrent delete waits. */
+  private async foundWhitelists(trx: Q, s: Scope, values: SwitchValue[]): Promise<Set<number>> {
+    const ids = listIdsOf(values);
+    return ids.length ? existingWhitelistIds(trx, s, ids, this.deps.db.dialect === 'pg') : new Set();
+  }
+
+  /** The whitelists the values name must exist here. */
+  private async checkWhitelists(trx: Q, s: Scope, values: SwitchValue[]): Promise<void> {
+    const found = await this.foundWhitelists(trx, s, values);
+    const missing = listIdsOf(values).filter((id) => !found.has(id));
+    if (missing.length) throw invalid('Values', `no whitelist ${missing.join(', ')} in this app and workspace.`);
   }
 
   private async row(q: Q, s: Scope, key: string, lock: boolean) {
@@ -120,7 +127,7 @@ export class SwitchService {
       return await this.change(s, async (trx) => {
         // the scope lock first, then the whitelists, in the order an import takes them
         await this.lockScope(trx, s);
-        await this.checkWhitelists(trx, s, spec.values, 'Values');
+        await this.checkWhitelists(trx, s, spec.values);
         if ((await this.countKeys(trx, s)) >= SWITCH_LIMITS.maxKeysPerWorkspace) {
           throw new BusinessError('SwitchConfigLimitExceeded', `This app and workspace already hold ${SWITCH_LIMITS.maxKeysPerWorkspace} switch keys, the most allowed.`);
         }
@@ -142,7 +149,7 @@ export class SwitchService {
       if (!r) throw notFound(key);
       const id = num(r.id);
       if (change.values) {
-        await this.checkWhitelists(trx, s, change.values, 'Values');
+        await this.checkWhitelists(trx, s, change.values);
         await trx('switch_config_values').where({ config_id: id }).delete();
         await trx('switch_config_values').insert(valueRows(s, id, change.values));
       }
@@ -191,13 +198,11 @@ export class SwitchService {
         for (const r of rows) have.add(String(r.config_key));
       }
       const fresh = specs.filter((x) => !have.has(x.key));
-      const wanted = [...new Set(fresh.flatMap((x) => x.values.flatMap((v) => v.whitelistIds)))];
-      if (wanted.length) {
-        const found = await existingWhitelistIds(trx, s, wanted, this.deps.db.dialect === 'pg');
-        for (const spec of fresh) {
-          const missing = [...new Set(spec.values.flatMap((v) => v.whitelistIds))].filter((id) => !found.has(id));
-          if (missing.length) throw invalid('Content', `item ${specs.indexOf(spec) + 1} (${spec.key}): no whitelist ${missing.join(', ')} in this app and workspace.`);
-        }
+      // one read for all the keys it adds, then the item at fault named
+      const found = await this.foundWhitelists(trx, s, fresh.flatMap((x) => x.values));
+      for (const spec of fresh) {
+        const missing = listIdsOf(spec.values).filter((id) => !found.has(id));
+        if (missing.length) throw invalid('Content', `item ${specs.indexOf(spec) + 1} (${spec.key}): no whitelist ${missing.join(', ')} in this app and workspace.`);
       }
       if ((await this.countKeys(trx, s)) + fresh.length > SWITCH_LIMITS.maxKeysPerWorkspace) {
         throw new BusinessError('SwitchConfigLimitExceeded', `Importing ${fresh.length} new keys would pass the ${SWITCH_LIMITS.maxKeysPerWorkspace} switch keys allowed per app and workspace.`);

@@ -75,16 +75,22 @@ function percentOf(at: string, raw: unknown): number {
   return Math.round(n * 100);
 }
 
+/** Runs a parser of another field and reports its refusal under `field`, after `prefix` (less `drop`, the other field's name). */
+function within<T>(field: string, prefix: string, parse: () => T, drop = ''): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof BusinessError) throw invalid(field, `${prefix}${drop && err.message.startsWith(drop) ? err.message.slice(drop.length) : err.message}`);
+    throw err;
+  }
+}
+
 function rulesOf(at: string, raw: unknown): string {
   if (raw === undefined || raw === null || raw === '') return '';
   const text = typeof raw === 'string' ? raw.trim() : Array.isArray(raw) ? JSON.stringify(raw) : null;
   if (text === null) throw invalid('Values', `${at} Rules must be an array of rules (the GreyConfigInfo format) or its JSON text.`);
-  try {
-    return parseGreyConfig(text).length ? text : '';
-  } catch (err) {
-    if (err instanceof BusinessError) throw invalid('Values', `${at} Rules: ${err.message.replace(/^GreyConfigInfo: /, '')}`);
-    throw err;
-  }
+  // the rules' own messages start with their field name, GreyConfigInfo; here they are the value's Rules
+  return within('Values', `${at} Rules: `, () => parseGreyConfig(text), 'GreyConfigInfo: ').length ? text : '';
 }
 
 function valueOf(raw: unknown, i: number): SwitchValue {
@@ -106,12 +112,7 @@ function valueOf(raw: unknown, i: number): SwitchValue {
   let whitelistIds: number[] = [];
   if (delivery === 'WHITELIST') {
     const text = Array.isArray(o.WhitelistIds) ? o.WhitelistIds.join(',') : typeof o.WhitelistIds === 'string' || typeof o.WhitelistIds === 'number' ? String(o.WhitelistIds) : '';
-    try {
-      whitelistIds = parseWhitelistIds(text);
-    } catch (err) {
-      if (err instanceof BusinessError) throw invalid('Values', `${at} ${err.message}`);
-      throw err;
-    }
+    whitelistIds = within('Values', `${at} `, () => parseWhitelistIds(text));
     if (!whitelistIds.length) throw invalid('Values', `${at} has Type WHITELIST and needs WhitelistIds (comma-separated whitelist ids).`);
   } else if (listsGiven) throw invalid('Values', `${at} WhitelistIds applies to Type WHITELIST only.`);
   if (delivery !== 'PERCENT' && percentGiven) throw invalid('Values', `${at} Percent applies to Type PERCENT only.`);
@@ -153,17 +154,9 @@ export function parseImportItem(raw: unknown, i: number): SwitchSpec {
   const o = raw as Record<string, unknown>;
   const extra = Object.keys(o).find((k) => !ITEM_FIELDS.has(k));
   if (extra !== undefined) throw invalid('Content', `${at} has the unknown field ${shown(extra)}; the fields are ${[...ITEM_FIELDS].join(', ')}.`);
-  const wrap = <T>(f: () => T): T => {
-    try {
-      return f();
-    } catch (err) {
-      if (err instanceof BusinessError) throw invalid('Content', `${at}: ${err.message}`);
-      throw err;
-    }
-  };
-  const key = wrap(() => parseConfigKey(o.ConfigKey));
-  const note = wrap(() => parseNote(o.Note));
+  const key = within('Content', `${at}: `, () => parseConfigKey(o.ConfigKey));
+  const note = within('Content', `${at}: `, () => parseNote(o.Note));
   if (o.Enabled !== undefined && typeof o.Enabled !== 'boolean') throw invalid('Content', `${at} (${key}): Enabled must be true or false.`);
-  const values = wrap(() => parseValues(o.Values));
+  const values = within('Content', `${at}: `, () => parseValues(o.Values));
   return { key, note, enabled: o.Enabled !== false, values };
 }

@@ -7,7 +7,7 @@ import { piece } from '../delivery/answer.js';
 import { compileRules, ruleSetOf, type RuleSet } from '../delivery/engine/rules.js';
 import { parseVersion } from '../delivery/engine/versions.js';
 import { loadWhitelists, readReleasing, readStamp, type LoaderCaches } from '../delivery/snapshot-loader.js';
-import { byPriority, whitelistIdsOf, type ClientRange, type Gate, type TaskPlan } from '../delivery/snapshot.js';
+import { byPriority, OPEN_RANGE, whitelistIdsOf, type Gate, type TaskPlan } from '../delivery/snapshot.js';
 import { downloadGateUrl } from './download-gate.js';
 import { UPGRADE_TYPE } from './rules/task-fields.js';
 
@@ -59,8 +59,6 @@ const DAY_MS = 86_400_000;
 const TASK_PAGE = 500;
 /** Tasks compiled between two turns of the event loop. */
 const PLAN_SLICE = 250;
-
-const OPEN: ClientRange = { min: null, max: null, memoClient: null, memoHit: false };
 
 function gateOf(r: Row): Gate {
   if (r.publish_type === 3) return 'all';
@@ -205,8 +203,8 @@ export async function loadUpgradePlans(
       rollback: false,
       gate,
       // an upgrade package has no client range: every older client of its platform is a candidate
-      android: platform === 'android' ? OPEN : null,
-      ios: platform === 'ios' ? OPEN : null,
+      android: platform === 'android' ? OPEN_RANGE : null,
+      ios: platform === 'ios' ? OPEN_RANGE : null,
       rules,
       whitelists: gate === 'whitelist' ? whitelistIdsOf(r.whitelist_ids).flatMap((id) => (lists.has(id) ? [lists.get(id)!] : [])) : [],
       endTime: r.grey_endtime ? r.grey_endtime : null,
