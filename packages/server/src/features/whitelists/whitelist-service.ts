@@ -130,11 +130,10 @@ export class WhitelistService {
   async delete(s: Scope, rawId: number): Promise<void> {
     await this.change(s, async (trx) => {
       const list = await this.mustGet(trx, s, rawId);
-      const users = await store.activeTaskIdsUsing(trx, s, list.id);
-      if (users.length) {
-        const tasks = users.filter((u) => !u.startsWith('switch key ')).slice(0, 20);
-        const keys = users.filter((u) => u.startsWith('switch key ')).slice(0, 20);
-        const what = [tasks.length ? `unfinished release task(s) ${tasks.join(', ')}` : '', keys.length ? keys.join(', ') : ''].filter(Boolean).join(' and ');
+      const { tasks, switchKeys } = await store.usersOf(trx, s, list.id);
+      if (tasks.length || switchKeys.length) {
+        const keys = switchKeys.slice(0, 20).map((k) => `switch key ${k}`);
+        const what = [tasks.length ? `unfinished release task(s) ${tasks.slice(0, 20).join(', ')}` : '', keys.join(', ')].filter(Boolean).join(' and ');
         const todo = [tasks.length ? 'end the tasks (ChangeMcubeNebulaTaskStatus; an upgrade task with "npm run admin -- upgrade-tasks end", or with its package, DeleteMcubeUpgradeResource)' : '', keys.length ? 'give the switch keys other values or delete them' : ''].filter(Boolean).join(' and ');
         throw new BusinessError('WhitelistInUse', `Whitelist ${list.id} is used by ${what}; ${todo} before deleting the whitelist.`);
       }

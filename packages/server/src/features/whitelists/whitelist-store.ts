@@ -157,8 +157,11 @@ export const whitelistStore = {
     await q('whitelist_changes').where({ whitelist_id: whitelistId }).andWhere('seq', '<=', to - CHANGE_LOG_KEEP).delete();
   },
 
-  /** What names this list: unfinished tasks (task_status != 2) as offline-package task ids, then "upgrade task <id>", then "switch key <key>". */
-  async activeTaskIdsUsing(q: Q, s: Scope, whitelistId: number): Promise<string[]> {
+  /**
+   * What names this list: unfinished tasks (task_status != 2), as offline-package task ids then "upgrade task <id>",
+   * and switch keys, enabled or not (a disabled key can be enabled again).
+   */
+  async usersOf(q: Q, s: Scope, whitelistId: number): Promise<{ tasks: string[]; switchKeys: string[] }> {
     // whitelist_ids is a list of decimal ids; reading every number keeps this independent of the separator.
     const wanted = String(whitelistId);
     const out: string[] = [];
@@ -172,7 +175,6 @@ export const whitelistStore = {
         if ((String(r.whitelist_ids).match(/\d+/g) ?? ([] as string[])).includes(wanted)) out.push(table === 'upgrade_tasks' ? `upgrade task ${num(r.id)}` : String(num(r.id)));
       }
     }
-    // switch keys too, enabled or not: a disabled key can be enabled again
     const values = await q('switch_config_values as v')
       .join('switch_configs as c', 'c.id', 'v.config_id')
       .where({ 'v.app_id': s.appId, 'v.workspace_id': s.workspaceId })
@@ -180,7 +182,6 @@ export const whitelistStore = {
       .select('c.config_key', 'v.whitelist_ids');
     const keys = new Set<string>();
     for (const r of values as Array<{ config_key: string; whitelist_ids: string }>) if (String(r.whitelist_ids).split(',').includes(wanted)) keys.add(r.config_key);
-    for (const k of keys) out.push(`switch key ${k}`);
-    return out;
+    return { tasks: out, switchKeys: [...keys] };
   },
 };
