@@ -2,7 +2,7 @@
 // from this process (bench/lib/load.ts, keep-alive sockets, a fresh nonce per
 // request). Prints both throughputs, the server's CPU time per request, and
 // the ratio.
-// Usage: npx tsx bench/auth.ts [--seconds 10] [--connections 20] [--cpu-prof dir]   (DATABASE_URL=... for PostgreSQL)
+// Usage: npx tsx bench/auth.ts [--seconds 10] [--connections 20] [--spins 10,30] [--cpu-prof dir]   (DATABASE_URL=... for PostgreSQL)
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,9 @@ const arg = (name: string, def: number) => {
 };
 const seconds = arg('seconds', 10);
 const connections = arg('connections', 20);
+// --spins 10,30: also measure the bare server spinning that many µs per request ("" for none)
+const spinsIdx = process.argv.indexOf('--spins');
+const spins = (spinsIdx > 0 ? process.argv[spinsIdx + 1]! : '10,30').split(',').filter(Boolean).map(Number);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'mcube-bench-'));
 const creds = { id: 'MCAKBENCH000000000001', secret: 'benchSecretBenchSecret0123' };
@@ -95,8 +98,8 @@ function presigned(n: number): () => string {
   return () => (i < pool.length ? pool[i++]! : authReq());
 }
 
-function startBare(bytes: number): Promise<{ port: number; pid: number; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [join(ROOT, 'bench/lib/bare-server.mjs'), String(bytes)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+function startBare(bytes: number, spinUs = 0): Promise<{ port: number; pid: number; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [join(ROOT, 'bench/lib/bare-server.mjs'), String(bytes), String(spinUs)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let err = '';
     proc.stderr!.on('data', (c) => {
@@ -124,6 +127,18 @@ try {
     console.log(`HTTP floor of such a request relative to the health check: ${(health.rps / floor.rps).toFixed(2)}x by throughput, ${(floor.cpuUs / health.cpuUs).toFixed(2)}x by CPU per request`);
   } finally {
     bare.proc.kill('SIGTERM');
+  }
+  // What the target leaves for a handler's own work on this machine: the bare server again, made to
+  // spin a fixed time per request. A server that has to wait on a driver that sleeps pays for waking
+  // it on every answer, so its overhead grows as it slows down, and the ratio grows faster than the work.
+  for (const spinUs of spins) {
+    const spinning = await startBare(answerBytes, spinUs);
+    try {
+      const r = await run(`same, bare spinning ${spinUs} µs/request`, presigned(seconds * 15_000), seconds, spinning);
+      console.log(`  ${(health.rps / r.rps).toFixed(2)}x the health check by throughput, ${(r.cpuUs / health.cpuUs).toFixed(2)}x by CPU per request (${(r.cpuUs - spinUs).toFixed(0)} µs besides the spin)`);
+    } finally {
+      spinning.proc.kill('SIGTERM');
+    }
   }
 } finally {
   await server.stop();
