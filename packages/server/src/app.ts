@@ -57,7 +57,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   const log = opts.logger ?? createLogger(config.logLevel, opts.logSink);
   setWireTimeZone(config.wireTimeZoneMinutes);
   const db = await openDatabase(config, { serverLog: log });
-  const box = new SecretBox(config.masterKey);
+  const box = new SecretBox(config.masterKey, config.masterKeysOpenOnly);
   try {
     await assertMasterKeyOpens(db, box);
   } catch (err) {

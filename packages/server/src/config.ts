@@ -24,6 +24,8 @@ export interface Config {
   dbPoolMax: number;
   dbHotPoolMax: number;
   masterKey: Buffer;
+  /** MCUBE_MASTER_KEY_OPEN_ONLY: keys that still open secrets and check links made with them, but seal nothing (a key rotation) */
+  masterKeysOpenOnly: Buffer[];
   bootstrap: {
     tenantId: string;
     appId: string;
@@ -165,6 +167,21 @@ function loadMasterKey(env: Env, dataDir: string): Buffer {
   return key;
 }
 
+/** MCUBE_MASTER_KEY_OPEN_ONLY: comma-separated base64 keys, each 32 bytes. */
+function openOnlyKeys(env: Env): Buffer[] {
+  const raw = str(env, 'MCUBE_MASTER_KEY_OPEN_ONLY');
+  if (raw === null) return [];
+  return raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part, i) => {
+      const key = Buffer.from(part, 'base64');
+      if (key.length !== 32) throw new ConfigError(`MCUBE_MASTER_KEY_OPEN_ONLY: key ${i + 1} must be 32 bytes, base64-encoded`);
+      return key;
+    });
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = resolve(env.MCUBE_DATA_DIR || './data');
   // the database, the master key and the stored files: for this user only (an existing folder keeps its mode)
@@ -198,6 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolMax: int(env, 'MCUBE_DB_POOL_MAX', 10, 1),
     dbHotPoolMax: int(env, 'MCUBE_DB_HOT_POOL_MAX', 4, 1),
     masterKey: loadMasterKey(env, dataDir),
+    masterKeysOpenOnly: openOnlyKeys(env),
     bootstrap: {
       tenantId: env.MCUBE_BOOTSTRAP_TENANT_ID || 'TENANT01',
       appId: env.MCUBE_BOOTSTRAP_APP_ID || 'ALIPUB0000001',

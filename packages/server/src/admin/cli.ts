@@ -6,6 +6,7 @@ import { openDatabase } from '../db/database.js';
 import { createBlobStore } from '../features/storage/index.js';
 import { runJanitor } from '../features/janitor/index.js';
 import { Metrics } from '../core/metrics.js';
+import { sealedValues, type SealCount } from '../features/tenants/master-key.js';
 import { assertMasterKeyOpens, checkWorkspaceId, TenantStore } from '../features/tenants/tenant-store.js';
 import { moveUpgradeTask, UPGRADE_TASK_STATUS_NAMES, type UpgradeTaskMove } from '../features/upgrade/task-service.js';
 import { BusinessError } from '../core/errors.js';
@@ -33,6 +34,8 @@ Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DAT
                                                (the console's Pause, Continue and End; the OpenAPI has no action for them)
   audit list [--tenant <tenantId>] [--action <Action>] [--since <ISO time>] [--limit 50]
   janitor run                                  (sweep unreferenced stored objects now)
+  master-key status                            (how many secrets the master key sealed, how many an open-only key did)
+  master-key reseal                            (seal every secret again with MCUBE_MASTER_KEY; see docs/configuration.md)
 
 Add --json to any command for machine-readable output.
 Examples:
@@ -65,6 +68,8 @@ const COMMANDS: Record<string, { args: number; opts: string[] }> = {
   'upgrade-tasks end': { args: 3, opts: [] },
   'audit list': { args: 0, opts: ['tenant', 'action', 'since', 'limit'] },
   'janitor run': { args: 0, opts: [] },
+  'master-key status': { args: 0, opts: [] },
+  'master-key reseal': { args: 0, opts: [] },
 };
 const FLAGS = ['json', 'help'];
 
@@ -137,7 +142,7 @@ async function main(): Promise<number> {
   const out = (human: string, data: unknown) => process.stdout.write(json ? JSON.stringify(data) + '\n' : human + '\n');
   const config = loadConfig();
   const db = await openDatabase(config);
-  const box = new SecretBox(config.masterKey);
+  const box = new SecretBox(config.masterKey, config.masterKeysOpenOnly);
   const store = new TenantStore(db, box);
   try {
     await assertMasterKeyOpens(db, box);
@@ -361,6 +366,20 @@ async function main(): Promise<number> {
         await blobs.close?.();
         out(JSON.stringify(report), report);
         return 0;
+      }
+      case 'master-key status':
+      case 'master-key reseal': {
+        const reseal = verb === 'reseal';
+        const report = await sealedValues(db.knex, box, { reseal });
+        const unreadable = Object.values(report).flatMap((c) => c.unreadable);
+        if (reseal) await record(null, { accessKeys: report.accessKeys.older, rsaKeys: report.rsaKeys.older });
+        const line = (what: string, c: SealCount) =>
+          `${what}: ${c.current} sealed with the master key, ${c.older} ${reseal ? 'sealed again with it now' : 'with an open-only key'}` +
+          (c.unreadable.length ? `, ${c.unreadable.length} opened by no configured key (${c.unreadable.join(', ')})` : '');
+        const done = reseal ? 'every secret is now sealed with MCUBE_MASTER_KEY; MCUBE_MASTER_KEY_OPEN_ONLY can go once every node runs with this master key' : '';
+        out([line('AccessKey secrets', report.accessKeys), line('RSA signing keys', report.rsaKeys), ...(unreadable.length ? [] : [done])].filter(Boolean).join('\n'), report);
+        // secrets no configured key opens are still there to be rescued with the key that sealed them
+        return unreadable.length ? 1 : 0;
       }
       default:
         throw new UsageError(`unknown command "${pos.join(' ')}"`);

@@ -1,9 +1,20 @@
 import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** AES-256-GCM envelope for secrets at rest: "v1:<iv>:<tag>:<ciphertext>" (base64 parts). */
+/**
+ * AES-256-GCM envelope for secrets at rest: "v1:<iv>:<tag>:<ciphertext>" (base64 parts).
+ * Seals with the master key; opens with it or with any open-only key, so the
+ * master key can be rotated while nodes run (see `master-key reseal`).
+ */
 export class SecretBox {
-  constructor(private readonly key: Buffer) {
+  private readonly keys: Buffer[];
+
+  constructor(
+    private readonly key: Buffer,
+    openOnly: Buffer[] = [],
+  ) {
     if (key.length !== 32) throw new Error('master key must be 32 bytes');
+    for (const k of openOnly) if (k.length !== 32) throw new Error('master key must be 32 bytes');
+    this.keys = [key, ...openOnly.filter((k) => !k.equals(key))];
   }
 
   seal(plain: string | Buffer, aad = ''): string {
@@ -15,12 +26,25 @@ export class SecretBox {
   }
 
   open(sealed: string, aad = ''): Buffer {
+    return this.openWith(sealed, aad).plain;
+  }
+
+  /** The plain text and whether the master key itself sealed it (false: an open-only key did). */
+  openWith(sealed: string, aad = ''): { plain: Buffer; current: boolean } {
     const [v, iv, tag, ct] = sealed.split(':');
     if (v !== 'v1' || !iv || !tag || ct === undefined) throw new Error('not a sealed secret');
-    const d = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64'));
-    d.setAAD(Buffer.from(aad));
-    d.setAuthTag(Buffer.from(tag, 'base64'));
-    return Buffer.concat([d.update(Buffer.from(ct, 'base64')), d.final()]);
+    let failure: unknown;
+    for (const key of this.keys) {
+      try {
+        const d = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'));
+        d.setAAD(Buffer.from(aad));
+        d.setAuthTag(Buffer.from(tag, 'base64'));
+        return { plain: Buffer.concat([d.update(Buffer.from(ct, 'base64')), d.final()]), current: key === this.key };
+      } catch (e) {
+        failure = e;
+      }
+    }
+    throw failure;
   }
 }
 

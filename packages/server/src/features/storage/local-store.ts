@@ -46,7 +46,7 @@ export class LocalBlobStore implements BlobStore {
     const blobs = join(config.dataDir, 'blobs');
     this.root = join(blobs, config.storage.bucket);
     this.tmpDir = join(blobs, '.tmp');
-    this.secrets = deriveLocalSecrets(config.masterKey);
+    this.secrets = deriveLocalSecrets(config.masterKey, config.masterKeysOpenOnly);
   }
 
   get bucket(): string {
@@ -159,7 +159,7 @@ export class LocalBlobStore implements BlobStore {
   }
 
   verifyDownload(key: string, expires: string | null, signature: string | null): boolean {
-    return verifyDownload(this.secrets.download, key, expires, signature, this.now());
+    return verifyDownload([this.secrets.download, ...this.secrets.older.download], key, expires, signature, this.now());
   }
 
   async head(key: string): Promise<BlobInfo | null> {

@@ -139,6 +139,7 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
         bucket: store.bucket,
         accessId: store.accessId,
         secret: store.secrets.upload,
+        olderSecrets: store.secrets.older.upload,
         region: store.region,
         now: store.now(),
         maxBytes: store.uploadMaxBytes,

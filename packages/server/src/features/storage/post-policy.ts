@@ -97,6 +97,8 @@ export interface PolicyCheck {
   bucket: string;
   accessId: string;
   secret: string;
+  /** secrets of open-only master keys: a form signed before a key rotation still verifies */
+  olderSecrets?: string[];
   region: string;
   /** epoch ms */
   now: number;
@@ -135,8 +137,8 @@ export function checkPostForm(fields: Map<string, string>, filename: string, c: 
   }
   if (id !== c.accessId) throw new PostFormError(403, 'InvalidAccessKeyId', 'The access key Id you provided does not exist in our records.');
   const policyB64 = fields.get('policy')!;
-  const expected = signPolicy(c.secret, shortDate!, region, policyB64);
-  if (!safeEqual(expected, fields.get('x-amz-signature')!.toLowerCase())) {
+  const given = fields.get('x-amz-signature')!.toLowerCase();
+  if (![c.secret, ...(c.olderSecrets ?? [])].some((secret) => safeEqual(signPolicy(secret, shortDate!, region, policyB64), given))) {
     throw new PostFormError(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
   }
 

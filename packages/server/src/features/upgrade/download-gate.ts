@@ -22,7 +22,8 @@ export const DOWNLOAD_GATE_PATH = '/download/';
 /** wrong codes per package per minute on one node before it answers 429 (a 6-digit code has a million values) */
 export const MAX_WRONG_CODES_PER_MIN = 20;
 
-const gateKey = (config: Pick<Config, 'masterKey'>) => createHmac('sha256', config.masterKey).update('mcube download gate v1').digest();
+const gateKeyOf = (masterKey: Buffer) => createHmac('sha256', masterKey).update('mcube download gate v1').digest();
+const gateKey = (config: Pick<Config, 'masterKey'>) => gateKeyOf(config.masterKey);
 const tagOf = (key: Buffer, id: number, appId: string, workspaceId: string) => createHmac('sha256', key).update(`${id}\u0000${appId}\u0000${workspaceId}`).digest('base64url').slice(0, 22);
 
 /** The address a NeedCheck package's QR code encodes. */
@@ -39,7 +40,8 @@ interface GatedPackage {
 }
 
 export function createDownloadGate(deps: Deps): { handle(req: IncomingMessage, res: ServerResponse): boolean } {
-  const key = gateKey(deps.config);
+  // QR codes made before a master key rotation keep working while the old key is open-only
+  const keys = [gateKey(deps.config), ...deps.config.masterKeysOpenOnly.map(gateKeyOf)];
   let window = -1;
   let wrong = new Map<number, number>();
 
@@ -50,7 +52,7 @@ export function createDownloadGate(deps: Deps): { handle(req: IncomingMessage, r
     // beyond the id column's range PostgreSQL would refuse the query (and an anonymous caller fill the error log)
     if (!isRowId(id)) return null;
     const row = await deps.db.knex('upgrade_packages').where({ id }).first('id', 'app_id', 'workspace_id', 'app_version', 'platform', 'file_key', 'need_check', 'verification_code');
-    if (!row || !safeEqual(tagOf(key, id, row.app_id, row.workspace_id), m[2]!)) return null;
+    if (!row || !keys.some((key) => safeEqual(tagOf(key, id, row.app_id, row.workspace_id), m[2]!))) return null;
     if (num(row.need_check) !== 1 || !row.file_key) return null;
     return { id, appVersion: row.app_version, platform: row.platform, fileKey: row.file_key, code: String(row.verification_code) };
   };
