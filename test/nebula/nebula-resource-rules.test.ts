@@ -85,6 +85,13 @@ describe('CreateMcubeNebulaResource refuses every broken rule, naming the field,
     ['ExtendInfo asyncReqRate too high', { ExtendInfo: '{"asyncReqRate":"86401"}' }, 'ExtendInfo', /86400/],
     ['ExtendInfo asyncReqRate negative', { ExtendInfo: '{"asyncReqRate":-1}' }, 'ExtendInfo'],
     ['ExtendInfo asyncReqRate not a number', { ExtendInfo: '{"asyncReqRate":"soon"}' }, 'ExtendInfo'],
+    // the short key is delivered as the rate too (launchParams.asyncReqRate), and clients read launchParams.ar
+    ['ExtendInfo ar too high', { ExtendInfo: '{"ar":"99999999"}' }, 'ExtendInfo', /ar "99999999" must be a whole number of seconds from 0 to 86400/],
+    ['ExtendInfo ar not a number', { ExtendInfo: '{"ar":"abc"}' }, 'ExtendInfo'],
+    ['ExtendInfo launchParams.ar negative', { ExtendInfo: '{"launchParams":{"ar":"-5"}}' }, 'ExtendInfo', /launchParams\.ar/],
+    ['ExtendInfo launchParams.asyncReqRate too high', { ExtendInfo: '{"launchParams":{"asyncReqRate":86401}}' }, 'ExtendInfo'],
+    ['ExtendInfo launchParams not an object', { ExtendInfo: '{"launchParams":"oops"}' }, 'ExtendInfo', /launchParams "oops" must be a JSON object/],
+    ['ExtendInfo launchParams null', { ExtendInfo: '{"launchParams":null}' }, 'ExtendInfo'],
     ['Vhost not a domain', { Vhost: 'not a domain' }, 'Vhost'],
   ];
   for (const [name, over, field, extra] of cases) {

@@ -140,9 +140,8 @@ function miniExtendInfo(input: UploadMiniInput): { extendInfo: string; flags: Re
   }
   const given = checkExtendInfo(input.ExtendInfo);
   const obj = given ? (JSON.parse(given) as Record<string, unknown>) : {};
-  const raw = obj.launchParams;
-  if (raw !== undefined && (raw === null || typeof raw !== 'object' || Array.isArray(raw))) throw invalid('ExtendInfo', 'launchParams must be a JSON object.');
-  const lp = (raw ?? {}) as Record<string, unknown>;
+  // checkExtendInfo has made sure launchParams, when given, is an object
+  const lp = (obj.launchParams ?? {}) as Record<string, unknown>;
   // what the package carries: a flag written in ExtendInfo wins over the same flag given as a field
   const effective: Record<string, string> = {};
   for (const key of ['enableKeepAlive', 'enableOptionMenu', 'enableTabBar']) {

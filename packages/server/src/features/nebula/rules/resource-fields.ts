@@ -77,7 +77,11 @@ export function checkResourceType(v: number | undefined): 0 | 1 {
   return v;
 }
 
-/** Empty, or a JSON object; its `asyncReqRate` (also inside `launchParams`) is 0..86400 seconds. */
+/**
+ * Empty, or a JSON object. Its request interval, `asyncReqRate` or the short `ar`
+ * (also inside `launchParams`, where clients read it), is 0..86400 seconds, and
+ * `launchParams`, the start parameters clients merge, is an object.
+ */
 export function checkExtendInfo(raw: string | undefined): string {
   const text = (raw ?? '').trim();
   if (text === '') return '';
@@ -89,8 +93,17 @@ export function checkExtendInfo(raw: string | undefined): string {
   }
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw invalid('ExtendInfo', 'must be a JSON object such as {"asyncReqRate":"1800"}.');
   const o = obj as Record<string, unknown>;
-  const lp = o.launchParams && typeof o.launchParams === 'object' ? (o.launchParams as Record<string, unknown>) : {};
-  for (const [where, rate] of [['asyncReqRate', o.asyncReqRate], ['launchParams.asyncReqRate', lp.asyncReqRate]] as const) {
+  if (o.launchParams !== undefined && (!o.launchParams || typeof o.launchParams !== 'object' || Array.isArray(o.launchParams))) {
+    throw invalid('ExtendInfo', `launchParams ${shown(o.launchParams)} must be a JSON object such as {"asyncReqRate":"1800"}.`);
+  }
+  const lp = (o.launchParams ?? {}) as Record<string, unknown>;
+  const rates = [
+    ['asyncReqRate', o.asyncReqRate],
+    ['ar', o.ar],
+    ['launchParams.asyncReqRate', lp.asyncReqRate],
+    ['launchParams.ar', lp.ar],
+  ] as const;
+  for (const [where, rate] of rates) {
     if (rate === undefined) continue;
     const n = typeof rate === 'number' ? rate : typeof rate === 'string' && /^\d{1,5}$/.test(rate.trim()) ? Number(rate) : NaN;
     if (!Number.isInteger(n) || n < 0 || n > 86400) {
