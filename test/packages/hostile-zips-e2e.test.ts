@@ -192,6 +192,7 @@ describe('refused or accepted faithfully', () => {
       return zip([idx, { name: n, data: 'x', flags: 0, cflags: 0, cextra: unicodePathExtra(n, P('../../evil.js')) }]);
     }, ['ZipSlip']],
     ['folder and file of one name', () => zip([idx, { name: P('www/x/') }, { name: P('www/x'), data: 'f' }]), ['DuplicateEntry']],
+    ['a file named as the top-level folder', () => zip([{ name: H5, data: 'whatever' }, idx]), ['DuplicateEntry'], /both as a file and as the top-level folder/],
     ['Fifield overlapping deflate bomb (10 KB -> 25 MB)', () => {
       const k = Buffer.alloc(1_200_000);
       for (let i = 0; i < k.length; i += 1000) randomBytes(3).copy(k, i);

@@ -121,7 +121,11 @@ export async function planLayout(entries: ScannedEntry[], input: LayoutInput, pa
       );
     }
     const rel = segs.slice(1);
-    if (rel.length === 0) continue; // the top-level folder itself
+    if (rel.length === 0) {
+      // the top-level folder itself; a file of that name would be dropped without a word (unzip refuses such a zip)
+      if (!e.dir) throw new PackageError('DuplicateEntry', `The zip holds "${h5Id}" both as a file and as the top-level folder.`);
+      continue;
+    }
     if (global) checkGlobalPath(rel, e, scope, h5Id);
     if (global && domain !== null && rel[0] !== domain) {
       throw new PackageError('BadLayout', `A global resource package holds one domain folder; found "${domain}" and "${rel[0]}".`);
