@@ -12,6 +12,7 @@ import * as m010 from './010_fallback_copies.js';
 import * as m011 from './011_mini_programs.js';
 import * as m012 from './012_kind_list_index.js';
 import * as m013 from './013_switch_configs.js';
+import * as m014 from './014_global_pack_url.js';
 
 /** Ordered migrations; an explicit list so they load the same under tsx, vitest and bundlers. */
 export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void>; config?: { transaction?: boolean } }> = {
@@ -28,6 +29,7 @@ export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Kn
   '011_mini_programs': m011,
   '012_kind_list_index': m012,
   '013_switch_configs': m013,
+  '014_global_pack_url': m014,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -97,11 +97,16 @@ describe('s3 driver with a public download base', () => {
     expect(stored.map((k) => k.slice(k.indexOf('/fallback/') + '/fallback/'.length)).sort()).toEqual(Object.keys(FILES).sort());
   });
 
-  it('a global package gets none (the vendor leaves it empty)', async () => {
+  it('a global package gets none (the vendor leaves it empty), and devices get the entry of its h5.json, sample file URL included', async () => {
     const files = { [`h5app.com/${srv.creds.appId}_${srv.creds.workspaceId}/appicon.png`]: Buffer.from([1, 2, 3]) };
     const p = await publishFixture(srv, { h5Id: '61000002', resourceType: 0, files });
     expect(p.info.FallbackBaseUrl).toBe('');
     expect((await listAll(srv, `pkg/${srv.creds.appId}/${srv.creds.workspaceId}/61000002/`)).filter((k) => k.includes('/fallback/'))).toEqual([]);
+    const h5json = (await (await fetch(p.info.Memo)).json()) as { data: Array<Record<string, unknown>> };
+    expect(h5json.data[0]!.global_pack_url).toBe(`https://h5app.com/${srv.creds.appId}_${srv.creds.workspaceId}/appicon.png`);
+    await createTask(p.call, p.resourceId);
+    // the answer adds the .amr's md5 and size
+    expect(await released(srv, '61000002', '1.0.0.0')).toEqual({ ...h5json.data[0], md5: expect.stringMatching(/^[0-9a-f]{32}$/), size: expect.any(Number) });
   });
 
   it('the janitor keeps a live copy, and removes files under a fallback folder no package owns', async () => {

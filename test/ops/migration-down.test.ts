@@ -20,7 +20,7 @@ afterAll(async () => {
 
 const TABLES = ['nebula_resources', 'nebula_tasks', 'grey_admissions', 'whitelists', 'whitelist_entries', 'workspaces', 'blobs'];
 
-it('undoing migrations 013 to 003 keeps the rows of other tables, refusing 013 while switch keys and 011 while mini programs exist; migrating up again restores the schema', async () => {
+it('undoing migrations 014 to 003 keeps the rows of other tables, refusing 013 while switch keys and 011 while mini programs exist; migrating up again restores the schema', async () => {
   srv = await startTestServer({ MCUBE_DEVICE_RATE_PER_MIN: '0' });
   const pkg = await publishFixture(srv, { h5Id: '44440001' });
   const wl = (await pkg.call('CreateMcubeWhitelist', { WhiteListName: 'keep', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId;
@@ -49,6 +49,9 @@ it('undoing migrations 013 to 003 keeps the rows of other tables, refusing 013 w
     expect(before.whitelist_entries).toBe(2);
     expect(before.nebula_tasks).toBe(2);
 
+    await knex.migrate.down({ migrationSource }); // 014, a column
+    expect(await knex.schema.hasColumn('nebula_resources', 'global_pack_url')).toBe(false);
+    expect(await counts()).toEqual(before);
     await expect(knex.migrate.down({ migrationSource })).rejects.toThrow(/switch keys exist \(e\.g\. kept\.key\)/);
     expect(await latest()).toBe('013_switch_configs');
     await knex('switch_config_values').delete();
@@ -71,10 +74,11 @@ it('undoing migrations 013 to 003 keeps the rows of other tables, refusing 013 w
     expect(await knex.schema.hasColumn('whitelists', 'change_seq')).toBe(false);
 
     await knex.migrate.latest({ migrationSource });
-    expect(await latest()).toBe('013_switch_configs');
+    expect(await latest()).toBe('014_global_pack_url');
     expect(await counts()).toEqual(withoutMini);
     expect(await knex.schema.hasTable('switch_config_values')).toBe(true);
     expect(await knex.schema.hasColumn('nebula_resources', 'mini_info')).toBe(true);
+    expect(await knex.schema.hasColumn('nebula_resources', 'global_pack_url')).toBe(true);
   } finally {
     await db.close();
   }

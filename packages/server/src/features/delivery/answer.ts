@@ -35,6 +35,7 @@ export function entryJson(r: ResourceRow, packageUrl: string, vhostDomain: strin
     extendInfo: r.extend_info,
     subUrl: r.sub_url,
     resourceType: (r.resource_type === RESOURCE_TYPE_GLOBAL ? 0 : 1) as 0 | 1,
+    globalPackUrl: r.global_pack_url ?? '',
   };
   let entry: Record<string, unknown>;
   try {

@@ -120,7 +120,7 @@ export async function loadSnapshot(deps: Deps, appId: string, workspaceId: strin
           't.grey_admitted', 't.grey_config_info', 't.whitelist_ids', 't.percent', 't.seed', 't.task_version', 't.released_at',
           'r.id as r_id', 'r.h5_id as r_h5_id', 'r.h5_name', 'r.h5_version', 'r.platform', 'r.client_version_min', 'r.client_version_max',
           'r.amr_key', 'r.md5', 'r.file_size', 'r.main_url', 'r.vhost', 'r.auto_install', 'r.install_type', 'r.extend_info', 'r.sub_url',
-          'r.resource_type', 'r.fallback_key',
+          'r.resource_type', 'r.fallback_key', 'r.global_pack_url',
         ),
     TASK_PAGE,
   );
@@ -185,6 +185,7 @@ function toRows(r: Record<string, unknown>): { task: TaskRow; resource: Resource
       client_version_max: s(r.client_version_max),
       amr_key: s(r.amr_key),
       fallback_key: s(r.fallback_key),
+      global_pack_url: s(r.global_pack_url),
       md5: s(r.md5),
       file_size: num(r.file_size),
       main_url: s(r.main_url),

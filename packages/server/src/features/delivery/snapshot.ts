@@ -41,6 +41,8 @@ export interface ResourceRow {
   amr_key: string;
   /** folder of the unpacked copy ('' or absent: none) */
   fallback_key?: string;
+  /** global packages: h5.json's sample file URL ('' or absent: none) */
+  global_pack_url?: string;
   md5: string;
   file_size: number;
   main_url: string;

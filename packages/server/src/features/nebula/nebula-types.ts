@@ -34,6 +34,8 @@ export interface NebulaResource {
   jsonKey: string;
   /** folder of the unpacked fallback copy (ends in "/"), null when none was published */
   fallbackKey: string | null;
+  /** global packages: h5.json's sample file URL (null: none, or a package from before migration 014) */
+  globalPackUrl: string | null;
   /** mini programs: the console's package type as given (UploadMcubeMiniPackage); null for offline packages */
   packageType: number | null;
   /** mini programs: JSON of the fields only the mini actions take (launch flags, icon, uploader); null for offline packages */

@@ -185,6 +185,7 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
     }
     await deps.blobs.putFile(amrKey, built.amrPath, { contentType: 'application/octet-stream' });
     if (fallbackKey) await storeFallback(ctx, meta.source, fallbackKey);
+    const samplePackUrl = spec.resourceType === 0 && built.firstFile ? globalPackUrl(built.firstFile) : null;
     const entry = h5JsonEntry({
       h5Id: spec.h5Id,
       h5Name: meta.h5Name,
@@ -198,7 +199,7 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
       extendInfo: spec.extendInfo,
       subUrl: spec.subUrl,
       resourceType: spec.resourceType,
-      ...(spec.resourceType === 0 && built.firstFile ? { globalPackUrl: globalPackUrl(built.firstFile) } : {}),
+      globalPackUrl: samplePackUrl ?? undefined,
     });
     await deps.blobs.put(jsonKey, Buffer.from(JSON.stringify(h5Json([entry]))), { contentType: 'application/json' });
     return await knex.transaction(async (trx) => {
@@ -238,6 +239,7 @@ async function storePackage(ctx: ActionContext, spec: ResourceSpec, meta: { vhos
         amrKey,
         jsonKey,
         fallbackKey,
+        globalPackUrl: samplePackUrl,
         md5: built.md5,
         fileSize: built.size,
         releaseVersion: releaseVersionOf(now),
