@@ -75,6 +75,19 @@ it('a package with non-ASCII file names is built, and the answer says Android cl
   expect(p.body.CreateMcubeNebulaResourceReslult.ResultMsg).toMatch(/1 path\(s\) hold characters beyond ASCII \(www\/页面\.html\): Nebula's Android client cannot load/);
 });
 
+it('a global package with a file address over the guide\'s 100 characters is built, and the answer says clients may fail to load it', async () => {
+  const scope = `h5app.com/${srv.creds.appId}_${srv.creds.workspaceId}`;
+  const long = `${scope}/js/${'y'.repeat(50)}/${'x'.repeat(30)}.js`;
+  const fits = `${scope}/js/${'z'.repeat(100 - 'https://'.length - scope.length - '/js/.js'.length)}.js`;
+  expect(`https://${fits}`).toHaveLength(100);
+  const p = await publishFixture(srv, { h5Id: '70000005', resourceType: 0, files: { [fits]: 'a', [long]: 'b' } });
+  expect(p.body.CreateMcubeNebulaResourceReslult.ResultMsg).toBe(
+    `1 file address(es) are longer than the 100 characters the guide allows public resources (https://${long}): clients may fail to load them and show a blank page; shorten their folders or names.`,
+  );
+  const short = await publishFixture(srv, { h5Id: '70000006', resourceType: 0, files: { [fits]: 'a' } });
+  expect(short.body.CreateMcubeNebulaResourceReslult.ResultMsg).toBe('');
+});
+
 it('with the s3 driver (s3rver) the package is built, stored and downloadable through its DownloadUrl', async () => {
   const s3 = await startS3rver();
   const s3srv = await startTestServer(s3.env);

@@ -4,7 +4,7 @@ import { defineAction } from '../../core/registry.js';
 import { S, commonInput } from '../../core/schema.js';
 import { PACKAGE_ERROR_CODES } from '../packages/index.js';
 import { getResourceOfKind, listResources } from './nebula-store.js';
-import { createResource } from './resource-service.js';
+import { createResource, MAX_GLOBAL_URL } from './resource-service.js';
 import { resourceInfoSchema, toResourceInfo } from './resource-wire.js';
 import { invalid, shown } from './rules/field-error.js';
 import { checkResourceInput, type CreateResourceInput } from './rules/resource-fields.js';
@@ -46,7 +46,7 @@ export const createMcubeNebulaResource = defineAction<CreateResourceInput>({
   ],
   handler: async (input, ctx) => {
     const spec = checkResourceInput(input);
-    const { id, signed, nonAscii } = await createResource(ctx, spec);
+    const { id, signed, nonAscii, longUrls } = await createResource(ctx, spec);
     if (spec.warning) ctx.deps.log.warn('discouraged H5 app id', { requestId: ctx.requestId, appId: ctx.appId, h5Id: spec.h5Id, warning: spec.warning });
     // the guide has the key configured before packages are made; without one the package is built, but say so
     const unsigned = signed ? null : 'Built unsigned: no RSA key is uploaded for this app and workspace (UploadMcubeRsaKey), so CERT.json holds empty signatures and clients that verify packages will refuse it.';
@@ -54,7 +54,11 @@ export const createMcubeNebulaResource = defineAction<CreateResourceInput>({
       nonAscii.length === 0
         ? null
         : `${nonAscii.length} path(s) hold characters beyond ASCII (${nonAscii.slice(0, 3).join(', ')}${nonAscii.length > 3 ? ', ...' : ''}): Nebula's Android client cannot load such files; rename them to ASCII.`;
-    const note = [spec.warning, unsigned, android].filter(Boolean).join(' ');
+    const long =
+      longUrls.length === 0
+        ? null
+        : `${longUrls.length} file address(es) are longer than the ${MAX_GLOBAL_URL} characters the guide allows public resources (https://${longUrls[0]}${longUrls.length > 1 ? ', ...' : ''}): clients may fail to load them and show a blank page; shorten their folders or names.`;
+    const note = [spec.warning, unsigned, android, long].filter(Boolean).join(' ');
     return { NebulaResourceId: String(id), ...(note ? { ResultMsg: note } : {}) };
   },
 });

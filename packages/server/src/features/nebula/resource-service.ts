@@ -68,6 +68,9 @@ function packageHasFile(entries: string[], mainUrl: string): boolean {
   return entries.includes(mainUrl.replace(/#.*$/, '').replace(/^\/+/, ''));
 }
 
+/** Guide §5.2: "The absolute length of the public resource cannot exceed 100 characters, otherwise the client might fail to load the resource" */
+export const MAX_GLOBAL_URL = 100;
+
 /**
  * Creates an offline package from an uploaded .zip. Crash-safe: every field
  * is checked before anything is touched; the two objects (.amr and h5.json)
@@ -80,8 +83,10 @@ function packageHasFile(entries: string[], mainUrl: string): boolean {
  * empty signatures. `nonAscii`: paths with characters beyond ASCII, which
  * Nebula's Android tar reader garbles (it widens each byte on its own), so those
  * files cannot be loaded on Android; no encoding mcube could choose helps.
+ * `longUrls`: a global package's files whose address (https://<path>) is longer
+ * than the 100 characters the guide allows public resources.
  */
-export async function createResource(ctx: ActionContext, spec: ResourceSpec): Promise<{ id: number; signed: boolean; nonAscii: string[] }> {
+export async function createResource(ctx: ActionContext, spec: ResourceSpec): Promise<{ id: number; signed: boolean; nonAscii: string[]; longUrls: string[] }> {
   const { deps } = ctx;
   const { knex } = deps.db;
   const app = await findApp(knex, ctx, spec.h5Id);
@@ -101,6 +106,7 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
   const privateKey = signing?.privateKey ?? null;
 
   let nonAscii: string[] = [];
+  let longUrls: string[] = [];
   const id = await withWorkDir(deps, 'nebula-', async (dir) => {
     const zipPath = join(dir, 'upload.zip');
     await copyUploadedObject(deps, upload, zipPath, { maxBytes, fileUrl: spec.fileUrl, field: spec.fileField });
@@ -119,13 +125,14 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
         throw invalid('MainUrl', `${spec.mainUrl} is not a file of the uploaded package (expected ${spec.h5Id}${spec.mainUrl.replace(/#.*$/, '')} in the .zip).`);
       }
       nonAscii = built.entries.filter((e) => /[^\x00-\x7f]/.test(e));
+      if (spec.resourceType === 0) longUrls = built.entries.filter((e) => !e.endsWith('/') && e.includes('/') && `https://${e}`.length > MAX_GLOBAL_URL);
       return await storePackage(ctx, spec, { vhost, h5Name, signedWith: signing?.publicKeyPem ?? null, source }, built);
     } finally {
       await built.cleanup().catch(() => {});
     }
   });
   deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
-  return { id, signed: privateKey !== null, nonAscii };
+  return { id, signed: privateKey !== null, nonAscii, longUrls };
 }
 
 type PackageSource = Omit<BuildAmrInput, 'privateKey' | 'workDir'>;
