@@ -229,6 +229,10 @@ describe('bad input is refused and changes nothing', () => {
       ['InvalidValues', [{ Value: 'a\ud800b' }]],
       ['InvalidValues', [{ Value: 'x', Type: 'PERCENT', Percent: '0x10' }]],
       ['InvalidValues', [{ Value: 'x', Type: 'PERCENT', Percent: '1e1' }]],
+      // numbers JSON.parse would round: refused rather than delivered as 12345678901234567000 or Infinity
+      ['InvalidValues', '[{"Value":12345678901234567890}]'],
+      ['InvalidValues', '[{"Value":1e400}]'],
+      ['InvalidValues', '[{"Value":-1e400,"Platform":"IOS"}]'],
       ['SwitchConfigExists', [{ Value: 'x' }], { ConfigKey: 'rollout' }],
     ];
     for (const [code, values, extra] of cases) {
@@ -246,6 +250,9 @@ describe('bad input is refused and changes nothing', () => {
     expect(typo.ImportSwitchConfigResult.ResultMsg).toContain('"Enable"');
     const nul = await call('ImportMcubeSwitchConfigs', { Content: JSON.stringify([{ ConfigKey: 'nul', Note: 'a\u0000', Values: [{ Value: 'a' }] }]) });
     expect(nul.ResultCode).toBe('InvalidContent');
+    const huge = await call('ImportMcubeSwitchConfigs', { Content: '[{"ConfigKey":"num.i","Values":[{"Value":-1e400}]}]' });
+    expect(huge.ResultCode).toBe('InvalidContent');
+    expect(huge.ImportSwitchConfigResult.ResultMsg).toContain('cannot hold exactly');
     const dup = await call('ImportMcubeSwitchConfigs', { Content: JSON.stringify([{ ConfigKey: 'twice', Values: [{ Value: 'a' }] }, { ConfigKey: 'twice', Values: [{ Value: 'b' }] }]) });
     expect(dup.ResultCode).toBe('InvalidContent');
     // an update that fails keeps the old values
@@ -253,6 +260,13 @@ describe('bad input is refused and changes nothing', () => {
     expect(upd.ResultCode).toBe('InvalidValues');
     expect(await rows()).toEqual(before);
     expect((await data({ userId: 'user-1', keys: 'rollout' })).rollout).toMatch(/^(new|old)$/);
+  });
+
+  it('numbers and booleans JavaScript holds exactly are taken, and devices get them as text', async () => {
+    const r = await call('CreateMcubeSwitchConfig', { ConfigKey: 'num.ok', Values: '[{"Value":9007199254740991,"Platform":"ANDROID"},{"Value":true,"Platform":"IOS"},{"Value":1.5}]' });
+    expect(r.ResultCode).toBe('OK');
+    expect((await data({ platform: 'Android', userId: 'n1', keys: 'num.ok' }))['num.ok']).toBe('9007199254740991');
+    expect((await data({ platform: 'iOS', userId: 'n1', keys: 'num.ok' }))['num.ok']).toBe('true');
   });
 
   it('the device endpoint wants a known client key and a platform', async () => {

@@ -102,6 +102,10 @@ function valueOf(raw: unknown, i: number): SwitchValue {
   const v = o.Value;
   // what a device receives is text (the clients' stringValueForKey); numbers and booleans are taken as written
   if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw invalid('Values', `${at} Value must be text (give JSON as a string).`);
+  // JSON.parse has already rounded the number: 12345678901234567890 would reach devices as 12345678901234567000, 1e400 as Infinity
+  if (typeof v === 'number' && (!Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v)))) {
+    throw invalid('Values', `${at} Value is a number JavaScript cannot hold exactly; give it as text ("Value":"12345678901234567890").`);
+  }
   const value = storable('Values', `${at} Value `, String(v));
   if (value.length > SWITCH_LIMITS.maxValueLength) throw invalid('Values', `${at} Value is longer than ${SWITCH_LIMITS.maxValueLength} characters.`);
   const platform = choice(at, 'Platform', o.Platform, PLATFORMS);
