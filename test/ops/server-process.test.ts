@@ -170,6 +170,34 @@ describe('the server process', () => {
     await p.stop();
   });
 
+  it('bootstrap settings the node cannot use stop the start with one line naming the variable, and leave nothing behind', async () => {
+    const e = makeTestEnv();
+    envs.push(e);
+    const run = (over: Record<string, string>) => runCommand(process.execPath, [SERVER_MAIN], { ...e.env, ...over });
+    const refusals: Array<[Record<string, string>, string]> = [
+      [{ MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET: 'short' }, 'mcube: MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET must have at least 16 characters, got 5'],
+      [{ MCUBE_BOOTSTRAP_ACCESS_KEY_ID: 'bad key!' }, 'mcube: MCUBE_BOOTSTRAP_ACCESS_KEY_ID must be 1-64 characters of A-Z a-z 0-9 _ -, got "bad key!"'],
+      [{ MCUBE_BOOTSTRAP_TENANT_ID: 'a/b' }, 'mcube: MCUBE_BOOTSTRAP_TENANT_ID must be 1-64 characters'],
+      [{ MCUBE_BOOTSTRAP_CLIENT_KEY: 'with space' }, 'mcube: MCUBE_BOOTSTRAP_CLIENT_KEY must be 1-64 visible ASCII characters'],
+      [{ MCUBE_HOST: 'nosuch.invalid' }, 'check MCUBE_HOST'],
+    ];
+    for (const [over, line] of refusals) {
+      const r = await run(over);
+      expect({ over, code: r.code }).toEqual({ over, code: 1 });
+      expect(r.stderr).toContain(line);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    }
+    // a database set up for tenant TENANT01, restarted with another tenant for the same app
+    const p = await startServerProcess(e.env);
+    expect(await p.stop()).toBe(0);
+    const moved = await run({ MCUBE_BOOTSTRAP_TENANT_ID: 'OTHER01' });
+    expect(moved.code).toBe(1);
+    expect(moved.stderr).toContain('mcube: MCUBE_BOOTSTRAP_APP_ID ALIPUB0000001 belongs to tenant TENANT01, not to MCUBE_BOOTSTRAP_TENANT_ID OTHER01');
+    expect(moved.stderr).not.toMatch(/^\s+at /m);
+    const tenants = await runCommand(process.execPath, [ADMIN_MAIN, 'tenants', 'list', '--json'], e.env);
+    expect(JSON.parse(tenants.stdout).map((t: { id: string }) => t.id)).toEqual(['TENANT01']);
+  });
+
   it('a node or admin run with another master key than the database was set up with refuses to start, saying why', async () => {
     const e = makeTestEnv();
     envs.push(e);
@@ -178,7 +206,8 @@ describe('the server process', () => {
     const other = { ...e.env, MCUBE_MASTER_KEY: randomBytes(32).toString('base64'), MCUBE_LOG_LEVEL: 'warn' };
     const node = await runCommand(process.execPath, [SERVER_MAIN], other);
     expect(node.code).not.toBe(0);
-    expect(node.stderr + node.stdout).toMatch(/master key does not open the secrets in this database/);
+    expect(node.stderr).toMatch(/^mcube: The master key does not open the secrets in this database/);
+    expect(node.stderr).not.toMatch(/^\s+at /m);
     const admin = await runCommand(process.execPath, [ADMIN_MAIN, 'keys', 'list'], other);
     expect(admin.code).not.toBe(0);
     expect(admin.stderr).toMatch(/master key does not open/);

@@ -167,6 +167,26 @@ function loadMasterKey(env: Env, dataDir: string): Buffer {
   return key;
 }
 
+/** Tenant, app, workspace and AccessKey ids: what the stores take (tenant-store.ts), refused here in one line rather than by a stack trace after the start. */
+function bootstrapId(env: Env, name: string): string | null {
+  const v = str(env, name);
+  if (v !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(v)) throw new ConfigError(`${name} must be 1-64 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(v.slice(0, 80))}`);
+  return v;
+}
+
+function bootstrapSecret(env: Env): string | null {
+  const v = str(env, 'MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET');
+  // the value is a secret: its length is said, never the value
+  if (v !== null && v.length < 16) throw new ConfigError(`MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET must have at least 16 characters, got ${v.length}`);
+  return v;
+}
+
+function bootstrapClientKey(env: Env): string | null {
+  const v = str(env, 'MCUBE_BOOTSTRAP_CLIENT_KEY');
+  if (v !== null && !/^[\x21-\x7e]{1,64}$/.test(v)) throw new ConfigError('MCUBE_BOOTSTRAP_CLIENT_KEY must be 1-64 visible ASCII characters (no spaces)');
+  return v;
+}
+
 /** MCUBE_MASTER_KEY_OPEN_ONLY: comma-separated base64 keys, each 32 bytes. */
 function openOnlyKeys(env: Env): Buffer[] {
   const raw = str(env, 'MCUBE_MASTER_KEY_OPEN_ONLY');
@@ -217,12 +237,12 @@ export function loadConfig(env: Env = process.env): Config {
     masterKey: loadMasterKey(env, dataDir),
     masterKeysOpenOnly: openOnlyKeys(env),
     bootstrap: {
-      tenantId: env.MCUBE_BOOTSTRAP_TENANT_ID || 'TENANT01',
-      appId: env.MCUBE_BOOTSTRAP_APP_ID || 'ALIPUB0000001',
-      workspaceId: env.MCUBE_BOOTSTRAP_WORKSPACE_ID || 'default',
-      accessKeyId: str(env, 'MCUBE_BOOTSTRAP_ACCESS_KEY_ID'),
-      accessKeySecret: str(env, 'MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET'),
-      clientKey: str(env, 'MCUBE_BOOTSTRAP_CLIENT_KEY'),
+      tenantId: bootstrapId(env, 'MCUBE_BOOTSTRAP_TENANT_ID') ?? 'TENANT01',
+      appId: bootstrapId(env, 'MCUBE_BOOTSTRAP_APP_ID') ?? 'ALIPUB0000001',
+      workspaceId: bootstrapId(env, 'MCUBE_BOOTSTRAP_WORKSPACE_ID') ?? 'default',
+      accessKeyId: bootstrapId(env, 'MCUBE_BOOTSTRAP_ACCESS_KEY_ID'),
+      accessKeySecret: bootstrapSecret(env),
+      clientKey: bootstrapClientKey(env),
     },
     auth: {
       timestampSkewSec: int(env, 'MCUBE_TIMESTAMP_SKEW', 900, 1),

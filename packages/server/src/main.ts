@@ -8,6 +8,7 @@ function fatal(message: string): never {
   process.exit(1);
 }
 
+const UNKNOWN_HOST = ['ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL'];
 const UNREACHABLE = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'];
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -17,6 +18,8 @@ try {
   throw err;
 }
 const node = await createMcubeServer(config).catch((err: NodeJS.ErrnoException) => {
+  // a master key that does not open this database's secrets
+  if (err instanceof ConfigError) fatal(err.message);
   const where = config.databaseUrl ? `PostgreSQL at ${redactUrl(config.databaseUrl)} (DATABASE_URL)` : null;
   // unreachable, unknown host, refused login, no such database: the database named, the cause as the driver said it
   if (where && (UNREACHABLE.includes(err.code ?? '') || /^(28|3D)/.test(err.code ?? ''))) fatal(`cannot open ${where}: ${err.message}`);
@@ -43,12 +46,20 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 // listening first: a start that fails (the port is taken) must not have stored a generated secret it never printed
 const { url } = await node.listen().catch(async (e: NodeJS.ErrnoException) => {
   // the usual first-start failure, said in one line instead of a stack trace
+  if (UNKNOWN_HOST.includes(e.code ?? '')) {
+    await node.close().catch(() => {});
+    fatal(`cannot listen on ${config.host}:${config.port}: ${e.code === 'EADDRNOTAVAIL' ? 'no network interface of this machine has that address' : 'no such host name'}; check MCUBE_HOST`);
+  }
   if (e.code !== 'EADDRINUSE' && e.code !== 'EACCES') throw e;
   const why = e.code === 'EADDRINUSE' ? 'is in use by another process' : 'may not be opened by this user';
   await node.close().catch(() => {});
   fatal(`cannot listen on ${config.host}:${config.port}: the port ${why}; choose another with MCUBE_PORT (and MCUBE_HOST)`);
 });
-const boot = await bootstrap(config, node.deps.db, node.deps.box);
+const boot = await bootstrap(config, node.deps.db, node.deps.box).catch(async (e: Error) => {
+  if (!(e instanceof ConfigError)) throw e;
+  await node.close().catch(() => {});
+  fatal(e.message);
+});
 
 const lines = [
   `mcube listening on ${url} (database: ${node.deps.db.dialect}, storage: ${config.storage.driver}, data: ${config.dataDir})`,

@@ -1,4 +1,4 @@
-import type { Config } from '../../config.js';
+import { ConfigError, type Config } from '../../config.js';
 import type { SecretBox } from '../../core/crypto.js';
 import type { Database } from '../../db/database.js';
 import { TenantStore } from './tenant-store.js';
@@ -24,6 +24,17 @@ export interface BootstrapResult {
 export async function bootstrap(config: Config, db: Database, box: SecretBox): Promise<BootstrapResult> {
   const b = config.bootstrap;
   const store = new TenantStore(db, box);
+  // checked before anything is written: a start refused here must not leave a new tenant behind
+  const app = await db.knex('apps').where({ app_id: b.appId }).first('tenant_id');
+  if (app && app.tenant_id !== b.tenantId) {
+    throw new ConfigError(`MCUBE_BOOTSTRAP_APP_ID ${b.appId} belongs to tenant ${app.tenant_id}, not to MCUBE_BOOTSTRAP_TENANT_ID ${b.tenantId}; give the tenant that owns it, or another app id`);
+  }
+  if (b.accessKeyId && b.accessKeySecret) {
+    const key = await store.getAccessKey(b.accessKeyId);
+    if (key && key.tenantId !== b.tenantId) {
+      throw new ConfigError(`MCUBE_BOOTSTRAP_ACCESS_KEY_ID ${b.accessKeyId} belongs to tenant ${key.tenantId}, not to MCUBE_BOOTSTRAP_TENANT_ID ${b.tenantId}`);
+    }
+  }
   await store.ensureTenant(b.tenantId);
   await store.ensureApp(b.tenantId, b.appId);
   const clientKey = await store.ensureWorkspace(b.appId, b.workspaceId, b.clientKey);
@@ -48,8 +59,6 @@ export async function bootstrap(config: Config, db: Database, box: SecretBox): P
       } catch (err) {
         if (!db.isUniqueViolation(err)) throw err;
       }
-    } else if (existing.tenantId !== b.tenantId) {
-      throw new Error(`bootstrap AccessKey ${b.accessKeyId} belongs to tenant ${existing.tenantId}`);
     }
     return result(b.accessKeyId, null);
   }

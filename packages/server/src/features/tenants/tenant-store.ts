@@ -2,6 +2,7 @@ import { bumpStamp } from '../../db/stamps.js';
 import { randomToken, safeEqual, type SecretBox } from '../../core/crypto.js';
 import { openSecret, sealSecret } from '../../core/auth.js';
 import type { Database } from '../../db/database.js';
+import { ConfigError } from '../../config.js';
 
 export interface AccessKeyInfo {
   id: string;
@@ -38,7 +39,7 @@ export async function assertMasterKeyOpens(db: Database, box: SecretBox): Promis
   try {
     openSecret(box, row.id, row.secret_enc);
   } catch {
-    throw new Error(
+    throw new ConfigError(
       'The master key does not open the secrets in this database: every node and the admin command must use the same MCUBE_MASTER_KEY (the one the database was set up with; without the variable it is read from <data>/master.key).',
     );
   }
