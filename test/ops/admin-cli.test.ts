@@ -1,6 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_MAIN, runCommand } from '../helpers/process.js';
-import { makeTestEnv, type TestEnv } from '../helpers/server.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import knexFactory from 'knex';
+import { makeTestEnv, testPgUrl, type TestEnv } from '../helpers/server.js';
 
 /**
  * The admin command's arguments: an option it does not know is refused, not ignored
@@ -12,15 +15,19 @@ afterAll(async () => {
   for (const e of envs) await e.cleanup();
 });
 
-function adminFor() {
+/** An admin command on a database it set up itself, before any node started. */
+async function adminFor() {
   const e = makeTestEnv();
   envs.push(e);
-  return (...args: string[]) => runCommand(process.execPath, [ADMIN_MAIN, ...args], e.env);
+  const admin = (...args: string[]) => runCommand(process.execPath, [ADMIN_MAIN, ...args], e.env);
+  const setup = await admin('tenants', 'list', '--create-database');
+  expect(setup.code, setup.stderr).toBe(0);
+  return admin;
 }
 
 describe('admin command line', () => {
   it('refuses unknown options, options without their value and extra arguments, changing nothing', async () => {
-    const admin = adminFor();
+    const admin = await adminFor();
     expect((await admin('tenants', 'create', 'ACME01', '--name', 'Acme')).code).toBe(0);
     const key = JSON.parse((await admin('keys', 'create', '--tenant', 'ACME01', '--json')).stdout).accessKeyId as string;
     for (const bad of [
@@ -47,7 +54,7 @@ describe('admin command line', () => {
   }, 60_000);
 
   it('reads --name=value as --name value, and says what rotation did to the old key by its state', async () => {
-    const admin = adminFor();
+    const admin = await adminFor();
     await admin('tenants', 'create', 'ACME01');
     const key = JSON.parse((await admin('keys', 'create', '--tenant=ACME01', '--json')).stdout).accessKeyId as string;
     const now = JSON.parse((await admin('keys', 'rotate', key, '--grace-seconds=0', '--json')).stdout);
@@ -63,5 +70,40 @@ describe('admin command line', () => {
     expect(missing.stderr.trim()).toBe('error: no AccessKey MCAKDOESNOTEXIST0000000');
     // create is idempotent and says when it changed nothing
     expect((await admin('tenants', 'create', 'ACME01', '--name', 'Other')).stdout).toMatch(/tenant ACME01 already exists \(name "ACME01", active\); nothing changed/);
+  }, 60_000);
+
+  it('refuses a database that is not there (a mistyped data folder or schema) instead of setting up an empty one', async () => {
+    const e = makeTestEnv();
+    envs.push(e);
+    const run = (env: Record<string, string>, ...args: string[]) => runCommand(process.execPath, [ADMIN_MAIN, ...args], env);
+    const listing = () => readdirSync(e.dataDir);
+    // no node has started here: nothing to work on
+    const fresh = await run(e.env, 'tenants', 'create', 'ACME01');
+    expect(fresh.code).toBe(1);
+    expect(fresh.stderr).toMatch(/^error: no mcube database in /);
+    expect(fresh.stderr).toContain('or start a node once to create it');
+    expect(listing()).toEqual([]);
+    // nor without a master key: none is generated
+    const keyless = { ...e.env, MCUBE_MASTER_KEY: '' };
+    const noKey = await run(keyless, 'keys', 'list');
+    expect(noKey.code).toBe(1);
+    expect(noKey.stderr).toContain('error: no master key: set MCUBE_MASTER_KEY as the nodes have it');
+    expect(listing()).toEqual([]);
+    // a data folder that does not exist is not created
+    const elsewhere = join(e.dataDir, 'typo');
+    expect((await run({ ...e.env, MCUBE_DATA_DIR: elsewhere }, 'keys', 'list')).code).toBe(1);
+    expect(existsSync(elsewhere)).toBe(false);
+    if (e.schema) {
+      const k = knexFactory({ client: 'pg', connection: testPgUrl, pool: { min: 0, max: 1 } });
+      try {
+        expect((await k.raw('select 1 from information_schema.schemata where schema_name = ?', [e.schema])).rows).toEqual([]);
+      } finally {
+        await k.destroy();
+      }
+    }
+    // asked for, it sets one up
+    const made = await run(e.env, 'tenants', 'create', 'ACME01', '--create-database');
+    expect(made.code, made.stderr).toBe(0);
+    expect((await run(e.env, 'tenants', 'list')).stdout).toContain('ACME01');
   }, 60_000);
 });

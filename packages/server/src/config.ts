@@ -147,8 +147,8 @@ function str(env: Env, name: string): string | null {
   return v === undefined || v === '' ? null : v;
 }
 
-/** Reads the master key from MCUBE_MASTER_KEY or from <dataDir>/master.key, creating it on first start. */
-function loadMasterKey(env: Env, dataDir: string): Buffer {
+/** Reads the master key from MCUBE_MASTER_KEY or from <dataDir>/master.key, creating it on first start (unless `create` is false). */
+function loadMasterKey(env: Env, dataDir: string, create = true): Buffer {
   const given = str(env, 'MCUBE_MASTER_KEY');
   if (given) {
     const key = Buffer.from(given, 'base64');
@@ -160,6 +160,9 @@ function loadMasterKey(env: Env, dataDir: string): Buffer {
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
     if (key.length !== 32) throw new ConfigError(`${file} does not hold a 32-byte base64 key`);
     return key;
+  }
+  if (!create) {
+    throw new ConfigError(`no master key: set MCUBE_MASTER_KEY as the nodes have it, or MCUBE_DATA_DIR to the data folder that holds their master.key (not found in ${dataDir})`);
   }
   mkdirSync(dataDir, { recursive: true });
   const key = randomBytes(32);
@@ -202,10 +205,15 @@ function openOnlyKeys(env: Env): Buffer[] {
     });
 }
 
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * `create: false` (the admin command): the data folder and the master key must
+ * exist already, as a node made them; a mistyped MCUBE_DATA_DIR is not a new setup.
+ */
+export function loadConfig(env: Env = process.env, opts: { create?: boolean } = {}): Config {
+  const create = opts.create ?? true;
   const dataDir = resolve(env.MCUBE_DATA_DIR || './data');
   // the database, the master key and the stored files: for this user only (an existing folder keeps its mode)
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const port = int(env, 'MCUBE_PORT', 8080, 0, 65535);
   const host = env.MCUBE_HOST || '127.0.0.1';
   const publicUrl = httpUrl(env, 'MCUBE_PUBLIC_URL') ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -234,7 +242,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPreparedStatements: bool(env, 'MCUBE_DB_PREPARED_STATEMENTS', true),
     dbPoolMax: int(env, 'MCUBE_DB_POOL_MAX', 10, 1),
     dbHotPoolMax: int(env, 'MCUBE_DB_HOT_POOL_MAX', 4, 1),
-    masterKey: loadMasterKey(env, dataDir),
+    masterKey: loadMasterKey(env, dataDir, create),
     masterKeysOpenOnly: openOnlyKeys(env),
     bootstrap: {
       tenantId: bootstrapId(env, 'MCUBE_BOOTSTRAP_TENANT_ID') ?? 'TENANT01',

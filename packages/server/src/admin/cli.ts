@@ -12,7 +12,7 @@ import { moveUpgradeTask, UPGRADE_TASK_STATUS_NAMES, type UpgradeTaskMove } from
 import { BusinessError } from '../core/errors.js';
 
 const HELP = `mcube admin: provision tenants, apps, workspaces and AccessKeys; read the audit log.
-Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DATA_DIR, MCUBE_MASTER_KEY).
+Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DB_SCHEMA, MCUBE_DATA_DIR, MCUBE_MASTER_KEY).
 
   tenants list
   tenants create <tenantId> [--name <name>]
@@ -37,7 +37,9 @@ Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DAT
   master-key status                            (how many secrets the master key sealed, how many an open-only key did)
   master-key reseal                            (seal every secret again with MCUBE_MASTER_KEY; see docs/configuration.md)
 
-Add --json to any command for machine-readable output.
+Add --json to any command for machine-readable output. The command refuses a database
+that does not exist yet (a mistyped MCUBE_DATA_DIR, DATABASE_URL or MCUBE_DB_SCHEMA);
+add --create-database to set one up before any node has started.
 Examples:
   npm run admin -- tenants create ACME01 --name "Acme"
   npm run admin -- apps create ACMEAPP0000001 --tenant ACME01
@@ -71,7 +73,7 @@ const COMMANDS: Record<string, { args: number; opts: string[] }> = {
   'master-key status': { args: 0, opts: [] },
   'master-key reseal': { args: 0, opts: [] },
 };
-const FLAGS = ['json', 'help'];
+const FLAGS = ['json', 'help', 'create-database'];
 
 /**
  * `--name value` and `--name=value`. An option the command does not take is refused, not
@@ -140,8 +142,10 @@ async function main(): Promise<number> {
   checkUsage(command, pos, opts);
   const json = opts.json === true;
   const out = (human: string, data: unknown) => process.stdout.write(json ? JSON.stringify(data) + '\n' : human + '\n');
-  const config = loadConfig();
-  const db = await openDatabase(config);
+  // a mistyped MCUBE_DATA_DIR, DATABASE_URL or MCUBE_DB_SCHEMA must not quietly set up a new, empty database
+  const create = opts['create-database'] === true;
+  const config = loadConfig(process.env, { create });
+  const db = await openDatabase(config, { existing: !create });
   const box = new SecretBox(config.masterKey, config.masterKeysOpenOnly);
   const store = new TenantStore(db, box);
   try {

@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { migrationSource } from '../../../../migrations/index.js';
-import type { Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import type { Logger } from '../core/logger.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { PgStatements } from './pg-statements.js';
@@ -94,8 +94,11 @@ function knexLog(log: Logger | undefined) {
 /** Opens the configured database and brings its schema up to date. */
 export async function openDatabase(
   config: Pick<Config, 'databaseUrl' | 'dbSchema' | 'dataDir' | 'dbPreparedStatements' | 'dbPoolMax' | 'dbHotPoolMax'>,
-  /** server nodes pass their logger: SQLite's WAL checkpoints then run in a worker thread (db/checkpointer.ts) */
-  opts: { serverLog?: Logger } = {},
+  /**
+   * serverLog: server nodes pass their logger: SQLite's WAL checkpoints then run in a worker thread (db/checkpointer.ts).
+   * existing: refuse (ConfigError) rather than create a database that is not there (the admin command).
+   */
+  opts: { serverLog?: Logger; existing?: boolean } = {},
 ): Promise<Database> {
   let knex: Knex;
   let dialect: Database['dialect'];
@@ -125,12 +128,23 @@ export async function openDatabase(
           done(null, conn),
       },
     });
+    if (opts.existing && !(await knex.schema.hasTable('knex_migrations'))) {
+      await knex.destroy();
+      throw new ConfigError(
+        `no mcube database in ${schema ? `schema ${schema}` : 'the default schema'} of the DATABASE_URL database: give DATABASE_URL and MCUBE_DB_SCHEMA as the nodes have them, or start a node once to create it`,
+      );
+    }
     if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
   } else {
     dialect = 'sqlite';
     // created for this user only: it holds sealed secrets, the audit log and whitelisted user ids (SQLite gives its
     // -wal and -shm files the same mode)
-    if (!existsSync(sqliteFile)) closeSync(openSync(sqliteFile, 'a', 0o600));
+    if (!existsSync(sqliteFile)) {
+      if (opts.existing) {
+        throw new ConfigError(`no mcube database in ${config.dataDir}: give MCUBE_DATA_DIR (or DATABASE_URL) as the nodes have it, or start a node once to create it`);
+      }
+      closeSync(openSync(sqliteFile, 'a', 0o600));
+    }
     const background = !!opts.serverLog;
     knex = knexFactory({
       client: 'better-sqlite3',
