@@ -6,8 +6,8 @@
  *   gray task on that whitelist -> official task -> pause -> continue -> end
  *
  * Run:  MPAAS_AK_ENV=<AccessKey id> MPAAS_SK_ENV=<secret> npx tsx examples/release-with-openapi-core.ts
- * Optional: MCUBE_ENDPOINT (a URL as the mcube command takes it, or host:port; default
- * http://127.0.0.1:8080), MPAAS_APP_ID (ALIPUB0000001), MPAAS_WORKSPACE_ID (default),
+ * Optional: MCUBE_ENDPOINT (as the mcube command takes it: a URL, or host:port for HTTPS;
+ * default http://127.0.0.1:8080), MPAAS_APP_ID (ALIPUB0000001), MPAAS_WORKSPACE_ID (default),
  * MPAAS_TENANT_ID (TENANT01), MCUBE_H5_ID (77777777),
  * MCUBE_VHOST (h5app.com). It needs nothing but the vendor runtime and Node.
  */
@@ -23,11 +23,12 @@ if (!accessKeyId || !accessKeySecret) {
   console.error('Set MPAAS_AK_ENV and MPAAS_SK_ENV to an AccessKey id and secret.');
   process.exit(2);
 }
-// the vendor runtime takes host:port and a protocol; MCUBE_ENDPOINT may be the URL the mcube command uses
+// the vendor runtime takes host:port and a protocol; MCUBE_ENDPOINT is read as the mcube command reads it
+// (a bare host:port is HTTPS, as the vendor's clients default to)
 const given = env.MCUBE_ENDPOINT || 'http://127.0.0.1:8080';
-const url = /^https?:\/\//i.test(given) ? new URL(given) : null;
-const endpoint = url ? url.host : given;
-const protocol = url?.protocol === 'https:' ? 'HTTPS' : 'HTTP';
+const url = new URL(/^https?:\/\//i.test(given) ? given : `https://${given}`);
+const endpoint = url.host;
+const protocol = url.protocol === 'https:' ? 'HTTPS' : 'HTTP';
 const common = {
   AppId: env.MPAAS_APP_ID || env.MCUBE_APP_ID || 'ALIPUB0000001',
   WorkspaceId: env.MPAAS_WORKSPACE_ID || env.MCUBE_WORKSPACE_ID || 'default',

@@ -30,7 +30,7 @@ function run(env: Record<string, string>): Promise<{ code: number | null; stdout
 }
 
 it('examples/release-with-openapi-core.ts drives a whole release against a running server', async () => {
-  const env = { MPAAS_AK_ENV: srv.creds.accessKeyId, MPAAS_SK_ENV: srv.creds.accessKeySecret, MCUBE_ENDPOINT: srv.host, MCUBE_H5_ID: '77777001' };
+  const env = { MPAAS_AK_ENV: srv.creds.accessKeyId, MPAAS_SK_ENV: srv.creds.accessKeySecret, MCUBE_ENDPOINT: srv.url, MCUBE_H5_ID: '77777001' };
   const r = await run(env);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);

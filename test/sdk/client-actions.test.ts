@@ -185,6 +185,29 @@ describe('protocol errors', () => {
     }
   });
 
+  it('a proxy\'s error page is named as something else answering, without its markup, and an HTTPS call to a plain HTTP server says to use http://', async () => {
+    const page = '<html><head><style>body{color:red}</style></head><body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>';
+    const proxy = createServer((_req, res) => res.writeHead(502, { 'content-type': 'text/html' }).end(page));
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = proxy.address() as AddressInfo;
+      const err = await clientFor({ endpoint: `http://127.0.0.1:${port}`, retry: false })
+        .queryMcubeVhost({})
+        .catch((e) => e);
+      expect(err).toMatchObject({ code: 'Http502', statusCode: 502 });
+      expect(err.message).toBe('HTTP 502 without an mPaaS OpenAPI error body, so something else answered; check the endpoint (MCUBE_ENDPOINT): 502 Bad Gateway nginx');
+      // a bare host:port is HTTPS; this server speaks plain HTTP
+      const tls = await clientFor({ endpoint: `127.0.0.1:${port}`, retry: false })
+        .queryMcubeVhost({})
+        .catch((e) => e);
+      expect(tls).toBeInstanceOf(McubeNetworkError);
+      expect(tls).toMatchObject({ code: 'PlainHttpServer' });
+      expect(tls.message).toContain(`answered an HTTPS request in plain HTTP; give the endpoint as http://127.0.0.1:${port} (MCUBE_ENDPOINT)`);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+
   it('a port that fetch never connects to is named as such', async () => {
     const err = await clientFor({ endpoint: 'http://127.0.0.1:10080', retry: false })
       .queryMcubeVhost({})

@@ -85,8 +85,9 @@ export class McubeClient {
 
   /**
    * Signs and sends any action with wire-named form fields (common parameters
-   * filled from the defaults) and returns the PascalCase answer untouched.
-   * Protocol errors throw; business failures are returned.
+   * filled from the defaults) and returns the answer untouched: status, headers,
+   * the PascalCase JSON as `body`, and the request id. Protocol errors throw;
+   * business failures are returned.
    */
   async callRaw(action: string, params: Record<string, string>, options: CallOptions = {}): Promise<WireAnswer> {
     const withDefaults: Record<string, string> = { ...params };

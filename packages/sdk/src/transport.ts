@@ -25,6 +25,16 @@ function networkError(err: unknown, action: string, timeoutMs: number, url: stri
       cause: err,
     });
   }
+  if (e?.cause?.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/.test(e?.cause?.message ?? '')) {
+    // a bare host:port means HTTPS (as the vendor's clients read it); a local server speaks plain HTTP
+    const u = new URL(url);
+    return new McubeNetworkError({
+      code: 'PlainHttpServer',
+      message: `${action}: ${u.host} answered an HTTPS request in plain HTTP; give the endpoint as http://${u.host} (MCUBE_ENDPOINT)`,
+      action,
+      cause: err,
+    });
+  }
   const code = e?.cause?.code ?? 'NetworkError';
   return new McubeNetworkError({ code, message: `${action}: ${e?.cause?.message ?? e?.message ?? String(err)}`, action, cause: err });
 }
@@ -42,9 +52,12 @@ function popError(status: number, headers: Record<string, string>, text: string,
     const v = body[k] ?? body[k.charAt(0).toLowerCase() + k.slice(1)];
     return typeof v === 'string' ? v : undefined;
   };
+  const code = pick('Code');
+  // no POP error body: a proxy's or another service's error page, which says nothing useful in its markup
+  const foreign = `HTTP ${status} without an mPaaS OpenAPI error body, so something else answered; check the endpoint (MCUBE_ENDPOINT)`;
   const init = {
-    code: pick('Code') ?? `Http${status}`,
-    message: pick('Message') ?? (text.trim().slice(0, 200) || `HTTP ${status}`),
+    code: code ?? `Http${status}`,
+    message: pick('Message') ?? (code ? `HTTP ${status}` : `${foreign}${text.trim() ? `: ${plainText(text).slice(0, 120)}` : ''}`),
     requestId: pick('RequestId') ?? headers['x-acs-request-id'],
     statusCode: status,
     data: text && Object.keys(body).length ? body : text,
@@ -55,6 +68,15 @@ function popError(status: number, headers: Record<string, string>, text: string,
   // and a state-changing call must not be repeated after it
   if (status < 500 && retryAfter && /^\d+$/.test(retryAfter) && Number(retryAfter) > 0) return new McubeThrottlingError({ ...init, retryAfter: Number(retryAfter) });
   return status < 500 ? new McubeClientError(init) : new McubeServerError(init);
+}
+
+/** An error page's words without its markup (an HTML page from a proxy dumps hundreds of characters of tags). */
+function plainText(text: string): string {
+  return text
+    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** Largest answer read: the biggest real one (an unpaged task list) is a few MB; past this it is not our server. */
@@ -122,7 +144,7 @@ export async function sendOnce(req: SignedRequest, action: string, timeoutMs: nu
     const where = res.status >= 300 && res.status < 400 ? ` (redirect to ${resHeaders.location ?? '?'}; check the endpoint)` : '';
     throw new McubeNetworkError({
       code: 'InvalidResponse',
-      message: `${action}: HTTP ${res.status} answer is not a JSON object${where}: ${text.trim().slice(0, 120)}`,
+      message: `${action}: HTTP ${res.status} answer is not a JSON object, so it is not an mPaaS OpenAPI answer${where || '; check the endpoint (MCUBE_ENDPOINT)'}: ${plainText(text).slice(0, 120)}`,
       statusCode: res.status,
       data: text,
       action,
