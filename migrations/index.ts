@@ -13,6 +13,7 @@ import * as m011 from './011_mini_programs.js';
 import * as m012 from './012_kind_list_index.js';
 import * as m013 from './013_switch_configs.js';
 import * as m014 from './014_global_pack_url.js';
+import * as m015 from './015_settings.js';
 
 /** Ordered migrations; an explicit list so they load the same under tsx, vitest and bundlers. */
 export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void>; config?: { transaction?: boolean } }> = {
@@ -30,6 +31,7 @@ export const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Kn
   '012_kind_list_index': m012,
   '013_switch_configs': m013,
   '014_global_pack_url': m014,
+  '015_settings': m015,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

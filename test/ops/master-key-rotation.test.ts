@@ -78,7 +78,7 @@ describe('master key rotation', () => {
     expect(status.code, status.stderr).toBe(0);
     const before = JSON.parse(status.stdout);
     // the bootstrap key, the admin-made key and the RSA key were sealed with the old key
-    expect(before).toEqual({ accessKeys: { current: 0, older: 2, unreadable: [] }, rsaKeys: { current: 0, older: 1, unreadable: [] } });
+    expect(before).toEqual({ accessKeys: { current: 0, older: 2, unreadable: [] }, rsaKeys: { current: 0, older: 1, unreadable: [] }, masterKeyCheck: { current: 0, older: 1, unreadable: [] } });
 
     // Step 3: reseal, while the node runs; a second run finds nothing left to do.
     const reseal = await admin(NEW, OLD, 'master-key', 'reseal');
@@ -86,7 +86,7 @@ describe('master key rotation', () => {
     expect(reseal.stdout).toContain('AccessKey secrets: 0 sealed with the master key, 2 sealed again with it now');
     expect(reseal.stdout).toContain('RSA signing keys: 0 sealed with the master key, 1 sealed again with it now');
     const again = JSON.parse((await admin(NEW, OLD, 'master-key', 'reseal', '--json')).stdout);
-    expect(again).toEqual({ accessKeys: { current: 2, older: 0, unreadable: [] }, rsaKeys: { current: 1, older: 0, unreadable: [] } });
+    expect(again).toEqual({ accessKeys: { current: 2, older: 0, unreadable: [] }, rsaKeys: { current: 1, older: 0, unreadable: [] }, masterKeyCheck: { current: 1, older: 0, unreadable: [] } });
     // the running node still answers with both keys, and still signs packages
     expect((await ciCall('QueryMcubeVhost')).ResultCode).toBe('OK');
     await srv.close();
@@ -151,6 +151,26 @@ describe('master key rotation', () => {
       expect(box.open(row.private_key_enc, aad).toString()).toBe('replaced by a node');
     } finally {
       await srv.close();
+    }
+  });
+
+  it('nodes starting together on an empty database with different master keys: one key sets it up, the others are refused', async () => {
+    const fresh = makeTestEnv();
+    try {
+      const keys = [0, 1, 2, 3].map(() => randomBytes(32).toString('base64'));
+      const starts = await Promise.allSettled(keys.map((key) => createMcubeServer(loadConfig({ ...fresh.env, MCUBE_MASTER_KEY: key }), { logSink: () => {} })));
+      const up = starts.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const refused = starts.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+      for (const node of up) await node.close();
+      expect(up).toHaveLength(1);
+      expect(refused).toHaveLength(3);
+      for (const why of refused) expect(why).toContain('The master key does not open the secrets in this database');
+      // the winner's key is the one the database now opens with
+      const winner = keys[starts.findIndex((r) => r.status === 'fulfilled')]!;
+      const again = await createMcubeServer(loadConfig({ ...fresh.env, MCUBE_MASTER_KEY: winner }), { logSink: () => {} });
+      await again.close();
+    } finally {
+      await fresh.cleanup();
     }
   });
 });

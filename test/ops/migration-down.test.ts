@@ -20,7 +20,7 @@ afterAll(async () => {
 
 const TABLES = ['nebula_resources', 'nebula_tasks', 'grey_admissions', 'whitelists', 'whitelist_entries', 'workspaces', 'blobs'];
 
-it('undoing migrations 014 to 003 keeps the rows of other tables, refusing 013 while switch keys and 011 while mini programs exist; migrating up again restores the schema', async () => {
+it('undoing migrations 015 to 003 keeps the rows of other tables, refusing 013 while switch keys and 011 while mini programs exist; migrating up again restores the schema', async () => {
   srv = await startTestServer({ MCUBE_DEVICE_RATE_PER_MIN: '0' });
   const pkg = await publishFixture(srv, { h5Id: '44440001' });
   const wl = (await pkg.call('CreateMcubeWhitelist', { WhiteListName: 'keep', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId;
@@ -49,6 +49,8 @@ it('undoing migrations 014 to 003 keeps the rows of other tables, refusing 013 w
     expect(before.whitelist_entries).toBe(2);
     expect(before.nebula_tasks).toBe(2);
 
+    await knex.migrate.down({ migrationSource }); // 015, the settings (the master key check)
+    expect(await knex.schema.hasTable('settings')).toBe(false);
     await knex.migrate.down({ migrationSource }); // 014, a column
     expect(await knex.schema.hasColumn('nebula_resources', 'global_pack_url')).toBe(false);
     expect(await counts()).toEqual(before);
@@ -74,7 +76,7 @@ it('undoing migrations 014 to 003 keeps the rows of other tables, refusing 013 w
     expect(await knex.schema.hasColumn('whitelists', 'change_seq')).toBe(false);
 
     await knex.migrate.latest({ migrationSource });
-    expect(await latest()).toBe('014_global_pack_url');
+    expect(await latest()).toBe('015_settings');
     expect(await counts()).toEqual(withoutMini);
     expect(await knex.schema.hasTable('switch_config_values')).toBe(true);
     expect(await knex.schema.hasColumn('nebula_resources', 'mini_info')).toBe(true);

@@ -376,12 +376,13 @@ async function main(): Promise<number> {
         const reseal = verb === 'reseal';
         const report = await sealedValues(db.knex, box, { reseal });
         const unreadable = Object.values(report).flatMap((c) => c.unreadable);
-        if (reseal) await record(null, { accessKeys: report.accessKeys.older, rsaKeys: report.rsaKeys.older });
+        if (reseal) await record(null, { accessKeys: report.accessKeys.older, rsaKeys: report.rsaKeys.older, masterKeyCheck: report.masterKeyCheck.older });
         const line = (what: string, c: SealCount) =>
           `${what}: ${c.current} sealed with the master key, ${c.older} ${reseal ? 'sealed again with it now' : 'with an open-only key'}` +
           (c.unreadable.length ? `, ${c.unreadable.length} opened by no configured key (${c.unreadable.join(', ')})` : '');
         const done = reseal ? 'every secret is now sealed with MCUBE_MASTER_KEY; MCUBE_MASTER_KEY_OPEN_ONLY can go once every node runs with this master key' : '';
-        out([line('AccessKey secrets', report.accessKeys), line('RSA signing keys', report.rsaKeys), ...(unreadable.length ? [] : [done])].filter(Boolean).join('\n'), report);
+        const lines = [line('AccessKey secrets', report.accessKeys), line('RSA signing keys', report.rsaKeys), line('master key check', report.masterKeyCheck)];
+        out([...lines, ...(unreadable.length ? [] : [done])].filter(Boolean).join('\n'), report);
         // secrets no configured key opens are still there to be rescued with the key that sealed them
         return unreadable.length ? 1 : 0;
       }

@@ -134,7 +134,12 @@ export async function openDatabase(
         `no mcube database in ${schema ? `schema ${schema}` : 'the default schema'} of the DATABASE_URL database: give DATABASE_URL and MCUBE_DB_SCHEMA as the nodes have them, or start a node once to create it`,
       );
     }
-    if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+    if (schema) {
+      // nodes starting together: IF NOT EXISTS is not atomic, and the loser of the race gets a unique violation
+      await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]).catch((e: { code?: string }) => {
+        if (e.code !== '23505' && e.code !== '42P06') throw e;
+      });
+    }
   } else {
     dialect = 'sqlite';
     // created for this user only: it holds sealed secrets, the audit log and whitelisted user ids (SQLite gives its

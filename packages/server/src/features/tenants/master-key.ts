@@ -1,12 +1,16 @@
 import type { Knex } from 'knex';
 import type { SecretBox } from '../../core/crypto.js';
+import { MASTER_KEY_CHECK } from './tenant-store.js';
 
 /**
- * Every value sealed with the master key: AccessKey secrets and the apps' RSA
- * signing keys, each bound (AES-GCM associated data) to the row it belongs to.
+ * Every value sealed with the master key: AccessKey secrets, the apps' RSA
+ * signing keys and the master key check, each bound (AES-GCM associated data)
+ * to the row it belongs to.
  */
 const SEALED = [
   { what: 'accessKeys', table: 'access_keys', column: 'secret_enc', pk: ['id'], aad: (r: Row) => `ak:${r.id}`, name: (r: Row) => String(r.id) },
+  // the cluster's master key check (tenant-store.ts assertMasterKeyOpens)
+  { what: 'masterKeyCheck', table: 'settings', column: 'value', pk: ['name'], aad: (r: Row) => `settings:${r.name}`, name: (r: Row) => String(r.name), only: { name: MASTER_KEY_CHECK.name } },
   {
     what: 'rsaKeys',
     table: 'rsa_keys',
@@ -42,7 +46,7 @@ export async function sealedValues(knex: Knex, box: SecretBox, opts: { reseal: b
   for (const s of SEALED) {
     const count: SealCount = { current: 0, older: 0, unreadable: [] };
     report[s.what] = count;
-    const rows = (await knex(s.table).select(...s.pk, s.column)) as Row[];
+    const rows = (await knex(s.table).where('only' in s ? s.only : {}).select(...s.pk, s.column)) as Row[];
     for (let row of rows) {
       for (let attempt = 0; ; attempt++) {
         let opened: { plain: Buffer; current: boolean };

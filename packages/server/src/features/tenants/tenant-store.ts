@@ -25,23 +25,38 @@ function checkId(kind: string, v: string) {
 /** For callers that must refuse a bad workspace id before they write anything else (admin "apps create"). */
 export const checkWorkspaceId = (v: string) => checkId('workspace id', v);
 
+/** The known text master_key_check seals (bound to its row by the associated data). */
+export const MASTER_KEY_CHECK = { name: 'master_key_check', plain: 'mcube master key check v1', aad: 'settings:master_key_check' };
+
 /**
  * Refuses to go on with a master key that does not open this database's
  * secrets. Without MCUBE_MASTER_KEY a node (or the admin command) generates a
  * key into its own data folder; a second node or an admin run elsewhere then
  * had another key, said it was ready and answered every signed call with a
- * 500. One sealed AccessKey secret is enough to tell; a database without any
- * is new, and the key it will be set up with is this one.
+ * 500. A stored AccessKey secret tells at once; the settings row
+ * master_key_check, written by the first node (insert if missing, so nodes
+ * starting together on an empty database agree on one), tells the others.
  */
 export async function assertMasterKeyOpens(db: Database, box: SecretBox): Promise<void> {
-  const row = (await db.knex('access_keys').orderBy('created_at').first('id', 'secret_enc')) as { id: string; secret_enc: string } | undefined;
-  if (!row) return;
-  try {
-    openSecret(box, row.id, row.secret_enc);
-  } catch {
-    throw new ConfigError(
+  const refuse = () =>
+    new ConfigError(
       'The master key does not open the secrets in this database: every node and the admin command must use the same MCUBE_MASTER_KEY (the one the database was set up with; without the variable it is read from <data>/master.key).',
     );
+  const row = (await db.knex('access_keys').orderBy('created_at').first('id', 'secret_enc')) as { id: string; secret_enc: string } | undefined;
+  if (row) {
+    try {
+      openSecret(box, row.id, row.secret_enc);
+    } catch {
+      throw refuse();
+    }
+  }
+  const { name, plain, aad } = MASTER_KEY_CHECK;
+  await db.knex('settings').insert({ name, value: box.seal(plain, aad) }).onConflict('name').ignore();
+  const check = (await db.knex('settings').where({ name }).first('value')) as { value: string };
+  try {
+    if (box.open(check.value, aad).toString() !== plain) throw new Error('not the check text');
+  } catch {
+    throw refuse();
   }
 }
 
