@@ -233,6 +233,16 @@ export class AdmissionCache {
         .andWhere((w) => w.whereNull('grey_endtime').orWhere('grey_endtime', 0).orWhere('grey_endtime', '>', now))
         .first('grey_admitted', 'grey_num');
       const row = await (dialect === 'pg' ? q.forNoKeyUpdate() : q);
+      if (!row) {
+        // not releasing, past its end, or deleted by another node since this node's snapshot: no room for anyone
+        // new, and no rows to write (for a deleted task the foreign key would refuse each batch); who was admitted keeps it
+        const had = new Set<string>();
+        for (let i = 0; i < users.length; i += 400) {
+          const rows: Array<{ user_key: string }> = await trx(admissions).where({ task_id: taskId }).whereIn('user_key', users.slice(i, i + 400)).select('user_key');
+          for (const r of rows) had.add(r.user_key);
+        }
+        return users.filter((u) => had.has(u));
+      }
       const fresh = new Set<string>();
       for (let i = 0; i < users.length; i += 400) {
         const rows = users.slice(i, i + 400).map((u) => ({ task_id: taskId, user_key: u, created_at: now }));
@@ -244,7 +254,7 @@ export class AdmissionCache {
       for (const k of fresh) if (!asked.has(k)) throw new Error(`admission key stored as ${JSON.stringify(k)} matches no key asked with`);
       // already admitted (by this or another node): they keep the package and take no second slot
       if (fresh.size === 0) return users;
-      const room = row ? Math.max(0, Number(row.grey_num) - Number(row.grey_admitted)) : 0;
+      const room = Math.max(0, Number(row.grey_num) - Number(row.grey_admitted));
       const ordered = users.filter((u) => fresh.has(u));
       const taken = ordered.slice(0, room);
       const surplus = ordered.slice(room);

@@ -129,6 +129,31 @@ describe('time-window admissions in batches', () => {
   });
 });
 
+describe('time-window admissions of a task another node deleted', () => {
+  it('answers the waiting users (no slot) without writing rows the foreign key refuses, and without a failure per user', async () => {
+    const { deps } = srv.node;
+    const knex = deps.db.knex;
+    const end = Date.now() + 3_600_000;
+    const r = await insertResource(knex, { h5_id: '55550005', h5_version: '1.0' });
+    const task = await insertTask(knex, r, { publish_type: 2, publish_mode: 2, grey_num: 100, grey_endtime: end });
+    const plan = { id: task.id, greyNum: 100, endTime: end } as Parameters<AdmissionCache['admit']>[0];
+    const c = new AdmissionCache(deps.db, deps.now, deps.log);
+    try {
+      await c.admit(plan, 'before');
+      expect(c.verdict(plan, 'before')).toBe('admitted');
+      // what DeleteMcubeNebulaApp on another node leaves: the task and its admissions gone, this node's snapshot not yet rebuilt
+      await knex('grey_admissions').where({ task_id: task.id }).delete();
+      await knex('nebula_tasks').where({ id: task.id }).delete();
+      const users = Array.from({ length: 30 }, (_, i) => `after-${i}`);
+      const settled = await Promise.allSettled(users.map((u) => c.admit(plan, u)));
+      expect(settled.filter((x) => x.status === 'rejected')).toEqual([]);
+      for (const u of users) expect(c.verdict(plan, u), u).toBe('rejected');
+    } finally {
+      c.clear();
+    }
+  });
+});
+
 describe('time-window admissions and a GreyNum raise', () => {
   it('a "task full" load that ends after a snapshot showed the raised GreyNum does not close the task on this node', async () => {
     const { deps } = srv.node;
