@@ -123,6 +123,12 @@ describe('mini programs through the vendor clients', () => {
     expect(r.ResultCode).toBe('OK');
     expect(r.CreateMiniTaskResult).toMatchObject({ Success: true, MiniTaskId: expect.stringMatching(/^\d+$/) });
     taskId = Number(r.CreateMiniTaskResult.MiniTaskId);
+    // the whitelist stays while the task uses it, and the refusal names the mini program action that ends it
+    const held = await call('DeleteMcubeWhitelist', { Id: wl });
+    expect(held.ResultCode).toBe('WhitelistInUse');
+    expect(held.DeleteWhitelistResult.ResultMsg).toBe(
+      `Whitelist ${wl} is used by unfinished release task(s) mini program task ${taskId}; end the tasks (a mini program task with ChangeMcubeMiniTaskStatus) before deleting the whitelist.`,
+    );
 
     expect(await got('bob')).toEqual([]);
     const answer = await ask('alice');

@@ -134,7 +134,12 @@ export class WhitelistService {
       if (tasks.length || switchKeys.length) {
         const keys = switchKeys.slice(0, 20).map((k) => `switch key ${k}`);
         const what = [tasks.length ? `unfinished release task(s) ${tasks.slice(0, 20).join(', ')}` : '', keys.join(', ')].filter(Boolean).join(' and ');
-        const todo = [tasks.length ? 'end the tasks (ChangeMcubeNebulaTaskStatus; an upgrade task with "npm run admin -- upgrade-tasks end", or with its package, DeleteMcubeUpgradeResource)' : '', keys.length ? 'give the switch keys other values or delete them' : ''].filter(Boolean).join(' and ');
+        const how = [
+          tasks.some((t) => /^\d/.test(t)) ? 'ChangeMcubeNebulaTaskStatus' : '',
+          tasks.some((t) => t.startsWith('mini')) ? 'a mini program task with ChangeMcubeMiniTaskStatus' : '',
+          tasks.some((t) => t.startsWith('upgrade')) ? 'an upgrade task with "npm run admin -- upgrade-tasks end", or with its package, DeleteMcubeUpgradeResource' : '',
+        ].filter(Boolean);
+        const todo = [tasks.length ? `end the tasks (${how.join('; ')})` : '', keys.length ? 'give the switch keys other values or delete them' : ''].filter(Boolean).join(' and ');
         throw new BusinessError('WhitelistInUse', `Whitelist ${list.id} is used by ${what}; ${todo} before deleting the whitelist.`);
       }
       await store.delete(trx, this.deps.db.dialect, s, list.id);

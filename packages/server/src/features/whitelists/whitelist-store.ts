@@ -170,9 +170,11 @@ export const whitelistStore = {
         .where({ app_id: s.appId, workspace_id: s.workspaceId })
         .whereNot('task_status', 2)
         .whereNot('whitelist_ids', '')
-        .select('id', 'whitelist_ids');
-      for (const r of rows as Array<{ id: unknown; whitelist_ids: string }>) {
-        if ((String(r.whitelist_ids).match(/\d+/g) ?? ([] as string[])).includes(wanted)) out.push(table === 'upgrade_tasks' ? `upgrade task ${num(r.id)}` : String(num(r.id)));
+        .select('id', 'whitelist_ids', ...(table === 'nebula_tasks' ? ['h5_id'] : []));
+      for (const r of rows as Array<{ id: unknown; whitelist_ids: string; h5_id?: string }>) {
+        if (!(String(r.whitelist_ids).match(/\d+/g) ?? ([] as string[])).includes(wanted)) continue;
+        // mini program tasks share the table, told apart by their 16-digit id (migration 011); each kind ends by its own action
+        out.push(table === 'upgrade_tasks' ? `upgrade task ${num(r.id)}` : String(r.h5_id).length === 16 ? `mini program task ${num(r.id)}` : String(num(r.id)));
       }
     }
     const values = await q('switch_config_values as v')
