@@ -80,7 +80,7 @@ describe('/device/upgrade/check', () => {
     expect((await check({ platform: 'android', client: '3.0', userId: 'x' }, { json: true })).body.taskId).toBe(task);
   });
 
-  it('priority: the higher version first; for one version Official > Whitelist gray > time window, then the latest task', async () => {
+  it('priority: the higher version first; for one version the latest of two whitelist tasks, and an official task over both', async () => {
     const v5 = await androidPackage(u.a, '5.0.0');
     const wlA = await createUpgradeTask(u.a, v5, { PublishType: 2, PublishMode: 1, WhitelistIds: String(lists.beta), UpgradeType: 202 });
     expect((await android('3.0', 'tester-1')).body).toMatchObject({ newestVersion: '5.0.0', taskId: wlA, resultStatus: 202 });
@@ -99,6 +99,25 @@ describe('/device/upgrade/check', () => {
     expect((await android('3.0', 'vip-1')).body).toMatchObject({ taskId: v6task, newestVersion: '6.0.0' });
     expect((await android('5.0.0', 'vip-1')).body).toMatchObject({ taskId: v6task });
     expect((await android('5.0.0', 'tester-1')).body.resultStatus).toBe(201);
+  });
+
+  it('priority by type holds whatever the order of creation: an older whitelist task outranks a newer time window, an older official task a newer whitelist task', async () => {
+    // tenant B's app: a scope of its own, with nothing released yet
+    const key = String((await u.srv.node.deps.db.knex('workspaces').where({ app_id: u.B.appId, workspace_id: u.B.workspaceId }).first('client_key')).client_key);
+    const ask = (userId: string) => check({ platform: 'android', client: '1.0', userId }, { clientKey: key });
+    const wl = Number((await u.b('CreateMcubeWhitelist', { WhiteListName: 'b-testers', WhitelistType: 'normal' })).CreateWhitelistResult.WhitelistId);
+    expect((await u.b('UpdateMcubeWhitelist', { Id: String(wl), KeyIds: 'b-tester' })).ResultCode).toBe('OK');
+    const v2 = await androidPackage(u.b, '2.0.0');
+    const wlTask = await createUpgradeTask(u.b, v2, { PublishType: 2, PublishMode: 1, WhitelistIds: String(wl), UpgradeType: 202 });
+    const window = await createUpgradeTask(u.b, v2, { PublishType: 2, PublishMode: 2, GreyEndtimeData: utcIn(86_400_000), GreyNum: 1000, UpgradeType: 204 });
+    expect((await ask('b-tester')).body).toMatchObject({ taskId: wlTask, resultStatus: 202 });
+    expect((await ask('b-other')).body).toMatchObject({ taskId: window, resultStatus: 204 });
+    const v3 = await androidPackage(u.b, '3.0.0');
+    const official = await createUpgradeTask(u.b, v3, { PublishType: 3, UpgradeType: 204 });
+    const wlLater = await createUpgradeTask(u.b, v3, { PublishType: 2, PublishMode: 1, WhitelistIds: String(wl), UpgradeType: 206 });
+    expect((await ask('b-tester')).body).toMatchObject({ taskId: official, resultStatus: 204, newestVersion: '3.0.0' });
+    expect((await ask('b-other')).body).toMatchObject({ taskId: official });
+    expect(wlLater).toBeGreaterThan(official);
   });
 
   it('advanced rules: city, model, network and OS version must all match', async () => {
