@@ -260,6 +260,12 @@ describe('priority by task type and age (same version)', () => {
     expect((await decide(snap, device({ now: NOW }), undefined, port)).taskId).toBe(p.task.id);
     // the device was served by the percentage task: it used no time-window slot
     expect(port.count(w.task.id)).toBe(0);
+    // and the other way round: a time-window task created after the percentage task wins
+    const p2 = one(r, { publish_type: 2, publish_mode: 3, percent: 100, task_version: 5 });
+    const w2 = one(r, { publish_type: 2, publish_mode: 2, grey_num: 10, grey_endtime: NOW + 3600_000, task_version: 6 });
+    const port2 = new MemoryAdmissions(NOW);
+    expect((await decide(snapshotOf([p2, w2]), device({ now: NOW }), undefined, port2)).taskId).toBe(w2.task.id);
+    expect(port2.count(w2.task.id)).toBe(1);
   });
 
   it('same type: the latest task prevails', async () => {
