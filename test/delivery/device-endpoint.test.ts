@@ -1,7 +1,7 @@
 import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantStore } from '../../packages/server/src/features/tenants/tenant-store.js';
-import { bump, insertResource, insertTask, insertWhitelist, setTaskStatusRow } from '../helpers/delivery-fixtures.js';
+import { bump, DEFAULT_SCOPE, insertResource, insertTask, insertWhitelist, setTaskStatusRow } from '../helpers/delivery-fixtures.js';
 import { ALL, deviceCheck, queryOf } from '../helpers/device-client.js';
 import { startTestServer, testDb, testPgUrl, type TestServer } from '../helpers/server.js';
 
@@ -240,7 +240,11 @@ describe('changes reach devices', () => {
     const q = queryOf({ '33330002': '' });
     expect((await ask({ userId: 'u-poll', query: q })).body.data).toEqual([]);
     await insertTask(knex(), r);
-    await bump(srv.node.deps.db);
+    // the stamp alone, without the NOTIFY bumpStamp sends on PostgreSQL (as when that message is lost): only the poll sees it
+    await knex()('change_stamps')
+      .insert({ app_id: DEFAULT_SCOPE.appId, workspace_id: DEFAULT_SCOPE.workspaceId, stamp: 1 })
+      .onConflict(['app_id', 'workspace_id'])
+      .merge({ stamp: knex().raw('?? + 1', ['change_stamps.stamp']) });
     let seen: string[] = [];
     for (let i = 0; i < 100 && seen.length === 0; i++) {
       await new Promise((res) => setTimeout(res, 50));
