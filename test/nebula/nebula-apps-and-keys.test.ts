@@ -100,6 +100,9 @@ describe('H5 apps', () => {
     expect(byId.ListMcubeNebulaAppsResult.NebulaAppInfos).toEqual([{ H5Id: '30000003', H5Name: 'Profile' }]);
     const literal = await call('ListMcubeNebulaApps', { Keyword: '%' });
     expect(literal.ListMcubeNebulaAppsResult.TotalCount).toBe(0);
+    // no id or name holds "_": as a wildcard it would match all three
+    const underscore = await call('ListMcubeNebulaApps', { Keyword: '_' });
+    expect(underscore.ListMcubeNebulaAppsResult.TotalCount).toBe(0);
     const page2 = await call('ListMcubeNebulaApps', { Keyword: '3000000', PageNum: 2, PageSize: 2 });
     expect(page2.ListMcubeNebulaAppsResult).toMatchObject({ TotalCount: 3, CurrentPage: 2, PageSize: 2, HasMore: false, NebulaAppInfos: [{ H5Id: '30000003' }] });
     const page1 = await call('ListMcubeNebulaApps', { Keyword: '3000000', PageNum: 1, PageSize: 2 });
