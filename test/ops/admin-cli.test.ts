@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_MAIN, runCommand } from '../helpers/process.js';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import knexFactory from 'knex';
 import { makeTestEnv, testPgUrl, type TestEnv } from '../helpers/server.js';
@@ -101,9 +101,15 @@ describe('admin command line', () => {
         await k.destroy();
       }
     }
-    // asked for, it sets one up
-    const made = await run(e.env, 'tenants', 'create', 'ACME01', '--create-database');
+    // a PostgreSQL that cannot be reached: one line naming DATABASE_URL (password hidden), no driver stack
+    const down = await run({ ...e.env, DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/test' }, 'keys', 'list');
+    expect(down.code).toBe(1);
+    expect(down.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^error: cannot open PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test \(DATABASE_URL\): /)]);
+    // asked for, it sets one up; a master key it generates is named, since every node must then use it
+    const made = await run(keyless, 'tenants', 'create', 'ACME01', '--create-database');
     expect(made.code, made.stderr).toBe(0);
+    expect(made.stderr).toContain(`generated a new master key in ${join(e.dataDir, 'master.key')}: every node must use it`);
+    e.env.MCUBE_MASTER_KEY = readFileSync(join(e.dataDir, 'master.key'), 'utf8').trim();
     expect((await run(e.env, 'tenants', 'list')).stdout).toContain('ACME01');
   }, 60_000);
 });

@@ -78,7 +78,18 @@ describe('master key rotation', () => {
     expect(status.code, status.stderr).toBe(0);
     const before = JSON.parse(status.stdout);
     // the bootstrap key, the admin-made key and the RSA key were sealed with the old key
-    expect(before).toEqual({ accessKeys: { current: 0, older: 2, unreadable: [] }, rsaKeys: { current: 0, older: 1, unreadable: [] }, masterKeyCheck: { current: 0, older: 1, unreadable: [] } });
+    expect(before).toEqual({
+      accessKeys: { current: 0, older: 2, unreadable: [] },
+      rsaKeys: { current: 0, older: 1, unreadable: [] },
+      masterKeyCheck: { current: 0, older: 1, unreadable: [] },
+      complete: false,
+    });
+    // the rotation goes to this new key: a node or admin run with any other (a typo) is refused, before it seals anything
+    const TYPO = randomBytes(32).toString('base64');
+    const typo = await admin(TYPO, OLD, 'master-key', 'reseal');
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain('MCUBE_MASTER_KEY is not the key this database is being rotated to');
+    await expect(start(TYPO, OLD)).rejects.toThrow(/not the key this database is being rotated to/);
 
     // Step 3: reseal, while the node runs; a second run finds nothing left to do.
     const reseal = await admin(NEW, OLD, 'master-key', 'reseal');
@@ -86,7 +97,12 @@ describe('master key rotation', () => {
     expect(reseal.stdout).toContain('AccessKey secrets: 0 sealed with the master key, 2 sealed again with it now');
     expect(reseal.stdout).toContain('RSA signing keys: 0 sealed with the master key, 1 sealed again with it now');
     const again = JSON.parse((await admin(NEW, OLD, 'master-key', 'reseal', '--json')).stdout);
-    expect(again).toEqual({ accessKeys: { current: 2, older: 0, unreadable: [] }, rsaKeys: { current: 1, older: 0, unreadable: [] }, masterKeyCheck: { current: 1, older: 0, unreadable: [] } });
+    expect(again).toEqual({
+      accessKeys: { current: 2, older: 0, unreadable: [] },
+      rsaKeys: { current: 1, older: 0, unreadable: [] },
+      masterKeyCheck: { current: 1, older: 0, unreadable: [] },
+      complete: true,
+    });
     // the running node still answers with both keys, and still signs packages
     expect((await ciCall('QueryMcubeVhost')).ResultCode).toBe('OK');
     await srv.close();
@@ -169,6 +185,42 @@ describe('master key rotation', () => {
       const winner = keys[starts.findIndex((r) => r.status === 'fulfilled')]!;
       const again = await createMcubeServer(loadConfig({ ...fresh.env, MCUBE_MASTER_KEY: winner }), { logSink: () => {} });
       await again.close();
+    } finally {
+      await fresh.cleanup();
+    }
+  });
+
+  it('a reseal that cannot seal every secret again leaves the check as it was, so a node with the new key alone is still refused', async () => {
+    const fresh = makeTestEnv();
+    const A = fresh.env.MCUBE_MASTER_KEY!;
+    const B = randomBytes(32).toString('base64');
+    const run = (key: string, openOnly: string, ...args: string[]) =>
+      runCommand(process.execPath, [ADMIN_MAIN, ...args], { ...fresh.env, MCUBE_MASTER_KEY: key, MCUBE_MASTER_KEY_OPEN_ONLY: openOnly });
+    const node = async (key: string, openOnly = '') => {
+      const config = loadConfig({ ...fresh.env, MCUBE_MASTER_KEY: key, MCUBE_MASTER_KEY_OPEN_ONLY: openOnly });
+      const n = await createMcubeServer(config, { logSink: () => {} });
+      await bootstrap(config, n.deps.db, n.deps.box);
+      return n;
+    };
+    try {
+      const first = await node(A);
+      // a secret sealed with a key nobody configured (a restored row, a lost key): reseal cannot open it
+      await first.deps.db.knex('rsa_keys').insert({
+        app_id: 'LOSTAPP', workspace_id: 'default', private_key_enc: new SecretBox(randomBytes(32)).seal('x', 'rsa:LOSTAPP:default'), public_key_pem: '', bits: 2048, updated_at: 0,
+      });
+      await first.close();
+      const r = await run(B, A, 'master-key', 'reseal', '--json');
+      expect(r.code).toBe(1);
+      const report = JSON.parse(r.stdout);
+      expect(report).toMatchObject({ accessKeys: { older: 1 }, rsaKeys: { unreadable: ['LOSTAPP/default'] }, masterKeyCheck: { current: 0, older: 0 }, complete: false });
+      expect((await run(B, A, 'master-key', 'reseal')).stdout).toContain('the master key check was left as it was');
+      await expect(node(B)).rejects.toThrow(/master key does not open the secrets/);
+      // the row dealt with (here: removed), reseal finishes, and the new key alone opens the database
+      const during = await node(B, A);
+      await during.deps.db.knex('rsa_keys').where({ app_id: 'LOSTAPP' }).delete();
+      await during.close();
+      expect((await run(B, A, 'master-key', 'reseal')).code).toBe(0);
+      await (await node(B)).close();
     } finally {
       await fresh.cleanup();
     }

@@ -1,6 +1,7 @@
 import { createMcubeServer } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { bootstrap } from './features/tenants/bootstrap.js';
+import { databaseOpenError } from './db/open-errors.js';
 
 /** A start that cannot go on for a reason the operator can fix: one line that says which setting, not a stack trace. */
 function fatal(message: string): never {
@@ -9,7 +10,6 @@ function fatal(message: string): never {
 }
 
 const UNKNOWN_HOST = ['ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL'];
-const UNREACHABLE = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'];
 let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig();
@@ -20,9 +20,9 @@ try {
 const node = await createMcubeServer(config).catch((err: NodeJS.ErrnoException) => {
   // a master key that does not open this database's secrets
   if (err instanceof ConfigError) fatal(err.message);
-  const where = config.databaseUrl ? `PostgreSQL at ${redactUrl(config.databaseUrl)} (DATABASE_URL)` : null;
   // unreachable, unknown host, refused login, no such database: the database named, the cause as the driver said it
-  if (where && (UNREACHABLE.includes(err.code ?? '') || /^(28|3D)/.test(err.code ?? ''))) fatal(`cannot open ${where}: ${err.message}`);
+  const line = databaseOpenError(config.databaseUrl, err);
+  if (line) fatal(line);
   throw err;
 });
 
@@ -84,13 +84,3 @@ for (const w of warnings) {
   node.deps.log.warn('startup warning', { warning: w });
 }
 process.stderr.write(lines.join('\n') + '\n');
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.href;
-  } catch {
-    return '(unparsable URL)';
-  }
-}

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { loadConfig } from '../config.js';
 import { SecretBox } from '../core/crypto.js';
 import { createLogger } from '../core/logger.js';
 import { openDatabase } from '../db/database.js';
+import { databaseOpenError } from '../db/open-errors.js';
 import { createBlobStore } from '../features/storage/index.js';
 import { runJanitor } from '../features/janitor/index.js';
 import { Metrics } from '../core/metrics.js';
@@ -144,8 +147,18 @@ async function main(): Promise<number> {
   const out = (human: string, data: unknown) => process.stdout.write(json ? JSON.stringify(data) + '\n' : human + '\n');
   // a mistyped MCUBE_DATA_DIR, DATABASE_URL or MCUBE_DB_SCHEMA must not quietly set up a new, empty database
   const create = opts['create-database'] === true;
+  const keyFile = join(resolve(process.env.MCUBE_DATA_DIR || './data'), 'master.key');
+  const generating = create && !process.env.MCUBE_MASTER_KEY && !existsSync(keyFile);
   const config = loadConfig(process.env, { create });
-  const db = await openDatabase(config, { existing: !create });
+  if (generating) {
+    // the nodes must have this key: say where it is, or the first node started elsewhere would be refused
+    process.stderr.write(`generated a new master key in ${keyFile}: every node must use it (as MCUBE_MASTER_KEY, or with this data folder)\n`);
+  }
+  const db = await openDatabase(config, { existing: !create, quiet: true }).catch((err: NodeJS.ErrnoException) => {
+    // unreachable, unknown host, refused login, no such database: one line naming the setting, as nodes say it
+    const line = databaseOpenError(config.databaseUrl, err);
+    throw line ? new Error(line) : err;
+  });
   const box = new SecretBox(config.masterKey, config.masterKeysOpenOnly);
   const store = new TenantStore(db, box);
   try {
@@ -375,16 +388,21 @@ async function main(): Promise<number> {
       case 'master-key reseal': {
         const reseal = verb === 'reseal';
         const report = await sealedValues(db.knex, box, { reseal });
-        const unreadable = Object.values(report).flatMap((c) => c.unreadable);
-        if (reseal) await record(null, { accessKeys: report.accessKeys.older, rsaKeys: report.rsaKeys.older, masterKeyCheck: report.masterKeyCheck.older });
+        const counts = [report.accessKeys, report.rsaKeys, report.masterKeyCheck];
+        const unreadable = counts.flatMap((c) => c.unreadable);
+        if (reseal) await record(null, { accessKeys: report.accessKeys.older, rsaKeys: report.rsaKeys.older, masterKeyCheck: report.masterKeyCheck.older, complete: report.complete });
         const line = (what: string, c: SealCount) =>
           `${what}: ${c.current} sealed with the master key, ${c.older} ${reseal ? 'sealed again with it now' : 'with an open-only key'}` +
           (c.unreadable.length ? `, ${c.unreadable.length} opened by no configured key (${c.unreadable.join(', ')})` : '');
-        const done = reseal ? 'every secret is now sealed with MCUBE_MASTER_KEY; MCUBE_MASTER_KEY_OPEN_ONLY can go once every node runs with this master key' : '';
+        const after = !reseal
+          ? ''
+          : report.complete
+            ? 'every secret is now sealed with MCUBE_MASTER_KEY; MCUBE_MASTER_KEY_OPEN_ONLY can go once every node runs with this master key'
+            : 'not every secret could be sealed again: the master key check was left as it was, so nodes still need the key that opens it; keep MCUBE_MASTER_KEY_OPEN_ONLY and run reseal again (with the key that opens the rest)';
         const lines = [line('AccessKey secrets', report.accessKeys), line('RSA signing keys', report.rsaKeys), line('master key check', report.masterKeyCheck)];
-        out([...lines, ...(unreadable.length ? [] : [done])].filter(Boolean).join('\n'), report);
+        out([...lines, after].filter(Boolean).join('\n'), report);
         // secrets no configured key opens are still there to be rescued with the key that sealed them
-        return unreadable.length ? 1 : 0;
+        return unreadable.length || (reseal && !report.complete) ? 1 : 0;
       }
       default:
         throw new UsageError(`unknown command "${pos.join(' ')}"`);

@@ -77,8 +77,10 @@ interface TarnPool {
  * lines), or stderr for the admin command (its stdout may be --json output).
  * By default knex prints plain text to the console.
  */
-function knexLog(log: Logger | undefined) {
+function knexLog(log: Logger | undefined, quiet = false) {
   const emit = (level: 'warn' | 'error', message: unknown) => {
+    // the admin command: a failure reaches it as the rejection, said in one line
+    if (quiet) return;
     const text = typeof message === 'string' ? message : message instanceof Error ? message.message : JSON.stringify(message);
     if (log) log.log(level, 'knex', { message: text });
     else process.stderr.write(`knex ${level}: ${text}\n`);
@@ -97,8 +99,9 @@ export async function openDatabase(
   /**
    * serverLog: server nodes pass their logger: SQLite's WAL checkpoints then run in a worker thread (db/checkpointer.ts).
    * existing: refuse (ConfigError) rather than create a database that is not there (the admin command).
+   * quiet: knex's own warnings (a stack per failed connection attempt) are not printed.
    */
-  opts: { serverLog?: Logger; existing?: boolean } = {},
+  opts: { serverLog?: Logger; existing?: boolean; quiet?: boolean } = {},
 ): Promise<Database> {
   let knex: Knex;
   let dialect: Database['dialect'];
@@ -114,7 +117,7 @@ export async function openDatabase(
     const schema = config.dbSchema;
     knex = knexFactory({
       client: 'pg',
-      log: knexLog(opts.serverLog),
+      log: knexLog(opts.serverLog, opts.quiet),
       // a database that stops answering fails calls within seconds instead of holding them (knex waits 60 s by
       // default); keep-alive finds connections a vanished server or a NAT dropped
       connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, keepAlive: true },
@@ -153,7 +156,7 @@ export async function openDatabase(
     const background = !!opts.serverLog;
     knex = knexFactory({
       client: 'better-sqlite3',
-      log: knexLog(opts.serverLog),
+      log: knexLog(opts.serverLog, opts.quiet),
       connection: { filename: sqliteFile },
       useNullAsDefault: true,
       pool: {

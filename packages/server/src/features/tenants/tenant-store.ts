@@ -27,6 +27,8 @@ export const checkWorkspaceId = (v: string) => checkId('workspace id', v);
 
 /** The known text master_key_check seals (bound to its row by the associated data). */
 export const MASTER_KEY_CHECK = { name: 'master_key_check', plain: 'mcube master key check v1', aad: 'settings:master_key_check' };
+/** While a rotation is under way (the check opens only with an open-only key): the same text sealed with the key rotated to. */
+export const MASTER_KEY_NEXT = { name: 'master_key_next', plain: 'mcube master key check v1', aad: 'settings:master_key_next' };
 
 /**
  * Refuses to go on with a master key that does not open this database's
@@ -36,6 +38,11 @@ export const MASTER_KEY_CHECK = { name: 'master_key_check', plain: 'mcube master
  * 500. A stored AccessKey secret tells at once; the settings row
  * master_key_check, written by the first node (insert if missing, so nodes
  * starting together on an empty database agree on one), tells the others.
+ * During a rotation the check opens only with an open-only key: the first
+ * master key seen then is recorded (master_key_next), and any other is
+ * refused, so a mistyped new key cannot seal secrets the other nodes cannot
+ * open. `master-key reseal` seals the check last, once every other secret
+ * is sealed again, and then clears master_key_next.
  */
 export async function assertMasterKeyOpens(db: Database, box: SecretBox): Promise<void> {
   const refuse = () =>
@@ -50,13 +57,24 @@ export async function assertMasterKeyOpens(db: Database, box: SecretBox): Promis
       throw refuse();
     }
   }
-  const { name, plain, aad } = MASTER_KEY_CHECK;
-  await db.knex('settings').insert({ name, value: box.seal(plain, aad) }).onConflict('name').ignore();
-  const check = (await db.knex('settings').where({ name }).first('value')) as { value: string };
-  try {
-    if (box.open(check.value, aad).toString() !== plain) throw new Error('not the check text');
-  } catch {
-    throw refuse();
+  const opens = async (setting: typeof MASTER_KEY_CHECK): Promise<{ current: boolean } | null> => {
+    await db.knex('settings').insert({ name: setting.name, value: box.seal(setting.plain, setting.aad) }).onConflict('name').ignore();
+    const stored = (await db.knex('settings').where({ name: setting.name }).first('value')) as { value: string };
+    try {
+      const o = box.openWith(stored.value, setting.aad);
+      return o.plain.toString() === setting.plain ? { current: o.current } : null;
+    } catch {
+      return null;
+    }
+  };
+  const check = await opens(MASTER_KEY_CHECK);
+  if (!check) throw refuse();
+  if (check.current) return;
+  const next = await opens(MASTER_KEY_NEXT);
+  if (!next?.current) {
+    throw new ConfigError(
+      'MCUBE_MASTER_KEY is not the key this database is being rotated to: other nodes already run with another new master key (see "rotating it" in docs/configuration.md); use theirs, or finish or undo that rotation with "master-key reseal" first.',
+    );
   }
 }
 
