@@ -117,6 +117,8 @@ describe('mcube (subprocess)', () => {
     expect(text.code).toBe(4);
     const id = /package (\d+) exists; release it with CreateMcubeMiniTask, e\.g\. "mcube api CreateMcubeMiniTask --PackageId \1 /.exec(text.stderr)?.[1];
     expect(id, text.stderr).toBeDefined();
+    // the hint repeats the release asked for (a gray release to whitelist 999999), never an official one
+    expect(text.stderr).toContain(`"mcube api CreateMcubeMiniTask --PackageId ${id} --PublishType 2 --PublishMode 1 --WhitelistIds 999999", after "mcube mini tasks ${id}" shows no such task`);
     expect(text.stderr).toMatch(/^error: InvalidWhitelistIds: task step failed: /m);
     const json = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '2.0.0.2', '--gray-whitelist', '999999', '--json']);
     expect(json.code).toBe(4);
@@ -148,7 +150,7 @@ describe('mcube (subprocess)', () => {
     for (const args of [['--json'], ['nebula', '--json']]) {
       const r = await mcube(args);
       expect(r.code, args.join(' ')).toBe(2);
-      expect(JSON.parse(r.stdout).error).toMatchObject({ type: 'UsageError' });
+      expect(JSON.parse(r.stdout).error).toMatchObject({ type: 'UsageError', code: 'UsageError' });
       expect(r.stderr).toMatch(/Usage|usage|mcube/);
     }
     const noEndpoint = await mcube(['vhost', 'get'], { MCUBE_ENDPOINT: undefined });

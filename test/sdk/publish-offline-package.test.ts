@@ -1,5 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -93,6 +95,38 @@ describe('publishOfflinePackage', () => {
     expect(err).toMatchObject({ step: 'resource', code: 'H5VersionExists', action: 'CreateMcubeNebulaResource' });
     expect(err.message).toMatch(/^resource step failed: /);
     expect(err.requestId).toMatch(/^[0-9A-F-]{36}$/);
+  });
+
+  it('a 502 from a proxy after the package was committed still names the package that stands, and only that one exists', async () => {
+    // a gateway that forwards CreateMcubeNebulaResource, then loses the answer and says 502
+    const gateway = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const out = request({ host: '127.0.0.1', port: srv.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+          const body: Buffer[] = [];
+          answer.on('data', (c: Buffer) => body.push(c));
+          answer.on('end', () => {
+            if (req.headers['x-acs-action'] === 'CreateMcubeNebulaResource') return void res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>');
+            res.writeHead(answer.statusCode ?? 500, answer.headers).end(Buffer.concat(body));
+          });
+        });
+        out.end(Buffer.concat(chunks));
+      });
+    });
+    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = gateway.address() as AddressInfo;
+      // the signed host is the server's, as a transparent proxy keeps it
+      const viaGateway = new McubeClient({ endpoint: `http://127.0.0.1:${port}`, ...srv.creds, env: {}, throwOnBusinessError: true, retry: false });
+      const err = await publishOfflinePackage({ client: viaGateway, ...base, version: '1.0.0.7', zip: site, release: { type: 'official' } }).catch((e) => e);
+      expect(err).toBeInstanceOf(McubeError);
+      expect(err).toMatchObject({ step: 'resource', code: 'Http502', resourceId: expect.stringMatching(/^\d+$/) });
+      const stored = await client.listMcubeNebulaResources({ h5Id: base.h5Id });
+      expect(stored.listMcubeNebulaResourceResult.nebulaResourceInfo!.filter((r) => r.h5Version === '1.0.0.7').map((r) => String(r.id))).toEqual([err.resourceId]);
+    } finally {
+      await new Promise((r) => gateway.close(r));
+    }
   });
 
   it('an unknown whitelist fails at "task"; a folder without the main page at "pack"', async () => {

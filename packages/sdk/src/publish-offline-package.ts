@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { McubeClient } from './client.js';
-import { McubeBusinessError, McubeError, McubeNetworkError } from './errors.js';
+import { McubeBusinessError, McubeError, McubeNetworkError, McubeServerError } from './errors.js';
 import type { CreateMcubeNebulaTaskRequest } from './generated/actions.js';
 import { packOfflinePackageToFile } from './pack-offline-package.js';
 import { uploadFile } from './upload.js';
@@ -142,7 +142,12 @@ async function existingResource(o: PublishOptions): Promise<string | undefined> 
  * `err` as a McubeError naming the failed step in `step` and its message, and the package that stays when it
  * exists (`how`: how to release it).
  */
-export function inStep(step: string, err: unknown, resourceId: string | undefined, how = `CreateMcubeNebulaTask, e.g. "mcube nebula release ${resourceId} ..."`): McubeError {
+export function inStep(
+  step: string,
+  err: unknown,
+  resourceId: string | undefined,
+  how = `CreateMcubeNebulaTask, e.g. "mcube nebula release ${resourceId} ... --once" (--once releases only if no such task exists: when no answer came, it may have been created)`,
+): McubeError {
   const e =
     err instanceof McubeError
       ? err
@@ -251,7 +256,9 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
   } catch (err) {
     // no answer, or "this version exists": the package may stand all the same (a slow build that finished
     // after the client gave up, or an earlier run); its id lets the pipeline release it instead of starting over
-    if (step === 'resource' && !created && (err instanceof McubeNetworkError || (err instanceof McubeError && err.code === 'H5VersionExists'))) {
+    // a 5xx (or an answer without the id) may also come after the package was committed (retry-policy.ts)
+    const mayStand = err instanceof McubeNetworkError || err instanceof McubeServerError || (err instanceof McubeError && ['H5VersionExists', 'InvalidResponse'].includes(err.code));
+    if (step === 'resource' && !created && mayStand) {
       created = await existingResource(o).catch(() => undefined);
     }
     throw inStep(step, err, created);

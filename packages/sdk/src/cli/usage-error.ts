@@ -7,4 +7,9 @@ export class UsageError extends Error {
     super(message);
     this.name = 'UsageError';
   }
+
+  /** the same in --json output as a McubeError's code */
+  get code(): string {
+    return 'UsageError';
+  }
 }

@@ -79,7 +79,13 @@ export const miniPublish: Command = {
     const note = (text: string) => void (!ctx.json && ctx.io.stderr.write(`${text}...\n`));
     let packageId: string | undefined;
     let step = 'pack';
-    const how = () => `CreateMcubeMiniTask, e.g. "mcube api CreateMcubeMiniTask --PackageId ${packageId} --PublishType 3"`;
+    // the release asked for, spelled for `mcube api` (wire names); a lost answer may have created the task all the same
+    const wire = Object.entries(fields)
+      .filter(([, v]) => v !== undefined && v !== '')
+      .map(([k, v]) => `--${k.charAt(0).toUpperCase()}${k.slice(1)} ${/^[\w.,:-]+$/.test(String(v)) ? v : `'${String(v).replace(/'/g, `'\\''`)}'`}`)
+      .join(' ');
+    const how = () =>
+      `CreateMcubeMiniTask, e.g. "mcube api CreateMcubeMiniTask --PackageId ${packageId} ${wire}", after "mcube mini tasks ${packageId}" shows no such task: when no answer came, it may have been created`;
     let taskId = '';
     let warning = '';
     try {
