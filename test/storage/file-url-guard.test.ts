@@ -211,6 +211,20 @@ describe('FileUrl guard (s3 driver, endpoint pointed at the bystander)', () => {
     }
   });
 
+  it.each(['http://10.0.0.5:9000', 'http://[::1]:9000'])('pointsInto with an endpoint given as an IP address (%s): no virtual-hosted spelling, and a foreign link is simply not ours', async (ep) => {
+    const e = makeTestEnv({ MCUBE_STORAGE: 's3', MCUBE_S3_ENDPOINT: ep, MCUBE_S3_BUCKET: 'media', MCUBE_S3_ACCESS_KEY_ID: 'x', MCUBE_S3_SECRET_ACCESS_KEY: 'y', MCUBE_S3_FORCE_PATH_STYLE: 'true' });
+    const minio = new S3BlobStore(loadConfig(e.env), createLogger('silent'));
+    try {
+      // an App Store link for an iOS package, a CDN link for an Android one: a 500 before
+      for (const url of ['https://apps.apple.com/app/id1234567890', 'https://cdn.example.com/shop-1.apk', `${ep}/other/k.apk`]) expect(minio.pointsInto(url), url).toBe(false);
+      expect(minio.pointsInto(`${ep}/media/uploads/k.apk`)).toBe(true);
+      expect(minio.keyFromUrl('https://apps.apple.com/app/id1234567890')).toBeNull();
+    } finally {
+      await minio.close();
+      await e.cleanup();
+    }
+  });
+
   it.each(['true', 'false'])('the FileToken Host + "/" + key is an object URL it accepts (path style %s)', async (pathStyle) => {
     const e = makeTestEnv({ MCUBE_STORAGE: 's3', MCUBE_S3_REGION: 'eu-west-1', MCUBE_S3_BUCKET: 'media', MCUBE_S3_ACCESS_KEY_ID: 'x', MCUBE_S3_SECRET_ACCESS_KEY: 'y', MCUBE_S3_FORCE_PATH_STYLE: pathStyle });
     const aws = new S3BlobStore(loadConfig(e.env), createLogger('silent'));

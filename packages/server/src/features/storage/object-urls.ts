@@ -78,7 +78,13 @@ export function pointsUnder(raw: string, prefixes: string[], alsoHost?: (host: s
   const host = hostOf(u);
   if (alsoHost?.(host, decoded)) return true;
   return prefixes.some((prefix) => {
-    const p = new URL(prefix);
+    let p: URL;
+    try {
+      p = new URL(prefix);
+    } catch {
+      // a prefix that is no URL matches nothing (it must not turn a caller's link into a 500)
+      return false;
+    }
     if (host !== hostOf(p) || portOf(u) !== portOf(p)) return false;
     return u.pathname.startsWith(p.pathname) || decoded.startsWith(p.pathname) || `${u.pathname}/` === p.pathname;
   });

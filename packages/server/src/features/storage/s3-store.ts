@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -35,6 +36,8 @@ function bucketUrls(s: Config['storage']): [string, string] {
   if (!s.s3Endpoint) return [`https://s3.${s.s3Region}.amazonaws.com/${s.bucket}`, `https://${s.bucket}.s3.${s.s3Region}.amazonaws.com`];
   const base = normaliseBase(s.s3Endpoint);
   const u = new URL(base);
+  // an endpoint given as an IP address (MinIO at 10.0.0.5:9000) has no virtual-hosted spelling: "<bucket>.10.0.0.5" is no host
+  if (isIP(u.hostname.replace(/^\[|\]$/g, ''))) return [`${base}/${s.bucket}`, `${base}/${s.bucket}`];
   return [`${base}/${s.bucket}`, `${u.protocol}//${s.bucket}.${u.host}${u.pathname.replace(/\/+$/, '')}`];
 }
 
