@@ -131,15 +131,16 @@ export class WhitelistService {
     await this.change(s, async (trx) => {
       const list = await this.mustGet(trx, s, rawId);
       const { tasks, switchKeys } = await store.usersOf(trx, s, list.id);
-      if (tasks.length || switchKeys.length) {
+      const named = [...tasks.nebula.map(String), ...tasks.mini.map((id) => `mini program task ${id}`), ...tasks.upgrade.map((id) => `upgrade task ${id}`)];
+      if (named.length || switchKeys.length) {
         const keys = switchKeys.slice(0, 20).map((k) => `switch key ${k}`);
-        const what = [tasks.length ? `unfinished release task(s) ${tasks.slice(0, 20).join(', ')}` : '', keys.join(', ')].filter(Boolean).join(' and ');
+        const what = [named.length ? `unfinished release task(s) ${named.slice(0, 20).join(', ')}` : '', keys.join(', ')].filter(Boolean).join(' and ');
         const how = [
-          tasks.some((t) => /^\d/.test(t)) ? 'ChangeMcubeNebulaTaskStatus' : '',
-          tasks.some((t) => t.startsWith('mini')) ? 'a mini program task with ChangeMcubeMiniTaskStatus' : '',
-          tasks.some((t) => t.startsWith('upgrade')) ? 'an upgrade task with "npm run admin -- upgrade-tasks end", or with its package, DeleteMcubeUpgradeResource' : '',
+          tasks.nebula.length ? 'ChangeMcubeNebulaTaskStatus' : '',
+          tasks.mini.length ? 'a mini program task with ChangeMcubeMiniTaskStatus' : '',
+          tasks.upgrade.length ? 'an upgrade task with "npm run admin -- upgrade-tasks end", or with its package, DeleteMcubeUpgradeResource' : '',
         ].filter(Boolean);
-        const todo = [tasks.length ? `end the tasks (${how.join('; ')})` : '', keys.length ? 'give the switch keys other values or delete them' : ''].filter(Boolean).join(' and ');
+        const todo = [named.length ? `end the tasks (${how.join('; ')})` : '', keys.length ? 'give the switch keys other values or delete them' : ''].filter(Boolean).join(' and ');
         throw new BusinessError('WhitelistInUse', `Whitelist ${list.id} is used by ${what}; ${todo} before deleting the whitelist.`);
       }
       await store.delete(trx, this.deps.db.dialect, s, list.id);

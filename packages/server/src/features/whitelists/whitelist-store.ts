@@ -3,6 +3,7 @@ import { handBack } from '../../core/hand-back.js';
 import { deleteRows } from '../../db/delete-rows.js';
 import { num } from '../../db/database.js';
 import type { WhitelistType } from './whitelist-type.js';
+import { kindOfId, type Kind } from '../nebula/kinds.js';
 
 export interface Scope {
   appId: string;
@@ -50,6 +51,8 @@ function toWhitelist(r: Record<string, unknown>): Whitelist {
 
 /** Every query is scoped by app and workspace, so a guessed id of another tenant's list finds nothing. */
 const scoped = (q: Q, s: Scope) => q('whitelists').where({ app_id: s.appId, workspace_id: s.workspaceId });
+
+export type TaskKind = Kind | 'upgrade';
 
 export const whitelistStore = {
   async insert(q: Q, s: Scope, name: string, type: WhitelistType, now: number): Promise<number> {
@@ -161,10 +164,11 @@ export const whitelistStore = {
    * What names this list: unfinished tasks (task_status != 2), as offline-package task ids then "upgrade task <id>",
    * and switch keys, enabled or not (a disabled key can be enabled again).
    */
-  async usersOf(q: Q, s: Scope, whitelistId: number): Promise<{ tasks: string[]; switchKeys: string[] }> {
+  /** Unfinished tasks naming the list, by kind (each ends by its own action), and switch keys naming it. */
+  async usersOf(q: Q, s: Scope, whitelistId: number): Promise<{ tasks: Record<TaskKind, number[]>; switchKeys: string[] }> {
     // whitelist_ids is a list of decimal ids; reading every number keeps this independent of the separator.
     const wanted = String(whitelistId);
-    const out: string[] = [];
+    const tasks: Record<TaskKind, number[]> = { nebula: [], mini: [], upgrade: [] };
     for (const table of ['nebula_tasks', 'upgrade_tasks']) {
       const rows = await q(table)
         .where({ app_id: s.appId, workspace_id: s.workspaceId })
@@ -173,8 +177,8 @@ export const whitelistStore = {
         .select('id', 'whitelist_ids', ...(table === 'nebula_tasks' ? ['h5_id'] : []));
       for (const r of rows as Array<{ id: unknown; whitelist_ids: string; h5_id?: string }>) {
         if (!(String(r.whitelist_ids).match(/\d+/g) ?? ([] as string[])).includes(wanted)) continue;
-        // mini program tasks share the table, told apart by their 16-digit id (migration 011); each kind ends by its own action
-        out.push(table === 'upgrade_tasks' ? `upgrade task ${num(r.id)}` : String(r.h5_id).length === 16 ? `mini program task ${num(r.id)}` : String(num(r.id)));
+        // mini program tasks share nebula_tasks, told apart by the id's length (migration 011)
+        tasks[table === 'upgrade_tasks' ? 'upgrade' : kindOfId(String(r.h5_id))].push(num(r.id));
       }
     }
     const values = await q('switch_config_values as v')
@@ -184,6 +188,6 @@ export const whitelistStore = {
       .select('c.config_key', 'v.whitelist_ids');
     const keys = new Set<string>();
     for (const r of values as Array<{ config_key: string; whitelist_ids: string }>) if (String(r.whitelist_ids).split(',').includes(wanted)) keys.add(r.config_key);
-    return { tasks: out, switchKeys: [...keys] };
+    return { tasks, switchKeys: [...keys] };
   },
 };
