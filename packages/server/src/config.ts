@@ -148,7 +148,7 @@ function str(env: Env, name: string): string | null {
 }
 
 /** Reads the master key from MCUBE_MASTER_KEY or from <dataDir>/master.key, creating it on first start (unless `create` is false). */
-function loadMasterKey(env: Env, dataDir: string, create = true): Buffer {
+function loadMasterKey(env: Env, dataDir: string, create = true, onGenerated?: (file: string) => void): Buffer {
   const given = str(env, 'MCUBE_MASTER_KEY');
   if (given) {
     const key = Buffer.from(given, 'base64');
@@ -167,13 +167,17 @@ function loadMasterKey(env: Env, dataDir: string, create = true): Buffer {
   mkdirSync(dataDir, { recursive: true });
   const key = randomBytes(32);
   writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  onGenerated?.(file);
   return key;
 }
+
+/** Tenant, app, workspace and AccessKey ids (tenant-store.ts checks the same). */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Tenant, app, workspace and AccessKey ids: what the stores take (tenant-store.ts), refused here in one line rather than by a stack trace after the start. */
 function bootstrapId(env: Env, name: string): string | null {
   const v = str(env, name);
-  if (v !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(v)) throw new ConfigError(`${name} must be 1-64 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(v.slice(0, 80))}`);
+  if (v !== null && !ID_PATTERN.test(v)) throw new ConfigError(`${name} must be 1-64 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(v.slice(0, 80))}`);
   return v;
 }
 
@@ -209,7 +213,7 @@ function openOnlyKeys(env: Env): Buffer[] {
  * `create: false` (the admin command): the data folder and the master key must
  * exist already, as a node made them; a mistyped MCUBE_DATA_DIR is not a new setup.
  */
-export function loadConfig(env: Env = process.env, opts: { create?: boolean } = {}): Config {
+export function loadConfig(env: Env = process.env, opts: { create?: boolean; onGeneratedKey?: (file: string) => void } = {}): Config {
   const create = opts.create ?? true;
   const dataDir = resolve(env.MCUBE_DATA_DIR || './data');
   // the database, the master key and the stored files: for this user only (an existing folder keeps its mode)
@@ -242,7 +246,7 @@ export function loadConfig(env: Env = process.env, opts: { create?: boolean } = 
     dbPreparedStatements: bool(env, 'MCUBE_DB_PREPARED_STATEMENTS', true),
     dbPoolMax: int(env, 'MCUBE_DB_POOL_MAX', 10, 1),
     dbHotPoolMax: int(env, 'MCUBE_DB_HOT_POOL_MAX', 4, 1),
-    masterKey: loadMasterKey(env, dataDir, create),
+    masterKey: loadMasterKey(env, dataDir, create, opts.onGeneratedKey),
     masterKeysOpenOnly: openOnlyKeys(env),
     bootstrap: {
       tenantId: bootstrapId(env, 'MCUBE_BOOTSTRAP_TENANT_ID') ?? 'TENANT01',

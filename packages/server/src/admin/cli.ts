@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { loadConfig } from '../config.js';
 import { SecretBox } from '../core/crypto.js';
 import { createLogger } from '../core/logger.js';
@@ -147,13 +145,9 @@ async function main(): Promise<number> {
   const out = (human: string, data: unknown) => process.stdout.write(json ? JSON.stringify(data) + '\n' : human + '\n');
   // a mistyped MCUBE_DATA_DIR, DATABASE_URL or MCUBE_DB_SCHEMA must not quietly set up a new, empty database
   const create = opts['create-database'] === true;
-  const keyFile = join(resolve(process.env.MCUBE_DATA_DIR || './data'), 'master.key');
-  const generating = create && !process.env.MCUBE_MASTER_KEY && !existsSync(keyFile);
-  const config = loadConfig(process.env, { create });
-  if (generating) {
-    // the nodes must have this key: say where it is, or the first node started elsewhere would be refused
-    process.stderr.write(`generated a new master key in ${keyFile}: every node must use it (as MCUBE_MASTER_KEY, or with this data folder)\n`);
-  }
+  // the nodes must have a key generated here: say where it is, or the first node started elsewhere would be refused
+  const onGeneratedKey = (file: string) => process.stderr.write(`generated a new master key in ${file}: every node must use it (as MCUBE_MASTER_KEY, or with this data folder)\n`);
+  const config = loadConfig(process.env, { create, onGeneratedKey });
   const db = await openDatabase(config, { existing: !create, quiet: true }).catch((err: NodeJS.ErrnoException) => {
     // unreachable, unknown host, refused login, no such database: one line naming the setting, as nodes say it
     const line = databaseOpenError(config.databaseUrl, err);

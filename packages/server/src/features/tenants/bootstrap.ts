@@ -29,11 +29,9 @@ export async function bootstrap(config: Config, db: Database, box: SecretBox): P
   if (app && app.tenant_id !== b.tenantId) {
     throw new ConfigError(`MCUBE_BOOTSTRAP_APP_ID ${b.appId} belongs to tenant ${app.tenant_id}, not to MCUBE_BOOTSTRAP_TENANT_ID ${b.tenantId}; give the tenant that owns it, or another app id`);
   }
-  if (b.accessKeyId && b.accessKeySecret) {
-    const key = await store.getAccessKey(b.accessKeyId);
-    if (key && key.tenantId !== b.tenantId) {
-      throw new ConfigError(`MCUBE_BOOTSTRAP_ACCESS_KEY_ID ${b.accessKeyId} belongs to tenant ${key.tenantId}, not to MCUBE_BOOTSTRAP_TENANT_ID ${b.tenantId}`);
-    }
+  const existing = b.accessKeyId && b.accessKeySecret ? await store.getAccessKey(b.accessKeyId) : null;
+  if (existing && existing.tenantId !== b.tenantId) {
+    throw new ConfigError(`MCUBE_BOOTSTRAP_ACCESS_KEY_ID ${b.accessKeyId} belongs to tenant ${existing.tenantId}, not to MCUBE_BOOTSTRAP_TENANT_ID ${b.tenantId}`);
   }
   await store.ensureTenant(b.tenantId);
   await store.ensureApp(b.tenantId, b.appId);
@@ -49,8 +47,7 @@ export async function bootstrap(config: Config, db: Database, box: SecretBox): P
     warnings.push('MCUBE_BOOTSTRAP_ACCESS_KEY_ID and MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET are used only together; one of them alone is ignored.');
   }
   if (b.accessKeyId && b.accessKeySecret) {
-    const existing = await store.getAccessKey(b.accessKeyId);
-    if (existing && existing.tenantId === b.tenantId && !(await store.accessKeySecretIs(b.accessKeyId, b.accessKeySecret))) {
+    if (existing && !(await store.accessKeySecretIs(b.accessKeyId, b.accessKeySecret))) {
       warnings.push(`MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET is not the stored secret of ${b.accessKeyId}; the stored one stays (rotate keys with the admin command).`);
     }
     if (!existing) {

@@ -2,7 +2,7 @@ import { bumpStamp } from '../../db/stamps.js';
 import { randomToken, safeEqual, type SecretBox } from '../../core/crypto.js';
 import { openSecret, sealSecret } from '../../core/auth.js';
 import type { Database } from '../../db/database.js';
-import { ConfigError } from '../../config.js';
+import { ConfigError, ID_PATTERN } from '../../config.js';
 
 export interface AccessKeyInfo {
   id: string;
@@ -17,9 +17,8 @@ export const newAccessKeyId = () => 'MCAK' + randomToken(20, 'ABCDEFGHIJKLMNOPQR
 export const newAccessKeySecret = () => randomToken(30);
 export const newClientKey = () => 'mck_' + randomToken(32);
 
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
 function checkId(kind: string, v: string) {
-  if (!ID.test(v)) throw new Error(`${kind} must be 1-64 characters of A-Z a-z 0-9 _ -`);
+  if (!ID_PATTERN.test(v)) throw new Error(`${kind} must be 1-64 characters of A-Z a-z 0-9 _ -`);
 }
 
 /** For callers that must refuse a bad workspace id before they write anything else (admin "apps create"). */
