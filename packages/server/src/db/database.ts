@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { migrationSource } from '../../../../migrations/index.js';
+import { migrationSource, migrations } from '../../../../migrations/index.js';
 import { ConfigError, type Config } from '../config.js';
 import type { Logger } from '../core/logger.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
@@ -301,13 +301,67 @@ function dollarParams(sql: string): string {
  * pooler in transaction mode, on a SQLite file shared by several processes, and after a
  * container restart under the same process id.
  */
-async function migrate(knex: Knex, log: Logger | undefined): Promise<void> {
+export async function migrate(knex: Knex, log: Logger | undefined, lockWait: MigrationLockWait = DEFAULT_LOCK_WAIT): Promise<void> {
   const release = await takeMigrationLease(knex, log);
   try {
     if (await knex.schema.hasTable(KNEX_LOCK_TABLE)) await knex(KNEX_LOCK_TABLE).update({ is_locked: 0 });
-    await knex.migrate.latest({ migrationSource });
+    if (!isPgKnex(knex)) return void (await knex.migrate.latest({ migrationSource }));
+    await migratePgWithLockTimeout(knex, log, lockWait);
   } finally {
     await release();
+  }
+}
+
+/** PostgreSQL: how long one migration may wait for a table lock, and how long it keeps trying again. */
+export interface MigrationLockWait {
+  lockTimeoutMs: number;
+  giveUpAfterMs: number;
+}
+const DEFAULT_LOCK_WAIT: MigrationLockWait = { lockTimeoutMs: 3_000, giveUpAfterMs: 15 * 60_000 };
+const isPgKnex = (knex: Knex) => /^(pg|postgres)/.test(String(knex.client.config.client));
+
+/**
+ * An ALTER TABLE waiting for its lock behind a long transaction (a report, a stuck session) makes every later
+ * statement on that table queue behind it: during a rolling deploy the running nodes stop answering anything
+ * that touches the table until that transaction ends. Each migration's transaction therefore waits for a lock at
+ * most lockTimeoutMs, so the queue drains, and is tried again until giveUpAfterMs; then the node stops saying
+ * which migration waited. Migrations outside a transaction only build indexes CONCURRENTLY, which block no one.
+ */
+async function migratePgWithLockTimeout(knex: Knex, log: Logger | undefined, { lockTimeoutMs, giveUpAfterMs }: MigrationLockWait): Promise<void> {
+  let running = '';
+  const source: Knex.MigrationSource<string> = {
+    getMigrations: () => migrationSource.getMigrations([]),
+    getMigrationName: (name) => name,
+    getMigration: async (name) => {
+      const m = migrations[name]!;
+      if (m.config?.transaction === false) return m;
+      return {
+        ...m,
+        up: async (trx: Knex) => {
+          running = name;
+          await trx.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
+          await m.up(trx);
+        },
+      };
+    },
+  };
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return void (await knex.migrate.latest({ migrationSource: source }));
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55P03') throw err;
+      const waited = Date.now() - started;
+      if (waited >= giveUpAfterMs) {
+        throw new Error(
+          `database migration ${running} could not lock its table for ${Math.round(waited / 1000)} s: another transaction holds it (look for old transactions in pg_stat_activity), then start the node again`,
+        );
+      }
+      if (attempt === 1 || attempt % 10 === 0) {
+        log?.warn('a database migration waits for a table lock that another transaction holds; trying again', { migration: running, attempt, waitedMs: waited });
+      }
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
+    }
   }
 }
 
