@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway } from '../helpers/gateway.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'packages', 'sdk', 'bin', 'mcube.mjs');
@@ -125,6 +126,74 @@ describe('mcube (subprocess)', () => {
     expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'InvalidWhitelistIds', step: 'task', resourceId: expect.stringMatching(/^\d+$/) });
     const refused = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '2.0.0.1', '--official', '--json']);
     expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'H5VersionExists', step: 'package' });
+  });
+
+  it('a mini publish whose package answer was lost names the package that was created all the same, and a re-run is refused naming it', async () => {
+    const MINI = '2024010100000044';
+    mkdirSync(join(dir, 'mini'), { recursive: true });
+    writeFileSync(join(dir, 'mini', 'index.html'), '<!DOCTYPE html><html><body>mini</body></html>');
+    // a proxy that forwards UploadMcubeMiniPackage, lets the server build the package, and answers 502
+    const gateway = await startGateway(srv.port, undefined, undefined, (req) => req.headers['x-acs-action'] === 'UploadMcubeMiniPackage');
+    try {
+      const lost = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '3.0.0.1', '--official', '--endpoint', gateway.url, '--json']);
+      expect(lost.code, lost.stderr).toBe(3);
+      const err = JSON.parse(lost.stdout).error;
+      expect(err).toMatchObject({ code: 'Http502', step: 'package', resourceId: expect.stringMatching(/^\d+$/) });
+      const rows = await srv.node.deps.db.knex('nebula_resources').where({ h5_id: MINI, h5_version: '3.0.0.1' }).select('id');
+      expect(rows.map((r) => String(r.id))).toEqual([err.resourceId]);
+      expect(lost.stderr).toContain(`package ${err.resourceId} exists; release it with CreateMcubeMiniTask, e.g. "mcube api CreateMcubeMiniTask --PackageId ${err.resourceId} --PublishType 3"`);
+      // the pipeline's re-run: "this version exists", with the package to release
+      const again = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '3.0.0.1', '--official', '--json']);
+      expect(again.code).toBe(4);
+      expect(JSON.parse(again.stdout).error).toMatchObject({ code: 'H5VersionExists', step: 'package', resourceId: err.resourceId });
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('an upgrade package whose answer was lost is named in the error, and in the re-run\'s refusal', async () => {
+    const gateway = await startGateway(srv.port, undefined, undefined, (req) => req.headers['x-acs-action'] === 'CreateMcubeUpgradePackage');
+    const args = ['upgrade', 'create', '--platform', 'Android', '--version', '9.1.0', '--download-url', 'https://downloads.example.com/app-9.1.0.apk', '--json'];
+    try {
+      const lost = await mcube([...args, '--endpoint', gateway.url]);
+      expect(lost.code, lost.stderr).toBe(3);
+      const err = JSON.parse(lost.stdout).error;
+      expect(err).toMatchObject({ code: 'Http502', resourceId: expect.stringMatching(/^\d+$/) });
+      expect(err.message).toContain(`(Android package ${err.resourceId} of version 9.1.0 exists: when no answer came, it may be the one this run created; see "mcube upgrade list")`);
+      const rows = await srv.node.deps.db.knex('upgrade_packages').where({ app_version: '9.1.0' }).select('id');
+      expect(rows.map((r) => String(r.id))).toEqual([err.resourceId]);
+      const again = await mcube([...args.slice(0, 5), '9.1', ...args.slice(6)]);
+      expect(again.code).toBe(4);
+      expect(JSON.parse(again.stdout).error).toMatchObject({ code: 'UpgradePackageExists', resourceId: err.resourceId });
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('an upload that stalls is cut off after --timeout and sent again', async () => {
+    // a store whose first upload never gets an answer: the server's upload address points at this proxy
+    let posts = 0;
+    const proxy = createServer((req, res) => {
+      if (req.method === 'POST' && ++posts === 1) return void req.resume();
+      const up = httpRequest({ host: '127.0.0.1', port: stalled.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const stalled = await startTestServer({ MCUBE_PUBLIC_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+    try {
+      writeFileSync(join(dir, 'stall.pem'), generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());
+      const r = await mcube(['key', 'upload', 'stall.pem', '--timeout', '1', '--endpoint', stalled.url]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/^retrying upload in \d+\.\d s after Timeout$/m);
+      expect(posts).toBe(2);
+      expect(Number((await stalled.node.deps.db.knex('rsa_keys').count({ n: '*' }))[0]!.n)).toBe(1);
+    } finally {
+      await stalled.close();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('a wrong secret exits 3 naming the POP code; a business error exits 4 naming its code', async () => {

@@ -1,7 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,6 +11,7 @@ import {
   publishOfflinePackage,
   type PublishProgress,
 } from '../../packages/sdk/src/index.js';
+import { startGateway } from '../helpers/gateway.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -99,33 +98,17 @@ describe('publishOfflinePackage', () => {
 
   it('a 502 from a proxy after the package was committed still names the package that stands, and only that one exists', async () => {
     // a gateway that forwards CreateMcubeNebulaResource, then loses the answer and says 502
-    const gateway = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const out = request({ host: '127.0.0.1', port: srv.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-          const body: Buffer[] = [];
-          answer.on('data', (c: Buffer) => body.push(c));
-          answer.on('end', () => {
-            if (req.headers['x-acs-action'] === 'CreateMcubeNebulaResource') return void res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>');
-            res.writeHead(answer.statusCode ?? 500, answer.headers).end(Buffer.concat(body));
-          });
-        });
-        out.end(Buffer.concat(chunks));
-      });
-    });
-    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+    const gateway = await startGateway(srv.port, undefined, undefined, (req) => req.headers['x-acs-action'] === 'CreateMcubeNebulaResource');
     try {
-      const { port } = gateway.address() as AddressInfo;
       // the signed host is the server's, as a transparent proxy keeps it
-      const viaGateway = new McubeClient({ endpoint: `http://127.0.0.1:${port}`, ...srv.creds, env: {}, throwOnBusinessError: true, retry: false });
+      const viaGateway = new McubeClient({ endpoint: gateway.url, ...srv.creds, env: {}, throwOnBusinessError: true, retry: false });
       const err = await publishOfflinePackage({ client: viaGateway, ...base, version: '1.0.0.7', zip: site, release: { type: 'official' } }).catch((e) => e);
       expect(err).toBeInstanceOf(McubeError);
       expect(err).toMatchObject({ step: 'resource', code: 'Http502', resourceId: expect.stringMatching(/^\d+$/) });
       const stored = await client.listMcubeNebulaResources({ h5Id: base.h5Id });
       expect(stored.listMcubeNebulaResourceResult.nebulaResourceInfo!.filter((r) => r.h5Version === '1.0.0.7').map((r) => String(r.id))).toEqual([err.resourceId]);
     } finally {
-      await new Promise((r) => gateway.close(r));
+      await gateway.close();
     }
   });
 

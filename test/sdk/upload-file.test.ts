@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveUploadedObject } from '../../packages/server/src/features/storage/index.js';
-import { McubeClient, McubeUploadError, uploadFile } from '../../packages/sdk/src/index.js';
-import { encodeKey } from '../../packages/sdk/src/upload.js';
+import { McubeClient, McubeNetworkError, McubeUploadError, uploadFile } from '../../packages/sdk/src/index.js';
+import { encodeKey, type FileTokenLike } from '../../packages/sdk/src/upload.js';
 import { startS3rver, type RunningS3rver } from '../helpers/s3rver.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -17,6 +19,39 @@ function expectProgress(events: Array<[number, number | undefined]>, total: numb
   for (let i = 1; i < events.length; i++) expect(events[i]![0]).toBeGreaterThanOrEqual(events[i - 1]![0]);
   expect(events.every(([, t]) => t === total)).toBe(true);
   expect(events.at(-1)).toEqual([total, total]);
+}
+
+/**
+ * A proxy in front of the token's store whose first `failures` POSTs are read whole and then fail: the
+ * connection is cut without an answer ("reset", the store may or may not have stored it) or answered with S3's
+ * 503 SlowDown. Later POSTs go through. `real(url)` is a returned FileUrl on the store's own origin.
+ */
+async function flakyStore(t: FileTokenLike, failures: number, fault: 'reset' | 'slowdown') {
+  const store = new URL(t.host!);
+  let posts = 0;
+  const proxy = createServer((req, res) => {
+    posts++;
+    const fail = posts <= failures;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (fail && fault === 'reset') return void req.socket.destroy();
+      if (fail) return void res.writeHead(503, { 'content-type': 'application/xml' }).end('<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+      const up = request({ host: store.hostname, port: store.port, method: req.method, path: req.url, headers: { ...req.headers, host: store.host } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  return {
+    token: { ...t, host: origin + store.pathname.replace(/\/+$/, '') },
+    posts: () => posts,
+    real: (url: string) => store.origin + url.slice(new URL(url).origin.length),
+    close: () => new Promise<void>((r) => proxy.close(() => r())),
+  };
 }
 
 for (const driver of ['local', 's3'] as const) {
@@ -116,6 +151,45 @@ for (const driver of ['local', 's3'] as const) {
       expect((await resolveUploadedObject(srv.node.deps, scope(), ok)).size).toBe(1);
     });
 
+    it('sends a path or bytes again after a lost connection or a 503 from the store; a stream is sent once', async () => {
+      const data = randomBytes(300_000);
+      const path = join(dir, 'again.zip');
+      writeFileSync(path, data);
+      for (const fault of ['reset', 'slowdown'] as const) {
+        for (const source of [path, data]) {
+          const flaky = await flakyStore(await token(), 1, fault);
+          try {
+            const retries: Array<{ action: string; attempt: number; code?: string }> = [];
+            const events: Array<[number, number | undefined]> = [];
+            const url = await uploadFile(flaky.token, source, {
+              filename: 'again.zip',
+              retry: { baseDelayMs: 1 },
+              onRetry: (e) => retries.push({ action: e.action, attempt: e.attempt, code: (e.error as { code?: string }).code }),
+              onProgress: (s, t) => events.push([s, t]),
+            });
+            expect(flaky.posts(), fault).toBe(2);
+            expect(retries, fault).toEqual([{ action: 'upload', attempt: 1, code: fault === 'reset' ? expect.stringMatching(/^E|socket/i) : 'SlowDown' }]);
+            // progress does not go back when the second attempt starts from byte 0
+            expectProgress(events, data.length);
+            const stored = await resolveUploadedObject(srv.node.deps, scope(), flaky.real(url));
+            expect(stored.size).toBe(data.length);
+          } finally {
+            await flaky.close();
+          }
+        }
+      }
+      const flaky = await flakyStore(await token(), 1, 'reset');
+      try {
+        const retried: unknown[] = [];
+        const err = await uploadFile(flaky.token, Readable.from([data]), { filename: 'once.zip', size: data.length, retry: { baseDelayMs: 1 }, onRetry: (e) => retried.push(e) }).catch((e) => e);
+        expect(err).toBeInstanceOf(McubeNetworkError);
+        expect(retried).toEqual([]);
+        expect(flaky.posts()).toBe(1);
+      } finally {
+        await flaky.close();
+      }
+    });
+
     // The store's refusals: only the local driver enforces signatures and policy conditions; s3rver, the S3 server
     // of the tests, checks neither (test/helpers/s3rver.ts), so on 's3' there is no refusal to observe. The
     // conditions of the S3 policy itself are checked in test/storage/upload-flow.test.ts.
@@ -123,9 +197,12 @@ for (const driver of ['local', 's3'] as const) {
       it('reports the store refusing a tampered policy as McubeUploadError', async () => {
         const t = await token();
         const forged = { ...t, formFields: { ...t.formFields!, Policy: Buffer.from('{"expiration":"2999-01-01T00:00:00Z","conditions":[]}').toString('base64') } };
-        const err = await uploadFile(forged, Buffer.from('x'), { filename: 'x.bin' }).catch((e) => e);
+        const retried: unknown[] = [];
+        const err = await uploadFile(forged, Buffer.from('x'), { filename: 'x.bin', onRetry: (e) => retried.push(e) }).catch((e) => e);
         expect(err).toBeInstanceOf(McubeUploadError);
         expect(err.statusCode).toBe(403);
+        // a refusal is final: not sent again
+        expect(retried).toEqual([]);
         expect(err.code).toMatch(/SignatureDoesNotMatch|AccessDenied/);
       });
 

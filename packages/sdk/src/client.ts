@@ -7,6 +7,8 @@ import { buildSignedRequest, parseEndpoint, type SignatureAlgorithm } from './re
 import { resolveRetry, retryDelay, type RetryOptions } from './retry-policy.js';
 import { acsTimestamp, newNonce } from './signer.js';
 import { sendOnce, type WireAnswer } from './transport.js';
+import { uploadFile, type FileTokenLike, type UploadOptions } from './upload.js';
+import type { UploadSource } from './upload-source.js';
 import { SDK_VERSION } from './version.js';
 import { fromWire, toWire, type ActionSpec } from './wire-mapping.js';
 
@@ -43,6 +45,7 @@ export class McubeClient {
   private readonly throwOnBusinessError: boolean;
   private readonly userAgent: string;
   private readonly onRetry: ((e: RetryEvent) => void) | undefined;
+  private readonly uploadTimeoutMs: number | undefined;
 
   constructor(options: McubeClientOptions = {}) {
     const env = optionsFromEnv(options.env ?? process.env);
@@ -67,6 +70,7 @@ export class McubeClient {
       tenantId: options.tenantId ?? env.tenantId,
     };
     this.timeoutMs = checkTimeout(options.timeoutMs ?? 30_000);
+    this.uploadTimeoutMs = options.timeoutMs;
     this.retry = options.retry;
     this.throwOnBusinessError = options.throwOnBusinessError ?? false;
     this.userAgent = `mcube-sdk/${SDK_VERSION} (Node.js/${process.version}; ${process.platform}; ${process.arch})${options.userAgentSuffix ? ' ' + options.userAgentSuffix : ''}`;
@@ -98,6 +102,15 @@ export class McubeClient {
     fill('WorkspaceId', this.defaults.workspaceId);
     fill('TenantId', this.defaults.tenantId);
     return this.send(action, withDefaults, SPECS.get(action)?.mutates ?? true, options);
+  }
+
+  /**
+   * `uploadFile` with this client's `retry` and `onRetry`, and its `timeoutMs` (when given) as the longest pause
+   * without progress; `opts` overrides them.
+   */
+  upload(fileToken: FileTokenLike, source: UploadSource, opts: UploadOptions = {}): Promise<string> {
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    return uploadFile(fileToken, source, { timeoutMs: this.uploadTimeoutMs, retry: this.retry, onRetry: this.onRetry, ...given });
   }
 
   private async send(action: string, params: Record<string, string>, mutates: boolean, options: CallOptions): Promise<WireAnswer> {

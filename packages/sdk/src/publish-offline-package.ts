@@ -5,7 +5,6 @@ import type { McubeClient } from './client.js';
 import { McubeBusinessError, McubeError, McubeNetworkError, McubeServerError } from './errors.js';
 import type { CreateMcubeNebulaTaskRequest } from './generated/actions.js';
 import { packOfflinePackageToFile } from './pack-offline-package.js';
-import { uploadFile } from './upload.js';
 
 export type ReleaseSpec =
   | { type: 'official' }
@@ -131,6 +130,15 @@ export function releaseFields(release: ReleaseSpec, rules: GrayRule[] = []): Par
   }
 }
 
+/**
+ * Whether a package step that failed this way may have created the package all the same: no answer (a slow build
+ * finishing after the client gave up), a 5xx or an answer without the id (both may come after the commit,
+ * retry-policy.ts), or the server's "this version exists" (`existsCode`, an earlier run).
+ */
+export function packageMayStand(err: unknown, existsCode: string): boolean {
+  return err instanceof McubeNetworkError || err instanceof McubeServerError || (err instanceof McubeError && [existsCode, 'InvalidResponse'].includes(err.code));
+}
+
 /** The id of the package of this H5 app and version, if one exists. */
 async function existingResource(o: PublishOptions): Promise<string | undefined> {
   const list = await o.client.listMcubeNebulaResources({ h5Id: o.h5Id, pageSize: 500 }, { throwOnBusinessError: true });
@@ -199,7 +207,7 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
 
     step = 'upload';
     o.onProgress?.({ step });
-    const fileUrl = await uploadFile(token.getFileTokenResult.fileToken ?? {}, source, {
+    const fileUrl = await o.client.upload(token.getFileTokenResult.fileToken ?? {}, source, {
       filename,
       contentType: 'application/zip',
       onProgress: (sent, total) => o.onProgress?.({ step: 'upload', sent, total }),
@@ -257,8 +265,7 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
     // no answer, or "this version exists": the package may stand all the same (a slow build that finished
     // after the client gave up, or an earlier run); its id lets the pipeline release it instead of starting over
     // a 5xx (or an answer without the id) may also come after the package was committed (retry-policy.ts)
-    const mayStand = err instanceof McubeNetworkError || err instanceof McubeServerError || (err instanceof McubeError && ['H5VersionExists', 'InvalidResponse'].includes(err.code));
-    if (step === 'resource' && !created && mayStand) {
+    if (step === 'resource' && !created && packageMayStand(err, 'H5VersionExists')) {
       created = await existingResource(o).catch(() => undefined);
     }
     throw inStep(step, err, created);

@@ -1,4 +1,4 @@
-import { McubeError, McubeNetworkError, McubeServerError, McubeThrottlingError } from './errors.js';
+import { McubeError, McubeNetworkError, McubeServerError, McubeThrottlingError, McubeUploadError } from './errors.js';
 
 export interface RetryOptions {
   /** attempts in all, the first included (default 3; 1 disables retries) */
@@ -36,10 +36,7 @@ const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTU
  */
 export function retryDelay(err: unknown, attempt: number, policy: ResolvedRetry, mutates: boolean, random = Math.random): number | null {
   if (attempt >= policy.maxAttempts || !(err instanceof McubeError)) return null;
-  const backoff = () => {
-    const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-    return Math.round(step / 2 + random() * (step / 2));
-  };
+  const backoff = () => backoffMs(attempt, policy, random);
   if (err instanceof McubeThrottlingError) {
     const ms = err.retryAfter * 1000;
     return ms > policy.maxRetryAfterMs ? null : ms + Math.round(random() * Math.min(250, policy.baseDelayMs));
@@ -54,4 +51,23 @@ export function retryDelay(err: unknown, attempt: number, policy: ResolvedRetry,
     return CONNECT_CODES.has(err.code) || !mutates ? backoff() : null;
   }
   return null;
+}
+
+function backoffMs(attempt: number, policy: ResolvedRetry, random: () => number): number {
+  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(step / 2 + random() * (step / 2));
+}
+
+/**
+ * Uploads: posting the same bytes to the same key again only stores the object again, so unlike a call,
+ * an upload is repeated after a timeout, a reset connection or a 5xx / 429 from the store. A refusal
+ * (4xx: policy, size) and a source that changed while it was read are final.
+ */
+export function uploadRetryDelay(err: unknown, attempt: number, policy: ResolvedRetry, random = Math.random): number | null {
+  if (attempt >= policy.maxAttempts) return null;
+  if (err instanceof McubeUploadError) {
+    const s = err.statusCode ?? 0;
+    return s === 429 || s === 500 || s === 502 || s === 503 || s === 504 ? backoffMs(attempt, policy, random) : null;
+  }
+  return err instanceof McubeNetworkError ? backoffMs(attempt, policy, random) : null;
 }

@@ -4,6 +4,8 @@ import { McubeNetworkError, McubeUploadError } from './errors.js';
 import { multipartFrame } from './multipart-body.js';
 import { xmlTag } from './xml-tag.js';
 import { openSource, type UploadSource } from './upload-source.js';
+import type { RetryEvent } from './client-options.js';
+import { resolveRetry, uploadRetryDelay, type RetryOptions } from './retry-policy.js';
 
 /** The FileToken of GetMcubeFileToken, as McubeClient returns it (camelCase) or as sent on the wire (PascalCase). */
 export interface FileTokenLike {
@@ -32,6 +34,13 @@ export interface UploadOptions {
   /** idle timeout of the connection (default 120 s) */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * attempts and backoff as for calls (default 3 attempts), or false for one. A path or bytes are sent again after
+   * a network error, a timeout or a 5xx / 429 from the store; a stream cannot be re-read and is sent once.
+   */
+  retry?: RetryOptions | false;
+  /** called before each new attempt (action "upload") */
+  onRetry?: (event: RetryEvent) => void;
 }
 
 /** A media type token/parameters line: visible ASCII and spaces only, so it cannot end the part's headers early. */
@@ -76,6 +85,27 @@ export const encodeKey = (key: string) => key.split('/').map(encodeURIComponent)
  * the object URL the storage answers in `Location`, else `<Host>/<key>`.
  */
 export async function uploadFile(fileToken: FileTokenLike, source: UploadSource, opts: UploadOptions = {}): Promise<string> {
+  const policy = resolveRetry(opts.retry);
+  const replayable = typeof source === 'string' || source instanceof Uint8Array;
+  // a new attempt starts from byte 0: progress stays monotonic, resuming once the new attempt passes the old one
+  let shown = -1;
+  const onProgress = opts.onProgress && ((sent: number, total: number | undefined) => {
+    if (sent > shown) opts.onProgress!((shown = Math.max(sent, shown)), total);
+  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await uploadOnce(fileToken, source, { ...opts, onProgress });
+    } catch (err) {
+      const delay = replayable && !opts.signal?.aborted ? uploadRetryDelay(err, attempt, policy) : null;
+      if (delay === null) throw err;
+      opts.onRetry?.({ action: 'upload', attempt, delayMs: delay, error: err as Error });
+      await new Promise((r) => setTimeout(r, delay));
+      if (opts.signal?.aborted) throw err;
+    }
+  }
+}
+
+async function uploadOnce(fileToken: FileTokenLike, source: UploadSource, opts: UploadOptions): Promise<string> {
   const host = fileToken.host ?? fileToken.Host;
   if (!host) throw new TypeError('fileToken has no host');
   const target = new URL(host);

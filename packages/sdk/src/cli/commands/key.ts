@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { businessFailure } from '../../business.js';
-import { uploadFile } from '../../upload.js';
 import type { Command } from '../command.js';
 
 export const keyCommands: Command[] = [
@@ -15,7 +14,7 @@ export const keyCommands: Command[] = [
     async run(ctx) {
       const client = ctx.client();
       const token = await client.getMcubeFileToken({ onexFlag: true });
-      const fileUrl = await uploadFile(token.getFileTokenResult.fileToken ?? {}, resolve(ctx.io.cwd, ctx.positionals[0]!), { contentType: 'application/x-pem-file' });
+      const fileUrl = await client.upload(token.getFileTokenResult.fileToken ?? {}, resolve(ctx.io.cwd, ctx.positionals[0]!), { contentType: 'application/x-pem-file' });
       const r = await client.uploadMcubeRsaKey({ fileUrl, onexFlag: true });
       ctx.emit(r);
       ctx.say('key uploaded: new packages are signed with it\n');

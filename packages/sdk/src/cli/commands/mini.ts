@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { packOfflinePackageToBuffer } from '../../pack-offline-package.js';
-import { inStep, releaseFields } from '../../publish-offline-package.js';
-import { uploadFile } from '../../upload.js';
+import type { McubeClient } from '../../client.js';
+import { inStep, packageMayStand, releaseFields } from '../../publish-offline-package.js';
 import type { Command, CommandContext } from '../command.js';
 import { progressBar, table } from '../io.js';
 import { clientVersion, pick, PLATFORMS, releaseOf, releaseOptions } from '../release-options.js';
@@ -33,6 +33,13 @@ function idArg(raw: string, what: string, command: string[]): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 1 || !Number.isSafeInteger(n)) throw new UsageError(`${what} "${raw}" is not an id (a whole number from 1)`, command);
   return n;
+}
+
+/** The id of this mini program's package of this version, if one exists (the newest come first). */
+async function existingMiniPackage(client: McubeClient, h5Id: string, version: string): Promise<string | undefined> {
+  const list = await client.listMcubeMiniPackages({ h5Id, pageSize: 500 }, { throwOnBusinessError: true });
+  const hit = (list.listMiniPackageResult.miniPackageList ?? []).find((p) => p.h5Version === version);
+  return hit?.id === undefined ? undefined : String(hit.id);
 }
 
 const kindOf = (type: string) => (type === 'official' ? 'official release' : `gray release (${type})`);
@@ -101,7 +108,7 @@ export const miniPublish: Command = {
       const token = (await client.getMcubeFileToken({ onexFlag: true }, { throwOnBusinessError: true })).getFileTokenResult.fileToken!;
       step = 'upload';
       const bar = progressBar(ctx.io, 'uploading');
-      const resourceFileUrl = await uploadFile(token, zip, { filename: `${h5Id}.zip`, onProgress: (sent, total) => bar.update(sent, total) }).finally(() => bar.done());
+      const resourceFileUrl = await client.upload(token, zip, { filename: `${h5Id}.zip`, onProgress: (sent, total) => bar.update(sent, total) }).finally(() => bar.done());
       step = 'package';
       note('creating the package (building and signing the .amr)');
       const up = await client.uploadMcubeMiniPackage(
@@ -123,6 +130,9 @@ export const miniPublish: Command = {
       taskId = String(t.createMiniTaskResult.miniTaskId);
     } catch (err) {
       if (err instanceof UsageError) throw err;
+      if (step === 'package' && !packageId && packageMayStand(err, 'H5VersionExists')) {
+        packageId = await existingMiniPackage(client, h5Id, version).catch(() => undefined);
+      }
       // a failed task step leaves the package created: the error names it, so a re-run releases it instead
       throw inStep(step, err, packageId, how());
     }

@@ -1,9 +1,8 @@
 import { basename, resolve } from 'node:path';
 import type { McubeClient } from '../../client.js';
-import { uploadFile } from '../../upload.js';
 import type { Command } from '../command.js';
 import { table } from '../io.js';
-import { formatGreyEndtime } from '../../publish-offline-package.js';
+import { formatGreyEndtime, packageMayStand } from '../../publish-offline-package.js';
 import { oneReleaseKind, parseEndTime } from '../release-options.js';
 import { UsageError } from '../usage-error.js';
 
@@ -18,7 +17,20 @@ function numericId(raw: string, what: string, command: string[]): string {
 
 async function uploadTo(client: McubeClient, cwd: string, path: string, contentType: string): Promise<string> {
   const token = await client.getMcubeFileToken({ onexFlag: true });
-  return uploadFile(token.getFileTokenResult.fileToken ?? {}, resolve(cwd, path), { filename: basename(path), contentType });
+  return client.upload(token.getFileTokenResult.fileToken ?? {}, resolve(cwd, path), { filename: basename(path), contentType });
+}
+
+/** Ids of the upgrade packages of this platform and version (numerically equal: 2.1 is 2.1.0), newest first. */
+async function existingUpgradePackages(client: McubeClient, platform: string, version: string): Promise<string[]> {
+  const parts = (v: string) => v.split('.').map(Number);
+  const same = (a: string) => {
+    const [x, y] = [parts(a), parts(version)];
+    return Array.from({ length: Math.max(x.length, y.length) }, (_, i) => (x[i] ?? 0) === (y[i] ?? 0)).every(Boolean);
+  };
+  const list = await client.listMcubeUpgradePackages({ pageSize: 200 }, { throwOnBusinessError: true });
+  return (list.listPackagesResult.packages ?? [])
+    .filter((p) => p.platform?.toLowerCase() === platform.toLowerCase() && same(p.productVersion ?? ''))
+    .map((p) => String(p.id));
 }
 
 export const upgradeCommands: Command[] = [
@@ -53,9 +65,11 @@ export const upgradeCommands: Command[] = [
       const file = ctx.positionals[0];
       const icon = ctx.str('icon');
       const symbols = ctx.str('symbols');
+      const platform = ctx.str('platform', true);
+      const version = ctx.str('version', true);
       const r = await client.createMcubeUpgradePackage({
-        platform: ctx.str('platform', true),
-        appVersion: ctx.str('version', true),
+        platform,
+        appVersion: version,
         desc: ctx.str('desc'),
         isEnterprise: ctx.values.enterprise ? 1 : undefined,
         needCheck: ctx.values.verify ? 1 : undefined,
@@ -68,6 +82,16 @@ export const upgradeCommands: Command[] = [
         iconFileUrl: icon ? await uploadTo(client, ctx.io.cwd, icon, 'application/octet-stream') : undefined,
         iosSymbolfileUrl: symbols ? await uploadTo(client, ctx.io.cwd, symbols, 'application/gzip') : undefined,
         onexFlag: true,
+      }).catch(async (err) => {
+        // no answer or a 5xx may come after the package was made, and a re-run is then refused as existing: name it
+        if (packageMayStand(err, 'UpgradePackageExists')) {
+          const ids = await existingUpgradePackages(client, platform, version).catch(() => []);
+          if (ids.length) {
+            Object.assign(err, { resourceId: ids[0] });
+            err.message += ` (${platform} package ${ids.join(', ')} of version ${version} exists: when no answer came, it may be the one this run created; see "mcube upgrade list")`;
+          }
+        }
+        throw err;
       });
       ctx.emit(r);
       ctx.say(`${r.resultContent.data ?? ''}\n`);

@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { uploadFile } from '../../upload.js';
 import type { Command } from '../command.js';
 import { table } from '../io.js';
 import { UsageError } from '../usage-error.js';
@@ -44,7 +43,7 @@ export const whitelistCommands: Command[] = [
       let ossUrl: string | undefined;
       if (file) {
         const token = await client.getMcubeFileToken({ onexFlag: true });
-        ossUrl = await uploadFile(token.getFileTokenResult.fileToken ?? {}, resolve(ctx.io.cwd, file), { contentType: 'text/plain' });
+        ossUrl = await client.upload(token.getFileTokenResult.fileToken ?? {}, resolve(ctx.io.cwd, file), { contentType: 'text/plain' });
       }
       const r = await client.updateMcubeWhitelist({ id, keyIds: ids, ossUrl, onexFlag: true });
       ctx.emit(r);
