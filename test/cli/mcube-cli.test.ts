@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { createServer as netServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -233,6 +233,19 @@ describe('mcube (subprocess)', () => {
     const down = await mcube(['vhost', 'get', '--endpoint', `http://127.0.0.1:${port}`, '--retries', '0']);
     expect(down.code).toBe(5);
     expect(down.stderr).toMatch(/^error: ECONNREFUSED: /);
+
+    // a port that accepts and closes at once (a port forward with no backend): Node's fetch never settles there,
+    // and the command used to exit 0 having printed nothing
+    const hangUp = netServer((c) => c.end());
+    await new Promise<void>((r) => hangUp.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(hangUp.address() as AddressInfo).port}`;
+      const r = await mcube(['api', 'CreateMcubeVhost', '--Vhost', 'x.example.com', '--endpoint', url, '--timeout', '1', '--json']);
+      expect(r.code).toBe(5);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'Timeout', message: expect.stringContaining('no answer within 1000 ms') });
+    } finally {
+      await new Promise((r) => hangUp.close(r));
+    }
   });
 
   it('packs, publishes and manages the release of an offline package', async () => {

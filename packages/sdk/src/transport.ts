@@ -111,7 +111,12 @@ async function readCapped(res: Response, max: number): Promise<string> {
 /** One HTTP exchange; throws a typed error for anything but a 2xx JSON answer. */
 export async function sendOnce(req: SignedRequest, action: string, timeoutMs: number, signal?: AbortSignal): Promise<WireAnswer> {
   const { host: _host, ...headers } = req.headers;
-  const timeout = AbortSignal.timeout(timeoutMs);
+  // A timer of our own, not AbortSignal.timeout(): that one does not keep the process alive, and Node 20's fetch
+  // never settles when the peer closes the connection before the request is written (a port forward with no
+  // backend). The event loop then ran empty and the CLI exited 0 having done nothing.
+  const timer = new AbortController();
+  const clock = setTimeout(() => timer.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+  const timeout = timer.signal;
   let res: Response;
   let text: string;
   try {
@@ -129,7 +134,9 @@ export async function sendOnce(req: SignedRequest, action: string, timeoutMs: nu
       throw new McubeNetworkError({ code: 'InvalidResponse', message: `${action}: the answer is larger than ${MAX_ANSWER_BYTES} bytes, so it is not an mPaaS OpenAPI answer; check the endpoint`, action });
     }
     if (signal?.aborted) throw signal.reason ?? err;
-    throw networkError(err, action, timeoutMs, req.url);
+    throw networkError(timeout.aborted ? timeout.reason : err, action, timeoutMs, req.url);
+  } finally {
+    clearTimeout(clock);
   }
   const resHeaders: Record<string, string> = {};
   res.headers.forEach((v, k) => (resHeaders[k] = v));
