@@ -152,7 +152,7 @@ describe('mcube (subprocess)', () => {
   });
 
   it('an upgrade package whose answer was lost is named in the error, and in the re-run\'s refusal', async () => {
-    const gateway = await startGateway(srv.port, undefined, undefined, (req) => req.headers['x-acs-action'] === 'CreateMcubeUpgradePackage');
+    const gateway = await startGateway(srv.port, undefined, undefined, (req) => ['CreateMcubeUpgradePackage', 'CreateMcubeUpgradeTask'].includes(String(req.headers['x-acs-action'])));
     const args = ['upgrade', 'create', '--platform', 'Android', '--version', '9.1.0', '--download-url', 'https://downloads.example.com/app-9.1.0.apk', '--json'];
     try {
       const lost = await mcube([...args, '--endpoint', gateway.url]);
@@ -165,6 +165,20 @@ describe('mcube (subprocess)', () => {
       const again = await mcube([...args.slice(0, 5), '9.1', ...args.slice(6)]);
       expect(again.code).toBe(4);
       expect(JSON.parse(again.stdout).error).toMatchObject({ code: 'UpgradePackageExists', resourceId: err.resourceId });
+
+      // the release task: a lost answer says the task may stand; --once then finds it instead of adding a second
+      const lostTask = await mcube(['upgrade', 'release', err.resourceId, '--end-time', '+1d', '--users', '1', '--endpoint', gateway.url]);
+      expect(lostTask.code).toBe(3);
+      expect(lostTask.stderr).toContain(`(when no answer came, the task may have been created: see "mcube upgrade tasks ${err.resourceId}", or run again with --once)`);
+      const rerun = await mcube(['upgrade', 'release', err.resourceId, '--end-time', '+2d', '--users', '1', '--once', '--json']);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(JSON.parse(rerun.stdout)).toMatchObject({ packageId: err.resourceId, existing: true, task: { publishMode: 2, greyNum: 1 } });
+      const tasks = await srv.node.deps.db.knex('upgrade_tasks').where({ package_id: Number(err.resourceId) }).select('id');
+      expect(tasks.map((t) => String(t.id))).toEqual([JSON.parse(rerun.stdout).taskId]);
+      // another kind is another task
+      const official = await mcube(['upgrade', 'release', err.resourceId, '--official', '--once']);
+      expect(official.code, official.stderr).toBe(0);
+      expect(await srv.node.deps.db.knex('upgrade_tasks').where({ package_id: Number(err.resourceId) }).count({ n: '*' }).then((r) => Number(r[0]!.n))).toBe(2);
     } finally {
       await gateway.close();
     }
@@ -347,7 +361,13 @@ describe('mcube (subprocess)', () => {
     // run again with --once: the unfinished task of that kind is named, no second task
     const rerun = await mcube(['nebula', 'release', err.resourceId, '--gray-whitelist', list, '--once', '--json']);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(JSON.parse(rerun.stdout)).toMatchObject({ resourceId: err.resourceId, taskId: taskId, existing: true });
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ resourceId: err.resourceId, taskId: taskId, existing: true, task: { id: Number(taskId), whitelistIds: list } });
+    expect(rerun.stderr).toBe('');
+    // a run asking for other settings of that kind is told that the task stands with its own
+    const other = JSON.parse((await mcube(['whitelist', 'create', '--name', 'cli-retry-2', '--json'])).stdout).createWhitelistResult.whitelistId as string;
+    const differs = await mcube(['nebula', 'release', err.resourceId, '--gray-whitelist', other, '--once']);
+    expect(differs.code).toBe(0);
+    expect(differs.stderr).toBe(`warning: task ${taskId} is released with other settings than this run asked for (whitelists ${list}); end it and release again to change them\n`);
     const tasksOf = async () => JSON.parse((await mcube(['api', 'ListMcubeNebulaTasks', '--Id', err.resourceId])).stdout).ListMcubeNebulaTaskResult.NebulaTaskInfo as unknown[];
     expect(await tasksOf()).toHaveLength(1);
     // another release kind is another task

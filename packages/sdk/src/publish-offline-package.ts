@@ -136,7 +136,12 @@ export function releaseFields(release: ReleaseSpec, rules: GrayRule[] = []): Par
  * retry-policy.ts), or the server's "this version exists" (`existsCode`, an earlier run).
  */
 export function packageMayStand(err: unknown, existsCode: string): boolean {
-  return err instanceof McubeNetworkError || err instanceof McubeServerError || (err instanceof McubeError && [existsCode, 'InvalidResponse'].includes(err.code));
+  return mayHaveApplied(err) || (err instanceof McubeError && err.code === existsCode);
+}
+
+/** A failure after which the server may have done the call all the same: no answer, a 5xx, an answer without the result. */
+export function mayHaveApplied(err: unknown): boolean {
+  return err instanceof McubeNetworkError || err instanceof McubeServerError || (err instanceof McubeError && err.code === 'InvalidResponse');
 }
 
 /** The id of the package of this H5 app and version, if one exists. */

@@ -113,7 +113,15 @@ export const nebulaRelease: Command = {
         (t) => t.taskStatus !== 2 && t.publishType === fields.publishType && (fields.publishType === 3 || t.publishMode === fields.publishMode),
       );
       if (open) {
-        ctx.emit({ resourceId: raw, taskId: String(open.id), release, existing: true });
+        // `task` is the task that stands, as it is: its percentage, whitelists or end time may differ from this run's
+        ctx.emit({ resourceId: raw, taskId: String(open.id), release, existing: true, task: open });
+        if (fields.publishType !== 3) {
+          const [asked, live] =
+            fields.publishMode === 1 ? [`whitelists ${fields.whitelistIds}`, `whitelists ${open.whitelistIds}`]
+            : fields.publishMode === 3 ? [`percent ${fields.percent}`, `percent ${open.percent}`]
+            : [`${fields.greyNum} users`, `${open.greyNum} users until ${open.greyEndtime}`];
+          if (!live.startsWith(asked)) ctx.io.stderr.write(`warning: task ${open.id} is released with other settings than this run asked for (${live}); end it and release again to change them\n`);
+        }
         ctx.say(`package ${raw}: ${kindOf(release)} already has unfinished task ${open.id}; nothing done`);
         return;
       }

@@ -2,7 +2,7 @@ import { basename, resolve } from 'node:path';
 import type { McubeClient } from '../../client.js';
 import type { Command } from '../command.js';
 import { table } from '../io.js';
-import { formatGreyEndtime, packageMayStand } from '../../publish-offline-package.js';
+import { formatGreyEndtime, mayHaveApplied, packageMayStand } from '../../publish-offline-package.js';
 import { oneReleaseKind, parseEndTime } from '../release-options.js';
 import { UsageError } from '../usage-error.js';
 
@@ -136,9 +136,11 @@ export const upgradeCommands: Command[] = [
       { name: 'rules', value: '<json>', help: 'advanced rules (gray only), as GreyConfigInfo' },
       { name: 'message', value: '<text>', help: 'upgrade prompt shown to users' },
       { name: 'memo', value: '<text>', help: 'release description' },
+      { name: 'once', help: 'do nothing when the package already has an unfinished task of this release kind (a pipeline run again)' },
     ],
     examples: [
       'mcube upgrade release 42 --official --mode forced --message "Please update"',
+      'mcube upgrade release 42 --official --once --json',
       'mcube upgrade release 42 --whitelist 17 --mode multiple',
       'mcube upgrade release 42 --end-time "2026-01-31 18:00:00" --users 500',
       'mcube upgrade release 42 --end-time +2d --users 500',
@@ -156,14 +158,33 @@ export const upgradeCommands: Command[] = [
       if ((endTime || users) && !(endTime && users)) throw new UsageError('a time-window gray release needs both --end-time and --users', this.path);
       if (official && ctx.str('rules') !== undefined) throw new UsageError('--rules applies to gray releases only', this.path);
       const gray = whitelist ? { publishType: 2, publishMode: 1, whitelistIds: whitelist } : endTime ? { publishType: 2, publishMode: 2, greyEndtimeData: formatGreyEndtime(parseEndTime(endTime, Date.now(), this.path)), greyNum: ctx.int('users', true) } : { publishType: 3 };
-      const r = await ctx.client().createMcubeUpgradeTask({
-        packageInfoId: Number(id),
-        upgradeType,
-        ...gray,
-        greyConfigInfo: ctx.str('rules'),
-        upgradeContent: ctx.str('message'),
-        memo: ctx.str('memo'),
-      });
+      const client = ctx.client();
+      const kind = gray.publishType === 3 ? 'official' : gray.publishMode === 1 ? 'whitelist gray' : 'time-window gray';
+      if (ctx.values.once === true) {
+        const tasks = await client.listMcubeUpgradeTasks({ packageId: id }, { throwOnBusinessError: true });
+        const open = (tasks.listTaskResult.taskInfo ?? []).find((t) => t.taskStatus !== 2 && t.publishType === gray.publishType && (gray.publishType === 3 || t.publishMode === gray.publishMode));
+        if (open) {
+          // the task that stands, as it is (its whitelist, end time or mode may differ from this run's)
+          ctx.emit({ packageId: id, taskId: String(open.id), existing: true, task: open });
+          ctx.io.stderr.write(`package ${id}: ${kind} release already has unfinished task ${open.id} (${MODE_NAMES[open.upgradeType ?? 0] ?? open.upgradeType}${open.whitelistIds ? `, whitelists ${open.whitelistIds}` : ''}${open.greyEndtime ? `, until ${open.greyEndtime}` : ''}); nothing done\n`);
+          ctx.say(`${open.id}\n`);
+          return;
+        }
+      }
+      const r = await client
+        .createMcubeUpgradeTask({
+          packageInfoId: Number(id),
+          upgradeType,
+          ...gray,
+          greyConfigInfo: ctx.str('rules'),
+          upgradeContent: ctx.str('message'),
+          memo: ctx.str('memo'),
+        })
+        .catch((err) => {
+          // without an answer the task may stand all the same: a second run would add another (and another audience)
+          if (mayHaveApplied(err)) err.message += ` (when no answer came, the task may have been created: see "mcube upgrade tasks ${id}", or run again with --once)`;
+          throw err;
+        });
       ctx.emit(r);
       ctx.say(`${r.createTaskResult.upgradeTaskId ?? ''}\n`);
     },
