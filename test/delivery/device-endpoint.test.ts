@@ -317,6 +317,26 @@ describe('refusals', () => {
     expect((await ask({ userId: 'emoji-\ud83d\ude00' }, { json: true })).status).toBe(200);
   });
 
+  it('400 for a missing or malformed client version; a versionName suffix is dropped', async () => {
+    // before, these were answered as version 0 (or "1..2" as 1.0.2): an empty answer the device could not tell from "nothing new"
+    for (const client of [undefined, '', 'abc', '-1', '1..2', '1'.repeat(5000), { a: 1 }]) {
+      const r = await deviceCheck(srv.url, { platform: 'android', userId: 'x', ...(client === undefined ? {} : { client }) } as never, { clientKey: srv.creds.clientKey, json: true });
+      expect(r.status, JSON.stringify(client)?.slice(0, 20)).toBe(400);
+      expect(r.body.resultMsg).toMatch(/^client must be the app's version, e\.g\. 4\.0\.0/);
+    }
+    for (const client of ['2.0.0-beta', '2.0.0+build7', '2']) expect((await ask({ userId: 'x', client })).status, client).toBe(200);
+  });
+
+  it('a "__proto__" member of a JSON body supplies no fields', async () => {
+    const res = await fetch(`${srv.url}/device/nebula/update`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-mcube-client-key': srv.creds.clientKey },
+      body: '{"__proto__":{"platform":"android","userId":"alice"},"client":"1.0.0"}',
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).resultMsg).toMatch(/platform/);
+  });
+
   it('404 for another device path, 405 for another method', async () => {
     expect((await fetch(`${srv.url}/device/other`)).status).toBe(404);
     // a path that only starts like the upgrade check is not the upgrade check

@@ -256,6 +256,11 @@ describe('iOS distribution channels and TestFlight expiry', () => {
     expect((await ask('tester')).body).toMatchObject({ taskId: tfTask, packageType: 'testflight' });
     expect((await ask('tester', 'enterprise')).body.taskId).toBe(entTask);
     expect((await ask('tester', 'playstore')).status).toBe(400);
+    // Android clients may send their own channel ("official", "rc"): it is no distribution channel there
+    for (const channel of ['official', 'huawei']) {
+      const res = await fetch(`${srv.url}/device/upgrade/check`, { method: 'POST', headers: { 'x-mcube-client-key': srv.creds.clientKey, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ platform: 'android', client: '4.0', userId: 'tester', channel }) });
+      expect(res.status, channel).toBe(200);
+    }
     // a day later the TestFlight build has expired (ValidDays 1): the App Store release again
     clock += 86_400_000 + 1000;
     expect((await ask('tester')).body.taskId).toBe(storeTask);

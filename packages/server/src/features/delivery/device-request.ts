@@ -96,7 +96,9 @@ export function fieldsFromJson(text: string, into: Fields = {}): Fields {
     throw new BadDeviceRequest('the body is not valid JSON');
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new BadDeviceRequest('the JSON body must be an object');
-  return Object.assign(into, v);
+  // own members only: Object.assign would have taken a "__proto__" member as the prototype of the fields
+  for (const [k, val] of Object.entries(v)) if (k !== '__proto__') into[k] = val;
+  return into;
 }
 
 export function str(f: Fields, name: string): string {
@@ -146,11 +148,20 @@ export function userKeyOf(f: Fields): string {
   return key;
 }
 
-export function parseCheck(f: Fields, userKey: string, now: number): ParsedCheck {
+/** dotted numbers, then optionally a suffix after -, +, _ or ~ */
+const CLIENT_VERSION = /^(\d{1,9}(?:\.\d{1,9}){0,7})(?:[-+_~][\x21-\x7e]{0,64})?$/;
+
+/** clientRequired: false for the switch pull, where a missing client version only matches exclude rules */
+export function parseCheck(f: Fields, userKey: string, now: number, opts: { clientRequired: boolean } = { clientRequired: true }): ParsedCheck {
   const platform = str(f, 'platform').toLowerCase();
   if (platform !== 'android' && platform !== 'ios') throw new BadDeviceRequest('platform must be android or ios');
   const system = str(f, 'system');
-  const clientText = str(f, 'client');
+  // the host app's version: a package's client range is decided on it, so a package or upgrade check without one is
+  // refused, not answered as version 0 (which no package reaches); a versionName's suffix ("5.2-beta") is dropped
+  const given = str(f, 'client');
+  const clientMatch = CLIENT_VERSION.exec(given);
+  if (!clientMatch && (given !== '' || opts.clientRequired)) throw new BadDeviceRequest('client must be the app\'s version, e.g. 4.0.0 (a suffix such as -beta is allowed)');
+  const clientText = clientMatch ? clientMatch[1]! : '';
   const client = versionOf(clientText);
   const { asked, installed } = appsOf(f.query, f.existed);
   return {

@@ -56,7 +56,7 @@ export function createSwitchPull(deps: Deps, keys: ClientKeys, limiter: DeviceRa
   );
 
   const answer = async (res: ServerResponse, fields: Fields, scope: DeviceScope, userKey: string): Promise<void> => {
-    const { check } = parseCheck({ ...fields, query: undefined, existed: undefined }, userKey, deps.now());
+    const { check } = parseCheck({ ...fields, query: undefined, existed: undefined }, userKey, deps.now(), { clientRequired: false });
     const asked = askedKeys(fields.keys);
     if (asked && asked.length > MAX_ASKED) throw new BadDeviceRequest(`keys names ${asked.length} keys; at most ${MAX_ASKED} are allowed`);
     const { plans } = await cache.current(scope.appId, scope.workspaceId);

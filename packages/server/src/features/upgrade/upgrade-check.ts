@@ -12,8 +12,6 @@ import type { StampWatcherHooks } from '../delivery/stamp-watcher.js';
 import { loadUpgradePlans, type UpgradePlans } from './upgrade-plans.js';
 
 export const UPGRADE_CHECK_PATH = '/device/upgrade/check';
-/** dotted numbers, then optionally a suffix after -, +, _ or ~ */
-const CLIENT_VERSION = /^(\d{1,9}(?:\.\d{1,9}){0,7})(?:[-+_~][\x21-\x7e]{0,64})?$/;
 const MAX_BODY = 16 * 1024;
 // upgradeType as well: the iOS SDK's callback dictionary (guide §4.2.2) carries it, 201 = AliUpgradeNewVersion
 const NO_UPGRADE = JSON.stringify({ resultCode: 100, resultStatus: 201, upgradeType: 201 });
@@ -57,12 +55,10 @@ export function createUpgradeCheck(deps: Deps, keys: ClientKeys, limiter: Device
 
   /** A known device within its rate: the engine over the releasing upgrade tasks of its platform. */
   const answer = async (res: ServerResponse, fields: Fields, scope: DeviceScope, userKey: string): Promise<void> => {
-    // versionNames often carry a suffix ("5.2-beta", "4.0.1+build7"): the dotted numbers before it are the version
-    const client = CLIENT_VERSION.exec(str(fields, 'client'));
-    if (!client) throw new BadDeviceRequest('client must be the installed client version, e.g. 4.0.0 (a suffix such as -beta is allowed)');
-    const { check } = parseCheck({ ...fields, client: client[1], query: undefined, existed: undefined }, userKey, deps.now());
-    const channel = str(fields, 'channel').toLowerCase();
-    if (channel !== '' && channel !== 'appstore' && channel !== 'enterprise') throw new BadDeviceRequest('channel must be appstore or enterprise (iOS; empty: appstore)');
+    const { check } = parseCheck({ ...fields, query: undefined, existed: undefined }, userKey, deps.now());
+    // iOS only: Android clients may send their own channel (Nebula's "official" / "rc"), which means nothing here
+    const channel = check.platform === 'ios' ? str(fields, 'channel').toLowerCase() : '';
+    if (channel !== '' && channel !== 'appstore' && channel !== 'enterprise') throw new BadDeviceRequest('channel must be appstore or enterprise on iOS (empty: appstore)');
     const {
       plans,
       extra: { admissions },
