@@ -179,6 +179,14 @@ describe('size, count and ratio caps', () => {
     expect(await refused(five, { limits: { ...LIMITS, maxEntries: 4 } })).toMatchObject({ code: 'TooManyEntries' });
     const deep = [ok('12345678/a/b/c/d/e.js')];
     expect(await refused(deep, { limits: { ...LIMITS, maxEntries: 4 } })).toMatchObject({ code: 'TooManyEntries' });
+    // and the hpmfile.json the build adds: four files make a tar of five entries
+    const four = [1, 2, 3, 4].map((i) => ok(`12345678/f${i}.js`));
+    expect(await refused(four, { limits: { ...LIMITS, maxEntries: 4 } })).toMatchObject({ code: 'TooManyEntries', message: expect.stringMatching(/hpmfile\.json the server adds/) });
+    const path = nextZip();
+    await writeZip(path, four.slice(1));
+    const r = await buildAmr({ zipPath: path, h5Id: '12345678', version: '1.0.0.0', resourceType: 1, appId: 'A', workspaceId: 'w', privateKey: null, limits: { ...LIMITS, maxEntries: 4 }, workDir: join(root, `work-${n}`) });
+    expect(r.entries).toHaveLength(4);
+    await r.cleanup();
   });
 
   it('refuses a declared total over maxTotalBytes (TooLarge)', async () => {

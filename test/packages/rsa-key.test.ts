@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseRsaPrivateKey } from '../../packages/server/src/features/packages/index.js';
@@ -66,6 +66,15 @@ describe('parseRsaPrivateKey', () => {
     expect(refusal(ed)).toMatch(/The key is ED25519/);
     const pss = generateKeyPairSync('rsa-pss', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     expect(refusal(pss)).toMatch(/RSA-PSS/);
+  });
+
+  it('refuses a key whose numbers disagree, which would sign every package with signatures its public key rejects', () => {
+    const jwk = rsa2048.privateKey.export({ format: 'jwk' });
+    // a changed public exponent, and a damaged private exponent with its CRT value: both read without complaint
+    for (const change of [{ e: 'AQAD' }, { d: Buffer.from(jwk.d!, 'base64url').map((b, i) => (i === 5 ? b ^ 1 : b)).toString('base64url'), dp: Buffer.from(jwk.dp!, 'base64url').map((b, i) => (i === 5 ? b ^ 1 : b)).toString('base64url') }]) {
+      const broken = createPrivateKey({ key: { ...jwk, ...change }, format: 'jwk' }).export({ type: 'pkcs1', format: 'pem' }) as string;
+      expect(refusal(broken)).toMatch(/numbers do not agree/);
+    }
   });
 
   it('refuses garbage: empty text, non-PEM text, a PEM block with a broken body', () => {

@@ -100,7 +100,7 @@ export async function planLayout(entries: ScannedEntry[], input: LayoutInput, pa
       );
     }
     if (items.size >= input.maxEntries) {
-      throw new PackageError('TooManyEntries', `The package needs more than ${input.maxEntries} tar entries (folders included).`);
+      throw new PackageError('TooManyEntries', `The package needs more than ${input.maxEntries} tar entries (folders and the ${HPMFILE} the server adds included).`);
     }
     items.set(item.path, item);
   };
@@ -151,6 +151,10 @@ export async function planLayout(entries: ScannedEntry[], input: LayoutInput, pa
         ? `The package holds no files below ${h5Id}/<domain>/${scope}/.`
         : `The package holds no files below the ${h5Id}/ folder.`,
     );
+  }
+  // the hpmfile.json the build adds is a tar entry like the others
+  if (!hasHpmfile && items.size >= input.maxEntries) {
+    throw new PackageError('TooManyEntries', `The package needs more than ${input.maxEntries} tar entries (folders and the ${HPMFILE} the server adds included).`);
   }
   return { items: [...items.values()], files, hasHpmfile };
 }

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { PackageError } from './errors.js';
 
 export const MIN_RSA_BITS = 1024;
@@ -48,6 +48,12 @@ export function parseRsaPrivateKey(pem: string): ParsedRsaKey {
   if (bits < MIN_RSA_BITS) throw invalid(`The RSA key has ${bits} bits; at least ${MIN_RSA_BITS} are required (2048 recommended).`);
   if (bits > MAX_RSA_BITS) throw invalid(`The RSA key has ${bits} bits; at most ${MAX_RSA_BITS} are supported.`);
   const publicKey = createPublicKey(privateKey);
+  // Node reads a key whose numbers disagree (a damaged exponent or CRT value) without a word, and it then signs
+  // every package with signatures its own public half rejects: every client would refuse them (VERIFY_FAIL).
+  const probe = Buffer.from('mcube rsa key check');
+  if (!verify('sha1', probe, publicKey, sign('sha1', probe, privateKey))) {
+    throw invalid("The RSA private key's numbers do not agree with each other (its signatures fail under its own public key); export the key again from its source.");
+  }
   return {
     privateKey,
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
