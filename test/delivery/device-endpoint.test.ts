@@ -334,7 +334,7 @@ describe('refusals', () => {
       body: '{"__proto__":{"platform":"android","userId":"alice"},"client":"1.0.0"}',
     });
     expect(res.status).toBe(400);
-    expect((await res.json()).resultMsg).toMatch(/platform/);
+    expect(((await res.json()) as { resultMsg: string }).resultMsg).toMatch(/platform/);
   });
 
   it('404 for another device path, 405 for another method', async () => {

@@ -71,7 +71,12 @@ describe('parseRsaPrivateKey', () => {
   it('refuses a key whose numbers disagree, which would sign every package with signatures its public key rejects', () => {
     const jwk = rsa2048.privateKey.export({ format: 'jwk' });
     // a changed public exponent, and a damaged private exponent with its CRT value: both read without complaint
-    for (const change of [{ e: 'AQAD' }, { d: Buffer.from(jwk.d!, 'base64url').map((b, i) => (i === 5 ? b ^ 1 : b)).toString('base64url'), dp: Buffer.from(jwk.dp!, 'base64url').map((b, i) => (i === 5 ? b ^ 1 : b)).toString('base64url') }]) {
+    const flipped = (v: string) => {
+      const b = Buffer.from(v, 'base64url');
+      b[5]! ^= 1;
+      return b.toString('base64url');
+    };
+    for (const change of [{ e: 'AQAD' }, { d: flipped(jwk.d!), dp: flipped(jwk.dp!) }]) {
       const broken = createPrivateKey({ key: { ...jwk, ...change }, format: 'jwk' }).export({ type: 'pkcs1', format: 'pem' }) as string;
       expect(refusal(broken)).toMatch(/numbers do not agree/);
     }

@@ -8,9 +8,11 @@ export interface DeviceLimits {
   /** proxies in front of the node whose X-Forwarded-For entries are trusted; 0: the socket's address is the client's */
   trustProxyHops?: number;
   /**
-   * devices counted per window at most; a device first seen after that is
-   * counted under its address instead, so a client inventing a new user id per
-   * request neither escapes the limit nor grows the table without bound
+   * devices counted per window and workspace at most; a device first seen after that is counted under its
+   * address instead, so a client inventing a new user id per request neither escapes the limit nor grows the
+   * table without bound. Per workspace: a shared count let one tenant's public client key, filled with made-up
+   * ids, put every other tenant's new devices on their addresses' budgets (all of them, behind a balancer).
+   * The node as a whole tracks at most twice as many (a memory bound only several flooding workspaces reach).
    */
   maxDevices?: number;
 }
@@ -27,6 +29,7 @@ export class DeviceRateLimiter {
   private window = -1;
   /** scope (app/workspace) -> device or "ip:<address>" -> requests in the current window */
   private counts = new Map<string, Map<string, number>>();
+  /** entries of all scopes' tables */
   private tracked = 0;
   private addresses = new Map<string, number>();
   private readonly perDevice: number;
@@ -75,8 +78,10 @@ export class DeviceRateLimiter {
       this.addresses = new Map();
       this.tracked = 0;
     }
+    let devices = this.counts.get(scopeKey);
+    const full = (devices?.size ?? 0) >= this.maxDevices || this.tracked >= 2 * this.maxDevices;
     // the address is read once, and only when a limit looks at it (a device with an id, under the cap, never does)
-    const address = req && (this.perAddress > 0 || userKey === '' || this.tracked >= this.maxDevices) ? this.addressOf(req) : '';
+    const address = req && (this.perAddress > 0 || userKey === '' || full) ? this.addressOf(req) : '';
     if (this.perAddress > 0) {
       const k = scopeKey + '\u0000' + address;
       const n = (this.addresses.get(k) ?? 0) + 1;
@@ -85,11 +90,10 @@ export class DeviceRateLimiter {
       if (n > this.perAddress) return false;
     }
     if (this.perDevice <= 0) return true;
-    let devices = this.counts.get(scopeKey);
     if (!devices) this.counts.set(scopeKey, (devices = new Map()));
     let key = userKey || 'ip:' + address;
     let seen = devices.get(key);
-    if (seen === undefined && this.tracked >= this.maxDevices) {
+    if (seen === undefined && full) {
       key = 'ip:' + address;
       seen = devices.get(key);
     }

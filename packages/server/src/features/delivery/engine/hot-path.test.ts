@@ -167,6 +167,18 @@ describe('device rate limit', () => {
     expect(limit.allow('s', 'fresh', fakeReq('8.8.8.8'))).toBe(true);
   });
 
+  it("one workspace's invented ids fill only its own table: another workspace's new devices keep their own counters", () => {
+    const now = 60_000 * 1000;
+    const limit = new DeviceRateLimiter({ perDevicePerMin: 1, maxDevices: 10 }, () => now);
+    const balancer = fakeReq('10.0.0.1');
+    for (let i = 0; i < 50; i++) limit.allow('tenant-b', `invented-${i}`, balancer);
+    // behind one balancer address, each of A's devices makes one check: none is refused
+    expect(Array.from({ length: 9 }, (_, i) => limit.allow('tenant-a', `device-${i}`, balancer))).toEqual(Array(9).fill(true));
+    // B's 11 entries (its 10 ids and the address it overflows to) and A's 9 reach the node-wide bound, twice the
+    // table cap: a third workspace's new devices now share an address budget
+    expect([limit.allow('tenant-c', 'one', balancer), limit.allow('tenant-c', 'two', balancer)]).toEqual([true, false]);
+  });
+
   it('the per-address limit (off by default) holds whatever ids a client sends', () => {
     const now = 60_000 * 1000;
     const limit = new DeviceRateLimiter({ perDevicePerMin: 100, perAddressPerMin: 5 }, () => now);
