@@ -229,6 +229,20 @@ describe('mcube (subprocess)', () => {
     const noRelease = await mcube(['nebula', 'publish', 'dist', '--h5-id', '12345678', '--version', '1.0.0.1']);
     expect(noRelease.code).toBe(2);
     expect(noRelease.stderr).toMatch(/choose the release kind/);
+    // ids and versions the server would refuse: usage errors before anything is packed or uploaded
+    const uploadsBefore = await srv.node.deps.db.knex('nebula_resources').count({ n: '*' }).then((r) => Number(r[0]!.n));
+    for (const [args, text] of [
+      [['nebula', 'publish', 'dist', '--h5-id', '1234', '--version', '1.0.0.1', '--official'], /--h5-id "1234" must be the 8-digit offline package id/],
+      [['nebula', 'publish', 'missing.zip', '--h5-id', '1234', '--version', '1.0.0.1', '--official'], /8-digit/],
+      [['nebula', 'publish', 'dist', '--h5-id', '12345678', '--version', '1.0-beta', '--official'], /--version "1\.0-beta" must be a dotted numeric version/],
+      [['mini', 'publish', 'dist', '--h5-id', '2024010100000001', '--version', 'v2', '--official'], /--version "v2" must be a dotted numeric version/],
+    ] as const) {
+      const r = await mcube([...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(text);
+      expect(r.stderr).not.toMatch(/packing|uploading|upload token/);
+    }
+    expect(await srv.node.deps.db.knex('nebula_resources').count({ n: '*' }).then((r) => Number(r[0]!.n))).toBe(uploadsBefore);
     // with --json, stdout holds the error document and nothing else, also when no command was given
     for (const args of [['--json'], ['nebula', '--json']]) {
       const r = await mcube(args);

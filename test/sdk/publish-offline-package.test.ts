@@ -112,6 +112,17 @@ describe('publishOfflinePackage', () => {
     }
   });
 
+  it('an id or version the server would refuse fails at "pack", before anything is uploaded', async () => {
+    for (const [over, code] of [[{ h5Id: '1234' }, 'InvalidH5Id'], [{ version: '1.0-beta' }, 'InvalidH5Version'], [{ version: '1.2.3.4.5.6.7.8.9' }, 'InvalidH5Version']] as const) {
+      const steps: string[] = [];
+      const err = await publishOfflinePackage({ client, ...base, version: '9.0.0.1', ...over, zip: site, release: { type: 'official' }, onProgress: (p) => steps.push(p.step) }).catch((e) => e);
+      expect(err).toBeInstanceOf(McubeBusinessError);
+      expect(err).toMatchObject({ step: 'pack', code });
+      expect(err.message).toMatch(/nothing was uploaded$/);
+      expect(steps).toEqual([]);
+    }
+  });
+
   it('an unknown whitelist fails at "task"; a folder without the main page at "pack"', async () => {
     const err = await publishOfflinePackage({ client, ...base, version: '1.0.0.9', zip: site, release: { type: 'whitelist', whitelistIds: ['99999'] } }).catch((e) => e);
     expect(err).toBeInstanceOf(McubeBusinessError);

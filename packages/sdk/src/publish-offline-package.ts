@@ -180,11 +180,18 @@ export function inStep(
  * failure names its step in `error.step` and in the message; a business
  * failure is a McubeBusinessError with the server's code.
  */
-/** The server's rule for MainUrl (guide: a full path inside the package), checked before a big upload is made for nothing. */
+/** The server's rules for MainUrl (guide: a full path inside the package), H5Id and H5Version, checked before a big upload is made for nothing. */
 const MAIN_URL = /^\/[\w /]+\.html$/;
+export const H5_ID = /^\d{8}$/;
+export const MINI_ID = /^\d{16}$/;
+/** dotted numbers: up to 8 segments of up to 9 digits */
+export const H5_VERSION = /^\d{1,9}(\.\d{1,9}){0,7}$/;
 
 export async function publishOfflinePackage(o: PublishOptions): Promise<PublishResult> {
   const release = releaseFields(o.release, o.rules);
+  const early = (code: string, message: string) => inStep('pack', new McubeBusinessError({ code, message: `${message}; nothing was uploaded`, action: 'CreateMcubeNebulaResource' }), undefined);
+  if (!H5_ID.test(o.h5Id.trim())) throw early('InvalidH5Id', `H5Id "${o.h5Id}" must be exactly 8 digits`);
+  if (!H5_VERSION.test(o.version.trim())) throw early('InvalidH5Version', `H5Version "${o.version}" is not a dotted numeric version such as 1.0.0.1 (at most 8 segments of at most 9 digits)`);
   if (o.mainUrl !== '' && !MAIN_URL.test(o.mainUrl.trim())) {
     throw inStep('pack', new McubeBusinessError({ code: 'InvalidMainUrl', message: `MainUrl "${o.mainUrl}" must be a full path inside the package such as /www/index.html (^/[\\w /]+\\.html$); nothing was uploaded`, action: 'CreateMcubeNebulaResource' }), undefined);
   }

@@ -2,13 +2,12 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { packOfflinePackageToBuffer } from '../../pack-offline-package.js';
 import type { McubeClient } from '../../client.js';
-import { inStep, packageMayStand, releaseFields } from '../../publish-offline-package.js';
+import { H5_VERSION, inStep, MINI_ID, packageMayStand, releaseFields } from '../../publish-offline-package.js';
 import type { Command, CommandContext } from '../command.js';
 import { progressBar, table } from '../io.js';
 import { clientVersion, pick, PLATFORMS, releaseOf, releaseOptions } from '../release-options.js';
 import { UsageError } from '../usage-error.js';
 
-const MINI_ID = /^\d{16}$/;
 const TASK_STATUS = ['to be released', 'releasing', 'finished', 'paused'];
 const MODE: Record<number, string> = { 1: 'whitelist', 2: 'time window', 4: 'full' };
 
@@ -76,6 +75,7 @@ export const miniPublish: Command = {
     const command = this.path;
     const h5Id = miniId(ctx, command);
     const version = ctx.str('version', true);
+    if (!H5_VERSION.test(version)) throw new UsageError(`--version "${version}" must be a dotted numeric version such as 1.0.0.1`, command);
     const { release, fields } = miniRelease(ctx, command);
     const wirePlatform = pick('platform', ctx.str('platform') ?? 'all', PLATFORMS, command)!;
     const flags = { enableTabBar: yesNo(ctx, 'tab-bar', command), enableKeepAlive: yesNo(ctx, 'keep-alive', command), enableOptionMenu: yesNo(ctx, 'option-menu', command) };

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { publishOfflinePackage, releaseFields, type PublishStep, type ReleaseSpec } from '../../publish-offline-package.js';
+import { H5_ID, H5_VERSION, publishOfflinePackage, releaseFields, type PublishStep, type ReleaseSpec } from '../../publish-offline-package.js';
 import type { Command } from '../command.js';
 import { progressBar } from '../io.js';
 import { clientVersion, pick, PLATFORMS, releaseOf, releaseOptions } from '../release-options.js';
@@ -51,12 +51,16 @@ export const nebulaPublish: Command = {
     const command = this.path;
     const { release, rules } = releaseOf(ctx, command);
     const platform = pick('platform', ctx.str('platform') ?? 'all', PLATFORMS, command)!;
+    const h5Id = ctx.str('h5-id', true);
+    if (!H5_ID.test(h5Id)) throw new UsageError(`--h5-id "${h5Id}" must be the 8-digit offline package id`, command);
+    const version = ctx.str('version', true);
+    if (!H5_VERSION.test(version)) throw new UsageError(`--version "${version}" must be a dotted numeric version such as 1.0.0.1`, command);
     const client = ctx.client();
     const bar = progressBar(ctx.io, 'uploading');
     const r = await publishOfflinePackage({
       client,
-      h5Id: ctx.str('h5-id', true),
-      version: ctx.str('version', true),
+      h5Id,
+      version,
       h5Name: ctx.str('name'),
       zip: resolve(ctx.io.cwd, ctx.positionals[0]!),
       platform,
