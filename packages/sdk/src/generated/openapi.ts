@@ -1563,6 +1563,8 @@ export interface components {
             ResultCode: string;
             ResultMessage?: string;
             ResultContent: {
+                Success?: boolean;
+                ResultMsg?: string;
                 RequestId?: string;
                 Data?: {
                     /** @description id of the new task */

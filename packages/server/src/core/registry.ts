@@ -62,6 +62,11 @@ export class ActionRegistry {
   register(...defs: ActionDef<any>[]): this {
     for (const d of defs) {
       if (this.byName.has(d.name)) throw new Error(`action ${d.name} registered twice`);
+      // the RPC layer puts Success and ResultMsg on every result object: a schema without them hid them from the
+      // OpenAPI document and the SDK's types
+      const props = (d.result as { properties?: Record<string, unknown> }).properties ?? {};
+      const missing = ['Success', 'ResultMsg'].filter((k) => !(k in props));
+      if (missing.length) throw new Error(`action ${d.name}: its result schema lacks ${missing.join(' and ')} (spread resultBase into it)`);
       this.byName.set(d.name, d);
     }
     return this;

@@ -462,7 +462,7 @@ export const createMdsMiniprogramTask = defineAction<{
   },
   required: ['AppId', 'WorkspaceId'],
   resultKey: 'ResultContent',
-  result: S.obj({ RequestId: S.str(), Data: S.obj({ Content: S.str('id of the new task'), ErrorCode: S.str(), RequestId: S.str(), ResultMsg: S.str(), Success: S.bool() }) }),
+  result: S.obj({ ...resultBase, RequestId: S.str(), Data: S.obj({ Content: S.str('id of the new task'), ErrorCode: S.str(), RequestId: S.str(), ResultMsg: S.str(), Success: S.bool() }) }),
   mutates: true,
   errors: [
     'InvalidId', 'InvalidH5Id', 'InvalidPackageId', 'InvalidMemo', 'InvalidPublishType', 'InvalidPublishMode', 'InvalidWhitelistIds', 'InvalidGreyEndtimeData', 'InvalidGreyNum',
