@@ -98,6 +98,8 @@ describe('mcube (subprocess)', () => {
       const tasks = await mcube(['mini', 'tasks', out.packageId]);
       expect(tasks.stdout).toMatch(new RegExp(`${out.taskId}\\s+official\\s+${status}`));
     }
+    expect(await mcube(['mini', 'end', out.taskId])).toMatchObject({ code: 0, stdout: `task ${out.taskId} is finished already; nothing done\n` });
+    expect((await mcube(['mini', 'continue', out.taskId])).code).toBe(4);
     // a version that exists: refused by the server (exit 4, its code); a percentage release is not a mini program release kind
     const again = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '1.0.0.1', '--official']);
     expect(again.code).toBe(4);
@@ -303,7 +305,12 @@ describe('mcube (subprocess)', () => {
     const shown = await mcube(['task', 'show', taskId, '--json']);
     expect(JSON.parse(shown.stdout).getMcubeNebulaTaskDetailResult.nebulaTaskDetail).toMatchObject({ taskStatus: 3, publishType: 3 });
     expect((await mcube(['task', 'continue', taskId])).code).toBe(0);
+    // run again (the first answer lost): the task is releasing as asked, so it is no failure
+    const rerun = await mcube(['task', 'continue', taskId]);
+    expect(rerun).toMatchObject({ code: 0, stdout: `task ${taskId} is releasing already; nothing done\n` });
+    expect(JSON.parse((await mcube(['task', 'continue', taskId, '--json'])).stdout)).toEqual({ taskId, taskStatus: 1, unchanged: true });
     expect((await mcube(['task', 'end', taskId])).stdout).toBe(`task ${taskId} ended\n`);
+    expect((await mcube(['task', 'end', taskId])).code).toBe(0);
     const again = await mcube(['task', 'continue', taskId]);
     expect(again.code).toBe(4);
     expect(again.stderr).toMatch(/^error: InvalidTaskStatusChange: /);

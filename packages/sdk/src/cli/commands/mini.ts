@@ -7,6 +7,7 @@ import type { Command, CommandContext } from '../command.js';
 import { progressBar, table } from '../io.js';
 import { clientVersion, pick, PLATFORMS, releaseOf, releaseOptions } from '../release-options.js';
 import { UsageError } from '../usage-error.js';
+import { alreadyThere, statusIfUnchanged } from './task.js';
 
 const TASK_STATUS = ['to be released', 'releasing', 'finished', 'paused'];
 const MODE: Record<number, string> = { 1: 'whitelist', 2: 'time window', 4: 'full' };
@@ -203,7 +204,13 @@ export const miniTaskCommands: Command[] = CHANGES.map(
     examples: [`mcube mini ${c.word} 17`],
     async run(ctx) {
       const id = idArg(ctx.positionals[0]!, 'task id', this.path);
-      const r = await ctx.client().changeMcubeMiniTaskStatus({ taskId: id, taskStatus: c.status }, { throwOnBusinessError: true });
+      const client = ctx.client();
+      const r = await client.changeMcubeMiniTaskStatus({ taskId: id, taskStatus: c.status }, { throwOnBusinessError: true }).catch(async (err) => {
+        const now = await statusIfUnchanged(err, c.status, async () => (await client.queryMcubeMiniTask({ taskId: id }, { throwOnBusinessError: true })).queryMiniTaskResult.miniTaskInfo?.taskStatus);
+        if (now === undefined) throw err;
+        return null;
+      });
+      if (r === null) return alreadyThere(ctx, String(id), c.status);
       ctx.emit(r);
       ctx.say(`mini program task ${id} ${c.done}`);
     },

@@ -1,4 +1,5 @@
-import type { Command } from '../command.js';
+import { McubeBusinessError } from '../../errors.js';
+import type { Command, CommandContext } from '../command.js';
 import { UsageError } from '../usage-error.js';
 import { PUBLISH_MODE_NAMES, TASK_STATUS_NAMES } from './nebula-lists.js';
 
@@ -14,6 +15,21 @@ function taskId(raw: string, command: string[]): string {
   return raw;
 }
 
+/**
+ * A status change refused because the task is in that status already (a pipeline run again after a lost answer):
+ * the status, else undefined. The state asked for holds, so the command succeeds.
+ */
+export async function statusIfUnchanged(err: unknown, target: number, read: () => Promise<number | undefined>): Promise<number | undefined> {
+  if (!(err instanceof McubeBusinessError) || err.code !== 'InvalidTaskStatusChange') return undefined;
+  const now = await read().catch(() => undefined);
+  return now === target ? now : undefined;
+}
+
+export function alreadyThere(ctx: CommandContext, id: string, status: number): void {
+  ctx.emit({ taskId: id, taskStatus: status, unchanged: true });
+  ctx.say(`task ${id} is ${TASK_STATUS_NAMES[status] ?? status} already; nothing done\n`);
+}
+
 export const taskCommands: Command[] = [
   ...CHANGES.map(
     (c): Command => ({
@@ -25,7 +41,13 @@ export const taskCommands: Command[] = [
       examples: [`mcube task ${c.word} 17 --resource-id 42`],
       async run(ctx) {
         const id = taskId(ctx.positionals[0]!, this.path);
-        const r = await ctx.client().changeMcubeNebulaTaskStatus({ taskId: id, packageId: ctx.str('resource-id'), taskStatus: c.status, bizType: 'nebula' });
+        const client = ctx.client();
+        const r = await client.changeMcubeNebulaTaskStatus({ taskId: id, packageId: ctx.str('resource-id'), taskStatus: c.status, bizType: 'nebula' }).catch(async (err) => {
+          const now = await statusIfUnchanged(err, c.status, async () => (await client.getMcubeNebulaTaskDetail({ taskId: Number(id) })).getMcubeNebulaTaskDetailResult.nebulaTaskDetail?.taskStatus);
+          if (now === undefined) throw err;
+          return null;
+        });
+        if (r === null) return alreadyThere(ctx, id, c.status);
         ctx.emit(r);
         ctx.say(`task ${id} ${c.done}\n`);
       },
