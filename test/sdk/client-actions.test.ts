@@ -196,10 +196,12 @@ describe('protocol errors', () => {
         .catch((e) => e);
       expect(err).toMatchObject({ code: 'Http502', statusCode: 502 });
       expect(err.message).toBe('HTTP 502 without an mPaaS OpenAPI error body, so something else answered; check the endpoint (MCUBE_ENDPOINT): 502 Bad Gateway nginx');
-      // a bare host:port is HTTPS; this server speaks plain HTTP
-      const tls = await clientFor({ endpoint: `127.0.0.1:${port}`, retry: false })
+      // a bare host:port is HTTPS; this server speaks plain HTTP (a wrong endpoint: not tried again)
+      const retried: unknown[] = [];
+      const tls = await clientFor({ endpoint: `127.0.0.1:${port}`, retry: { baseDelayMs: 1 }, onRetry: (e) => retried.push(e) })
         .queryMcubeVhost({})
         .catch((e) => e);
+      expect(retried).toEqual([]);
       expect(tls).toBeInstanceOf(McubeNetworkError);
       expect(tls).toMatchObject({ code: 'PlainHttpServer' });
       expect(tls.message).toContain(`answered an HTTPS request in plain HTTP; give the endpoint as http://127.0.0.1:${port} (MCUBE_ENDPOINT)`);

@@ -47,7 +47,8 @@ export function retryDelay(err: unknown, attempt: number, policy: ResolvedRetry,
     return !mutates && (s === 500 || s === 502 || s === 503 || s === 504) ? backoff() : null;
   }
   if (err instanceof McubeNetworkError) {
-    if (err.code === 'InvalidResponse') return null;
+    // a wrong endpoint, not a passing failure: another try says the same, after a wait
+    if (err.code === 'InvalidResponse' || err.code === 'PlainHttpServer' || err.code === 'BlockedPort') return null;
     return CONNECT_CODES.has(err.code) || !mutates ? backoff() : null;
   }
   return null;
