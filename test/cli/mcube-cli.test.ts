@@ -114,18 +114,26 @@ describe('mcube (subprocess)', () => {
     expect(await srv.node.deps.db.knex('nebula_resources').where({ h5_id: MINI, h5_version: '1.0.0.2' }).first()).toBeUndefined();
   });
 
-  it('a mini publish whose task step fails names the package that stays, in text and in --json', async () => {
+  it('a mini publish whose task step fails names the package that stays, in text and in --json; an unknown whitelist is refused before the upload', async () => {
     const MINI = '2024010100000043';
-    const text = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '2.0.0.1', '--gray-whitelist', '999999']);
+    const unknown = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '2.0.0.1', '--gray-whitelist', '999999', '--json']);
+    expect(unknown.code).toBe(4);
+    expect(JSON.parse(unknown.stdout).error).toMatchObject({ code: 'InvalidWhitelistIds', step: 'pack', message: expect.stringMatching(/999999 is no whitelist of this app and workspace; nothing was uploaded/) });
+    expect(unknown.stderr).not.toMatch(/asking for an upload token|packing/);
+    expect(await srv.node.deps.db.knex('nebula_resources').where({ h5_id: MINI }).first()).toBeUndefined();
+
+    const list = JSON.parse((await mcube(['whitelist', 'create', '--name', 'mini-task-step', '--json'])).stdout).createWhitelistResult.whitelistId as string;
+    // a reversed range: the server refuses the rule when the task is made
+    const text = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '2.0.0.1', '--gray-whitelist', list, '--rule', 'os:within:9.0-1.0']);
     expect(text.code).toBe(4);
     const id = /package (\d+) exists; release it with CreateMcubeMiniTask, e\.g\. "mcube api CreateMcubeMiniTask --PackageId \1 /.exec(text.stderr)?.[1];
     expect(id, text.stderr).toBeDefined();
-    // the hint repeats the release asked for (a gray release to whitelist 999999), never an official one
-    expect(text.stderr).toContain(`"mcube api CreateMcubeMiniTask --PackageId ${id} --PublishType 2 --PublishMode 1 --WhitelistIds 999999", after "mcube mini tasks ${id}" shows no such task`);
-    expect(text.stderr).toMatch(/^error: InvalidWhitelistIds: task step failed: /m);
-    const json = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '2.0.0.2', '--gray-whitelist', '999999', '--json']);
+    // the hint repeats the release asked for (a gray release to that whitelist), never an official one
+    expect(text.stderr).toContain(`"mcube api CreateMcubeMiniTask --PackageId ${id} --PublishType 2 --PublishMode 1 --WhitelistIds ${list} --GreyConfigInfo '`);
+    expect(text.stderr).toMatch(/^error: InvalidGreyConfigInfo: task step failed: /m);
+    const json = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '2.0.0.2', '--gray-whitelist', list, '--rule', 'os:within:9.0-1.0', '--json']);
     expect(json.code).toBe(4);
-    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'InvalidWhitelistIds', step: 'task', resourceId: expect.stringMatching(/^\d+$/) });
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'InvalidGreyConfigInfo', step: 'task', resourceId: expect.stringMatching(/^\d+$/) });
     const refused = await mcube(['mini', 'publish', 'mini', '--h5-id', MINI, '--version', '2.0.0.1', '--official', '--json']);
     expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'H5VersionExists', step: 'package' });
   });
@@ -361,10 +369,14 @@ describe('mcube (subprocess)', () => {
   });
 
   it('a publish that fails at its task step names the package it created; "nebula release" releases that package', async () => {
-    const failed = await mcube(['nebula', 'publish', 'dist', '--h5-id', '66666601', '--version', '1.0.0.1', '--gray-whitelist', '999999', '--json']);
+    const unknown = await mcube(['nebula', 'publish', 'dist', '--h5-id', '66666601', '--version', '1.0.0.1', '--gray-whitelist', '999999', '--json']);
+    expect(unknown.code).toBe(4);
+    expect(JSON.parse(unknown.stdout).error).toMatchObject({ step: 'pack', code: 'InvalidWhitelistIds' });
+    const list = JSON.parse((await mcube(['whitelist', 'create', '--name', 'cli-retry', '--json'])).stdout).createWhitelistResult.whitelistId as string;
+    const failed = await mcube(['nebula', 'publish', 'dist', '--h5-id', '66666601', '--version', '1.0.0.1', '--gray-whitelist', list, '--rule', 'os:within:9.0-1.0', '--json']);
     expect(failed.code, failed.stderr).toBe(4);
     const err = JSON.parse(failed.stdout).error;
-    expect(err).toMatchObject({ step: 'task', code: 'InvalidWhitelistIds', resourceId: expect.stringMatching(/^\d+$/) });
+    expect(err).toMatchObject({ step: 'task', code: 'InvalidGreyConfigInfo', resourceId: expect.stringMatching(/^\d+$/) });
     expect(err.message).toContain(`package ${err.resourceId} exists`);
     // the version exists now: publishing it again is refused, releasing the package works
     const again = await mcube(['nebula', 'publish', 'dist', '--h5-id', '66666601', '--version', '1.0.0.1', '--official']);
@@ -372,7 +384,6 @@ describe('mcube (subprocess)', () => {
     expect(again.stderr).toMatch(/^error: H5VersionExists: resource step failed/m);
     // the existing package is named, so a re-run pipeline can release it
     expect(again.stderr).toContain(`package ${err.resourceId} exists`);
-    const list = JSON.parse((await mcube(['whitelist', 'create', '--name', 'cli-retry', '--json'])).stdout).createWhitelistResult.whitelistId as string;
     const released = await mcube(['nebula', 'release', err.resourceId, '--gray-whitelist', list, '--rule', 'city:include:Hangzhou']);
     expect(released.code, released.stderr).toBe(0);
     const taskId = /^package \d+: gray release \(whitelist\), task (\d+)\n$/.exec(released.stdout)?.[1];

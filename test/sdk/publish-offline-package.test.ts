@@ -123,10 +123,15 @@ describe('publishOfflinePackage', () => {
     }
   });
 
-  it('an unknown whitelist fails at "task"; a folder without the main page at "pack"', async () => {
-    const err = await publishOfflinePackage({ client, ...base, version: '1.0.0.9', zip: site, release: { type: 'whitelist', whitelistIds: ['99999'] } }).catch((e) => e);
+  it('an unknown whitelist fails at "pack", before the upload; a rule the server refuses at "task"; a folder without the main page at "pack"', async () => {
+    const steps: string[] = [];
+    const err = await publishOfflinePackage({ client, ...base, version: '1.0.0.9', zip: site, release: { type: 'whitelist', whitelistIds: ['99999'] }, onProgress: (p) => steps.push(p.step) }).catch((e) => e);
     expect(err).toBeInstanceOf(McubeBusinessError);
-    expect(err.step).toBe('task');
+    expect(err).toMatchObject({ step: 'pack', code: 'InvalidWhitelistIds', resourceId: undefined });
+    expect(steps).toEqual([]);
+    const list = (await client.createMcubeWhitelist({ whiteListName: 'sdk-known', whitelistType: 'normal' })).createWhitelistResult.whitelistId!;
+    const late = await publishOfflinePackage({ client, ...base, version: '1.0.0.9', zip: site, release: { type: 'whitelist', whitelistIds: [String(list)] }, rules: [{ ruleElement: 'osVersion', operation: 'within', value: '9.0-1.0' }] }).catch((e) => e);
+    expect(late).toMatchObject({ step: 'task', code: 'InvalidGreyConfigInfo', resourceId: expect.stringMatching(/^\d+$/) });
     const err2 = await publishOfflinePackage({ client, ...base, mainUrl: '/www/missing.html', version: '2.0.0.0', zip: site, release: { type: 'official' } }).catch((e) => e);
     expect(err2).toBeInstanceOf(McubeError);
     expect(err2).toMatchObject({ step: 'pack', code: 'InvalidPackage' });

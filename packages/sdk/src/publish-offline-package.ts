@@ -144,6 +144,24 @@ export function mayHaveApplied(err: unknown): boolean {
   return err instanceof McubeNetworkError || err instanceof McubeServerError || (err instanceof McubeError && err.code === 'InvalidResponse');
 }
 
+/**
+ * Of these whitelist ids, those the app and workspace do not have, so that a typo is refused before a big upload
+ * and a package that then stays unreleased. [] when the list cannot be read (the server checks again).
+ */
+export async function missingWhitelists(client: McubeClient, ids: string[]): Promise<string[]> {
+  const wanted = new Set(ids.map((i) => i.trim()).filter(Boolean));
+  try {
+    for (let page = 1; wanted.size && page <= 50; page++) {
+      const r = (await client.listMcubeWhitelists({ pageNum: page, pageSize: 200 }, { throwOnBusinessError: true })).listWhitelistResult;
+      for (const w of r.whitelists ?? []) wanted.delete(String(w.id));
+      if (!r.hasMore) return [...wanted];
+    }
+    return [];
+  } catch {
+    return [];
+  }
+}
+
 /** The id of the package of this H5 app and version, if one exists. */
 async function existingResource(o: PublishOptions): Promise<string | undefined> {
   const list = await o.client.listMcubeNebulaResources({ h5Id: o.h5Id, pageSize: 500 }, { throwOnBusinessError: true });
@@ -192,6 +210,10 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
   const early = (code: string, message: string) => inStep('pack', new McubeBusinessError({ code, message: `${message}; nothing was uploaded`, action: 'CreateMcubeNebulaResource' }), undefined);
   if (!H5_ID.test(o.h5Id.trim())) throw early('InvalidH5Id', `H5Id "${o.h5Id}" must be exactly 8 digits`);
   if (!H5_VERSION.test(o.version.trim())) throw early('InvalidH5Version', `H5Version "${o.version}" is not a dotted numeric version such as 1.0.0.1 (at most 8 segments of at most 9 digits)`);
+  if (release.whitelistIds) {
+    const missing = await missingWhitelists(o.client, release.whitelistIds.split(','));
+    if (missing.length) throw early('InvalidWhitelistIds', `WhitelistIds: ${missing.join(', ')} ${missing.length > 1 ? 'are no whitelists' : 'is no whitelist'} of this app and workspace`);
+  }
   if (o.mainUrl !== '' && !MAIN_URL.test(o.mainUrl.trim())) {
     throw inStep('pack', new McubeBusinessError({ code: 'InvalidMainUrl', message: `MainUrl "${o.mainUrl}" must be a full path inside the package such as /www/index.html (^/[\\w /]+\\.html$); nothing was uploaded`, action: 'CreateMcubeNebulaResource' }), undefined);
   }
