@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantStore } from '../../packages/server/src/features/tenants/tenant-store.js';
 import { acs3, isoNow, send, v1, type RawResponse } from '../helpers/raw-client.js';
 import { exchange } from '../helpers/raw-http.js';
-import { signV1 } from '../helpers/signing.js';
+import { sendRequest, signAcs3, signV1 } from '../helpers/signing.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -142,6 +142,35 @@ describe('protocol failures answer a POP error and write nothing', () => {
     expectPop(k!, 404, 'InvalidAccessKeyId.NotFound');
     expect(rest.map((r) => r.status)).toEqual(Array(20).fill(200));
     await refusedWritesNothing(() => setVhost({ nonce: `tab\t${Date.now()}` }), 400, 'InvalidParameter');
+  });
+
+  it('a signed header sent on two lines is refused: a nonce holding a comma, split in two, is no new nonce', async () => {
+    const nonce = `${Date.now()}a,${Date.now()}b`;
+    const signed = signAcs3(base(), 'CreateMcubeVhost', { ...common(), Vhost: `split${++vhostSeq}.h5app.com` }, { nonce });
+    expect((await sendRequest(srv.host, signed, 5000)).status).toBe(200);
+    const [a, b] = nonce.split(',');
+    for (const parts of [[a, b], [b, a]]) {
+      const split = { ...signed, headers: signed.headers.flatMap(([k, v]): Array<[string, string]> => (k === 'x-acs-signature-nonce' ? parts.map((p) => [k, p!]) : [[k, v]])) };
+      const before = await counts();
+      const r = await sendRequest(srv.host, split, 5000);
+      expect(r.status).toBe(400);
+      expect(r.json).toMatchObject({ Code: 'InvalidParameter', Message: 'The x-acs-signature-nonce header is sent more than once.' });
+      expect(await counts()).toEqual(before);
+    }
+  });
+
+  it('an HTTP/1.1 request without a Host header, or with two, gets a POP error; the absolute form is served', async () => {
+    const q = signV1(base(), 'QueryMcubeVhost', common(), 'GET');
+    const noHost = await exchange(srv.host, { parts: [{ bytes: Buffer.from(`GET ${q.target} HTTP/1.1\r\nconnection: close\r\n\r\n`) }], timeoutMs: 5000 });
+    expect(noHost.status).toBe(400);
+    expect(noHost.json).toMatchObject({ Code: 'InvalidParameter', Message: 'An HTTP/1.1 request needs a Host header.', HostId: srv.host });
+    expect(noHost.headers['x-acs-request-id']).toBe(noHost.json.RequestId);
+    const twoHosts = await exchange(srv.host, { parts: [{ bytes: Buffer.from(`GET ${q.target} HTTP/1.1\r\nhost: ${srv.host}\r\nhost: evil.example\r\nconnection: close\r\n\r\n`) }], timeoutMs: 5000 });
+    expect(twoHosts.status).toBe(400);
+    expect(twoHosts.json).toMatchObject({ Code: 'InvalidParameter', Message: 'The request has more than one Host header.' });
+    const absolute = await exchange(srv.host, { parts: [{ bytes: Buffer.from(`GET http://${srv.host}${signV1(base(), 'QueryMcubeVhost', common(), 'GET').target} HTTP/1.1\r\nhost: ${srv.host}\r\nconnection: close\r\n\r\n`) }], timeoutMs: 5000 });
+    expect(absolute.status).toBe(200);
+    expect(absolute.json.QueryVhostResult).toBeDefined();
   });
 
   it('a forged request does not burn the nonce of a later genuine one', async () => {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { buildRegistry } from './actions.js';
 import type { Config } from './config.js';
-import { answerClientError, answerConnect } from './core/client-error.js';
+import { answerClientError, answerConnect, refuseBadHost } from './core/client-error.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { newRequestId, setWireTimeZone } from './core/ids.js';
 import { Metrics, type DeviceEndpointName } from './core/metrics.js';
@@ -126,6 +126,12 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       if (device !== null && res.headersSent) metrics.device(device, res.statusCode, (performance.now() - t0) / 1000);
     });
     if (closing) res.setHeader('connection', 'close');
+    if (refuseBadHost(req, res, currentHost())) return;
+    // the absolute form ("GET http://host/?Action=… HTTP/1.1") names the same target (RFC 9112 §3.2.2)
+    if (req.url && !req.url.startsWith('/') && /^https?:\/\//i.test(req.url)) {
+      const u = new URL(req.url);
+      req.url = u.pathname + u.search;
+    }
     const path = req.url ?? '/';
     if (path === '/' || path.startsWith('/?')) {
       void rpc.handler(req, res);
@@ -178,7 +184,11 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   };
   // node refuses a headersTimeout above requestTimeout (a short MCUBE_BODY_TIMEOUT_MS would stop the start)
   const requestTimeout = config.http.bodyTimeoutMs + 5000;
-  const server = createServer({ requestTimeout, headersTimeout: Math.min(10000, requestTimeout), keepAliveTimeout: 5000 }, onRequest);
+  // Node checks these timeouts every connectionsCheckingInterval (30 s by default): stalled headers were held up to 40 s
+  const server = createServer(
+    { requestTimeout, headersTimeout: Math.min(10000, requestTimeout), keepAliveTimeout: 5000, connectionsCheckingInterval: 1000, requireHostHeader: false },
+    onRequest,
+  );
   const serveMetrics = (req: IncomingMessage, res: ServerResponse) => {
     req.resume();
     const { enabled, token } = config.metrics;

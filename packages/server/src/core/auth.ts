@@ -101,6 +101,8 @@ class V1Call implements ParsedCall {
   }
 }
 
+const SINGLE_HEADERS = ['authorization', 'x-acs-signature-nonce', 'x-acs-date', 'x-acs-action', 'x-acs-version', 'x-acs-content-sha256', 'content-type'];
+
 /** Splits a request into action, credentials and parameters; throws PopError on malformed input. */
 export function parseCall(req: IncomingMessage, raw: Buffer): ParsedCall {
   const url = req.url ?? '/';
@@ -119,6 +121,10 @@ export function parseCall(req: IncomingMessage, raw: Buffer): ParsedCall {
   const all = query.length === 0 ? body : body.length === 0 ? query : [...query, ...body];
   const authz = header(req, 'authorization');
   if (authz && /^ACS3-/i.test(authz)) {
+    // Node joins repeated lines of these with ", ", the signature joins them with ",": a comma-holding nonce split
+    // over two lines signed like the original but was recorded as another nonce, so the call could be replayed
+    const distinct = req.headersDistinct;
+    for (const h of SINGLE_HEADERS) if ((distinct[h]?.length ?? 0) > 1) throw Pop.badRequest(`The ${h} header is sent more than once.`);
     const parsed = parseAcs3Authorization(authz);
     if (!parsed) throw Pop.badRequest('The Authorization header is malformed.');
     for (const h of REQUIRED_SIGNED_HEADERS) {

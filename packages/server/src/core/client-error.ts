@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { newRequestId } from './ids.js';
 
@@ -49,4 +49,21 @@ function endWithPop(socket: Duplex, hostId: string, status: number, code: string
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json;charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `x-acs-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+/**
+ * HTTP/1.1 wants exactly one Host header (RFC 9112 §3.2). Node refuses a missing one with an empty 400 before any
+ * handler runs, and keeps the first of two: the server takes that check over (requireHostHeader: false), so the
+ * refusal is a POP body like every other. True when the request was answered.
+ */
+export function refuseBadHost(req: IncomingMessage, res: ServerResponse, hostId: string): boolean {
+  const hosts = req.headersDistinct.host;
+  const missing = !hosts && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1;
+  if (!missing && (hosts?.length ?? 0) <= 1) return false;
+  req.resume();
+  const requestId = newRequestId();
+  const message = missing ? 'An HTTP/1.1 request needs a Host header.' : 'The request has more than one Host header.';
+  const body = JSON.stringify({ RequestId: requestId, HostId: hostId, Code: 'InvalidParameter', Message: message, Recommend: 'docs/errors.md#invalidparameter' });
+  res.writeHead(400, { 'content-type': 'application/json;charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-acs-request-id': requestId, connection: 'close' }).end(body);
+  return true;
 }
