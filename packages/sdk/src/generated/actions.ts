@@ -81,7 +81,7 @@ export type CreateMcubeMiniAppResponse = ResponseOf<Schemas['CreateMcubeMiniAppR
 export type CreateMcubeMiniTaskRequest = RequestOf<Schemas['CreateMcubeMiniTaskRequest']>;
 export type CreateMcubeMiniTaskResponse = ResponseOf<Schemas['CreateMcubeMiniTaskResponse']>;
 
-/** Create an H5 app: an 8-digit H5Id and a name. Ids starting 666666 or 20000 are accepted with a warning in ResultMsg. */
+/** Create an H5 app: an 8-digit H5Id and a name. The ids built into the Nebula SDK (20000196, 66666692, 68687029, 68687209) are refused; other ids starting 666666 or 20000 are accepted with a warning in ResultMsg. */
 export type CreateMcubeNebulaAppRequest = RequestOf<Schemas['CreateMcubeNebulaAppRequest']>;
 export type CreateMcubeNebulaAppResponse = ResponseOf<Schemas['CreateMcubeNebulaAppResponse']>;
 
@@ -317,7 +317,7 @@ export interface McubeActionMethods {
   createMcubeMiniApp(request: CreateMcubeMiniAppRequest, options?: CallOptions): Promise<CreateMcubeMiniAppResponse>;
   /** Create a release task for a mini program package: gray (whitelist or time window, with advanced rules) or official, by the same rules as offline packages. */
   createMcubeMiniTask(request: CreateMcubeMiniTaskRequest, options?: CallOptions): Promise<CreateMcubeMiniTaskResponse>;
-  /** Create an H5 app: an 8-digit H5Id and a name. Ids starting 666666 or 20000 are accepted with a warning in ResultMsg. */
+  /** Create an H5 app: an 8-digit H5Id and a name. The ids built into the Nebula SDK (20000196, 66666692, 68687029, 68687209) are refused; other ids starting 666666 or 20000 are accepted with a warning in ResultMsg. */
   createMcubeNebulaApp(request: CreateMcubeNebulaAppRequest, options?: CallOptions): Promise<CreateMcubeNebulaAppResponse>;
   /** Create an offline package (one version of an H5 app) from an uploaded .zip: builds and signs the .amr and its h5.json. */
   createMcubeNebulaResource(request: CreateMcubeNebulaResourceRequest, options?: CallOptions): Promise<CreateMcubeNebulaResourceResponse>;

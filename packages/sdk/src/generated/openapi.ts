@@ -98,7 +98,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create an H5 app: an 8-digit H5Id and a name. Ids starting 666666 or 20000 are accepted with a warning in ResultMsg. */
+        /** Create an H5 app: an 8-digit H5Id and a name. The ids built into the Nebula SDK (20000196, 66666692, 68687029, 68687209) are refused; other ids starting 666666 or 20000 are accepted with a warning in ResultMsg. */
         post: operations["CreateMcubeNebulaApp"];
         delete?: never;
         options?: never;

@@ -29,7 +29,7 @@ export const listMcubeNebulaApps = defineAction<{ Keyword?: string; PageNum?: nu
 
 export const createMcubeNebulaApp = defineAction<{ H5Id?: string; H5Name?: string }>({
   name: 'CreateMcubeNebulaApp',
-  summary: 'Create an H5 app: an 8-digit H5Id and a name. Ids starting 666666 or 20000 are accepted with a warning in ResultMsg.',
+  summary: 'Create an H5 app: an 8-digit H5Id and a name. The ids built into the Nebula SDK (20000196, 66666692, 68687029, 68687209) are refused; other ids starting 666666 or 20000 are accepted with a warning in ResultMsg.',
   tag: 'Nebula',
   input: { ...commonInput, H5Id: S.str('8-digit offline package id', 64), H5Name: S.str('display name', 200) },
   required: ['AppId', 'WorkspaceId'],
