@@ -139,6 +139,11 @@ const cases: Case[] = [
       { rule: 'exclude: other models pass', rows: rules([{ ruleElement: 'mobileModel', operation: 2, value: 'MI 6, VIVO X5M' }]), device: { model: 'iPhone 6S' }, expect: '1.0.0' },
       { rule: 'include netType', rows: rules([{ ruleElement: 'netType', operation: 1, value: 'WIFI,4G' }]), device: { netType: '4G' }, expect: '1.0.0' },
       { rule: 'include: a device that does not report the fact does not match', rows: rules([{ ruleElement: 'netType', operation: 1, value: 'WIFI' }]), device: {}, expect: null },
+      // the guide's spelling (Wi-Fi), the clients' (WIFI), WLAN and Android's getNetworkType() code 3 are one network type
+      { rule: 'netType: "Wi-Fi" in the rule matches a device sending WIFI', rows: rules([{ ruleElement: 'netType', operation: 1, value: 'Wi-Fi' }]), device: { netType: 'WIFI' }, expect: '1.0.0' },
+      { rule: 'netType: Android\'s code 3 is Wi-Fi', rows: rules([{ ruleElement: 'netType', operation: 1, value: 'Wi-Fi' }]), device: { netType: '3' }, expect: '1.0.0' },
+      { rule: 'netType: WLAN is Wi-Fi', rows: rules([{ ruleElement: 'netType', operation: 2, value: 'WLAN' }]), device: { netType: 'wifi' }, expect: null },
+      { rule: 'netType: Android\'s code 4 is 4G, not Wi-Fi', rows: rules([{ ruleElement: 'netType', operation: 1, value: 'Wi-Fi' }]), device: { netType: '4' }, expect: null },
       { rule: 'out of range (4): inside is refused', rows: rules([{ ruleElement: 'osVersion', operation: 4, value: '10-11' }]), device: { system: '10.5' }, expect: null },
       { rule: 'out of range (4): outside passes', rows: rules([{ ruleElement: 'osVersion', operation: 4, value: '10-11' }]), device: { system: '9' }, expect: '1.0.0' },
       { rule: 'OS include compares versions ("10" = "10.0.0")', rows: rules([{ ruleElement: 'osVersion', operation: 1, value: '10.0.0, 12' }]), device: { system: '10' }, expect: '1.0.0' },

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Database } from '../../packages/server/src/db/database.js';
 import { bumpStamp } from '../../packages/server/src/db/stamps.js';
+import { netTypeKey } from '../../packages/server/src/features/delivery/engine/rules.js';
 import type { DeviceCheck } from '../../packages/server/src/features/delivery/engine/select.js';
 import { parseVersion } from '../../packages/server/src/features/delivery/engine/versions.js';
 import {
@@ -106,7 +107,7 @@ export function device(o: DeviceOpts = {}): DeviceCheck {
     facts: {
       city: (o.city ?? '').toLowerCase(),
       mobileModel: (o.model ?? '').toLowerCase(),
-      netType: (o.netType ?? '').toLowerCase(),
+      netType: netTypeKey(o.netType ?? ''),
       osVersion: parseVersion(o.system ?? ''),
       hasOsVersion: (o.system ?? '') !== '',
       clientVersion: parseVersion(o.client ?? '1.5.0'),

@@ -244,6 +244,7 @@ describe('CreateMcubeNebulaTask refuses every broken rule, naming the field, and
         ['operation 5', '[{"ruleElement":"city","operation":5,"value":"A"}]'],
         ['operation missing', '[{"ruleElement":"city","value":"A"}]'],
         ['range on city', '[{"ruleElement":"city","operation":3,"value":"1-2"}]'],
+        ['a network type that is none (a typo matches nothing, silently)', '[{"ruleElement":"netType","operation":1,"value":"Wi-Fi,Wifi-typo"}]'],
         ['range lower above upper', '[{"ruleElement":"osVersion","operation":3,"value":"10.0-9.2.1"}]'],
         ['range not aa-bb', '[{"ruleElement":"osVersion","operation":4,"value":"10.0"}]'],
         ['range bound not a version', '[{"ruleElement":"osVersion","operation":3,"value1":"a","value2":"b"}]'],

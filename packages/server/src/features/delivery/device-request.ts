@@ -1,5 +1,6 @@
 import { decodeFormComponent } from '../../core/form.js';
 import { CONTROL_CHARS } from '../../core/text.js';
+import { netTypeKey } from './engine/rules.js';
 import type { DeviceCheck } from './engine/select.js';
 import { parseVersion, type Version } from './engine/versions.js';
 import { detached, TextCache } from './text-cache.js';
@@ -173,7 +174,7 @@ export function parseCheck(f: Fields, userKey: string, now: number, opts: { clie
       facts: {
         city: str(f, 'city').toLowerCase(),
         mobileModel: (str(f, 'model') || str(f, 'mobileModel')).toLowerCase(),
-        netType: str(f, 'netType').toLowerCase(),
+        netType: netTypeKey(str(f, 'netType')),
         osVersion: versionOf(system),
         hasOsVersion: system !== '',
         clientVersion: client,

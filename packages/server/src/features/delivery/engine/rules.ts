@@ -29,6 +29,22 @@ export type CompiledRule =
 
 const ELEMENTS = new Set<string>(['city', 'mobileModel', 'netType', 'osVersion', 'clientVersion']);
 
+/** Android's NetworkUtils.getNetworkType() codes (guide §8) */
+const NET_CODES: Record<string, string> = { '1': '2g', '2': '3g', '3': 'wifi', '4': '4g' };
+
+/**
+ * A network type as rules and devices compare it. The guide's values (2G, 3G, 4G, 5G, Wi-Fi, WLAN; iOS upgrade checks
+ * report Wi-Fi or WWAN) reach the server spelled many ways ("WIFI", "wifi", "Wi-Fi") or as Android's numeric codes:
+ * lower case without punctuation, codes mapped, WLAN as Wi-Fi.
+ */
+export function netTypeKey(v: string): string {
+  const k = v.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return NET_CODES[k] ?? (k === 'wlan' ? 'wifi' : k);
+}
+
+/** The network types a rule may name, as netTypeKey spells them. */
+export const NET_TYPES: ReadonlySet<string> = new Set(['2g', '3g', '4g', '5g', 'wifi', 'wwan']);
+
 /** Comma-separated values, each trimmed; empty pieces dropped. */
 function splitValues(value: unknown): string[] {
   return String(value ?? '')
@@ -78,7 +94,8 @@ function compileRule(raw: unknown): CompiledRule {
     return { kind: 'never', why: `unknown operation ${String(r.operation)}` };
   }
   if (op === 1 || op === 2) {
-    return { kind: 'in-set', element: element as Exclude<RuleElement, VersionElement>, values: new Set(values.map((v) => v.toLowerCase())), negate: op === 2 };
+    const key = element === 'netType' ? netTypeKey : (v: string) => v.toLowerCase();
+    return { kind: 'in-set', element: element as Exclude<RuleElement, VersionElement>, values: new Set(values.map(key)), negate: op === 2 };
   }
   return { kind: 'never', why: `operation ${String(r.operation)} does not apply to ${element}` };
 }

@@ -1,3 +1,4 @@
+import { NET_TYPES, netTypeKey } from '../../delivery/engine/rules.js';
 import { invalid, shown } from './field-error.js';
 import { compareVersions, isDottedVersion } from './version.js';
 
@@ -77,7 +78,11 @@ export function parseGreyConfig(raw: string | undefined): GreyRule[] {
       if (el !== 'osVersion' && el !== 'clientVersion') throw invalid(F, `${at}: ranges (operation 3 and 4) apply to osVersion and clientVersion only; ${el} takes 1 or 2.`);
       return { ruleElement: el, operation: op, ...parseRange(at, rule) };
     }
-    return { ruleElement: el as RuleElement, operation: op as 1 | 2, values: parseList(at, rule) };
+    const values = parseList(at, rule);
+    // a typo would make a rule that never matches, silently
+    const unknownNet = el === 'netType' ? values.find((v) => !NET_TYPES.has(netTypeKey(v))) : undefined;
+    if (unknownNet !== undefined) throw invalid(F, `${at} netType value ${shown(unknownNet)} is not one of 2G, 3G, 4G, 5G, Wi-Fi, WLAN, WWAN (or Android's codes 1 to 4).`);
+    return { ruleElement: el as RuleElement, operation: op as 1 | 2, values };
   });
 }
 
