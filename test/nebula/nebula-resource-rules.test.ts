@@ -222,6 +222,9 @@ describe('CreateMcubeNebulaResource happy paths', () => {
     expect(ra.json_key).toBe(ra.amr_key.replace(/\.amr$/, '.json'));
     const ri = await knex('nebula_resources').where({ id: Number(i.CreateMcubeNebulaResourceReslult.NebulaResourceId) }).first();
     expect(ri).toMatchObject({ platform: 'iOS', client_version_min: '2.0;', vhost: 'https://cdn.example.org' });
+    // a version whose pages change origin is said so (not refused: moving a domain is legitimate)
+    expect(a.CreateMcubeNebulaResourceReslult.ResultMsg ?? '').not.toMatch(/origin/);
+    expect(i.CreateMcubeNebulaResourceReslult.ResultMsg).toContain(`This version is served under the Vhost given, the app's earlier versions under ${ra.vhost}: pages that change origin lose their local storage and cookies.`);
     for (const k of [ra.amr_key, ra.json_key, ri.amr_key, ri.json_key]) expect((await knex('blobs').where({ key: k }).first()).state).toBe('live');
   });
 

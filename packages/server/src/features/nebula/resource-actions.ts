@@ -46,7 +46,7 @@ export const createMcubeNebulaResource = defineAction<CreateResourceInput>({
   ],
   handler: async (input, ctx) => {
     const spec = checkResourceInput(input);
-    const { id, signed, nonAscii, longUrls } = await createResource(ctx, spec);
+    const { id, signed, nonAscii, longUrls, earlierVhost } = await createResource(ctx, spec);
     if (spec.warning) ctx.deps.log.warn('discouraged H5 app id', { requestId: ctx.requestId, appId: ctx.appId, h5Id: spec.h5Id, warning: spec.warning });
     // the guide has the key configured before packages are made; without one the package is built, but say so
     const unsigned = signed ? null : 'Built unsigned: no RSA key is uploaded for this app and workspace (UploadMcubeRsaKey), so CERT.json holds empty signatures and clients that verify packages will refuse it.';
@@ -58,7 +58,8 @@ export const createMcubeNebulaResource = defineAction<CreateResourceInput>({
       longUrls.length === 0
         ? null
         : `${longUrls.length} file address(es) are longer than the ${MAX_GLOBAL_URL} characters the guide allows public resources (https://${longUrls[0]}${longUrls.length > 1 ? ', ...' : ''}): clients may fail to load them and show a blank page; shorten their folders or names.`;
-    const note = [spec.warning, unsigned, android, long].filter(Boolean).join(' ');
+    const moved = earlierVhost ? `This version is served under ${spec.vhost ? 'the Vhost given' : 'the configured virtual domain'}, the app's earlier versions under ${earlierVhost}: pages that change origin lose their local storage and cookies.` : null;
+    const note = [spec.warning, unsigned, android, long, moved].filter(Boolean).join(' ');
     return { NebulaResourceId: String(id), ...(note ? { ResultMsg: note } : {}) };
   },
 });

@@ -86,7 +86,10 @@ export const MAX_GLOBAL_URL = 100;
  * `longUrls`: a global package's files whose address (https://<path>) is longer
  * than the 100 characters the guide allows public resources.
  */
-export async function createResource(ctx: ActionContext, spec: ResourceSpec): Promise<{ id: number; signed: boolean; nonAscii: string[]; longUrls: string[] }> {
+export async function createResource(
+  ctx: ActionContext,
+  spec: ResourceSpec,
+): Promise<{ id: number; signed: boolean; nonAscii: string[]; longUrls: string[]; earlierVhost: string | null }> {
   const { deps } = ctx;
   const { knex } = deps.db;
   const app = await findApp(knex, ctx, spec.h5Id);
@@ -99,6 +102,10 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
   if (vhost.length > MAX_SERVED_VHOST) {
     throw new BusinessError('InvalidVhost', `Vhost: the served address ${vhost.slice(0, 40)}... would be ${vhost.length} characters, more than the ${MAX_SERVED_VHOST} allowed; use a shorter domain.`);
   }
+  // the pages' origin: a version served under another domain than the app's earlier ones loses their local storage
+  // and cookies, and their absolute links point elsewhere (said, not refused: moving a domain is legitimate)
+  const latest = await knex('nebula_resources').where({ app_id: ctx.appId, workspace_id: ctx.workspaceId, h5_id: spec.h5Id }).orderBy('id', 'desc').first('vhost');
+  const earlierVhost = latest && latest.vhost && latest.vhost !== vhost ? String(latest.vhost) : null;
   const h5Name = app?.h5Name ?? (spec.h5Name || spec.h5Id);
   const maxBytes = deps.config.storage.uploadMaxBytes;
   const upload = await resolveUploadedObject(deps, ctx, spec.fileUrl, { maxBytes, field: spec.fileField });
@@ -132,7 +139,7 @@ export async function createResource(ctx: ActionContext, spec: ResourceSpec): Pr
     }
   });
   deps.onDeliveryChange(ctx.appId, ctx.workspaceId);
-  return { id, signed: privateKey !== null, nonAscii, longUrls };
+  return { id, signed: privateKey !== null, nonAscii, longUrls, earlierVhost };
 }
 
 type PackageSource = Omit<BuildAmrInput, 'privateKey' | 'workDir'>;
