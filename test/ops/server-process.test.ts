@@ -237,11 +237,11 @@ describe('the server process', () => {
     const sig = createHmac('sha256', e.env.MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET!).update('ACS3-HMAC-SHA256\n' + createHash('sha256').update(canonical).digest('hex')).digest('hex');
     headers.authorization = `ACS3-HMAC-SHA256 Credential=${e.env.MCUBE_BOOTSTRAP_ACCESS_KEY_ID},SignedHeaders=${names.join(';')},Signature=${sig}`;
     const [hostname, port] = p.host.split(':');
-    const done = new Promise<{ status: number; json: any }>((resolve, reject) => {
-      const req = request({ hostname, port: Number(port), method: 'POST', path: '/', headers }, (res) => {
+    const done = new Promise<{ status: number; json: any; connection?: string }>((resolve, reject) => {
+      const req = request({ hostname, port: Number(port), method: 'POST', path: '/', headers: { ...headers, connection: 'keep-alive' } }, (res) => {
         let t = '';
         res.on('data', (c) => (t += c));
-        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(t) }));
+        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(t), connection: res.headers.connection }));
       });
       req.on('error', reject);
       req.write(body.slice(0, 10));
@@ -254,9 +254,31 @@ describe('the server process', () => {
     const res = await done;
     expect(res.status).toBe(200);
     expect(res.json.CreateVhostResult.Success).toBe(true);
+    // the socket will not take another request: said, so the client does not send one into a closing connection
+    expect(res.connection).toBe('close');
     expect(await exited).toBe(0);
     await expect(fetch(p.url + '/healthz')).rejects.toThrow();
   });
+  it('a second SIGTERM during the drain exits at once, with code 1', async () => {
+    const e = makeTestEnv();
+    envs.push(e);
+    const p = await startServerProcess(e.env);
+    procs.push(p);
+    const [hostname, port] = p.host.split(':');
+    // a request that never finishes its body keeps the drain waiting (10 s grace by default)
+    const req = request({ hostname, port: Number(port), method: 'POST', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '100' } });
+    req.on('error', () => {});
+    req.write('AppId=');
+    await new Promise((r) => setTimeout(r, 200));
+    const exited = new Promise<number | null>((r) => p.proc.once('exit', (code) => r(code)));
+    p.proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    p.proc.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    expect(p.stdout()).toMatch(/second signal: exiting without waiting for the drain/);
+    req.destroy();
+  });
+
   it('MCUBE_SHUTDOWN_DELAY_MS: after SIGTERM /readyz fails at once while requests are still served, then the node exits 0', async () => {
     const e = makeTestEnv({ MCUBE_SHUTDOWN_DELAY_MS: '1500' });
     envs.push(e);

@@ -27,6 +27,8 @@ import { periodic, type Periodic } from './core/periodic.js';
 const READY_TIMEOUT_MS = 2000;
 /** Expired nonces and old rate windows are deleted this often on every node. */
 const NONCE_SWEEP_EVERY_MS = 60_000;
+/** after the requests drained: how long closing the database, storage and background jobs may take */
+const CLOSE_TAIL_MS = 10_000;
 
 const HEALTHY = '{"status":"ok"}';
 const READY = '{"status":"ready"}';
@@ -115,13 +117,18 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
 
   let inFlight = 0;
   let closing = false;
+  // answers still to be written when a drain starts: they say "connection: close", or the client's next request on
+  // that socket met a closed connection, and a state-changing call there cannot be retried safely
+  const open = new Set<ServerResponse>();
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
+    open.add(res);
     // the one listener a request gets anyway (graceful drain) also counts device answers
     let device: DeviceEndpointName | null = null;
     let t0 = 0;
     res.on('close', () => {
       inFlight--;
+      open.delete(res);
       // a device gone before its answer was sent is not an answer (statusCode would still read 200)
       if (device !== null && res.headersSent) metrics.device(device, res.statusCode, (performance.now() - t0) / 1000);
     });
@@ -232,6 +239,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     },
     async close() {
       closing = true;
+      for (const res of open) if (!res.headersSent) res.setHeader('connection', 'close');
       // the background jobs stop at their next chunk; awaited before the database closes
       const background = Promise.all([sweep.stop(), janitor.stop()]);
       // MCUBE_SHUTDOWN_DELAY_MS: /readyz fails and answers carry "connection: close" while requests are still
@@ -243,15 +251,24 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await closed;
-      await watcher?.stop();
-      watcher = null;
-      await delivery!.drain();
-      await upgradeCheck!.drain();
-      await switchPull!.drain();
-      metrics.stop();
-      await background;
-      await blobs.close?.();
-      await db.close();
+      // a database that stopped answering must not hold the exit: what waits on it gets a few seconds more
+      const rest = (async () => {
+        await watcher?.stop();
+        watcher = null;
+        await delivery!.drain();
+        await upgradeCheck!.drain();
+        await switchPull!.drain();
+        metrics.stop();
+        await background;
+        await blobs.close?.();
+        await db.close();
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = await Promise.race([
+        rest.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), CLOSE_TAIL_MS))),
+      ]).finally(() => clearTimeout(timer));
+      if (gaveUp) log.warn('shutdown: the database or storage did not finish closing in time; exiting without them', { waitedMs: CLOSE_TAIL_MS });
     },
   };
 }

@@ -30,7 +30,11 @@ const node = await createMcubeServer(config).catch((err: NodeJS.ErrnoException) 
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
-    if (stopping) return;
+    // a second signal: an operator who will not wait for the drain
+    if (stopping) {
+      node.deps.log.warn('second signal: exiting without waiting for the drain', { signal: sig });
+      process.exit(1);
+    }
     stopping = true;
     node.deps.log.info('shutting down', { signal: sig });
     node.close().then(

@@ -48,7 +48,8 @@ export const Pop = {
   unavailable: () => new PopError(503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server; retry later.', { 'retry-after': '1' }),
 };
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'SQLITE_BUSY', '57P01', '57P02', '57P03', '53300']);
+// 57014: a statement PostgreSQL cancelled (statement_timeout: it waited on a lock or a stalled server)
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'SQLITE_BUSY', '57P01', '57P02', '57P03', '53300', '57014']);
 
 /** PostgreSQL gave the transaction up (40P01 deadlock, 40001 serialization failure): nothing was written, a retry can succeed. */
 export function isGivenUp(err: unknown): boolean {
@@ -68,7 +69,7 @@ export function isUnavailable(err: unknown): boolean {
   if (!e) return false;
   if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || /^08/.test(e.code) || isGivenUp(e))) return true;
   if (e.name === 'KnexTimeoutError') return true;
-  return typeof e.message === 'string' && /Connection terminated|Connection ended unexpectedly|timeout exceeded when trying to connect|no answer from the database/.test(e.message);
+  return typeof e.message === 'string' && /Connection terminated|Connection ended unexpectedly|timeout exceeded when trying to connect|no answer from the database|Query read timeout/.test(e.message);
 }
 
 /** A value the database or the driver refused (PostgreSQL SQLSTATE classes 22 and 23; a binding better-sqlite3 cannot take). */

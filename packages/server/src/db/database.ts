@@ -15,6 +15,16 @@ export type Db = Knex;
 /** Connecting to PostgreSQL, and waiting for a free pooled connection: past these a call fails (503) instead of hanging. */
 const PG_CONNECT_TIMEOUT_MS = 5000;
 const PG_ACQUIRE_TIMEOUT_MS = 10_000;
+/**
+ * A statement on an open connection had no limit: a lock held by a forgotten psql session, or a link that stops
+ * answering, held signed calls (and then the shutdown) for good. The server cancels a statement past
+ * statement_timeout; the client gives up past query_timeout when no answer comes at all, and TCP keep-alive finds a
+ * dead link. The per-request statements of signed calls get seconds; the main pool (actions, snapshot loads, whitelist
+ * imports) a minute. Migrations run on a connection of their own without these (an index build may take minutes).
+ */
+const PG_HOT_TIMEOUTS = { statement_timeout: 5_000, query_timeout: 8_000 };
+const PG_MAIN_TIMEOUTS = { statement_timeout: 60_000, query_timeout: 65_000 };
+const PG_KEEPALIVE = { keepAlive: true, keepAliveInitialDelayMillis: 10_000 };
 
 export interface SqliteRunResult {
   changes: number;
@@ -104,6 +114,8 @@ export async function openDatabase(
   opts: { serverLog?: Logger; existing?: boolean; quiet?: boolean } = {},
 ): Promise<Database> {
   let knex: Knex;
+  // PostgreSQL: the migrations' own connections, without the statement timeouts
+  let migrationKnex: Knex | undefined;
   let dialect: Database['dialect'];
   // The pool's single SQLite connection, for the raw statements of all()/sqliteBatch().
   let sqlite: SqliteConn | undefined;
@@ -115,22 +127,20 @@ export async function openDatabase(
   if (config.databaseUrl) {
     dialect = 'pg';
     const schema = config.dbSchema;
-    knex = knexFactory({
-      client: 'pg',
-      log: knexLog(opts.serverLog, opts.quiet),
-      // a database that stops answering fails calls within seconds instead of holding them (knex waits 60 s by
-      // default); keep-alive finds connections a vanished server or a NAT dropped
-      connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, keepAlive: true },
-      acquireConnectionTimeout: PG_ACQUIRE_TIMEOUT_MS,
-      searchPath: schema ? [schema] : undefined,
-      pool: {
-        min: 0,
-        max: config.dbPoolMax,
+    const pgKnex = (timeouts: Partial<typeof PG_MAIN_TIMEOUTS>, max: number) =>
+      knexFactory({
+        client: 'pg',
+        log: knexLog(opts.serverLog, opts.quiet),
+        // a database that stops answering fails calls within seconds instead of holding them (knex waits 60 s by
+        // default); keep-alive finds connections a vanished server or a NAT dropped
+        connection: { connectionString: config.databaseUrl!, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, ...PG_KEEPALIVE, ...timeouts },
+        acquireConnectionTimeout: PG_ACQUIRE_TIMEOUT_MS,
+        searchPath: schema ? [schema] : undefined,
         // bigint (int8) and numeric come back as strings from pg; ours stay below 2^53.
-        afterCreate: (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, c: unknown) => void) =>
-          done(null, conn),
-      },
-    });
+        pool: { min: 0, max },
+      });
+    knex = pgKnex(PG_MAIN_TIMEOUTS, config.dbPoolMax);
+    migrationKnex = pgKnex({}, 2);
     if (opts.existing && !(await knex.schema.hasTable('knex_migrations'))) {
       await knex.destroy();
       throw new ConfigError(
@@ -193,12 +203,17 @@ export async function openDatabase(
       },
     });
   }
-  await migrate(knex, opts.serverLog);
+  try {
+    await migrate(migrationKnex ?? knex, opts.serverLog);
+  } finally {
+    await migrationKnex?.destroy();
+  }
   if (dialect === 'pg') {
     hotPool = new pg.Pool({
       connectionString: config.databaseUrl ?? undefined,
       connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
-      keepAlive: true,
+      ...PG_KEEPALIVE,
+      ...PG_HOT_TIMEOUTS,
       max: config.dbHotPoolMax,
       options: config.dbSchema ? `-c search_path=${config.dbSchema}` : undefined,
     });
