@@ -1,4 +1,4 @@
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -7,6 +7,27 @@ import { join } from 'node:path';
  * other programs use too (/tmp, a shared volume).
  */
 export const WORK_ENTRY_PREFIX = 'mcube-';
+
+/** Folders this process is working in: its own janitor never sweeps them, whatever their age. */
+const live = new Set<string>();
+
+/**
+ * Marks `path` as in use until the returned function is called. A writer working below `path` (a build writing into a
+ * subfolder) leaves the folder's own modification time alone, so the folder is also touched every `touchEveryMs`:
+ * another process's janitor sharing the folder judges it by that time.
+ */
+export function holdEntry(path: string, touchEveryMs: number): () => void {
+  live.add(path);
+  const timer = setInterval(() => {
+    const t = new Date();
+    utimes(path, t, t).catch(() => {});
+  }, touchEveryMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    live.delete(path);
+  };
+}
 
 /**
  * Removes the entries of `dir` (files or folders) whose modification time is
@@ -28,6 +49,7 @@ export async function sweepStaleEntries(dir: string, olderThanMs: number, now: n
   for (const name of names) {
     if (!name.startsWith(namePrefix)) continue;
     const p = join(dir, name);
+    if (live.has(p)) continue;
     const st = await stat(p).catch(() => null);
     if (!st || now - st.mtimeMs < olderThanMs) continue;
     await rm(p, { force: true, recursive: true });
