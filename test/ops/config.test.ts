@@ -37,6 +37,10 @@ describe('configuration', () => {
     [{ MCUBE_PORT: '1e3' }, /MCUBE_PORT must be a whole number/],
     [{ MCUBE_DOWNLOAD_URL_TTL: '9999999' }, /MCUBE_DOWNLOAD_URL_TTL must be a whole number from 60 to 604800/],
     [{ DATABASE_URL: 'mysql://foo/db' }, /DATABASE_URL must be a PostgreSQL URL/],
+    // these died with "TypeError: Invalid URL" and a stack
+    [{ MCUBE_HOST: '999.1.1.1' }, /MCUBE_HOST "999\.1\.1\.1" is not an address to listen on/],
+    [{ MCUBE_HOST: 'bad host' }, /MCUBE_HOST "bad host" is not an address/],
+    [{ MCUBE_HOST: 'http://example.com' }, /MCUBE_HOST/],
   ];
   for (const [over, message] of refused) {
     it(`refuses ${JSON.stringify(over)}`, () => {
@@ -57,6 +61,9 @@ describe('configuration', () => {
     expect(loadConfig(env({ MCUBE_METRICS: 'ON' })).metrics.enabled).toBe(true);
     expect(loadConfig(env({ MCUBE_DOWNLOAD_BASE_URL: 'https://cdn.example.com/mcube/' })).storage.downloadBaseUrl).toBe('https://cdn.example.com/mcube');
     expect(loadConfig(env({ MCUBE_PUBLIC_URL: 'https://mcube.example.com/' })).publicUrl).toBe('https://mcube.example.com');
+    // an IPv6 address, with or without brackets, is bracketed in the URLs made from it
+    for (const h of ['::1', '[::1]']) expect(loadConfig(env({ MCUBE_HOST: h, MCUBE_PORT: '8080' }))).toMatchObject({ host: '::1', publicUrl: 'http://[::1]:8080' });
+    expect(loadConfig(env({ MCUBE_HOST: 'node-1.internal', MCUBE_PORT: '8080' })).publicUrl).toBe('http://node-1.internal:8080');
   });
 
   it('a node started with a bad setting says which in one line and exits 1', async () => {

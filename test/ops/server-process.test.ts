@@ -57,10 +57,9 @@ describe('the server process', () => {
     expect(p2.stderr()).toContain(id);
     expect(await p2.stop()).toBe(0);
     // bootstrap settings only set up a new database: changed later, they are reported, not silently dropped
-    const p3 = await startServerProcess({ ...env, MCUBE_BOOTSTRAP_CLIENT_KEY: 'mck_' + 'x'.repeat(32), MCUBE_BOOTSTRAP_ACCESS_KEY_ID: 'MCAKONLYTHEIDWITHOUTSECRET' });
+    const p3 = await startServerProcess({ ...env, MCUBE_BOOTSTRAP_CLIENT_KEY: 'mck_' + 'x'.repeat(32) });
     procs.push(p3);
     expect(p3.stderr()).toMatch(/warning: MCUBE_BOOTSTRAP_CLIENT_KEY differs from the stored device client key/);
-    expect(p3.stderr()).toMatch(/warning: MCUBE_BOOTSTRAP_ACCESS_KEY_ID and MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET are used only together/);
     expect(await p3.stop()).toBe(0);
     const p4 = await startServerProcess({ ...env, MCUBE_BOOTSTRAP_ACCESS_KEY_ID: id!, MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET: 'not-the-stored-secret-000000' });
     procs.push(p4);
@@ -180,6 +179,9 @@ describe('the server process', () => {
       [{ MCUBE_BOOTSTRAP_TENANT_ID: 'a/b' }, 'mcube: MCUBE_BOOTSTRAP_TENANT_ID must be 1-64 characters'],
       [{ MCUBE_BOOTSTRAP_CLIENT_KEY: 'with space' }, 'mcube: MCUBE_BOOTSTRAP_CLIENT_KEY must be 1-64 visible ASCII characters'],
       [{ MCUBE_HOST: 'nosuch.invalid' }, 'check MCUBE_HOST'],
+      [{ MCUBE_HOST: '999.1.1.1' }, 'mcube: MCUBE_HOST "999.1.1.1" is not an address to listen on'],
+      // an id without its secret used to generate a key and print its secret, where a CI setup expected its own
+      [{ MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET: '' }, 'mcube: MCUBE_BOOTSTRAP_ACCESS_KEY_ID and MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET go together'],
     ];
     for (const [over, line] of refusals) {
       const r = await run(over);

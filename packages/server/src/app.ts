@@ -2,7 +2,7 @@ import express from 'express';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildRegistry } from './actions.js';
-import type { Config } from './config.js';
+import { urlHost, type Config } from './config.js';
 import { answerClientError, answerConnect, refuseBadHost } from './core/client-error.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { newRequestId, setWireTimeZone } from './core/ids.js';
@@ -235,7 +235,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
         u.port = String(port);
         config.publicUrl = u.toString().replace(/\/+$/, '');
       }
-      return { port, url: `http://${config.host}:${port}` };
+      return { port, url: `http://${urlHost(config.host)}:${port}` };
     },
     async close() {
       closing = true;

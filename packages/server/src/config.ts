@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -213,14 +214,30 @@ function openOnlyKeys(env: Env): Buffer[] {
  * `create: false` (the admin command): the data folder and the master key must
  * exist already, as a node made them; a mistyped MCUBE_DATA_DIR is not a new setup.
  */
+/** MCUBE_HOST: an IPv4 or IPv6 address (brackets allowed) or a host name; anything else stops the start in one line. */
+function listenHost(raw: string): string {
+  const bare = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
+  if (isIP(bare)) return bare;
+  if (bare.length <= 253 && /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(bare) && !/^[\d.]+$/.test(bare)) return bare;
+  throw new ConfigError(`MCUBE_HOST "${raw}" is not an address to listen on: give an IP address (0.0.0.0 for all, :: for all IPv6) or a host name`);
+}
+
+/** A host as it is written in a URL: an IPv6 address in brackets. */
+export const urlHost = (host: string) => (isIP(host) === 6 ? `[${host}]` : host);
+
 export function loadConfig(env: Env = process.env, opts: { create?: boolean; onGeneratedKey?: (file: string) => void } = {}): Config {
   const create = opts.create ?? true;
   const dataDir = resolve(env.MCUBE_DATA_DIR || './data');
   // the database, the master key and the stored files: for this user only (an existing folder keeps its mode)
   if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const port = int(env, 'MCUBE_PORT', 8080, 0, 65535);
-  const host = env.MCUBE_HOST || '127.0.0.1';
-  const publicUrl = httpUrl(env, 'MCUBE_PUBLIC_URL') ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
+  const host = listenHost(env.MCUBE_HOST?.trim() || '127.0.0.1');
+  // one without the other used to be ignored with a warning: on a new database a key was then generated and its
+  // secret printed, where a CI setup expected its own
+  if (!str(env, 'MCUBE_BOOTSTRAP_ACCESS_KEY_ID') !== !str(env, 'MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET')) {
+    throw new ConfigError('MCUBE_BOOTSTRAP_ACCESS_KEY_ID and MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET go together: give both, or neither to have a key generated');
+  }
+  const publicUrl = httpUrl(env, 'MCUBE_PUBLIC_URL') ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : urlHost(host)}:${port}`;
   const databaseUrl = str(env, 'DATABASE_URL');
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
     throw new ConfigError(`DATABASE_URL must be a PostgreSQL URL (postgres://user@host:5432/db); leave it unset for the embedded SQLite database`);

@@ -43,9 +43,6 @@ export async function bootstrap(config: Config, db: Database, box: SecretBox): P
   if (b.clientKey && b.clientKey !== clientKey) {
     warnings.push(`MCUBE_BOOTSTRAP_CLIENT_KEY differs from the stored device client key of ${b.appId}/${b.workspaceId}; the stored key stays.`);
   }
-  if (!b.accessKeyId !== !b.accessKeySecret) {
-    warnings.push('MCUBE_BOOTSTRAP_ACCESS_KEY_ID and MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET are used only together; one of them alone is ignored.');
-  }
   if (b.accessKeyId && b.accessKeySecret) {
     if (existing && !(await store.accessKeySecretIs(b.accessKeyId, b.accessKeySecret))) {
       warnings.push(`MCUBE_BOOTSTRAP_ACCESS_KEY_SECRET is not the stored secret of ${b.accessKeyId}; the stored one stays (rotate keys with the admin command).`);
