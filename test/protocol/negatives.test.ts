@@ -275,6 +275,17 @@ describe('throttling and internal errors', () => {
       expect(throttled.length).toBeGreaterThan(0);
       expect(throttled[0]!.body.Code).toBe('Throttling.User');
       expect(Number(throttled[0]!.headers['x-acs-retry-after'])).toBeGreaterThanOrEqual(1);
+      // the caller was authenticated: its refusal is logged with its tenant, and a state-changing one is audited
+      const writes = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => acs3({ host: s.host, accessKeyId: s.creds.accessKeyId, secret: s.creds.accessKeySecret, action: 'CreateMcubeVhost', params: { AppId: s.creds.appId, WorkspaceId: 'default', Vhost: `t${i}.h5app.com` } })),
+      );
+      const refused = writes.find((r) => r.status === 429)!;
+      expect(refused).toBeDefined();
+      const line = s.logs.map((l) => JSON.parse(l)).find((l) => l.requestId === refused.body.RequestId && l.msg === 'rpc');
+      expect(line).toMatchObject({ tenantId: s.creds.tenantId, accessKeyId: s.creds.accessKeyId, code: 'Throttling.User' });
+      expect(await s.node.deps.db.knex('audit_log').where({ request_id: refused.body.RequestId }).select('result_code', 'http_status', 'tenant_id')).toEqual([
+        { result_code: 'Throttling.User', http_status: 429, tenant_id: s.creds.tenantId },
+      ]);
     } finally {
       await s.close();
     }

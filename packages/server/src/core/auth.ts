@@ -226,8 +226,9 @@ export class Authenticator {
     const window = limit > 0 ? Math.floor(t / 1000) * 1000 : null;
     const { fresh, count } = await this.nonces.admit(row.id, call.nonce, t + 2 * config.auth.timestampSkewSec * 1000 + NONCE_CLOCK_MARGIN_MS, window);
     if (!fresh) throw Pop.nonceUsed();
-    if (window !== null && count > limit) throw Pop.throttled(Math.max(1, Math.ceil((window + 1000 - t) / 1000)));
-    return { accessKeyId: row.id, tenantId: row.tenant_id };
+    const principal = { accessKeyId: row.id, tenantId: row.tenant_id };
+    if (window !== null && count > limit) throw Object.assign(Pop.throttled(Math.max(1, Math.ceil((window + 1000 - t) / 1000))), { principal });
+    return principal;
   }
 
   private async keyRow(id: string, t: number): Promise<KeyRow | null> {

@@ -2,6 +2,9 @@
  * Protocol failures: HTTP 4xx/5xx with the POP body {RequestId, HostId, Code, Message, Recommend}.
  */
 export class PopError extends Error {
+  /** the caller, when it was authenticated before the refusal (throttled): logged and audited as such */
+  principal?: { accessKeyId: string; tenantId: string };
+
   constructor(
     readonly status: number,
     readonly code: string,

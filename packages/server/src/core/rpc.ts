@@ -195,8 +195,10 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
       }
     } catch (err) {
       let pop: PopError;
-      if (err instanceof PopError) pop = err;
-      else if ((err as { aborted?: boolean }).aborted) {
+      if (err instanceof PopError) {
+        pop = err;
+        principal ??= err.principal;
+      } else if ((err as { aborted?: boolean }).aborted) {
         res.destroy();
         return;
       } else if (isUnavailable(err)) {
