@@ -13,6 +13,9 @@ interface Held<P, X> {
   appId: string;
   plans: P | null;
   building: Promise<P> | null;
+  /** builds started so far, and the number of the one running */
+  started: number;
+  buildNo: number;
   dirty: boolean;
   /** per app/workspace state kept across builds (admission caches, compiled whitelists) */
   extra: X;
@@ -48,7 +51,7 @@ export function createPlanCache<P extends BuiltPlans, X>(
     let h = held.get(k);
     if (!h) {
       if (held.size > 10_000) held.clear();
-      h = { appId, plans: null, building: null, dirty: true, extra: keep(appId) };
+      h = { appId, plans: null, building: null, started: 0, buildNo: 0, dirty: true, extra: keep(appId) };
       held.set(k, h);
     }
     return h;
@@ -62,12 +65,16 @@ export function createPlanCache<P extends BuiltPlans, X>(
   return {
     async current(appId, workspaceId) {
       const h = holder(appId, workspaceId);
-      // every request that comes while a rebuild runs waits for it, not only the one that started it, and
-      // a change that arrives during a build (dirty again) is built before anyone is answered
+      const arrivedAfter = h.started;
+      // every request that comes while a rebuild runs waits for it, not only the one that started it, and a change
+      // that arrives during a build (dirty again) is built before the request is answered. But a build that started
+      // after the request arrived holds every change committed before it: that one answers it, changed since or
+      // not, or a steady stream of changes (an editor, a pipeline) kept a request waiting for as long as it lasted.
       for (;;) {
         if (h.plans && !h.dirty && !h.building && deps.now() < h.plans.refreshAt) return { plans: h.plans, extra: h.extra };
         if (!h.building) {
           h.dirty = false;
+          h.buildNo = ++h.started;
           h.building = build(appId, workspaceId, h.extra)
             .then((p) => (h.plans = p))
             .catch((err) => {
@@ -78,8 +85,9 @@ export function createPlanCache<P extends BuiltPlans, X>(
               h.building = null;
             });
         }
+        const no = h.buildNo;
         await h.building;
-        if (!h.dirty) return { plans: h.plans!, extra: h.extra };
+        if (!h.dirty || no > arrivedAfter) return { plans: h.plans!, extra: h.extra };
       }
     },
     onChange(appId, workspaceId) {
