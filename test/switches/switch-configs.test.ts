@@ -233,6 +233,12 @@ describe('bad input is refused and changes nothing', () => {
       ['InvalidValues', '[{"Value":12345678901234567890}]'],
       ['InvalidValues', '[{"Value":1e400}]'],
       ['InvalidValues', '[{"Value":-1e400,"Platform":"IOS"}]'],
+      // numbers JSON.parse writes otherwise: a minimum version 1.10 reached devices as "1.1"
+      ['InvalidValues', '[{"Value":1.10}]'],
+      ['InvalidValues', '[{"Value":"a"},{"Value":1e3,"Platform":"IOS"}]'],
+      ['InvalidValues', '[{"Value":-0}]'],
+      // one character more than the limit, counted as characters (an emoji is one)
+      ['InvalidValues', [{ Value: '\u{1F600}'.repeat(4097) }]],
       ['SwitchConfigExists', [{ Value: 'x' }], { ConfigKey: 'rollout' }],
     ];
     for (const [code, values, extra] of cases) {
@@ -252,7 +258,7 @@ describe('bad input is refused and changes nothing', () => {
     expect(nul.ResultCode).toBe('InvalidContent');
     const huge = await call('ImportMcubeSwitchConfigs', { Content: '[{"ConfigKey":"num.i","Values":[{"Value":-1e400}]}]' });
     expect(huge.ResultCode).toBe('InvalidContent');
-    expect(huge.ImportSwitchConfigResult.ResultMsg).toContain('cannot hold exactly');
+    expect(huge.ImportSwitchConfigResult.ResultMsg).toContain('a Value -1e400 would reach devices as -Infinity');
     const dup = await call('ImportMcubeSwitchConfigs', { Content: JSON.stringify([{ ConfigKey: 'twice', Values: [{ Value: 'a' }] }, { ConfigKey: 'twice', Values: [{ Value: 'b' }] }]) });
     expect(dup.ResultCode).toBe('InvalidContent');
     // an update that fails keeps the old values
@@ -267,6 +273,24 @@ describe('bad input is refused and changes nothing', () => {
     expect(r.ResultCode).toBe('OK');
     expect((await data({ platform: 'Android', userId: 'n1', keys: 'num.ok' }))['num.ok']).toBe('9007199254740991');
     expect((await data({ platform: 'iOS', userId: 'n1', keys: 'num.ok' }))['num.ok']).toBe('true');
+    // a value of 4,096 characters beyond the BMP (8,192 UTF-16 units) is within the limit
+    const wide = '\u{1F600}'.repeat(4096);
+    expect((await call('CreateMcubeSwitchConfig', { ConfigKey: 'wide.value', Values: JSON.stringify([{ Value: wide }]) })).ResultCode).toBe('OK');
+    expect((await data({ platform: 'Android', userId: 'n1', keys: 'wide.value' }))['wide.value']).toBe(wide);
+    // Enabled belongs to create and ChangeMcubeSwitchConfigStatus: an update that sends it is told so, not answered OK for nothing
+    const off = await call('UpdateMcubeSwitchConfig', { ConfigKey: 'wide.value', Enabled: 'false' });
+    expect(off.ResultCode).toBe('InvalidEnabled');
+    expect(off.ResultMessage).toMatch(/ChangeMcubeSwitchConfigStatus/);
+    expect((await data({ platform: 'Android', userId: 'n1', keys: 'wide.value' }))['wide.value']).toBe(wide);
+    // an import is held to the same rule on numbers
+    const imported = await call('ImportMcubeSwitchConfigs', { Content: '[{"ConfigKey":"num.import","Values":[{"Value":1.10}]}]' });
+    expect(imported.ResultCode).toBe('InvalidContent');
+    expect(imported.ImportSwitchConfigResult.ResultMsg).toContain('a Value 1.10 would reach devices as 1.1');
+  });
+
+  it('a client version the pull cannot read counts as none: the device still gets its keys', async () => {
+    expect((await call('CreateMcubeSwitchConfig', { ConfigKey: 'any.client', Values: '[{"Value":"on"}]' })).ResultCode).toBe('OK');
+    for (const client of ['abc', '4.0.0.beta']) expect((await data({ platform: 'Android', userId: 'c1', client, keys: 'any.client' }))['any.client'], client).toBe('on');
   });
 
   it('the device endpoint wants a known client key and a platform', async () => {

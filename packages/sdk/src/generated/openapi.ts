@@ -3568,6 +3568,8 @@ export interface components {
             Note?: string;
             /** @description JSON array of the key's values, tried in order; a device gets the first it matches. Each: {"Value": text, "Platform": ALL|ANDROID|IOS (default ALL), "Type": ALL|WHITELIST|PERCENT (default ALL), "WhitelistIds": "1,2" (WHITELIST), "Percent": 0.01-100 (PERCENT), "Rules": advanced rules in the GreyConfigInfo format} (absent: unchanged) */
             Values?: string;
+            /** @description refused here: a key is switched on and off with ChangeMcubeSwitchConfigStatus */
+            Enabled?: string;
         };
         UpdateMcubeSwitchConfigResponse: {
             RequestId: string;

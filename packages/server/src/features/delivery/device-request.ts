@@ -152,7 +152,7 @@ export function userKeyOf(f: Fields): string {
 /** dotted numbers, then optionally a suffix after -, +, _ or ~ */
 const CLIENT_VERSION = /^(\d{1,9}(?:\.\d{1,9}){0,7})(?:[-+_~][\x21-\x7e]{0,64})?$/;
 
-/** clientRequired: false for the switch pull, where a missing client version only matches exclude rules */
+/** clientRequired: false for the switch pull, where a missing (or unreadable) client version only matches exclude rules */
 export function parseCheck(f: Fields, userKey: string, now: number, opts: { clientRequired: boolean } = { clientRequired: true }): ParsedCheck {
   const platform = str(f, 'platform').toLowerCase();
   if (platform !== 'android' && platform !== 'ios') throw new BadDeviceRequest('platform must be android or ios');
@@ -161,7 +161,8 @@ export function parseCheck(f: Fields, userKey: string, now: number, opts: { clie
   // refused, not answered as version 0 (which no package reaches); a versionName's suffix ("5.2-beta") is dropped
   const given = str(f, 'client');
   const clientMatch = CLIENT_VERSION.exec(given);
-  if (!clientMatch && (given !== '' || opts.clientRequired)) throw new BadDeviceRequest('client must be the app\'s version, e.g. 4.0.0 (a suffix such as -beta is allowed)');
+  // where it is optional (the switch pull), an unreadable one counts as absent: the device still gets its keys
+  if (!clientMatch && opts.clientRequired) throw new BadDeviceRequest('client must be the app\'s version, e.g. 4.0.0 (a suffix such as -beta is allowed)');
   const clientText = clientMatch ? clientMatch[1]! : '';
   const client = versionOf(clientText);
   const { asked, installed } = appsOf(f.query, f.existed);

@@ -4,7 +4,7 @@ import { defineAction, type ActionContext } from '../../core/registry.js';
 import { S, commonInput, resultBase } from '../../core/schema.js';
 import { invalid } from '../nebula/rules/field-error.js';
 import { SwitchService } from './switch-service.js';
-import { SWITCH_LIMITS, parseConfigKey, parseImportItem, parseNote, parseValues, valueToWire } from './switch-values.js';
+import { SWITCH_LIMITS, parseConfigKey, parseImportItem, parseNote, parseValues, rewrittenNumber, valueToWire } from './switch-values.js';
 
 // The vendor's console manages switch configuration (guide §6) but its OpenAPI has no action for it; these are
 // mcube's, in the same wire style (PascalCase, one result object, ResultCode/Success), so scripts and the SDK use
@@ -54,7 +54,7 @@ export const createMcubeSwitchConfig = defineAction<{ ConfigKey: string; Note?: 
   },
 });
 
-export const updateMcubeSwitchConfig = defineAction<{ ConfigKey: string; Note?: string; Values?: string }>({
+export const updateMcubeSwitchConfig = defineAction<{ ConfigKey: string; Note?: string; Values?: string; Enabled?: string }>({
   name: 'UpdateMcubeSwitchConfig',
   summary: 'mcube extension (guide §6): change the note and/or replace all values of a switch key; the key itself cannot change.',
   tag: TAG,
@@ -63,14 +63,17 @@ export const updateMcubeSwitchConfig = defineAction<{ ConfigKey: string; Note?: 
     ConfigKey: S.str(KEY_HELP, 128),
     Note: S.str('new note (absent: unchanged; empty: cleared)', SWITCH_LIMITS.maxNoteLength),
     Values: S.text(`${VALUES_HELP} (absent: unchanged)`, 256 * 1024),
+    Enabled: S.str('refused here: a key is switched on and off with ChangeMcubeSwitchConfigStatus', 16),
   },
   required: ['AppId', 'WorkspaceId', 'ConfigKey'],
   resultKey: 'UpdateSwitchConfigResult',
   result: S.obj({ ConfigKey: S.str(), ...resultBase }),
   mutates: true,
-  errors: ['InvalidConfigKey', 'InvalidNote', 'InvalidValues', 'SwitchConfigNotFound'],
+  errors: ['InvalidConfigKey', 'InvalidNote', 'InvalidValues', 'InvalidEnabled', 'SwitchConfigNotFound'],
   handler: async (input, ctx) => {
     const key = parseConfigKey(input.ConfigKey);
+    // CreateMcubeSwitchConfig takes Enabled: an "update" to Enabled=false used to answer OK and change nothing
+    if (input.Enabled !== undefined) throw invalid('Enabled', 'is not changed by UpdateMcubeSwitchConfig; switch the key on or off with ChangeMcubeSwitchConfigStatus.');
     if (input.Note === undefined && (input.Values === undefined || input.Values.trim() === '')) throw invalid('Values', 'give Values, Note or both: there is nothing to change.');
     const change = {
       note: input.Note === undefined ? undefined : parseNote(input.Note),
@@ -197,6 +200,8 @@ export const importMcubeSwitchConfigs = defineAction<{ Content: string }>({
     }
     // an empty array is what an empty workspace exports: nothing to import
     if (!Array.isArray(parsed)) throw invalid('Content', 'must be a JSON array of switch keys.');
+    const rewritten = rewrittenNumber(input.Content);
+    if (rewritten !== undefined) throw invalid('Content', `a Value ${rewritten} would reach devices as ${String(Number(rewritten))}; give it as text ("Value":"${rewritten}") to keep it as written.`);
     if (parsed.length > SWITCH_LIMITS.maxImport) throw invalid('Content', `holds ${parsed.length} keys; at most ${SWITCH_LIMITS.maxImport} are imported at once.`);
     const specs = parsed.map(parseImportItem);
     const r = await service(ctx).importMany(scope(ctx), specs, ctx.accessKeyId);

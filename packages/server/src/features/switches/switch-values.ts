@@ -50,11 +50,33 @@ export function parseConfigKey(raw: unknown, field = 'ConfigKey'): string {
   return key;
 }
 
+/** Characters as the request schema and PostgreSQL count them (code points): an emoji is one, not two UTF-16 units. */
+const chars = (s: string) => {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) n--;
+  }
+  return n;
+};
+
+/**
+ * Number values in the Values text that JSON.parse would write otherwise than they were written ("1.10" comes out
+ * 1.1, "1e3" 1000, "-0" 0): devices receive text, so they are refused rather than changed. In valid JSON an unescaped
+ * `"Value"` after `{` or `,` can only be a member name, never part of a string.
+ */
+export function rewrittenNumber(text: string): string | undefined {
+  for (const m of text.matchAll(/[{,]\s*"Value"\s*:\s*(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/g)) {
+    if (String(Number(m[1])) !== m[1]) return m[1];
+  }
+  return undefined;
+}
+
 export function parseNote(raw: unknown, field = 'Note'): string {
   if (raw === undefined || raw === null) return '';
   if (typeof raw !== 'string') throw invalid(field, 'must be text.');
   const note = raw.trim();
-  if (note.length > SWITCH_LIMITS.maxNoteLength) throw invalid(field, `is longer than ${SWITCH_LIMITS.maxNoteLength} characters.`);
+  if (chars(note) > SWITCH_LIMITS.maxNoteLength) throw invalid(field, `is longer than ${SWITCH_LIMITS.maxNoteLength} characters.`);
   return storable(field, '', note);
 }
 
@@ -107,7 +129,7 @@ function valueOf(raw: unknown, i: number): SwitchValue {
     throw invalid('Values', `${at} Value is a number JavaScript cannot hold exactly; give it as text ("Value":"12345678901234567890").`);
   }
   const value = storable('Values', `${at} Value `, String(v));
-  if (value.length > SWITCH_LIMITS.maxValueLength) throw invalid('Values', `${at} Value is longer than ${SWITCH_LIMITS.maxValueLength} characters.`);
+  if (chars(value) > SWITCH_LIMITS.maxValueLength) throw invalid('Values', `${at} Value is longer than ${SWITCH_LIMITS.maxValueLength} characters.`);
   const platform = choice(at, 'Platform', o.Platform, PLATFORMS);
   const delivery = choice(at, 'Type', o.Type, DELIVERIES);
   const listsGiven = o.WhitelistIds !== undefined && o.WhitelistIds !== null && o.WhitelistIds !== '';
@@ -132,6 +154,10 @@ export function parseValues(raw: unknown): SwitchValue[] {
       list = JSON.parse(raw);
     } catch {
       throw invalid('Values', 'is not valid JSON; give an array such as [{"Value":"on","Platform":"ALL","Type":"ALL"}].');
+    }
+    const rewritten = rewrittenNumber(raw);
+    if (rewritten !== undefined) {
+      throw invalid('Values', `Value ${rewritten} would reach devices as ${String(Number(rewritten))}; give it as text ("Value":"${rewritten}") to keep it as written.`);
     }
   }
   if (!Array.isArray(list) || list.length === 0) throw invalid('Values', 'must be a non-empty JSON array of values.');
