@@ -160,6 +160,35 @@ describe('retries', () => {
     }
   });
 
+  it('takes a switch-key export larger than that cap (a workspace at the server\'s limits exports over 80 MB)', async () => {
+    // a valid answer whose export is past MAX_ANSWER_BYTES: 65 values of 1 MiB
+    const value = 'v'.repeat(1024 * 1024);
+    const big = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"RequestId":"r","ResultCode":"OK","ExportSwitchConfigResult":{"Success":true,"ResultMsg":"","Content":"[');
+      let i = 0;
+      const more = () => {
+        while (i < 65) {
+          if (!res.write(`${i++ ? ',' : ''}{\\"Value\\":\\"${value}\\"}`)) return void res.once('drain', more);
+        }
+        res.end(']"}}');
+      };
+      more();
+      res.on('error', () => {});
+    });
+    await new Promise<void>((r) => big.listen(0, '127.0.0.1', r));
+    try {
+      const c = new McubeClient({ endpoint: `http://127.0.0.1:${(big.address() as AddressInfo).port}`, accessKeyId: 'a', accessKeySecret: 'b', appId: 'A', workspaceId: 'w', env: {} });
+      const r = await c.callRaw('ExportMcubeSwitchConfigs', {});
+      expect(r.body.ResultCode).toBe('OK');
+      expect(JSON.stringify(r.body).length).toBeGreaterThan(MAX_ANSWER_BYTES);
+    } finally {
+      big.closeAllConnections();
+      await new Promise((r) => big.close(r));
+    }
+  });
+
   it('retry: false makes a single attempt', async () => {
     plan = { failures: 10, status: 503 };
     const c = new McubeClient({ endpoint: proxyUrl, accessKeyId: 'a', accessKeySecret: 'b', appId: 'A', workspaceId: 'w', env: {}, retry: false });

@@ -81,6 +81,11 @@ function plainText(text: string): string {
 
 /** Largest answer read: the biggest real one (an unpaged task list) is a few MB; past this it is not our server. */
 export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/**
+ * ExportMcubeSwitchConfigs returns every key of a workspace: at the server's limits (1,000 keys of 20 values of
+ * 4,096 characters) that is over 80 MB of text, up to four times that in UTF-8.
+ */
+const MAX_ANSWER_BYTES_OF: Record<string, number> = { ExportMcubeSwitchConfigs: 512 * 1024 * 1024 };
 
 class AnswerTooLarge extends Error {}
 
@@ -114,6 +119,7 @@ export async function sendOnce(req: SignedRequest, action: string, timeoutMs: nu
   // A timer of our own, not AbortSignal.timeout(): that one does not keep the process alive, and Node 20's fetch
   // never settles when the peer closes the connection before the request is written (a port forward with no
   // backend). The event loop then ran empty and the CLI exited 0 having done nothing.
+  const cap = MAX_ANSWER_BYTES_OF[action] ?? MAX_ANSWER_BYTES;
   const timer = new AbortController();
   const clock = setTimeout(() => timer.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
   const timeout = timer.signal;
@@ -127,11 +133,11 @@ export async function sendOnce(req: SignedRequest, action: string, timeoutMs: nu
       redirect: 'manual',
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
-    text = await readCapped(res, MAX_ANSWER_BYTES);
+    text = await readCapped(res, cap);
   } catch (err) {
     if (err instanceof AnswerTooLarge) {
       // not retried (InvalidResponse): another try would download it again
-      throw new McubeNetworkError({ code: 'InvalidResponse', message: `${action}: the answer is larger than ${MAX_ANSWER_BYTES} bytes, so it is not an mPaaS OpenAPI answer; check the endpoint`, action });
+      throw new McubeNetworkError({ code: 'InvalidResponse', message: `${action}: the answer is larger than ${cap} bytes, so it is not an mPaaS OpenAPI answer; check the endpoint`, action });
     }
     if (signal?.aborted) throw signal.reason ?? err;
     throw networkError(timeout.aborted ? timeout.reason : err, action, timeoutMs, req.url);
