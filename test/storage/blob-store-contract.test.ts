@@ -32,6 +32,27 @@ for (const driver of ['local', 's3'] as const) {
       await env?.cleanup();
     });
 
+    it('a download link with a lifetime is signed for that long and never the public base (the download gate)', async () => {
+      const based = await createBlobStore(loadConfig({ ...env.env, MCUBE_DOWNLOAD_BASE_URL: 'https://cdn.example.com/m' }), createLogger('silent'));
+      try {
+        const body = randomBytes(100);
+        await based.put('pkg/gate/app.apk', body);
+        expect(await based.downloadUrl('pkg/gate/app.apk')).toBe('https://cdn.example.com/m/pkg/gate/app.apk');
+        const short = new URL(await based.downloadUrl('pkg/gate/app.apk', { ttlSec: 120 }));
+        expect(short.host).not.toBe('cdn.example.com');
+        if (driver === 's3') {
+          expect(short.searchParams.get('X-Amz-Expires')).toBe('120');
+          expect(Buffer.from(await (await fetch(short)).arrayBuffer()).equals(body)).toBe(true);
+        } else {
+          const left = Number(short.searchParams.get('X-Mcube-Expires')) * 1000 - Date.now();
+          expect(left).toBeGreaterThan(100_000);
+          expect(left).toBeLessThanOrEqual(120_000);
+        }
+      } finally {
+        await based.close?.();
+      }
+    });
+
     it('put (buffer, sized stream, unsized stream, file), head, read, list, delete', async () => {
       const a = randomBytes(3000);
       const b = randomBytes(2000);

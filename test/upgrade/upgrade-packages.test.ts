@@ -1,4 +1,6 @@
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_WRONG_CODES_PER_PACKAGE_PER_MIN } from '../../packages/server/src/features/upgrade/download-gate.js';
 import { openapiCore, popCore } from '../helpers/vendor-clients.js';
 import { listKeys } from '../reliability/lib/db-state.js';
 import {
@@ -107,19 +109,48 @@ describe('CreateMcubeUpgradePackage, ListMcubeUpgradePackages, GetMcubeUpgradePa
     expect(refused.headers.get('location')).toBeNull();
     const ok = await submit(ep.VerificationCode);
     expect(ok.status).toBe(302);
-    const file = await fetch(ok.headers.get('location')!);
+    const location = ok.headers.get('location')!;
+    const file = await fetch(location);
     expect(Buffer.from(await file.arrayBuffer()).equals(ipa)).toBe(true);
+    // a link signed for this caller, good for minutes: not the package's shared one, which works for days without the code
+    expect(location.split('?')[0]).toBe(ep.DownloadUrl.split('?')[0]);
+    expect(location).not.toBe(ep.DownloadUrl);
+    const expires = Number(new URL(location).searchParams.get('X-Mcube-Expires'));
+    expect(expires * 1000 - Date.now()).toBeGreaterThan(200_000);
+    expect(expires * 1000 - Date.now()).toBeLessThanOrEqual(300_000);
     // another package id, or a forged tag, is no download at all
     expect((await fetch(ep.QrcodeUrl.replace(`/download/${ent}.`, `/download/${ent + 1}.`))).status).toBe(404);
     // an id past the column's range is no download either (PostgreSQL would refuse the query)
     expect((await fetch(ep.QrcodeUrl.replace(`/download/${ent}.`, '/download/99999999999.'))).status).toBe(404);
     expect((await submit(ep.VerificationCode, ep.QrcodeUrl.slice(0, -3) + 'AAA')).status).toBe(404);
-    // wrong codes are limited per package (a 6-digit code has a million values)
+    // wrong codes are limited per caller (a 6-digit code has a million values), counted per minute: start the
+    // counting well inside a minute, so that the window does not turn over among the requests below
+    const toNextMinute = 60_000 - (Date.now() % 60_000);
+    if (toNextMinute < 10_000) await new Promise((r) => setTimeout(r, toNextMinute + 50));
+    const wrongBefore = 1;
     const statuses: number[] = [];
     for (let i = 0; i < 21; i++) statuses.push((await submit(wrongCode)).status);
     expect(statuses.slice(0, 19).every((x) => x === 403)).toBe(true);
     expect(statuses[20]).toBe(429);
     expect((await submit(ep.VerificationCode)).status).toBe(429);
+    // ... and not for everyone else: one caller's guessing used to lock every user out of the download
+    const from = (address: string, code: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(ep.QrcodeUrl, { method: 'POST', localAddress: address, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (r) => {
+          r.resume();
+          resolve(r.statusCode!);
+        });
+        req.on('error', reject);
+        req.end(new URLSearchParams({ code }).toString());
+      });
+    expect(await from('127.0.0.2', ep.VerificationCode)).toBe(302);
+    // many callers together: at most MAX_WRONG_CODES_PER_PACKAGE_PER_MIN wrong codes a minute on the package
+    let refusedTogether = 0;
+    for (let a = 3; a < 14; a++) for (let i = 0; i < 20; i++) refusedTogether += (await from(`127.0.0.${a}`, wrongCode)) === 403 ? 1 : 0;
+    // this minute's wrong codes so far: the caller's 19 refused above (the earlier one may have been in another minute)
+    expect(refusedTogether).toBeGreaterThanOrEqual(MAX_WRONG_CODES_PER_PACKAGE_PER_MIN - 19 - wrongBefore);
+    expect(refusedTogether).toBeLessThanOrEqual(MAX_WRONG_CODES_PER_PACKAGE_PER_MIN - 19);
+    expect(await from('127.0.0.99', ep.VerificationCode)).toBe(429);
 
     const link = `${foreign.url}/downloads/shop-4.0.apk`;
     // a code cannot guard a link anyone may open

@@ -98,7 +98,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   delivery = createDelivery(deps, clientKeys, deviceLimits);
   upgradeCheck = createUpgradeCheck(deps, clientKeys, deviceLimits);
   switchPull = createSwitchPull(deps, clientKeys, deviceLimits);
-  const downloadGate = createDownloadGate(deps);
+  const downloadGate = createDownloadGate(deps, (req) => deviceLimits.addressOf(req));
   const registry = buildRegistry();
   const hostId = new URL(config.publicUrl).host;
   const rpc = createRpcHandler({ deps, registry, hostId });

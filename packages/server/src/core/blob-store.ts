@@ -45,8 +45,11 @@ export interface BlobStore {
   /** removes many objects in few requests (S3 DeleteObjects, a thousand a call); missing ones are no error */
   deleteMany(keys: readonly string[]): Promise<void>;
   list(prefix: string): AsyncIterable<BlobInfo>;
-  /** address a device downloads from: presigned GET, or the configured public/CDN base */
-  downloadUrl(key: string): Promise<string>;
+  /**
+   * address a device downloads from: presigned GET, or the configured public/CDN base. With `ttlSec`: a link signed
+   * now that works that long and never the public base (the download gate hands one to each caller who knew the code)
+   */
+  downloadUrl(key: string, opts?: { ttlSec?: number }): Promise<string>;
   close?(): Promise<void>;
   /** local driver: removes temp files of writes killed midway, untouched for `olderThanMs`; returns how many */
   sweepTemp?(olderThanMs: number): Promise<number>;

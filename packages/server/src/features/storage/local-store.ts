@@ -151,10 +151,10 @@ export class LocalBlobStore implements BlobStore {
     return pointsUnder(url, [`${this.base()}${LOCAL_OBJECT_PATH}/`, ...(base ? [`${normaliseBase(base)}/`] : [])]);
   }
 
-  async downloadUrl(key: string): Promise<string> {
+  async downloadUrl(key: string, opts: { ttlSec?: number } = {}): Promise<string> {
     const base = this.config.storage.downloadBaseUrl;
-    if (base) return joinKey(base, assertSafeKey(key));
-    const expires = Math.floor(downloadWindow(this.now(), this.config.storage.downloadUrlTtlSec).expiresAt / 1000);
+    if (base && opts.ttlSec === undefined) return joinKey(base, assertSafeKey(key));
+    const expires = Math.floor((opts.ttlSec === undefined ? downloadWindow(this.now(), this.config.storage.downloadUrlTtlSec).expiresAt : this.now() + opts.ttlSec * 1000) / 1000);
     return `${this.urlForKey(key)}?X-Mcube-Expires=${expires}&X-Mcube-Signature=${signDownload(this.secrets.download, key, expires)}`;
   }
 

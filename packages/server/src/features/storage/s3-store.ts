@@ -134,12 +134,13 @@ export class S3BlobStore implements BlobStore {
     return pointsUnder(url, [...this.urls.map((u) => `${u}/`), ...(s.downloadBaseUrl ? [`${normaliseBase(s.downloadBaseUrl)}/`] : [])], aws);
   }
 
-  async downloadUrl(key: string): Promise<string> {
+  async downloadUrl(key: string, opts: { ttlSec?: number } = {}): Promise<string> {
     assertSafeKey(key);
     const base = this.config.storage.downloadBaseUrl;
-    if (base) return joinKey(base, key);
+    if (base && opts.ttlSec === undefined) return joinKey(base, key);
     // the same link on every node for the whole window (downloadWindow); valid until the window's expiry
-    const { signedAt, expiresAt } = downloadWindow(Date.now(), this.config.storage.downloadUrlTtlSec);
+    const now = Date.now();
+    const { signedAt, expiresAt } = opts.ttlSec === undefined ? downloadWindow(now, this.config.storage.downloadUrlTtlSec) : { signedAt: now, expiresAt: now + opts.ttlSec * 1000 };
     return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
       signingDate: new Date(signedAt),
       expiresIn: Math.round((expiresAt - signedAt) / 1000),

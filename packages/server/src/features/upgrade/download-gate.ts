@@ -19,8 +19,15 @@ import { isRowId } from './upgrade-store.js';
  * package and node.
  */
 export const DOWNLOAD_GATE_PATH = '/download/';
-/** wrong codes per package per minute on one node before it answers 429 (a 6-digit code has a million values) */
+/**
+ * Wrong codes per minute on one node before it answers 429 (a 6-digit code has a million values): per caller address
+ * and package, so one caller's guessing does not lock everyone else out, and per package from all callers together,
+ * which bounds guessing from many addresses (and takes ten times the requests to lock a package).
+ */
 export const MAX_WRONG_CODES_PER_MIN = 20;
+export const MAX_WRONG_CODES_PER_PACKAGE_PER_MIN = 200;
+/** The link a right code is answered with: signed for this caller now, good for a few minutes, never the shared one. */
+export const GATE_LINK_TTL_SEC = 300;
 
 const gateKeyOf = (masterKey: Buffer) => createHmac('sha256', masterKey).update('mcube download gate v1').digest();
 const gateKey = (config: Pick<Config, 'masterKey'>) => gateKeyOf(config.masterKey);
@@ -39,11 +46,14 @@ interface GatedPackage {
   code: string;
 }
 
-export function createDownloadGate(deps: Deps): { handle(req: IncomingMessage, res: ServerResponse): boolean } {
+/** `addressOf`: the caller's address, as the device endpoints read it (MCUBE_TRUST_PROXY_HOPS). */
+export function createDownloadGate(deps: Deps, addressOf: (req: IncomingMessage) => string): { handle(req: IncomingMessage, res: ServerResponse): boolean } {
   // QR codes made before a master key rotation keep working while the old key is open-only
   const keys = [gateKey(deps.config), ...deps.config.masterKeysOpenOnly.map(gateKeyOf)];
   let window = -1;
+  // package id -> wrong codes this minute; "id address" -> the same per caller (bounded: cleared each minute)
   let wrong = new Map<number, number>();
+  let wrongBy = new Map<string, number>();
 
   const find = async (token: string): Promise<GatedPackage | null> => {
     const m = /^(\d{1,15})\.([A-Za-z0-9_-]{22})$/.exec(token);
@@ -57,13 +67,14 @@ export function createDownloadGate(deps: Deps): { handle(req: IncomingMessage, r
     return { id, appVersion: row.app_version, platform: row.platform, fileKey: row.file_key, code: String(row.verification_code) };
   };
 
-  const overLimit = (id: number): boolean => {
+  const overLimit = (id: number, caller: string): boolean => {
     const w = Math.floor(deps.now() / 60_000);
     if (w !== window) {
       window = w;
       wrong = new Map();
+      wrongBy = new Map();
     }
-    return (wrong.get(id) ?? 0) >= MAX_WRONG_CODES_PER_MIN;
+    return (wrongBy.get(caller) ?? 0) >= MAX_WRONG_CODES_PER_MIN || (wrong.get(id) ?? 0) >= MAX_WRONG_CODES_PER_PACKAGE_PER_MIN;
   };
 
   const serve = async (req: IncomingMessage, res: ServerResponse, token: string): Promise<void> => {
@@ -77,13 +88,18 @@ export function createDownloadGate(deps: Deps): { handle(req: IncomingMessage, r
     if (!p) return page(res, 404, 'Not found', '<p>There is no download at this address.</p>');
     const what = `${p.platform} ${p.appVersion}`;
     if (body === null) return page(res, 200, `Download ${what}`, form(''));
-    if (overLimit(p.id)) return page(res, 429, 'Too many attempts', '<p>Too many wrong codes; wait a minute and try again.</p>', { 'retry-after': '60' });
+    const caller = `${p.id} ${addressOf(req)}`;
+    if (overLimit(p.id, caller)) return page(res, 429, 'Too many attempts', '<p>Too many wrong codes; wait a minute and try again.</p>', { 'retry-after': '60' });
     const code = new URLSearchParams(body.toString('utf8')).get('code')?.trim() ?? '';
     if (!safeEqual(code, p.code)) {
       wrong.set(p.id, (wrong.get(p.id) ?? 0) + 1);
+      wrongBy.set(caller, (wrongBy.get(caller) ?? 0) + 1);
       return page(res, 403, `Download ${what}`, form('<p role="alert">That code is not right.</p>'));
     }
-    res.writeHead(302, { location: await deps.blobs.downloadUrl(p.fileKey), 'cache-control': 'no-store', 'content-length': 0 }).end();
+    // not the package's shared link (valid for days, or for good under MCUBE_DOWNLOAD_BASE_URL): passing the gate once
+    // would have opened the file to anyone the link reached
+    const link = await deps.blobs.downloadUrl(p.fileKey, { ttlSec: GATE_LINK_TTL_SEC });
+    res.writeHead(302, { location: link, 'cache-control': 'no-store', 'content-length': 0 }).end();
   };
 
   return {
