@@ -69,11 +69,12 @@ describe('upgrade-tasks pause, continue and end', () => {
     expect(await isRelease()).toBe(1);
 
     // finished is final, continue needs a paused task, another workspace's task is not found: refused, nothing changed
+    // (a refusal of the state is exit 3 in one line; the usage text was printed after it, as if the command were wrong)
     const again = await admin('upgrade-tasks', 'continue', ...scope(), String(b));
-    expect(again.code).toBe(2);
-    expect(again.stderr).toMatch(/is finished; continue applies to a paused task/);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toMatch(/^error: .*is finished; continue applies to a paused task.*\n$/);
     const notPaused = await admin('upgrade-tasks', 'continue', ...scope(), String(a));
-    expect(notPaused.code).toBe(2);
+    expect(notPaused.code).toBe(3);
     expect(notPaused.stderr).toMatch(/is releasing/);
     const elsewhere = await admin('upgrade-tasks', 'end', u.B.appId, u.B.workspaceId, String(a));
     expect(elsewhere.code).toBe(2);

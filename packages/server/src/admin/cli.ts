@@ -132,6 +132,8 @@ function need(v: string | true | undefined, what: string): string {
 class UsageError extends Error {}
 /** A named tenant, app, workspace or key that does not exist: exit 2 like a usage error, without the whole help. */
 class NotFound extends UsageError {}
+/** the command was right, the state refuses it (a finished task): said in one line, without the usage text */
+class Refused extends Error {}
 
 async function main(): Promise<number> {
   const { pos, opts } = parse(process.argv.slice(2));
@@ -363,7 +365,7 @@ async function main(): Promise<number> {
         try {
           task = await moveUpgradeTask(db, scope, taskId, verb as UpgradeTaskMove, Date.now());
         } catch (err) {
-          if (err instanceof BusinessError) throw new UsageError(err.message);
+          if (err instanceof BusinessError) throw err.code.endsWith('NotFound') ? new NotFound(err.message) : new Refused(err.message);
           throw err;
         }
         await record(await tenantOfApp(scope.appId), { ...scope, taskId });
@@ -409,6 +411,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
+    if (err instanceof Refused) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(3);
+    }
     if (err instanceof NotFound) {
       process.stderr.write(`error: ${err.message}\n`);
       process.exit(2);
