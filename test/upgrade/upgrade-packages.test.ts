@@ -212,6 +212,8 @@ describe('refused packages change nothing', () => {
     ['a DownloadUrl that is not http(s)', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: 'ftp://dl.example.com/a.apk' }), 'InvalidDownloadUrl'],
     ['a DownloadUrl with credentials', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: 'https://user:pw@dl.example.com/a.apk' }), 'InvalidDownloadUrl'],
     ['a DownloadUrl into this server\'s storage', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: await upload(u.b, 'b.apk', await fakeApp('b')) }), 'InvalidDownloadUrl'],
+    ['a DownloadUrl into this server\'s storage, its loopback host spelt localhost', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: (await upload(u.b, 'b.apk', await fakeApp('b'))).replace(/^http:\/\/127\.0\.0\.1/, 'http://localhost') }), 'InvalidDownloadUrl'],
+    ['a DownloadUrl into this server\'s storage, its loopback host spelt as an IPv4-mapped IPv6 address', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: (await upload(u.b, 'b.apk', await fakeApp('b'))).replace(/^http:\/\/127\.0\.0\.1/, 'http://[::ffff:7f00:1]') }), 'InvalidDownloadUrl'],
     ['a DownloadUrl into this server\'s storage, its scheme and host spelt in capitals', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: (await upload(u.b, 'b.apk', await fakeApp('b'))).replace(/^http:\/\/127\.0\.0\.1/, 'HTTP://127.0.0.1') }), 'InvalidDownloadUrl'],
     // any spelling the storage would serve: a query, a fragment, percent-encoding
     ['a DownloadUrl into this server\'s storage with a query added', async () => ({ Platform: 'Android', AppVersion: '5.0', DownloadUrl: `${await upload(u.b, 'b.apk', await fakeApp('b'))}?x=1` }), 'InvalidDownloadUrl'],

@@ -49,8 +49,15 @@ export function keyFromObjectUrl(raw: unknown, prefixes: string[], acceptQuery?:
   return null;
 }
 
-/** host name as the storage resolves it: lower case, without the trailing dot of a fully qualified name */
-const hostOf = (u: URL) => u.hostname.toLowerCase().replace(/\.$/, '');
+/**
+ * host name as the storage resolves it: lower case, without the trailing dot of a fully qualified name; every
+ * spelling of the loopback address (localhost, 127.x.y.z, [::1], [::ffff:7f00:1]) as one, since a storage listening
+ * on one of them is reached through all of them
+ */
+const hostOf = (u: URL) => {
+  const h = u.hostname.toLowerCase().replace(/\.$/, '');
+  return h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '[::1]' || /^\[::ffff:(127\.\d+\.\d+\.\d+|7f[0-9a-f]{2}:[0-9a-f]{1,4})\]$/.test(h) ? 'loopback' : h;
+};
 /** an explicit port, or the scheme's default: http and https on their default ports reach the same service */
 const portOf = (u: URL) => u.port || 'default';
 
