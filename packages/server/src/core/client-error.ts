@@ -57,9 +57,15 @@ function endWithPop(socket: Duplex, hostId: string, status: number, code: string
  * refusal is a POP body like every other. True when the request was answered.
  */
 export function refuseBadHost(req: IncomingMessage, res: ServerResponse, hostId: string): boolean {
-  const hosts = req.headersDistinct.host;
-  const missing = !hosts && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1;
-  if (!missing && (hosts?.length ?? 0) <= 1) return false;
+  // counted on rawHeaders: headersDistinct would build an object of every header on the device endpoints' hot path
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+  }
+  const missing = hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1;
+  if (!missing && hosts <= 1) return false;
   req.resume();
   const requestId = newRequestId();
   const message = missing ? 'An HTTP/1.1 request needs a Host header.' : 'The request has more than one Host header.';
