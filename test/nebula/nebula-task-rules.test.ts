@@ -151,6 +151,17 @@ describe('CreateMcubeNebulaTask happy paths and the column contract', () => {
     await setTaskStatus(call, id, 2);
   });
 
+  it('a task stored with a network type the check now refuses (written before it) is still listed and read', async () => {
+    const id = await createTask(call, pkg, { PublishType: 2, PublishMode: 3, Percent: 5, GreyConfigInfo: JSON.stringify([{ ruleElement: 'netType', operation: 1, value: '4G' }]) });
+    // what an older version stored: it had no network-type check
+    await srv.node.deps.db.knex('nebula_tasks').where({ id }).update({ grey_config_info: JSON.stringify([{ ruleElement: 'netType', operation: 1, value: 'LTE' }]) });
+    expect((await call('ListMcubeNebulaTasks', { Id: pkg })).ResultCode).toBe('OK');
+    const detail = await call('GetMcubeNebulaTaskDetail', { TaskId: id });
+    expect(detail.ResultCode).toBe('OK');
+    expect(detail.GetMcubeNebulaTaskDetailResult.NebulaTaskDetail.RuleJsonList).toEqual([expect.objectContaining({ RuleElement: 'netType', Value: 'LTE' })]);
+    await setTaskStatus(call, id, 2);
+  });
+
   it('percentage gray (extension): Percent stored', async () => {
     const id = await createTask(call, pkg, { PublishType: 2, PublishMode: 3, Percent: 25 });
     expect(await taskRow(id)).toMatchObject({ publish_mode: 3, percent: 25 });

@@ -112,7 +112,7 @@ function rulesOf(at: string, raw: unknown): string {
   const text = typeof raw === 'string' ? raw.trim() : Array.isArray(raw) ? JSON.stringify(raw) : null;
   if (text === null) throw invalid('Values', `${at} Rules must be an array of rules (the GreyConfigInfo format) or its JSON text.`);
   // the rules' own messages start with their field name, GreyConfigInfo; here they are the value's Rules
-  return within('Values', `${at} Rules: `, () => parseGreyConfig(text), 'GreyConfigInfo: ').length ? text : '';
+  return within('Values', `${at} Rules: `, () => parseGreyConfig(text, { strict: true }), 'GreyConfigInfo: ').length ? text : '';
 }
 
 function valueOf(raw: unknown, i: number): SwitchValue {

@@ -55,7 +55,11 @@ function parseList(at: string, rule: Record<string, unknown>): string[] {
  * {ruleElement: city|mobileModel|netType|osVersion, operation: 1..4, value}
  * (value1/value2 accepted for ranges). '' (or an empty array) means none.
  */
-export function parseGreyConfig(raw: string | undefined): GreyRule[] {
+/**
+ * `strict`: what a new task or switch value gives, held to every rule; without it (reading stored tasks back) the
+ * network types are not checked, since rows written before that check must stay readable.
+ */
+export function parseGreyConfig(raw: string | undefined, opts: { strict?: boolean } = {}): GreyRule[] {
   const text = (raw ?? '').trim();
   if (text === '') return [];
   let parsed: unknown;
@@ -80,7 +84,7 @@ export function parseGreyConfig(raw: string | undefined): GreyRule[] {
     }
     const values = parseList(at, rule);
     // a typo would make a rule that never matches, silently
-    const unknownNet = el === 'netType' ? values.find((v) => !NET_TYPES.has(netTypeKey(v))) : undefined;
+    const unknownNet = el === 'netType' && opts.strict ? values.find((v) => !NET_TYPES.has(netTypeKey(v))) : undefined;
     if (unknownNet !== undefined) throw invalid(F, `${at} netType value ${shown(unknownNet)} is not one of 2G, 3G, 4G, 5G, Wi-Fi, WLAN, WWAN (or Android's codes 1 to 4).`);
     return { ruleElement: el as RuleElement, operation: op as 1 | 2, values };
   });

@@ -133,7 +133,7 @@ export function checkTaskInput(input: CreateTaskInput, now: number): TaskSpec {
   if (mode !== 1 && mode !== 2 && mode !== 3) {
     throw invalid('PublishMode', `${mode ?? '(empty)'} is not allowed for a gray release; use 1 (whitelist), 2 (time window) or 3 (percentage).`);
   }
-  const greyRules = parseGreyConfig(greyConfigInfo);
+  const greyRules = parseGreyConfig(greyConfigInfo, { strict: true });
   let greyEndtime: number | null = null;
   if (mode === PUBLISH_MODE.whitelist) {
     if (whitelistIds.length === 0) throw invalid('WhitelistIds', 'is required for a whitelist gray release (PublishMode 1): a comma-separated list of whitelist ids.');

@@ -75,7 +75,7 @@ export function checkUpgradeTaskInput(input: CreateUpgradeTaskInput, now: number
   if (input.PublishType !== 2) throw invalid('PublishType', `${input.PublishType ?? '(empty)'} is not allowed; use 2 (gray release) or 3 (official release).`);
   const mode = input.PublishMode;
   if (mode !== 1 && mode !== 2) throw invalid('PublishMode', `${mode ?? '(empty)'} is not allowed for a gray release; use 1 (whitelist) or 2 (time window).`);
-  const greyRules = parseGreyConfig(greyConfigInfo);
+  const greyRules = parseGreyConfig(greyConfigInfo, { strict: true });
   let greyEndtime: number | null = null;
   if (mode === 1) {
     if (whitelistIds.length === 0) throw invalid('WhitelistIds', 'is required for a whitelist gray release (PublishMode 1): a comma-separated list of whitelist ids.');
