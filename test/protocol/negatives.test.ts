@@ -171,6 +171,13 @@ describe('protocol failures answer a POP error and write nothing', () => {
     const absolute = await exchange(srv.host, { parts: [{ bytes: Buffer.from(`GET http://${srv.host}${signV1(base(), 'QueryMcubeVhost', common(), 'GET').target} HTTP/1.1\r\nhost: ${srv.host}\r\nconnection: close\r\n\r\n`) }], timeoutMs: 5000 });
     expect(absolute.status).toBe(200);
     expect(absolute.json.QueryVhostResult).toBeDefined();
+    // an absolute form whose authority is no URL: refused, and the node answers on (new URL threw in the listener)
+    for (const target of ['http://%zz/?Action=X', 'http://a:99999/']) {
+      const bad = await exchange(srv.host, { parts: [{ bytes: Buffer.from(`GET ${target} HTTP/1.1\r\nhost: ${srv.host}\r\nconnection: close\r\n\r\n`) }], timeoutMs: 5000 });
+      expect(bad.status, target).toBe(400);
+      expect(bad.json).toMatchObject({ Code: 'InvalidParameter', Message: 'The request target is not a URL.' });
+    }
+    expect((await fetch(`${srv.url}/healthz`)).status).toBe(200);
   });
 
   it('a forged request does not burn the nonce of a later genuine one', async () => {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { buildRegistry } from './actions.js';
 import { urlHost, type Config } from './config.js';
-import { answerClientError, answerConnect, refuseBadHost } from './core/client-error.js';
+import { answerClientError, answerConnect, refuseBadHost, refuseRequest } from './core/client-error.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { newRequestId, setWireTimeZone } from './core/ids.js';
 import { Metrics, type DeviceEndpointName } from './core/metrics.js';
@@ -134,9 +134,15 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     });
     if (closing) res.setHeader('connection', 'close');
     if (refuseBadHost(req, res, currentHost())) return;
-    // the absolute form ("GET http://host/?Action=… HTTP/1.1") names the same target (RFC 9112 §3.2.2)
+    // the absolute form ("GET http://host/?Action=… HTTP/1.1") names the same target (RFC 9112 §3.2.2); the
+    // parser lets through authorities no URL has ("http://%zz/"), and a throw here would end the process
     if (req.url && !req.url.startsWith('/') && /^https?:\/\//i.test(req.url)) {
-      const u = new URL(req.url);
+      let u: URL;
+      try {
+        u = new URL(req.url);
+      } catch {
+        return refuseRequest(req, res, currentHost(), 'The request target is not a URL.');
+      }
       req.url = u.pathname + u.search;
     }
     const path = req.url ?? '/';
@@ -189,12 +195,22 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
     if (downloadGate.handle(req, res)) return;
     app(req, res);
   };
+  // a throw in a request listener would end the process: one bad request must cost only its own answer
+  const guardedOnRequest = (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      onRequest(req, res);
+    } catch (err) {
+      log.error('request handler failed', { url: String(req.url).slice(0, 200), error: String((err as Error)?.stack ?? err).slice(0, 2000) });
+      if (res.headersSent) res.destroy();
+      else refuseRequest(req, res, currentHost(), 'The request could not be handled.', 500, 'InternalError');
+    }
+  };
   // node refuses a headersTimeout above requestTimeout (a short MCUBE_BODY_TIMEOUT_MS would stop the start)
   const requestTimeout = config.http.bodyTimeoutMs + 5000;
   // Node checks these timeouts every connectionsCheckingInterval (30 s by default): stalled headers were held up to 40 s
   const server = createServer(
     { requestTimeout, headersTimeout: Math.min(10000, requestTimeout), keepAliveTimeout: 5000, connectionsCheckingInterval: 1000, requireHostHeader: false },
-    onRequest,
+    guardedOnRequest,
   );
   const serveMetrics = (req: IncomingMessage, res: ServerResponse) => {
     req.resume();

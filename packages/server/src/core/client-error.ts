@@ -66,10 +66,14 @@ export function refuseBadHost(req: IncomingMessage, res: ServerResponse, hostId:
   }
   const missing = hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1;
   if (!missing && hosts <= 1) return false;
+  refuseRequest(req, res, hostId, missing ? 'An HTTP/1.1 request needs a Host header.' : 'The request has more than one Host header.');
+  return true;
+}
+
+/** A request refused before routing: 400 InvalidParameter (or the status and code given) with the POP body, and the connection closed. */
+export function refuseRequest(req: IncomingMessage, res: ServerResponse, hostId: string, message: string, status = 400, code = 'InvalidParameter'): void {
   req.resume();
   const requestId = newRequestId();
-  const message = missing ? 'An HTTP/1.1 request needs a Host header.' : 'The request has more than one Host header.';
-  const body = JSON.stringify({ RequestId: requestId, HostId: hostId, Code: 'InvalidParameter', Message: message, Recommend: 'docs/errors.md#invalidparameter' });
-  res.writeHead(400, { 'content-type': 'application/json;charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-acs-request-id': requestId, connection: 'close' }).end(body);
-  return true;
+  const body = JSON.stringify({ RequestId: requestId, HostId: hostId, Code: code, Message: message, Recommend: `docs/errors.md#${code.toLowerCase().replace(/\./g, '')}` });
+  res.writeHead(status, { 'content-type': 'application/json;charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-acs-request-id': requestId, connection: 'close' }).end(body);
 }
