@@ -261,24 +261,28 @@ describe('the server process', () => {
     expect(await exited).toBe(0);
     await expect(fetch(p.url + '/healthz')).rejects.toThrow();
   });
-  it('a second SIGTERM during the drain exits at once, with code 1', async () => {
-    const e = makeTestEnv();
+  it('a second SIGTERM during the drain exits at once, with code 1; the same signal twice at once (npm forwarding it) is one stop', async () => {
+    const e = makeTestEnv({ MCUBE_SHUTDOWN_GRACE_MS: '2000' });
     envs.push(e);
-    const p = await startServerProcess(e.env);
-    procs.push(p);
-    const [hostname, port] = p.host.split(':');
-    // a request that never finishes its body keeps the drain waiting (10 s grace by default)
-    const req = request({ hostname, port: Number(port), method: 'POST', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '100' } });
-    req.on('error', () => {});
-    req.write('AppId=');
-    await new Promise((r) => setTimeout(r, 200));
-    const exited = new Promise<number | null>((r) => p.proc.once('exit', (code) => r(code)));
-    p.proc.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    p.proc.kill('SIGTERM');
-    expect(await exited).toBe(1);
-    expect(p.stdout()).toMatch(/second signal: exiting without waiting for the drain/);
-    req.destroy();
+    const stopWith = async (gapMs: number) => {
+      const p = await startServerProcess(e.env);
+      procs.push(p);
+      const [hostname, port] = p.host.split(':');
+      // a request that never finishes its body keeps the drain waiting for the whole grace
+      const req = request({ hostname, port: Number(port), method: 'POST', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '100' } });
+      req.on('error', () => {});
+      req.write('AppId=');
+      await new Promise((r) => setTimeout(r, 200));
+      const exited = new Promise<number | null>((r) => p.proc.once('exit', (code) => r(code)));
+      p.proc.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, gapMs));
+      p.proc.kill('SIGTERM');
+      const code = await exited;
+      req.destroy();
+      return { code, forced: /second signal: exiting without waiting for the drain/.test(p.stdout()) };
+    };
+    expect(await stopWith(50)).toEqual({ code: 0, forced: false });
+    expect(await stopWith(1700)).toEqual({ code: 1, forced: true });
   });
 
   it('MCUBE_SHUTDOWN_DELAY_MS: after SIGTERM /readyz fails at once while requests are still served, then the node exits 0', async () => {

@@ -28,14 +28,19 @@ const node = await createMcubeServer(config).catch((err: NodeJS.ErrnoException) 
 
 // Handlers first: a SIGTERM that arrives right after the banner must still drain and exit cleanly.
 let stopping = false;
+let firstSignalAt = 0;
+/** a repeat this soon is the same stop (npm forwards the signal its process group already gave node; Ctrl-C does that) */
+const SAME_STOP_MS = 1500;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
-    // a second signal: an operator who will not wait for the drain
+    // a second signal later on: an operator who will not wait for the drain
     if (stopping) {
+      if (Date.now() - firstSignalAt < SAME_STOP_MS) return;
       node.deps.log.warn('second signal: exiting without waiting for the drain', { signal: sig });
       process.exit(1);
     }
     stopping = true;
+    firstSignalAt = Date.now();
     node.deps.log.info('shutting down', { signal: sig });
     node.close().then(
       () => process.exit(0),
