@@ -52,6 +52,26 @@ afterAll(async () => {
 
 const query = () => acs3({ host: srv!.host, accessKeyId: srv!.creds.accessKeyId, secret: srv!.creds.accessKeySecret, action: 'QueryMcubeVhost', params: { AppId: srv!.creds.appId, WorkspaceId: srv!.creds.workspaceId } });
 
+describe('PostgreSQL statement timeouts', () => {
+  it('are sent when connecting, or left to the database role with MCUBE_DB_STATEMENT_TIMEOUTS=off (PgBouncer refuses them)', async () => {
+    let n = 0;
+    const shown = async (over: Record<string, string>) => {
+      const s = await startTestServer({ DATABASE_URL: testPgUrl, MCUBE_DB_SCHEMA: `${schema}_t${++n}`, ...over });
+      try {
+        const hot = (await s.node.deps.db.all<{ statement_timeout: string }>('SHOW statement_timeout'))[0]!.statement_timeout;
+        const main = (await s.node.deps.db.knex.raw('SHOW statement_timeout')).rows[0].statement_timeout as string;
+        return { hot, main };
+      } finally {
+        await s.node.close();
+        await s.env.cleanup();
+      }
+    };
+    expect(await shown({})).toEqual({ hot: '5s', main: '1min' });
+    expect(await shown({ MCUBE_DB_STATEMENT_TIMEOUTS: 'off' })).toEqual({ hot: '0', main: '0' });
+    for (const i of [1, 2]) await outside.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [`${schema}_t${i}`]);
+  }, 60_000);
+});
+
 describe('a PostgreSQL that stops answering', () => {
   it('a signed call waiting on a lock, then on a stalled link, answers 503; the node still shuts down', async () => {
     proxy = await stallableProxy();

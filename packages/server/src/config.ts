@@ -21,6 +21,8 @@ export interface Config {
   dbSchema: string | null;
   /** PostgreSQL: run the hot raw statements as named prepared statements (off behind PgBouncer < 1.21 in transaction mode) */
   dbPreparedStatements: boolean;
+  /** PostgreSQL: send statement_timeout when connecting (off behind a pooler that refuses startup parameters) */
+  dbStatementTimeouts: boolean;
   /** PostgreSQL connections per node: knex's pool (actions, snapshots) and the pool of the per-request statements */
   dbPoolMax: number;
   dbHotPoolMax: number;
@@ -261,6 +263,7 @@ export function loadConfig(env: Env = process.env, opts: { create?: boolean; onG
     databaseUrl,
     dbSchema,
     dbPreparedStatements: bool(env, 'MCUBE_DB_PREPARED_STATEMENTS', true),
+    dbStatementTimeouts: bool(env, 'MCUBE_DB_STATEMENT_TIMEOUTS', true),
     dbPoolMax: int(env, 'MCUBE_DB_POOL_MAX', 10, 1),
     dbHotPoolMax: int(env, 'MCUBE_DB_HOT_POOL_MAX', 4, 1),
     masterKey: loadMasterKey(env, dataDir, create, opts.onGeneratedKey),

@@ -105,7 +105,7 @@ function knexLog(log: Logger | undefined, quiet = false) {
 
 /** Opens the configured database and brings its schema up to date. */
 export async function openDatabase(
-  config: Pick<Config, 'databaseUrl' | 'dbSchema' | 'dataDir' | 'dbPreparedStatements' | 'dbPoolMax' | 'dbHotPoolMax'>,
+  config: Pick<Config, 'databaseUrl' | 'dbSchema' | 'dataDir' | 'dbPreparedStatements' | 'dbPoolMax' | 'dbHotPoolMax'> & Partial<Pick<Config, 'dbStatementTimeouts'>>,
   /**
    * serverLog: server nodes pass their logger: SQLite's WAL checkpoints then run in a worker thread (db/checkpointer.ts).
    * existing: refuse (ConfigError) rather than create a database that is not there (the admin command).
@@ -124,6 +124,9 @@ export async function openDatabase(
   let hotPool: pg.Pool | undefined;
   let statements: PgStatements | undefined;
   const sqliteFile = join(config.dataDir, 'mcube.sqlite');
+  // statement_timeout travels as a startup parameter, which PgBouncer refuses unless told to ignore it; query_timeout
+  // is the client's own and always applies
+  const serverSide = (t: typeof PG_MAIN_TIMEOUTS) => (config.dbStatementTimeouts === false ? { query_timeout: t.query_timeout } : t);
   if (config.databaseUrl) {
     dialect = 'pg';
     const schema = config.dbSchema;
@@ -139,7 +142,7 @@ export async function openDatabase(
         // bigint (int8) and numeric come back as strings from pg; ours stay below 2^53.
         pool: { min: 0, max },
       });
-    knex = pgKnex(PG_MAIN_TIMEOUTS, config.dbPoolMax);
+    knex = pgKnex(serverSide(PG_MAIN_TIMEOUTS), config.dbPoolMax);
     migrationKnex = pgKnex({}, 2);
     if (opts.existing && !(await knex.schema.hasTable('knex_migrations'))) {
       await knex.destroy();
@@ -213,7 +216,7 @@ export async function openDatabase(
       connectionString: config.databaseUrl ?? undefined,
       connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
       ...PG_KEEPALIVE,
-      ...PG_HOT_TIMEOUTS,
+      ...serverSide(PG_HOT_TIMEOUTS),
       max: config.dbHotPoolMax,
       options: config.dbSchema ? `-c search_path=${config.dbSchema}` : undefined,
     });
