@@ -400,13 +400,17 @@ describe('mcube (subprocess)', () => {
     const differs = await mcube(['nebula', 'release', err.resourceId, '--gray-whitelist', other, '--once']);
     expect(differs.code).toBe(0);
     expect(differs.stderr).toBe(`warning: task ${taskId} is released with other settings than this run asked for (whitelists ${list}); end it and release again to change them\n`);
+    // the same whitelists written otherwise are the same; a percentage that is a prefix of the live one is not
+    expect((await mcube(['nebula', 'release', err.resourceId, '--gray-whitelist', ` ${list},${list}`, '--once'])).stderr).toBe('');
+    expect((await mcube(['nebula', 'release', err.resourceId, '--gray-percent', '10'])).code).toBe(0);
+    expect((await mcube(['nebula', 'release', err.resourceId, '--gray-percent', '1', '--once'])).stderr).toMatch(/^warning: task \d+ is released with other settings than this run asked for \(percent 10\)/);
     const tasksOf = async () => JSON.parse((await mcube(['api', 'ListMcubeNebulaTasks', '--Id', err.resourceId])).stdout).ListMcubeNebulaTaskResult.NebulaTaskInfo as unknown[];
-    expect(await tasksOf()).toHaveLength(1);
+    expect(await tasksOf()).toHaveLength(2);
     // another release kind is another task
     const official = await mcube(['nebula', 'release', err.resourceId, '--official', '--once']);
     expect(official.code, official.stderr).toBe(0);
     expect(official.stdout).toMatch(/^package \d+: official release, task \d+\n$/);
-    expect(await tasksOf()).toHaveLength(2);
+    expect(await tasksOf()).toHaveLength(3);
     expect((await mcube(['nebula', 'release', 'abc', '--official'])).code).toBe(2);
     expect((await mcube(['nebula', 'release', err.resourceId])).code).toBe(2);
   });

@@ -120,11 +120,12 @@ export const nebulaRelease: Command = {
         // `task` is the task that stands, as it is: its percentage, whitelists or end time may differ from this run's
         ctx.emit({ resourceId: raw, taskId: String(open.id), release, existing: true, task: open });
         if (fields.publishType !== 3) {
-          const [asked, live] =
-            fields.publishMode === 1 ? [`whitelists ${fields.whitelistIds}`, `whitelists ${open.whitelistIds}`]
-            : fields.publishMode === 3 ? [`percent ${fields.percent}`, `percent ${open.percent}`]
-            : [`${fields.greyNum} users`, `${open.greyNum} users until ${open.greyEndtime}`];
-          if (!live.startsWith(asked)) ctx.io.stderr.write(`warning: task ${open.id} is released with other settings than this run asked for (${live}); end it and release again to change them\n`);
+          const ids = (v: unknown) => [...new Set(String(v ?? '').split(',').map((x) => x.trim()).filter(Boolean))].sort().join(',');
+          const [same, live] =
+            fields.publishMode === 1 ? [ids(fields.whitelistIds) === ids(open.whitelistIds), `whitelists ${open.whitelistIds}`]
+            : fields.publishMode === 3 ? [Number(fields.percent) === Number(open.percent), `percent ${open.percent}`]
+            : [Number(fields.greyNum) === Number(open.greyNum), `${open.greyNum} users until ${open.greyEndtime}`];
+          if (!same) ctx.io.stderr.write(`warning: task ${open.id} is released with other settings than this run asked for (${live}); end it and release again to change them\n`);
         }
         ctx.say(`package ${raw}: ${kindOf(release)} already has unfinished task ${open.id}; nothing done`);
         return;

@@ -56,7 +56,8 @@ export function keyFromObjectUrl(raw: unknown, prefixes: string[], acceptQuery?:
  */
 const hostOf = (u: URL) => {
   const h = u.hostname.toLowerCase().replace(/\.$/, '');
-  return h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '[::1]' || /^\[::ffff:(127\.\d+\.\d+\.\d+|7f[0-9a-f]{2}:[0-9a-f]{1,4})\]$/.test(h) ? 'loopback' : h;
+  // 0.0.0.0 and [::] too: connecting to them reaches this machine on Linux
+  return h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '[::1]' || h === '0.0.0.0' || h === '[::]' || /^\[::ffff:(127\.\d+\.\d+\.\d+|7f[0-9a-f]{2}:[0-9a-f]{1,4})\]$/.test(h) ? 'loopback' : h;
 };
 /** an explicit port, or the scheme's default: http and https on their default ports reach the same service */
 const portOf = (u: URL) => u.port || 'default';
