@@ -3,7 +3,7 @@
 // it (the built admin command) against a running node's database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_MAIN, runCommand } from '../helpers/process.js';
-import { androidPackage, createUpgradeTask, startUpgradeServer, type Upgrade } from './upgrade-fixtures.js';
+import { androidPackage, createPackage, createUpgradeTask, fakeApp, startUpgradeServer, upload, type Upgrade } from './upgrade-fixtures.js';
 
 let u: Upgrade;
 beforeAll(async () => {
@@ -84,5 +84,32 @@ describe('upgrade-tasks pause, continue and end', () => {
     // each change left an audit row
     const rows = await u.srv.node.deps.db.knex('audit_log').where('action', 'like', 'admin upgrade-tasks %').orderBy('id').pluck('action');
     expect(rows).toEqual(['admin upgrade-tasks pause', 'admin upgrade-tasks continue', 'admin upgrade-tasks end', 'admin upgrade-tasks pause', 'admin upgrade-tasks continue']);
+  });
+});
+
+describe('upgrade-packages new-code', () => {
+  it('gives a package a new download verification code; the old one stops opening the gate at once', async () => {
+    const pkg = await createPackage(u.a, { Platform: 'Android', AppVersion: '77.0.0', NeedCheck: 1, FileUrl: await upload(u.a, 'coded.apk', await fakeApp('coded')) });
+    const info = async () => (await u.a('GetMcubeUpgradePackageInfo', { PackageId: pkg })).GetPackageResult.PackageInfo.UpgradeBaseInfoDO;
+    const before = await info();
+    const submit = (code: string) =>
+      fetch(before.QrcodeUrl, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ code }) });
+    expect((await submit(before.VerificationCode)).status).toBe(302);
+    const r = await admin('upgrade-packages', 'new-code', ...scope(), String(pkg), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const code = JSON.parse(r.stdout).verificationCode as string;
+    expect(code).toMatch(/^\d{6}$/);
+    expect((await info()).VerificationCode).toBe(code);
+    expect(code).not.toBe(before.VerificationCode);
+    expect((await submit(before.VerificationCode)).status).toBe(403);
+    expect((await submit(code)).status).toBe(302);
+    // another workspace's package is not found; a package without verification has no code to change
+    expect((await admin('upgrade-packages', 'new-code', u.B.appId, u.B.workspaceId, String(pkg))).code).toBe(2);
+    const plain = await androidPackage(u.a, '78.0.0');
+    const refused = await admin('upgrade-packages', 'new-code', ...scope(), String(plain));
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/^error: upgrade package \d+ has no download verification/);
+    const audit = await u.srv.node.deps.db.knex('audit_log').where({ action: 'admin upgrade-packages new-code' }).pluck('params');
+    expect(audit.map((p: string) => JSON.parse(p))).toEqual([{ appId: u.srv.creds.appId, workspaceId: u.srv.creds.workspaceId, packageId: pkg }]);
   });
 });

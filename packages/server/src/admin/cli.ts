@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { loadConfig } from '../config.js';
 import { SecretBox } from '../core/crypto.js';
 import { createLogger } from '../core/logger.js';
 import { openDatabase } from '../db/database.js';
+import { bumpStamp } from '../db/stamps.js';
 import { databaseOpenError } from '../db/open-errors.js';
 import { createBlobStore } from '../features/storage/index.js';
 import { runJanitor } from '../features/janitor/index.js';
@@ -33,6 +34,8 @@ Works on the database the server uses (same environment: DATABASE_URL, MCUBE_DB_
   upgrade-tasks list <appId> <workspaceId>     (upgrade release tasks, newest first, with their status)
   upgrade-tasks pause|continue|end <appId> <workspaceId> <taskId>
                                                (the console's Pause, Continue and End; the OpenAPI has no action for them)
+  upgrade-packages new-code <appId> <workspaceId> <packageId>
+                                               (a new download verification code; the old one stops working at once)
   audit list [--tenant <tenantId>] [--action <Action>] [--since <ISO time>] [--limit 50]
   janitor run                                  (sweep unreferenced stored objects now)
   master-key status                            (how many secrets the master key sealed, how many an open-only key did)
@@ -69,6 +72,7 @@ const COMMANDS: Record<string, { args: number; opts: string[] }> = {
   'upgrade-tasks pause': { args: 3, opts: [] },
   'upgrade-tasks continue': { args: 3, opts: [] },
   'upgrade-tasks end': { args: 3, opts: [] },
+  'upgrade-packages new-code': { args: 3, opts: [] },
   'audit list': { args: 0, opts: ['tenant', 'action', 'since', 'limit'] },
   'janitor run': { args: 0, opts: [] },
   'master-key status': { args: 0, opts: [] },
@@ -371,6 +375,26 @@ async function main(): Promise<number> {
         await record(await tenantOfApp(scope.appId), { ...scope, taskId });
         const now = UPGRADE_TASK_STATUS_NAMES[task.taskStatus];
         out(`upgrade task ${taskId} of ${scope.appId}/${scope.workspaceId} is ${now} (devices see it within a second)`, { ...scope, taskId, status: now });
+        return 0;
+      }
+      case 'upgrade-packages new-code': {
+        // a 6-digit code can be guessed given time (20 wrong codes a minute per caller and node): an operator who
+        // suspects it was, or who handed it to someone who should no longer download, gives the package a new one
+        const scope = { appId: need(a1, 'appId'), workspaceId: need(a2, 'workspaceId') };
+        const packageId = Number(need(a3, 'packageId'));
+        if (!Number.isSafeInteger(packageId) || packageId <= 0) throw new UsageError('packageId must be a positive whole number');
+        const row = await db.knex('upgrade_packages').where({ app_id: scope.appId, workspace_id: scope.workspaceId, id: packageId }).first('need_check', 'verification_code');
+        if (!row) throw new NotFound(`no upgrade package ${packageId} in ${scope.appId}/${scope.workspaceId}`);
+        if (Number(row.need_check) !== 1) throw new Refused(`upgrade package ${packageId} has no download verification (NeedCheck 0)`);
+        let code: string;
+        do code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+        while (code === String(row.verification_code));
+        await db.knex.transaction(async (trx) => {
+          await trx('upgrade_packages').where({ id: packageId }).update({ verification_code: code });
+          await bumpStamp(trx, db.dialect, scope.appId, scope.workspaceId);
+        });
+        await record(await tenantOfApp(scope.appId), { ...scope, packageId });
+        out(`upgrade package ${packageId} of ${scope.appId}/${scope.workspaceId}: new verification code ${code} (the old one no longer opens the download)`, { ...scope, packageId, verificationCode: code });
         return 0;
       }
       case 'janitor run': {
