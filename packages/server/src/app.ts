@@ -132,7 +132,7 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       if (device !== null && res.headersSent) metrics.device(device, res.statusCode, (performance.now() - t0) / 1000);
     });
     if (closing) res.setHeader('connection', 'close');
-    if (refuseBadHost(req, res, currentHost())) return;
+    if (refuseBadHost(req, res, currentHost)) return;
     // the absolute form ("GET http://host/?Action=… HTTP/1.1") names the same target (RFC 9112 §3.2.2); the
     // parser lets through authorities no URL has ("http://%zz/"), and a throw here would end the process
     if (req.url && !req.url.startsWith('/') && /^https?:\/\//i.test(req.url)) {

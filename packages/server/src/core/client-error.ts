@@ -54,9 +54,10 @@ function endWithPop(socket: Duplex, hostId: string, status: number, code: string
 /**
  * HTTP/1.1 wants exactly one Host header (RFC 9112 §3.2). Node refuses a missing one with an empty 400 before any
  * handler runs, and keeps the first of two: the server takes that check over (requireHostHeader: false), so the
- * refusal is a POP body like every other. True when the request was answered.
+ * refusal is a POP body like every other. True when the request was answered. `hostId` is read only then: it parses
+ * the public URL, which every request would otherwise pay for.
  */
-export function refuseBadHost(req: IncomingMessage, res: ServerResponse, hostId: string): boolean {
+export function refuseBadHost(req: IncomingMessage, res: ServerResponse, hostId: () => string): boolean {
   // counted on rawHeaders: headersDistinct would build an object of every header on the device endpoints' hot path
   const raw = req.rawHeaders;
   let hosts = 0;
@@ -66,7 +67,7 @@ export function refuseBadHost(req: IncomingMessage, res: ServerResponse, hostId:
   }
   const missing = hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1;
   if (!missing && hosts <= 1) return false;
-  refuseRequest(req, res, hostId, missing ? 'An HTTP/1.1 request needs a Host header.' : 'The request has more than one Host header.');
+  refuseRequest(req, res, hostId(), missing ? 'An HTTP/1.1 request needs a Host header.' : 'The request has more than one Host header.');
   return true;
 }
 

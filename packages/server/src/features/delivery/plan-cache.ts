@@ -13,9 +13,8 @@ interface Held<P, X> {
   appId: string;
   plans: P | null;
   building: Promise<P> | null;
-  /** builds started so far, and the number of the one running */
+  /** builds started so far: the one running, if any, is number `started` */
   started: number;
-  buildNo: number;
   dirty: boolean;
   /** per app/workspace state kept across builds (admission caches, compiled whitelists) */
   extra: X;
@@ -51,7 +50,7 @@ export function createPlanCache<P extends BuiltPlans, X>(
     let h = held.get(k);
     if (!h) {
       if (held.size > 10_000) held.clear();
-      h = { appId, plans: null, building: null, started: 0, buildNo: 0, dirty: true, extra: keep(appId) };
+      h = { appId, plans: null, building: null, started: 0, dirty: true, extra: keep(appId) };
       held.set(k, h);
     }
     return h;
@@ -74,7 +73,7 @@ export function createPlanCache<P extends BuiltPlans, X>(
         if (h.plans && !h.dirty && !h.building && deps.now() < h.plans.refreshAt) return { plans: h.plans, extra: h.extra };
         if (!h.building) {
           h.dirty = false;
-          h.buildNo = ++h.started;
+          h.started++;
           h.building = build(appId, workspaceId, h.extra)
             .then((p) => (h.plans = p))
             .catch((err) => {
@@ -85,7 +84,7 @@ export function createPlanCache<P extends BuiltPlans, X>(
               h.building = null;
             });
         }
-        const no = h.buildNo;
+        const no = h.started;
         await h.building;
         if (!h.dirty || no > arrivedAfter) return { plans: h.plans!, extra: h.extra };
       }
