@@ -145,10 +145,19 @@ export function mayHaveApplied(err: unknown): boolean {
 }
 
 /**
- * Of these whitelist ids, those the app and workspace do not have, so that a typo is refused before a big upload
- * and a package that then stays unreleased. [] when the list cannot be read (the server checks again).
+ * InvalidWhitelistIds when some of these whitelist ids are not the app and workspace's, so that a typo is refused
+ * before a big upload and a package that then stays unreleased; null when all are (or the list cannot be read: the
+ * server checks again). `action`: the call the ids were for.
  */
-export async function missingWhitelists(client: McubeClient, ids: string[]): Promise<string[]> {
+export async function unknownWhitelists(client: McubeClient, commaIds: string, action: string): Promise<McubeBusinessError | null> {
+  const missing = await missingWhitelists(client, commaIds.split(','));
+  if (!missing.length) return null;
+  const what = missing.length > 1 ? 'are no whitelists' : 'is no whitelist';
+  return new McubeBusinessError({ code: 'InvalidWhitelistIds', message: `WhitelistIds: ${missing.join(', ')} ${what} of this app and workspace; nothing was uploaded`, action });
+}
+
+/** Of these whitelist ids, those the app and workspace do not have; [] when the list cannot be read. */
+async function missingWhitelists(client: McubeClient, ids: string[]): Promise<string[]> {
   const wanted = new Set(ids.map((i) => i.trim()).filter(Boolean));
   try {
     for (let page = 1; wanted.size && page <= 50; page++) {
@@ -210,12 +219,10 @@ export async function publishOfflinePackage(o: PublishOptions): Promise<PublishR
   const early = (code: string, message: string) => inStep('pack', new McubeBusinessError({ code, message: `${message}; nothing was uploaded`, action: 'CreateMcubeNebulaResource' }), undefined);
   if (!H5_ID.test(o.h5Id.trim())) throw early('InvalidH5Id', `H5Id "${o.h5Id}" must be exactly 8 digits`);
   if (!H5_VERSION.test(o.version.trim())) throw early('InvalidH5Version', `H5Version "${o.version}" is not a dotted numeric version such as 1.0.0.1 (at most 8 segments of at most 9 digits)`);
-  if (release.whitelistIds) {
-    const missing = await missingWhitelists(o.client, release.whitelistIds.split(','));
-    if (missing.length) throw early('InvalidWhitelistIds', `WhitelistIds: ${missing.join(', ')} ${missing.length > 1 ? 'are no whitelists' : 'is no whitelist'} of this app and workspace`);
-  }
+  const unknown = release.whitelistIds ? await unknownWhitelists(o.client, release.whitelistIds, 'CreateMcubeNebulaResource') : null;
+  if (unknown) throw inStep('pack', unknown, undefined);
   if (o.mainUrl !== '' && !MAIN_URL.test(o.mainUrl.trim())) {
-    throw inStep('pack', new McubeBusinessError({ code: 'InvalidMainUrl', message: `MainUrl "${o.mainUrl}" must be a full path inside the package such as /www/index.html (^/[\\w /]+\\.html$); nothing was uploaded`, action: 'CreateMcubeNebulaResource' }), undefined);
+    throw early('InvalidMainUrl', `MainUrl "${o.mainUrl}" must be a full path inside the package such as /www/index.html (^/[\\w /]+\\.html$)`);
   }
   const call = { throwOnBusinessError: true };
   let step: PublishStep = 'pack';

@@ -2,8 +2,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { packOfflinePackageToBuffer } from '../../pack-offline-package.js';
 import type { McubeClient } from '../../client.js';
-import { McubeBusinessError } from '../../errors.js';
-import { H5_VERSION, inStep, MINI_ID, missingWhitelists, packageMayStand, releaseFields } from '../../publish-offline-package.js';
+import { H5_VERSION, inStep, MINI_ID, packageMayStand, releaseFields, unknownWhitelists } from '../../publish-offline-package.js';
 import type { Command, CommandContext } from '../command.js';
 import { progressBar, table } from '../io.js';
 import { clientVersion, pick, PLATFORMS, releaseOf, releaseOptions } from '../release-options.js';
@@ -100,8 +99,8 @@ export const miniPublish: Command = {
     try {
       const st = await stat(source).catch(() => null);
       if (!st) throw new UsageError(`${ctx.positionals[0]} is neither a .zip file nor a folder`, command);
-      const missing = fields.whitelistIds ? await missingWhitelists(client, fields.whitelistIds.split(',')) : [];
-      if (missing.length) throw new McubeBusinessError({ code: 'InvalidWhitelistIds', message: `WhitelistIds: ${missing.join(', ')} ${missing.length > 1 ? 'are no whitelists' : 'is no whitelist'} of this app and workspace; nothing was uploaded`, action: 'CreateMcubeMiniTask' });
+      const unknown = fields.whitelistIds ? await unknownWhitelists(client, fields.whitelistIds, 'CreateMcubeMiniTask') : null;
+      if (unknown) throw unknown;
       let zip: string | Buffer = source;
       if (st.isDirectory()) {
         note('packing the folder');
