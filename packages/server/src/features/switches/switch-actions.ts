@@ -4,7 +4,7 @@ import { defineAction, type ActionContext } from '../../core/registry.js';
 import { S, commonInput, resultBase } from '../../core/schema.js';
 import { invalid } from '../nebula/rules/field-error.js';
 import { SwitchService } from './switch-service.js';
-import { SWITCH_LIMITS, parseConfigKey, parseImportItem, parseNote, parseValues, rewrittenNumber, valueToWire } from './switch-values.js';
+import { SWITCH_LIMITS, parseConfigKey, parseImportItem, parseNote, parseValues, refuseRewrittenNumbers, valueToWire } from './switch-values.js';
 
 // The vendor's console manages switch configuration (guide §6) but its OpenAPI has no action for it; these are
 // mcube's, in the same wire style (PascalCase, one result object, ResultCode/Success), so scripts and the SDK use
@@ -200,8 +200,7 @@ export const importMcubeSwitchConfigs = defineAction<{ Content: string }>({
     }
     // an empty array is what an empty workspace exports: nothing to import
     if (!Array.isArray(parsed)) throw invalid('Content', 'must be a JSON array of switch keys.');
-    const rewritten = rewrittenNumber(input.Content);
-    if (rewritten !== undefined) throw invalid('Content', `a Value ${rewritten} would reach devices as ${String(Number(rewritten))}; give it as text ("Value":"${rewritten}") to keep it as written.`);
+    refuseRewrittenNumbers(input.Content, 'Content');
     if (parsed.length > SWITCH_LIMITS.maxImport) throw invalid('Content', `holds ${parsed.length} keys; at most ${SWITCH_LIMITS.maxImport} are imported at once.`);
     const specs = parsed.map(parseImportItem);
     const r = await service(ctx).importMany(scope(ctx), specs, ctx.accessKeyId);

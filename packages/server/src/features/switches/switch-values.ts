@@ -65,11 +65,13 @@ const chars = (s: string) => {
  * 1.1, "1e3" 1000, "-0" 0): devices receive text, so they are refused rather than changed. In valid JSON an unescaped
  * `"Value"` after `{` or `,` can only be a member name, never part of a string.
  */
-export function rewrittenNumber(text: string): string | undefined {
+export function refuseRewrittenNumbers(text: string, field: string): void {
   for (const m of text.matchAll(/[{,]\s*"Value"\s*:\s*(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/g)) {
-    if (String(Number(m[1])) !== m[1]) return m[1];
+    const written = m[1]!;
+    if (String(Number(written)) !== written) {
+      throw invalid(field, `a Value ${written} would reach devices as ${String(Number(written))}; give it as text ("Value":"${written}") to keep it as written.`);
+    }
   }
-  return undefined;
 }
 
 export function parseNote(raw: unknown, field = 'Note'): string {
@@ -155,10 +157,7 @@ export function parseValues(raw: unknown): SwitchValue[] {
     } catch {
       throw invalid('Values', 'is not valid JSON; give an array such as [{"Value":"on","Platform":"ALL","Type":"ALL"}].');
     }
-    const rewritten = rewrittenNumber(raw);
-    if (rewritten !== undefined) {
-      throw invalid('Values', `Value ${rewritten} would reach devices as ${String(Number(rewritten))}; give it as text ("Value":"${rewritten}") to keep it as written.`);
-    }
+    refuseRewrittenNumbers(raw, 'Values');
   }
   if (!Array.isArray(list) || list.length === 0) throw invalid('Values', 'must be a non-empty JSON array of values.');
   if (list.length > SWITCH_LIMITS.maxValues) throw invalid('Values', `has ${list.length} values; at most ${SWITCH_LIMITS.maxValues} are allowed per key.`);
