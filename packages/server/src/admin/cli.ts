@@ -133,6 +133,13 @@ function need(v: string | true | undefined, what: string): string {
   return v;
 }
 
+/** A row id argument: a positive whole number. */
+function rowId(v: string | true | undefined, what: string): number {
+  const n = Number(need(v, what));
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${what} must be a positive whole number`);
+  return n;
+}
+
 class UsageError extends Error {}
 /** A named tenant, app, workspace or key that does not exist: exit 2 like a usage error, without the whole help. */
 class NotFound extends UsageError {}
@@ -363,8 +370,7 @@ async function main(): Promise<number> {
       case 'upgrade-tasks continue':
       case 'upgrade-tasks end': {
         const scope = { appId: need(a1, 'appId'), workspaceId: need(a2, 'workspaceId') };
-        const taskId = Number(need(a3, 'taskId'));
-        if (!Number.isSafeInteger(taskId) || taskId <= 0) throw new UsageError('taskId must be a positive whole number');
+        const taskId = rowId(a3, 'taskId');
         let task;
         try {
           task = await moveUpgradeTask(db, scope, taskId, verb as UpgradeTaskMove, Date.now());
@@ -381,8 +387,7 @@ async function main(): Promise<number> {
         // a 6-digit code can be guessed given time (20 wrong codes a minute per caller and node): an operator who
         // suspects it was, or who handed it to someone who should no longer download, gives the package a new one
         const scope = { appId: need(a1, 'appId'), workspaceId: need(a2, 'workspaceId') };
-        const packageId = Number(need(a3, 'packageId'));
-        if (!Number.isSafeInteger(packageId) || packageId <= 0) throw new UsageError('packageId must be a positive whole number');
+        const packageId = rowId(a3, 'packageId');
         const row = await db.knex('upgrade_packages').where({ app_id: scope.appId, workspace_id: scope.workspaceId, id: packageId }).first('need_check', 'verification_code');
         if (!row) throw new NotFound(`no upgrade package ${packageId} in ${scope.appId}/${scope.workspaceId}`);
         if (Number(row.need_check) !== 1) throw new Refused(`upgrade package ${packageId} has no download verification (NeedCheck 0)`);
