@@ -157,6 +157,16 @@ describe('protocol failures answer a POP error and write nothing', () => {
       expect(r.json).toMatchObject({ Code: 'InvalidParameter', Message: 'The x-acs-signature-nonce header is sent more than once.' });
       expect(await counts()).toEqual(before);
     }
+    // node keeps only the first Authorization or Content-Type line: a second one, in any letter case, is refused all the same
+    for (const name of ['authorization', 'content-type']) {
+      const again = signAcs3(base(), 'CreateMcubeVhost', { ...common(), Vhost: `split${++vhostSeq}.h5app.com` });
+      const doubled = { ...again, headers: again.headers.flatMap(([k, v]): Array<[string, string]> => (k.toLowerCase() === name ? [[k, v], [name.toUpperCase(), v]] : [[k, v]])) };
+      const before = await counts();
+      const r = await sendRequest(srv.host, doubled, 5000);
+      expect(r.status).toBe(400);
+      expect(r.json).toMatchObject({ Code: 'InvalidParameter', Message: `The ${name} header is sent more than once.` });
+      expect(await counts()).toEqual(before);
+    }
   });
 
   it('an HTTP/1.1 request without a Host header, or with two, gets a POP error; the absolute form is served', async () => {
