@@ -180,6 +180,31 @@ describe('import and list details', () => {
     await call('DeleteMcubeSwitchConfig', { ConfigKey: 'import.fresh' });
   });
 
+  it('keys that exist are skipped unread: an older version\'s export imports even where this version refuses a value', async () => {
+    // a value an earlier version stored and this one refuses on writes (netType LTE), as an upgraded database holds it
+    const rules = JSON.stringify([{ ruleElement: 'netType', operation: 1, value: '4G' }]);
+    expect((await create('legacy.net', [{ Value: 'fast', Rules: rules }])).ResultCode).toBe('OK');
+    await srv.node.deps.db.knex('switch_config_values').where({ rules: rules }).update({ rules: rules.replace('4G', 'LTE') });
+    const exported = (await call('ExportMcubeSwitchConfigs', {})).ExportSwitchConfigResult.Content;
+    expect(exported).toContain('LTE');
+    const again = await call('ImportMcubeSwitchConfigs', { Content: exported });
+    expect(again.ImportSwitchConfigResult.Success).toBe(true);
+    expect(again.ImportSwitchConfigResult.ImportedKeys).toEqual([]);
+    expect(again.ImportSwitchConfigResult.SkippedKeys).toContain('legacy.net');
+    // nor are an existing key's other fields read; a key it adds is checked in full, and named with its item
+    const before = await rows();
+    const mixed = await call('ImportMcubeSwitchConfigs', {
+      Content: JSON.stringify([
+        { ConfigKey: 'legacy.net', Enabled: 'yes', Values: 'not an array' },
+        { ConfigKey: 'legacy.copy', Values: [{ Value: 'fast', Rules: rules.replace('4G', 'LTE') }] },
+      ]),
+    });
+    expect(mixed.ResultCode).toBe('InvalidContent');
+    expect(mixed.ImportSwitchConfigResult.ResultMsg).toMatch(/^Content: item 2 \(legacy\.copy\): .*netType value "LTE"/);
+    expect(await rows()).toEqual(before);
+    await call('DeleteMcubeSwitchConfig', { ConfigKey: 'legacy.net' });
+  });
+
   it('Keyword matches letters beyond ASCII without regard to case, on both databases', async () => {
     expect((await create('summer.sale', [{ Value: 'on' }], { Note: 'Été ÄRGER 100%' })).ResultCode).toBe('OK');
     for (const word of ['été', 'ÉTÉ', 'ärger', '100%']) {

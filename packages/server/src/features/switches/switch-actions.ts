@@ -202,8 +202,7 @@ export const importMcubeSwitchConfigs = defineAction<{ Content: string }>({
     if (!Array.isArray(parsed)) throw invalid('Content', 'must be a JSON array of switch keys.');
     refuseRewrittenNumbers(input.Content, 'Content');
     if (parsed.length > SWITCH_LIMITS.maxImport) throw invalid('Content', `holds ${parsed.length} keys; at most ${SWITCH_LIMITS.maxImport} are imported at once.`);
-    const specs = parsed.map(parseImportItem);
-    const r = await service(ctx).importMany(scope(ctx), specs, ctx.accessKeyId);
+    const r = await service(ctx).importMany(scope(ctx), parsed.map(parseImportItem), ctx.accessKeyId);
     return { ImportedKeys: r.imported, SkippedKeys: r.skipped };
   },
 });

@@ -182,34 +182,35 @@ export class SwitchService {
    * Adds the keys of an import file that do not exist yet (guide §6.3: an existing key is not imported);
    * all of them or none. The whitelists of the keys it adds must exist; the skipped keys are not read.
    */
-  async importMany(s: Scope, specs: SwitchSpec[], who: string): Promise<{ imported: string[]; skipped: string[] }> {
+  async importMany(s: Scope, items: Array<{ key: string; spec: () => SwitchSpec }>, who: string): Promise<{ imported: string[]; skipped: string[] }> {
     const seen = new Set<string>();
-    for (const spec of specs) {
-      if (seen.has(spec.key)) throw invalid('Content', `the key "${spec.key}" appears twice.`);
-      seen.add(spec.key);
+    for (const item of items) {
+      if (seen.has(item.key)) throw invalid('Content', `the key "${item.key}" appears twice.`);
+      seen.add(item.key);
     }
-    if (!specs.length) return { imported: [], skipped: [] };
+    if (!items.length) return { imported: [], skipped: [] };
     return this.change(s, async (trx) => {
       await this.lockScope(trx, s);
       const have = new Set<string>();
-      const keys = specs.map((x) => x.key);
+      const keys = items.map((x) => x.key);
       for (let i = 0; i < keys.length; i += 500) {
         const rows = await trx('switch_configs').where({ app_id: s.appId, workspace_id: s.workspaceId }).whereIn('config_key', keys.slice(i, i + 500)).select('config_key');
         for (const r of rows) have.add(String(r.config_key));
       }
-      const fresh = specs.filter((x) => !have.has(x.key));
+      // only the keys it adds are read further (a refusal here rolls the whole import back)
+      const fresh = items.filter((x) => !have.has(x.key)).map((x) => ({ at: items.indexOf(x) + 1, spec: x.spec() }));
       // one read for all the keys it adds, then the item at fault named
-      const found = await this.foundWhitelists(trx, s, fresh.flatMap((x) => x.values));
-      for (const spec of fresh) {
+      const found = await this.foundWhitelists(trx, s, fresh.flatMap((x) => x.spec.values));
+      for (const { at, spec } of fresh) {
         const missing = listIdsOf(spec.values).filter((id) => !found.has(id));
-        if (missing.length) throw invalid('Content', `item ${specs.indexOf(spec) + 1} (${spec.key}): no whitelist ${missing.join(', ')} in this app and workspace.`);
+        if (missing.length) throw invalid('Content', `item ${at} (${spec.key}): no whitelist ${missing.join(', ')} in this app and workspace.`);
       }
       if ((await this.countKeys(trx, s)) + fresh.length > SWITCH_LIMITS.maxKeysPerWorkspace) {
         throw new BusinessError('SwitchConfigLimitExceeded', `Importing ${fresh.length} new keys would pass the ${SWITCH_LIMITS.maxKeysPerWorkspace} switch keys allowed per app and workspace.`);
       }
       const now = this.deps.now();
-      for (const spec of fresh) await this.insert(trx, s, spec, who, now);
-      return { imported: fresh.map((x) => x.key), skipped: specs.filter((x) => have.has(x.key)).map((x) => x.key) };
+      for (const { spec } of fresh) await this.insert(trx, s, spec, who, now);
+      return { imported: fresh.map((x) => x.spec.key), skipped: keys.filter((k) => have.has(k)) };
     });
   }
 

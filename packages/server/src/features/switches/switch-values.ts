@@ -177,15 +177,23 @@ export function valueToWire(v: SwitchValue): Record<string, unknown> {
 }
 
 /** One item of an import file: the export's {ConfigKey, Note, Enabled, Values}. */
-export function parseImportItem(raw: unknown, i: number): SwitchSpec {
+/**
+ * One item of an import file: its shape and key now, the rest when `spec()` is called. The import reads the rest only
+ * for the keys it adds: a key that exists is skipped without being read, so a file exported by an older version
+ * (values it accepted and this one refuses) still imports into a workspace that has its keys.
+ */
+export function parseImportItem(raw: unknown, i: number): { key: string; spec: () => SwitchSpec } {
   const at = `item ${i + 1}`;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('Content', `${at} is not an object {ConfigKey, Note, Enabled, Values}.`);
   const o = raw as Record<string, unknown>;
   const extra = Object.keys(o).find((k) => !ITEM_FIELDS.has(k));
   if (extra !== undefined) throw invalid('Content', `${at} has the unknown field ${shown(extra)}; the fields are ${[...ITEM_FIELDS].join(', ')}.`);
   const key = within('Content', `${at}: `, () => parseConfigKey(o.ConfigKey));
-  const note = within('Content', `${at}: `, () => parseNote(o.Note));
-  if (o.Enabled !== undefined && typeof o.Enabled !== 'boolean') throw invalid('Content', `${at} (${key}): Enabled must be true or false.`);
-  const values = within('Content', `${at}: `, () => parseValues(o.Values));
-  return { key, note, enabled: o.Enabled !== false, values };
+  const spec = (): SwitchSpec => {
+    const note = within('Content', `${at} (${key}): `, () => parseNote(o.Note));
+    if (o.Enabled !== undefined && typeof o.Enabled !== 'boolean') throw invalid('Content', `${at} (${key}): Enabled must be true or false.`);
+    const values = within('Content', `${at} (${key}): `, () => parseValues(o.Values));
+    return { key, note, enabled: o.Enabled !== false, values };
+  };
+  return { key, spec };
 }
