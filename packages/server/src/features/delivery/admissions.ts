@@ -3,6 +3,7 @@ import type { Logger } from '../../core/logger.js';
 import type { Database } from '../../db/database.js';
 import type { Admission } from './engine/select.js';
 import type { TaskPlan } from './snapshot.js';
+import { ownCopy } from './text-cache.js';
 
 interface TaskAdmissions {
   /** users this node knows to be admitted (loaded at first sight, then grown on admission) */
@@ -205,7 +206,7 @@ export class AdmissionCache {
     let full = false;
     try {
       const admitted = await this.admitBatch(task.id, batch.map((w) => w.userKey));
-      for (const u of admitted) s.admitted.add(u);
+      for (const u of admitted) s.admitted.add(ownCopy(u));
       full = admitted.length < batch.length;
     } catch (err) {
       for (const w of batch) w.reject(err);

@@ -2,6 +2,7 @@ import type { Database } from '../../db/database.js';
 import { num } from '../../db/database.js';
 import { readStamps } from './snapshot-loader.js';
 import type { StampWatcherHooks } from './stamp-watcher.js';
+import { ownCopy } from './text-cache.js';
 
 export interface DeviceScope {
   appId: string;
@@ -70,8 +71,10 @@ export class ClientKeys {
     if (!KEY_SHAPE.test(key)) return null;
     let p = this.inFlight.get(key);
     if (!p) {
-      p = this.lookup(key).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, p);
+      // what the lookup caches (misses too) must not keep the request it came in alive
+      const own = ownCopy(key);
+      p = this.lookup(own).finally(() => this.inFlight.delete(own));
+      this.inFlight.set(own, p);
     }
     return p;
   }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { ownCopy } from './text-cache.js';
 
 export interface DeviceLimits {
   /** checks per device (user id, else device id, else address) per minute; 0: off */
@@ -97,7 +98,10 @@ export class DeviceRateLimiter {
       key = 'ip:' + address;
       seen = devices.get(key);
     }
-    if (seen === undefined) this.tracked++;
+    if (seen === undefined) {
+      this.tracked++;
+      key = ownCopy(key);
+    }
     const n = (seen ?? 0) + 1;
     devices.set(key, n);
     return n <= this.perDevice;
