@@ -54,4 +54,23 @@ describe('audit log size', () => {
     expect(recorded).toBe(`${ids.slice(0, 2048)}… (${ids.length} characters in all)`);
     expect(Number((await srv.node.deps.db.knex('whitelist_entries').where({ whitelist_id: Number(list) }).count({ n: '*' }))[0]!.n)).toBe(5000);
   });
+
+  it('parameters no action reads are recorded only ten, their names and values cut to 64 characters: a call cannot leave a huge row', async () => {
+    const call = mcube(srv);
+    const made: Record<string, string> = {};
+    for (let i = 0; i < 240; i++) made[`X${i}${'n'.repeat(2000)}`] = 'v'.repeat(2000);
+    const r = await call('DeleteMcubeWhitelist', { Id: '987654321', RegionId: 'cn-hangzhou', ...made });
+    expect(r.ResultCode).not.toBe('OK');
+    const audit = await srv.node.deps.db.knex('audit_log').where({ request_id: r.RequestId }).first('params');
+    expect(audit.params.length).toBeLessThan(3000);
+    const recorded = JSON.parse(audit.params);
+    // declared parameters as they came; undeclared ones: the first ten, cut, and a count of the rest
+    expect(String(recorded.Id)).toBe('987654321');
+    expect(recorded.RegionId).toBe('cn-hangzhou');
+    const cut = Object.keys(recorded).filter((k) => k.startsWith('X'));
+    expect(cut).toHaveLength(9);
+    expect(cut.every((k) => k.length === 65 && k.endsWith('…'))).toBe(true);
+    expect(recorded[cut[0]!]).toBe(`${'v'.repeat(64)}… (2000 characters in all)`);
+    expect(recorded['(undeclared)']).toBe('231 more parameters no action reads, not recorded');
+  });
 });

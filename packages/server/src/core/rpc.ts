@@ -68,6 +68,9 @@ export const AUDIT_PENDING = 'Pending';
 /** Longest parameter value kept whole in the audit log; a whitelist's KeyIds may be a megabyte. */
 const AUDIT_VALUE_MAX = 2048;
 
+const AUDIT_UNDECLARED_MAX = 10;
+const AUDIT_UNDECLARED_CHARS = 64;
+
 function auditValue(v: unknown): unknown {
   if (typeof v !== 'string' || v.length <= AUDIT_VALUE_MAX) return v;
   return `${v.slice(0, AUDIT_VALUE_MAX)}… (${v.length} characters in all)`;
@@ -81,7 +84,19 @@ function auditRow(
 ) {
   const secret = new Set(call.def.secretParams ?? []);
   const recorded: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(call.params)) recorded[k] = secret.has(k) ? '[redacted]' : auditValue(v);
+  let undeclared = 0;
+  for (const [k, v] of Object.entries(call.params)) {
+    if (Object.hasOwn(call.def.input, k)) {
+      recorded[k] = secret.has(k) ? '[redacted]' : auditValue(v);
+      continue;
+    }
+    // parameters no action reads are taken (vendor clients add some) but bound the row: a call could otherwise
+    // leave a megabyte of made-up names and values, kept for as long as the audit log is
+    if (++undeclared > AUDIT_UNDECLARED_MAX) continue;
+    const name = k.length > AUDIT_UNDECLARED_CHARS ? `${k.slice(0, AUDIT_UNDECLARED_CHARS)}…` : k;
+    recorded[name] = typeof v === 'string' && v.length > AUDIT_UNDECLARED_CHARS ? `${v.slice(0, AUDIT_UNDECLARED_CHARS)}… (${v.length} characters in all)` : v;
+  }
+  if (undeclared > AUDIT_UNDECLARED_MAX) recorded['(undeclared)'] = `${undeclared - AUDIT_UNDECLARED_MAX} more parameters no action reads, not recorded`;
   return {
     request_id: call.requestId,
     tenant_id: call.principal.tenantId,
