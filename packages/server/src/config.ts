@@ -58,6 +58,8 @@ export interface Config {
     s3AccessKeyId: string | null;
     s3SecretAccessKey: string | null;
     s3ForcePathStyle: boolean;
+    /** no byte from S3 for this long fails the call (503); a connection gets at most 5 s of it */
+    s3TimeoutMs: number;
     downloadBaseUrl: string | null;
     downloadUrlTtlSec: number;
     uploadMaxBytes: number;
@@ -295,6 +297,7 @@ export function loadConfig(env: Env = process.env, opts: { create?: boolean; onG
       s3AccessKeyId: str(env, 'MCUBE_S3_ACCESS_KEY_ID'),
       s3SecretAccessKey: str(env, 'MCUBE_S3_SECRET_ACCESS_KEY'),
       s3ForcePathStyle: bool(env, 'MCUBE_S3_FORCE_PATH_STYLE', true),
+      s3TimeoutMs: int(env, 'MCUBE_S3_TIMEOUT_MS', 15000, 100),
       downloadBaseUrl: httpUrl(env, 'MCUBE_DOWNLOAD_BASE_URL'),
       // S3 signs GET links for at most 7 days
       downloadUrlTtlSec: int(env, 'MCUBE_DOWNLOAD_URL_TTL', 7 * 24 * 3600, 60, 7 * 24 * 3600),

@@ -2,6 +2,7 @@ import { createMcubeServer } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { bootstrap } from './features/tenants/bootstrap.js';
 import { databaseOpenError } from './db/open-errors.js';
+import { isStorageUnavailable } from './core/errors.js';
 
 /** A start that cannot go on for a reason the operator can fix: one line that says which setting, not a stack trace. */
 function fatal(message: string): never {
@@ -20,6 +21,8 @@ try {
 const node = await createMcubeServer(config).catch((err: NodeJS.ErrnoException) => {
   // a master key that does not open this database's secrets
   if (err instanceof ConfigError) fatal(err.message);
+  // S3 unreachable or failing at start (its bucket is checked): named as such, not as the database
+  if (isStorageUnavailable(err)) fatal(`cannot reach the S3 storage at ${config.storage.s3Endpoint || 'AWS'} (bucket ${config.storage.bucket}): ${err.message}`);
   // unreachable, unknown host, refused login, no such database: the database named, the cause as the driver said it
   const line = databaseOpenError(config.databaseUrl, err);
   if (line) fatal(line);

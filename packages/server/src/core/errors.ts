@@ -70,6 +70,7 @@ export function isGivenUp(err: unknown): boolean {
 export function isUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
   if (!e) return false;
+  if (isStorageUnavailable(e)) return true;
   if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || /^08/.test(e.code) || isGivenUp(e))) return true;
   if (e.name === 'KnexTimeoutError') return true;
   return typeof e.message === 'string' && /Connection terminated|Connection ended unexpectedly|timeout exceeded when trying to connect|no answer from the database|Query read timeout/.test(e.message);
@@ -80,4 +81,16 @@ export function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && /^2[23]/.test(code)) return true;
   return err instanceof TypeError || err instanceof RangeError;
+}
+
+/**
+ * S3 (or its look-alike) failing rather than refusing: a 5xx answer (503 SlowDown included), no answer within
+ * MCUBE_S3_TIMEOUT_MS, or no connection. The AWS SDK marks its errors with $metadata.
+ */
+export function isStorageUnavailable(err: unknown): boolean {
+  const e = err as { $metadata?: { httpStatusCode?: number }; $fault?: unknown; name?: unknown; code?: unknown } | null;
+  if (!e || typeof e !== 'object' || !('$metadata' in e)) return false;
+  const status = e.$metadata?.httpStatusCode;
+  if (typeof status === 'number') return status >= 500;
+  return e.name === 'TimeoutError' || (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code));
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { API_VERSION, Authenticator, parseCall, type ParsedCall, type Principal } from './auth.js';
 import { readBody } from './body.js';
-import { BusinessError, isUnavailable, Pop, PopError } from './errors.js';
+import { BusinessError, isStorageUnavailable, isUnavailable, Pop, PopError } from './errors.js';
 import { newRequestId } from './ids.js';
 import type { ActionDef, ActionRegistry, Deps } from './registry.js';
 
@@ -217,7 +217,7 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
         res.destroy();
         return;
       } else if (isUnavailable(err)) {
-        log.warn('database unavailable', { requestId, action: call?.action, error: String((err as Error)?.message ?? err).slice(0, 500) });
+        log.warn(isStorageUnavailable(err) ? 'storage unavailable' : 'database unavailable', { requestId, action: call?.action, error: String((err as Error)?.message ?? err).slice(0, 500) });
         pop = Pop.unavailable();
       } else {
         log.error('unhandled error', { requestId, action: call?.action, error: String((err as Error)?.stack ?? err).slice(0, 4000) });

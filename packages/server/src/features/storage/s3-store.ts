@@ -67,6 +67,9 @@ export class S3BlobStore implements BlobStore {
       // otherwise stream bodies carry aws-chunked checksum framing that some S3 look-alikes store verbatim
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // the SDK's default is to wait for ever: a stalled S3 held calls without end, and 50 stalled sockets took the
+      // node's whole pool (every later storage call then waited too)
+      requestHandler: { connectionTimeout: Math.min(5000, s.s3TimeoutMs), socketTimeout: s.s3TimeoutMs },
     });
   }
 
