@@ -68,7 +68,7 @@ export const AUDIT_PENDING = 'Pending';
 /** Longest parameter value kept whole in the audit log; a whitelist's KeyIds may be a megabyte. */
 const AUDIT_VALUE_MAX = 2048;
 
-const AUDIT_UNDECLARED_MAX = 10;
+const AUDIT_UNDECLARED_MAX = 32;
 const AUDIT_UNDECLARED_CHARS = 64;
 
 function auditValue(v: unknown): unknown {
