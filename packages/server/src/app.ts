@@ -10,6 +10,7 @@ import { Metrics, type DeviceEndpointName } from './core/metrics.js';
 import { SecretBox, safeEqual } from './core/crypto.js';
 import type { Deps } from './core/registry.js';
 import { createRpcHandler } from './core/rpc.js';
+import { boundBody } from './core/body.js';
 import { openDatabase } from './db/database.js';
 import { ClientKeys } from './features/delivery/client-keys.js';
 import { createDelivery } from './features/delivery/index.js';
@@ -20,6 +21,7 @@ import { createUpgradeCheck } from './features/upgrade/upgrade-check.js';
 import { createSwitchPull } from './features/switches/switch-pull.js';
 import { createDownloadGate } from './features/upgrade/download-gate.js';
 import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
+import { LOCAL_OBJECT_PATH, LOCAL_UPLOAD_PATH } from './features/storage/local-store.js';
 import { startJanitor } from './features/janitor/index.js';
 import { periodic, type Periodic } from './core/periodic.js';
 
@@ -55,6 +57,13 @@ export interface CreateOptions {
 }
 
 /** Assembles one stateless node: PostgreSQL/SQLite and the blob store are the shared state. */
+/** The local driver's upload form (POST to either path, with or without a query). */
+function isLocalUploadPath(path: string): boolean {
+  const q = path.indexOf('?');
+  const bare = q < 0 ? path : path.slice(0, q);
+  return bare === LOCAL_OBJECT_PATH || bare === LOCAL_UPLOAD_PATH;
+}
+
 export async function createMcubeServer(config: Config, opts: CreateOptions = {}): Promise<McubeServer> {
   const log = opts.logger ?? createLogger(config.logLevel, opts.logSink);
   setWireTimeZone(config.wireTimeZoneMinutes);
@@ -149,6 +158,9 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       void rpc.handler(req, res);
       return;
     }
+    // the RPC handler reads its body with a deadline; the local driver's upload form bounds itself (no byte for
+    // MCUBE_BODY_TIMEOUT_MS, or an hour in all); any other body must have arrived within MCUBE_BODY_TIMEOUT_MS
+    if (!(req.method === 'POST' && isLocalUploadPath(path))) boundBody(req, config.http.bodyTimeoutMs);
     if (path === '/healthz') {
       sendJson(res, 200, HEALTHY);
       return;
@@ -204,11 +216,11 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       else refuseRequest(req, res, currentHost(), 'The request could not be handled.', 500, 'InternalError');
     }
   };
-  // node refuses a headersTimeout above requestTimeout (a short MCUBE_BODY_TIMEOUT_MS would stop the start)
-  const requestTimeout = config.http.bodyTimeoutMs + 5000;
-  // Node checks these timeouts every connectionsCheckingInterval (30 s by default): stalled headers were held up to 40 s
+  // No requestTimeout: it bounds the whole request, and cut local-storage uploads that were still sending at 20 s.
+  // Bodies are bounded where they are read (readBody, the upload's idle timer) and elsewhere by boundBody.
+  // Node checks headersTimeout every connectionsCheckingInterval (30 s by default): stalled headers were held up to 40 s
   const server = createServer(
-    { requestTimeout, headersTimeout: Math.min(10000, requestTimeout), keepAliveTimeout: 5000, connectionsCheckingInterval: 1000, requireHostHeader: false },
+    { requestTimeout: 0, headersTimeout: Math.min(10000, config.http.bodyTimeoutMs + 5000), keepAliveTimeout: 5000, connectionsCheckingInterval: 1000, requireHostHeader: false },
     guardedOnRequest,
   );
   const serveMetrics = (req: IncomingMessage, res: ServerResponse) => {

@@ -5,7 +5,15 @@ import { Pop } from './errors.js';
 // a timer per request: arming and clearing a timer is a measurable share of a
 // small signed call. Deadlines are kept to within SWEEP_MS.
 const SWEEP_MS = 100;
-const reading = new Set<BodyRead>();
+const reading = new Set<{ readonly deadline: number; finish(err: Error | null): void }>();
+
+function watch(entry: { readonly deadline: number; finish(err: Error | null): void }): void {
+  reading.add(entry);
+  if (!sweeper) {
+    sweeper = setInterval(sweep, SWEEP_MS);
+    sweeper.unref();
+  }
+}
 let sweeper: NodeJS.Timeout | undefined;
 
 function sweep() {
@@ -36,11 +44,7 @@ class BodyRead {
     private readonly reject: (e: Error) => void,
   ) {
     this.deadline = Date.now() + timeoutMs;
-    reading.add(this);
-    if (!sweeper) {
-      sweeper = setInterval(sweep, SWEEP_MS);
-      sweeper.unref();
-    }
+    watch(this);
     req.on('data', this.onData);
     req.on('end', this.onEnd);
     req.on('error', this.onError);
@@ -88,4 +92,32 @@ export function readBody(req: IncomingMessage, max: number, timeoutMs: number): 
     }
     new BodyRead(req, max, timeoutMs, resolve, reject);
   });
+}
+
+/** Whether a request carries a body still to come (a Content-Length above 0, or chunked). */
+export function hasBody(req: IncomingMessage): boolean {
+  const h = req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+}
+
+/**
+ * For a request answered without reading its body: the connection is closed when the body has not all arrived
+ * within `timeoutMs` (node's requestTimeout is off, so that uploads may take as long as they keep sending; the
+ * routes that read a body bound it themselves).
+ */
+export function boundBody(req: IncomingMessage, timeoutMs: number): void {
+  if (!hasBody(req) || req.complete) return;
+  const entry = {
+    deadline: Date.now() + timeoutMs,
+    finish(err: Error | null) {
+      if (!reading.delete(entry)) return;
+      req.off('end', done);
+      req.off('close', done);
+      if (err) req.socket.destroy();
+    },
+  };
+  const done = () => entry.finish(null);
+  req.once('end', done);
+  req.once('close', done);
+  watch(entry);
 }

@@ -28,6 +28,9 @@ function unstorableKey(e: unknown): unknown {
   return e;
 }
 
+/** An upload is cut off after this long in all (a POST token is good for an hour), or after MCUBE_BODY_TIMEOUT_MS without a byte. */
+const UPLOAD_MAX_MS = 3_600_000;
+
 /** How long a client refused before it finished sending may go on sending (read and dropped) before it is cut off. */
 const LINGER_MS = 5000;
 
@@ -59,7 +62,7 @@ function lingerWhileSending(req: IncomingMessage): Record<string, string> {
  * bytes, and renames it into place only after the whole form was read and
  * found valid. Any failure removes the temp file before the answer goes out.
  */
-export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, res: ServerResponse, log: Logger): void {
+export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, res: ServerResponse, log: Logger, idleMs: number): void {
   const requestId = randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase();
   const fields = new Map<string, string>();
   let finished = false;
@@ -205,8 +208,25 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
     }
   });
 
+  // A stalled upload is cut by its own clock, not by a limit on the whole request: a large file on a slow link may
+  // take long while it keeps sending (S3 itself times out a socket that sends nothing).
+  const started = Date.now();
+  let lastByte = started;
+  req.on('data', () => {
+    lastByte = Date.now();
+  });
+  const clock = setInterval(() => {
+    if (req.complete) return clearInterval(clock);
+    const now = Date.now();
+    if (now - lastByte < idleMs && now - started < UPLOAD_MAX_MS) return;
+    clearInterval(clock);
+    void fail(new PostFormError(400, 'RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.'));
+  }, Math.min(1000, idleMs));
+  clock.unref();
+
   // a client that goes away mid-upload leaves nothing behind
   req.on('close', () => {
+    clearInterval(clock);
     if (!finished && !req.complete) {
       finished = true;
       void discard();

@@ -36,7 +36,7 @@ export function mountStorageRoutes(app: Express, deps: Deps): void {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     if (path === LOCAL_OBJECT_PATH || path === LOCAL_UPLOAD_PATH) {
-      if (req.method === 'POST') return handleLocalUpload(store, req, res, deps.log);
+      if (req.method === 'POST') return handleLocalUpload(store, req, res, deps.log, deps.config.http.bodyTimeoutMs);
       if (req.method === 'OPTIONS') return void res.writeHead(204, preflight).end();
       return sendS3Error(res, 405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.', requestId());
     }
