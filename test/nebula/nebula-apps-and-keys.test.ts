@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { runJanitor } from '../../packages/server/src/features/janitor/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantStore } from '../../packages/server/src/features/tenants/tenant-store.js';
 import { countRows, mcube, publishFixture, rsaKeyPair, uploadFile, type Call } from '../helpers/nebula.js';
@@ -72,6 +73,29 @@ describe('RSA key', () => {
     expect(big.ResultCode).toBe('FileTooLarge');
     expect((await srv.node.deps.db.knex('rsa_keys').first()).private_key_enc).toBe(before);
     expect(await countRows(srv, 'rsa_keys')).toBe(1);
+  });
+});
+
+describe('RSA key file when the storage refuses to delete it', () => {
+  it('the uploaded private key is handed to the janitor, which removes it at its next run', async () => {
+    const { blobs } = srv.node.deps;
+    const fileUrl = await uploadFile(call, 'private_key.pem', Buffer.from(rsaKeyPair(1024).privatePem));
+    const key = blobs.keyFromUrl(fileUrl)!;
+    // a storage fault injected into the node's own store: the delete fails once, as an S3 outage makes it
+    const realDelete = blobs.delete.bind(blobs);
+    blobs.delete = async () => {
+      throw new Error('injected: storage refused the delete');
+    };
+    try {
+      expect((await call('UploadMcubeRsaKey', { FileUrl: fileUrl, OnexFlag: true })).ResultCode).toBe('OK');
+    } finally {
+      blobs.delete = realDelete;
+    }
+    expect(await blobs.head(key)).not.toBeNull();
+    expect(await srv.node.deps.db.knex('blobs').where({ key }).first('state')).toEqual({ state: 'deleted' });
+    await runJanitor(srv.node.deps);
+    expect(await blobs.head(key)).toBeNull();
+    expect(await countRows(srv, 'blobs', { key })).toBe(0);
   });
 });
 

@@ -53,8 +53,22 @@ export async function uploadRsaKey(ctx: ActionContext, fileUrl: string): Promise
 
 const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
+/**
+ * The uploaded file holds the private key in the clear: removed now, or, when the storage refuses, handed to the
+ * janitor (a 'deleted' row, removed at its next run) rather than left for the upload retention (a day by default).
+ */
 async function removeKeyFile(ctx: ActionContext, key: string): Promise<void> {
-  await ctx.deps.blobs.delete(key).catch((e: Error) => ctx.deps.log.warn('could not remove the uploaded key file', { requestId: ctx.requestId, error: e.message }));
+  try {
+    await ctx.deps.blobs.delete(key);
+  } catch (e) {
+    ctx.deps.log.warn('could not remove the uploaded key file; the janitor removes it', { requestId: ctx.requestId, error: (e as Error).message });
+    await ctx.deps.db
+      .knex('blobs')
+      .insert({ key, app_id: ctx.appId, workspace_id: ctx.workspaceId, state: 'deleted', created_at: ctx.deps.now() })
+      .onConflict('key')
+      .ignore()
+      .catch((err: Error) => ctx.deps.log.error('could not hand the uploaded key file to the janitor', { requestId: ctx.requestId, key, error: err.message }));
+  }
 }
 
 /** The app's signing key, or null when none was uploaded (packages are then built unsigned). */
