@@ -67,8 +67,8 @@ describe('slow bodies', () => {
     expect(tempFiles()).toBe(0);
   }, 60_000);
 
-  it('a body nobody reads (a health check\'s) that stalls: the connection is closed', async () => {
-    const closed = await new Promise<{ answer: string; closed: boolean }>((resolve) => {
+  const stalledBody = (head: string) =>
+    new Promise<{ answer: string; closed: boolean }>((resolve) => {
       const sock = connect(Number(srv.host.split(':')[1]), '127.0.0.1');
       let answer = '';
       const guard = setTimeout(() => {
@@ -81,9 +81,14 @@ describe('slow bodies', () => {
         clearTimeout(guard);
         resolve({ answer, closed: true });
       });
-      sock.write(`POST /healthz HTTP/1.1\r\nhost: ${srv.host}\r\ncontent-length: 100\r\n\r\n0123456789`);
+      sock.write(`${head}\r\nhost: ${srv.host}\r\ncontent-length: 100\r\n\r\n0123456789`);
     });
-    expect(closed.answer).toMatch(/^HTTP\/1\.1 200/);
-    expect(closed.closed).toBe(true);
+
+  it('a body nobody reads (a health check\'s, an OpenAPI call refused for its method) that stalls: the connection is closed', async () => {
+    for (const [head, status] of [['POST /healthz HTTP/1.1', 200], ['PUT / HTTP/1.1', 405], ['POST /no/such/path HTTP/1.1', 404]] as const) {
+      const closed = await stalledBody(head);
+      expect(closed.answer.slice(0, 12)).toBe(`HTTP/1.1 ${status}`);
+      expect(closed.closed).toBe(true);
+    }
   }, 60_000);
 });
