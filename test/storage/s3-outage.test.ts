@@ -51,7 +51,7 @@ beforeAll(async () => {
   s3 = await startS3rver();
   await startProxy(new URL(s3.endpoint));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
-  srv = await startTestServer({ ...s3.env, MCUBE_S3_ENDPOINT: proxyUrl, MCUBE_S3_TIMEOUT_MS: '300' });
+  srv = await startTestServer({ ...s3.env, MCUBE_S3_ENDPOINT: proxyUrl, MCUBE_S3_TIMEOUT_MS: '300', MCUBE_BODY_TIMEOUT_MS: '1000' });
   call = mcube(srv);
   await call('CreateMcubeVhost', { Vhost: 'h5app.com' });
   expect((await call('CreateMcubeNebulaApp', { H5Id: h5Id, H5Name: 'outage' })).ResultCode).toBe('OK');
@@ -104,6 +104,28 @@ describe('S3 failing', () => {
     const r = await create();
     expect(r.status).toBe(200);
     expect(r.json.ResultCode).toBe('OK');
+  }, 60_000);
+
+  it('the local driver\'s upload paths are unknown ones on S3: a body stalled there closes the connection', async () => {
+    for (const target of ['/_storage/upload', '/_storage/obj?x=1']) {
+      const r = await new Promise<{ answer: string; closed: boolean }>((resolve) => {
+        const sock = connect(srv.port, '127.0.0.1');
+        let answer = '';
+        const guard = setTimeout(() => {
+          sock.destroy();
+          resolve({ answer, closed: false });
+        }, 4_000); // MCUBE_BODY_TIMEOUT_MS is 1 s here
+        sock.on('data', (c) => (answer += c.toString()));
+        sock.on('error', () => {});
+        sock.on('close', () => {
+          clearTimeout(guard);
+          resolve({ answer, closed: true });
+        });
+        sock.write(`POST ${target} HTTP/1.1\r\nhost: ${srv.host}\r\ncontent-length: 100000\r\n\r\nx`);
+      });
+      expect(r.answer.slice(0, 12), target).toBe('HTTP/1.1 404');
+      expect(r.closed, target).toBe(true);
+    }
   }, 60_000);
 
   it('a node whose S3 does not answer at start says so and exits, naming the storage', async () => {

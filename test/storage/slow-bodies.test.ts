@@ -58,6 +58,17 @@ describe('slow bodies', () => {
     expect(await resolveUploadedObject(srv.node.deps, ctx, r.headers.location!, {})).toMatchObject({ size: data.length });
   }, 60_000);
 
+  it('a form that never reaches its signed file part gets MCUBE_BODY_TIMEOUT_MS in all, however it trickles', async () => {
+    const head = Buffer.from(`POST /_storage/upload HTTP/1.1\r\nhost: ${srv.host}\r\ncontent-type: multipart/form-data; boundary=BB\r\ncontent-length: 100000\r\n\r\n--BB\r\ncontent-disposition: form-data; name="key"\r\n\r\n`);
+    // a byte every 300 ms, for up to 12 s: never idle for the 1 s limit
+    const drip = Array.from({ length: 40 }, () => ({ bytes: Buffer.from('k'), pauseMs: 300 }));
+    // given up at 8 s: before the drip ends, where an idle limit alone would answer
+    const r = await exchange(srv.host, { parts: [{ bytes: head }, ...drip], timeoutMs: 8_000 });
+    expect(r.status).toBe(400);
+    expect(r.body.toString()).toContain('<Code>RequestTimeout</Code>');
+    expect(r.timedOut).toBe(false);
+  }, 60_000);
+
   it('an upload that stops sending is refused with RequestTimeout, and its temp file removed', async () => {
     const { head, pieces, tail } = uploadRequest(await token(), 'stalled.zip', randomBytes(8 * 1024), 2);
     const r = await exchange(srv.host, { parts: [{ bytes: Buffer.concat([head, pieces[0]!]) }, { bytes: Buffer.concat([pieces[1]!, tail]), pauseMs: 20_000 }], timeoutMs: 15_000 });
@@ -84,11 +95,21 @@ describe('slow bodies', () => {
       sock.write(`${head}\r\nhost: ${srv.host}\r\ncontent-length: 100\r\n\r\n0123456789`);
     });
 
-  it('a body nobody reads (a health check\'s, an OpenAPI call refused for its method) that stalls: the connection is closed', async () => {
-    for (const [head, status] of [['POST /healthz HTTP/1.1', 200], ['PUT / HTTP/1.1', 405], ['POST /no/such/path HTTP/1.1', 404]] as const) {
+  it('a body that stalls, read or not (a health check\'s, a device check\'s, an OpenAPI call refused for its method): the connection is closed', async () => {
+    const cases = [
+      ['POST /healthz HTTP/1.1', 200],
+      ['PUT / HTTP/1.1', 405],
+      ['POST /no/such/path HTTP/1.1', 404],
+      ['POST /device/no/such/endpoint HTTP/1.1', 404],
+      // these read their bodies, and say so when it does not come (a GET's is not read: answered, then closed)
+      ['POST /device/nebula/update HTTP/1.1', 408],
+      ['GET /device/nebula/update?platform=android HTTP/1.1', 401],
+      ['POST /download/1.AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1', 408],
+    ] as const;
+    for (const [head, status] of cases) {
       const closed = await stalledBody(head);
-      expect(closed.answer.slice(0, 12)).toBe(`HTTP/1.1 ${status}`);
-      expect(closed.closed).toBe(true);
+      expect(closed.answer.slice(0, 12), head).toBe(`HTTP/1.1 ${status}`);
+      expect(closed.closed, head).toBe(true);
     }
   }, 60_000);
 });

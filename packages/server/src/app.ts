@@ -21,7 +21,7 @@ import { createUpgradeCheck } from './features/upgrade/upgrade-check.js';
 import { createSwitchPull } from './features/switches/switch-pull.js';
 import { createDownloadGate } from './features/upgrade/download-gate.js';
 import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
-import { LOCAL_OBJECT_PATH, LOCAL_UPLOAD_PATH } from './features/storage/local-store.js';
+import { LOCAL_OBJECT_PATH, LOCAL_UPLOAD_PATH, LocalBlobStore } from './features/storage/local-store.js';
 import { startJanitor } from './features/janitor/index.js';
 import { periodic, type Periodic } from './core/periodic.js';
 
@@ -108,6 +108,8 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   upgradeCheck = createUpgradeCheck(deps, clientKeys, deviceLimits);
   switchPull = createSwitchPull(deps, clientKeys, deviceLimits);
   const downloadGate = createDownloadGate(deps, (req) => deviceLimits.addressOf(req));
+  // only the local driver serves an upload form; on S3 those paths are unknown ones like any other
+  const localUploads = deps.blobs instanceof LocalBlobStore;
   const registry = buildRegistry();
   const hostId = new URL(config.publicUrl).host;
   const rpc = createRpcHandler({ deps, registry, hostId });
@@ -158,9 +160,11 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
       void rpc.handler(req, res);
       return;
     }
-    // the RPC handler reads its body with a deadline; the local driver's upload form bounds itself (no byte for
-    // MCUBE_BODY_TIMEOUT_MS, or an hour in all); any other body must have arrived within MCUBE_BODY_TIMEOUT_MS
-    if (!(req.method === 'POST' && isLocalUploadPath(path))) boundBody(req, config.http.bodyTimeoutMs);
+    // The RPC handler, the device endpoints (all of /device/) and the local driver's upload form bound the bodies (the
+    // upload: no byte for MCUBE_BODY_TIMEOUT_MS, or an hour in all once its policy is accepted); any other body
+    // must have arrived within MCUBE_BODY_TIMEOUT_MS
+    const devicePath = path.startsWith('/device/');
+    if (!devicePath && !(localUploads && req.method === 'POST' && isLocalUploadPath(path))) boundBody(req, config.http.bodyTimeoutMs);
     if (path === '/healthz') {
       sendJson(res, 200, HEALTHY);
       return;

@@ -94,6 +94,26 @@ export function readBody(req: IncomingMessage, max: number, timeoutMs: number): 
   });
 }
 
+const BOUND_GRACE_MS = 1000;
+
+/**
+ * For a reader with listeners of its own (the device endpoints): `onLate` runs once when done() has not been
+ * called within `timeoutMs`. Nothing else is registered, so a body costs one entry in the sweep.
+ */
+export function bodyDeadline(timeoutMs: number, onLate: () => void): { done(): void } {
+  const entry = {
+    deadline: Date.now() + timeoutMs,
+    finish(err: Error | null) {
+      if (reading.delete(entry) && err) onLate();
+    },
+    done() {
+      reading.delete(entry);
+    },
+  };
+  watch(entry);
+  return entry;
+}
+
 /** Whether a request carries a body still to come (a Content-Length above 0, or chunked). */
 export function hasBody(req: IncomingMessage): boolean {
   const h = req.headers;
@@ -108,7 +128,8 @@ export function hasBody(req: IncomingMessage): boolean {
 export function boundBody(req: IncomingMessage, timeoutMs: number): void {
   if (!hasBody(req) || req.complete) return;
   const entry = {
-    deadline: Date.now() + timeoutMs,
+    // a route that reads the body itself (the download gate) answers 408 at the deadline first
+    deadline: Date.now() + timeoutMs + BOUND_GRACE_MS,
     finish(err: Error | null) {
       if (!reading.delete(entry)) return;
       req.off('end', done);

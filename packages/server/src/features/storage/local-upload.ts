@@ -209,7 +209,8 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
   });
 
   // A stalled upload is cut by its own clock, not by a limit on the whole request: a large file on a slow link may
-  // take long while it keeps sending (S3 itself times out a socket that sends nothing).
+  // take long while it keeps sending (S3 itself times out a socket that sends nothing), once its signed policy is
+  // accepted.
   const started = Date.now();
   let lastByte = started;
   req.on('data', () => {
@@ -218,7 +219,9 @@ export function handleLocalUpload(store: LocalBlobStore, req: IncomingMessage, r
   const clock = setInterval(() => {
     if (req.complete) return clearInterval(clock);
     const now = Date.now();
-    if (now - lastByte < idleMs && now - started < UPLOAD_MAX_MS) return;
+    // until the policy is checked (at the file part) the form is anyone's: it gets MCUBE_BODY_TIMEOUT_MS in all
+    const limit = accepted === null ? idleMs : UPLOAD_MAX_MS;
+    if (now - lastByte < idleMs && now - started < limit) return;
     clearInterval(clock);
     void fail(new PostFormError(400, 'RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.'));
   }, Math.min(1000, idleMs));
