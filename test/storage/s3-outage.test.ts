@@ -114,7 +114,7 @@ describe('S3 failing', () => {
         const guard = setTimeout(() => {
           sock.destroy();
           resolve({ answer, closed: false });
-        }, 4_000); // MCUBE_BODY_TIMEOUT_MS is 1 s here
+        }, 4_500); // MCUBE_BODY_TIMEOUT_MS is 1 s here: closed 2 to 3 s in
         sock.on('data', (c) => (answer += c.toString()));
         sock.on('error', () => {});
         sock.on('close', () => {

@@ -85,7 +85,7 @@ describe('slow bodies', () => {
       const guard = setTimeout(() => {
         sock.destroy();
         resolve({ answer, closed: false });
-      }, 4_000); // closed by MCUBE_BODY_TIMEOUT_MS (1 s), well before node's headersTimeout (6 s here) would close it
+      }, 4_500); // closed 2 to 3 s in (MCUBE_BODY_TIMEOUT_MS, 1 s, and a second for a route's own 408), before node's timers (6 s here)
       sock.on('data', (c) => (answer += c.toString()));
       sock.on('error', () => {});
       sock.on('close', () => {
@@ -101,14 +101,15 @@ describe('slow bodies', () => {
       ['PUT / HTTP/1.1', 405],
       ['POST /no/such/path HTTP/1.1', 404],
       ['POST /device/no/such/endpoint HTTP/1.1', 404],
-      // these read their bodies, and say so when it does not come (a GET's is not read: answered, then closed)
-      ['POST /device/nebula/update HTTP/1.1', 408],
+      // a device check waits for its body (closed without an answer); a GET's is not read: answered, then closed
+      ['POST /device/nebula/update HTTP/1.1', null],
       ['GET /device/nebula/update?platform=android HTTP/1.1', 401],
+      // the download gate reads its form with a deadline, and says so when it does not come
       ['POST /download/1.AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1', 408],
     ] as const;
     for (const [head, status] of cases) {
       const closed = await stalledBody(head);
-      expect(closed.answer.slice(0, 12), head).toBe(`HTTP/1.1 ${status}`);
+      expect(closed.answer.slice(0, 12), head).toBe(status === null ? '' : `HTTP/1.1 ${status}`);
       expect(closed.closed, head).toBe(true);
     }
   }, 60_000);

@@ -94,51 +94,8 @@ export function readBody(req: IncomingMessage, max: number, timeoutMs: number): 
   });
 }
 
-const BOUND_GRACE_MS = 1000;
-
-/**
- * For a reader with listeners of its own (the device endpoints): `onLate` runs once when done() has not been
- * called within `timeoutMs`. Nothing else is registered, so a body costs one entry in the sweep.
- */
-export function bodyDeadline(timeoutMs: number, onLate: () => void): { done(): void } {
-  const entry = {
-    deadline: Date.now() + timeoutMs,
-    finish(err: Error | null) {
-      if (reading.delete(entry) && err) onLate();
-    },
-    done() {
-      reading.delete(entry);
-    },
-  };
-  watch(entry);
-  return entry;
-}
-
 /** Whether a request carries a body still to come (a Content-Length above 0, or chunked). */
 export function hasBody(req: IncomingMessage): boolean {
   const h = req.headers;
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
-}
-
-/**
- * For a request answered without reading its body: the connection is closed when the body has not all arrived
- * within `timeoutMs` (node's requestTimeout is off, so that uploads may take as long as they keep sending; the
- * routes that read a body bound it themselves).
- */
-export function boundBody(req: IncomingMessage, timeoutMs: number): void {
-  if (!hasBody(req) || req.complete) return;
-  const entry = {
-    // a route that reads the body itself (the download gate) answers 408 at the deadline first
-    deadline: Date.now() + timeoutMs + BOUND_GRACE_MS,
-    finish(err: Error | null) {
-      if (!reading.delete(entry)) return;
-      req.off('end', done);
-      req.off('close', done);
-      if (err) req.socket.destroy();
-    },
-  };
-  const done = () => entry.finish(null);
-  req.once('end', done);
-  req.once('close', done);
-  watch(entry);
 }

@@ -2,7 +2,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { API_VERSION, Authenticator, parseCall, type ParsedCall, type Principal } from './auth.js';
-import { boundBody, readBody } from './body.js';
+import { readBody } from './body.js';
 import { BusinessError, isStorageUnavailable, isUnavailable, Pop, PopError } from './errors.js';
 import { newRequestId } from './ids.js';
 import type { ActionDef, ActionRegistry, Deps } from './registry.js';
@@ -158,11 +158,7 @@ export function createRpcHandler({ deps, registry, hostId }: RpcOptions) {
     /** the audit row written before a management action ran, to be completed with its outcome */
     let auditId: number | null = null;
     try {
-      if (req.method !== 'POST' && req.method !== 'GET') {
-        // answered without reading the body, which must still arrive in time (node's requestTimeout is off)
-        boundBody(req, config.http.bodyTimeoutMs);
-        throw new PopError(405, 'UnsupportedHTTPMethod', 'Only GET and POST are supported.');
-      }
+      if (req.method !== 'POST' && req.method !== 'GET') throw new PopError(405, 'UnsupportedHTTPMethod', 'Only GET and POST are supported.');
       const raw = await readBody(req, config.http.maxBodyBytes, config.http.bodyTimeoutMs);
       call = parseCall(req, raw);
       if (call.version !== API_VERSION) throw Pop.version(call.version);

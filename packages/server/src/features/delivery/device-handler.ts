@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { boundBody } from '../../core/body.js';
 import type { Deps } from '../../core/registry.js';
 import { errorBody, renderAnswer, type Piece } from './answer.js';
 import type { ClientKeys, DeviceScope } from './client-keys.js';
@@ -34,7 +33,6 @@ export function createDeviceHandler(parts: DeviceHandlerParts): (req: IncomingMe
   const serve = (res: ServerResponse, fields: Fields, scope: DeviceScope, userKey: string) => check(parts, res, fields, scope, userKey);
   const endpoint: DeviceEndpoint = {
     maxBody: MAX_DEVICE_BODY,
-    bodyTimeoutMs: parts.deps.config.http.bodyTimeoutMs,
     fail: failWith(parts.deps.log, 'device update failed'),
     run: (req, res, fields) => admitDevice(parts.keys, parts.limiter, req, res, fields, serve),
   };
@@ -44,7 +42,6 @@ export function createDeviceHandler(parts: DeviceHandlerParts): (req: IncomingMe
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     if (path !== DEVICE_UPDATE_PATH) {
-      boundBody(req, parts.deps.config.http.bodyTimeoutMs);
       req.resume();
       send(res, 404, errorBody(404, 'No such device endpoint.'));
       return true;

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bodyDeadline, hasBody } from '../../core/body.js';
 import { isUnavailable } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { errorBody, RESULT_RATE_LIMITED } from './answer.js';
@@ -100,8 +99,6 @@ export function failWith(log: Logger, what: string): (res: ServerResponse, err: 
 export interface DeviceEndpoint {
   /** largest body accepted (413 above) */
   maxBody: number;
-  /** MCUBE_BODY_TIMEOUT_MS: a body not all arrived by then gets 408 */
-  bodyTimeoutMs: number;
   fail(res: ServerResponse, err: unknown): void;
   /** the endpoint's work once the fields are read; may throw or reject (then `fail` answers) */
   run(req: IncomingMessage, res: ServerResponse, fields: Fields): Maybe<void>;
@@ -111,20 +108,9 @@ export interface DeviceEndpoint {
  * Reads a device request addressed to the endpoint (`q`: where its query
  * string starts in req.url, -1 for none): GET or POST only, fields from the
  * query string, then from a form or JSON body. Without a promise; a body
- * that has not arrived within MCUBE_BODY_TIMEOUT_MS gets 408 and the
- * connection is closed (also one nobody reads: a GET's, a refused request's).
+ * that has not arrived in time is cut by the server's body sweep (app.ts).
  */
 export function readDeviceRequest(ep: DeviceEndpoint, req: IncomingMessage, res: ServerResponse, q: number): void {
-  let refused = false;
-  const deadline = hasBody(req)
-    ? bodyDeadline(ep.bodyTimeoutMs, () => {
-        refused = true;
-        ep.fail(res, new BadDeviceRequest('The request body did not arrive in time.', 408));
-        // what the client still sends is not read: the connection goes once an answer is out
-        if (res.writableFinished || res.destroyed) req.socket.destroy();
-        else res.once('finish', () => req.socket.destroy());
-      })
-    : null;
   if (req.method !== 'GET' && req.method !== 'POST') {
     req.resume();
     send(res, 405, errorBody(405, 'Use GET or POST.'), { allow: 'GET, POST' });
@@ -150,6 +136,7 @@ export function readDeviceRequest(ep: DeviceEndpoint, req: IncomingMessage, res:
   }
   const chunks: Buffer[] = [];
   let size = 0;
+  let refused = false;
   req.on('data', (c: Buffer) => {
     if (refused) return;
     size += c.length;
@@ -159,7 +146,6 @@ export function readDeviceRequest(ep: DeviceEndpoint, req: IncomingMessage, res:
     } else chunks.push(c);
   });
   req.on('end', () => {
-    deadline?.done();
     if (refused) return;
     try {
       const body = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');

@@ -76,7 +76,6 @@ export function createSwitchPull(deps: Deps, keys: ClientKeys, limiter: DeviceRa
 
   const endpoint: DeviceEndpoint = {
     maxBody: MAX_BODY,
-    bodyTimeoutMs: deps.config.http.bodyTimeoutMs,
     fail: failWith(deps.log, 'switch pull failed'),
     run: (req, res, fields) => admitDevice(keys, limiter, req, res, fields, answer),
   };

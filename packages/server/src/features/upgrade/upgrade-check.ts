@@ -70,7 +70,6 @@ export function createUpgradeCheck(deps: Deps, keys: ClientKeys, limiter: Device
 
   const endpoint: DeviceEndpoint = {
     maxBody: MAX_BODY,
-    bodyTimeoutMs: deps.config.http.bodyTimeoutMs,
     fail: failWith(deps.log, 'upgrade check failed'),
     run: (req, res, fields) => admitDevice(keys, limiter, req, res, fields, answer),
   };
