@@ -113,3 +113,26 @@ export function requestHead(method: string, target: string | Buffer, headers: Ar
   parts.push(Buffer.from('\r\n', 'latin1'));
   return Buffer.concat(parts);
 }
+
+/**
+ * Sends a request head declaring a body of 100 bytes and only `sent` of it, then waits up to `guardMs`:
+ * what the server answered (raw text, '' for nothing) and whether it closed the connection by then.
+ */
+export function stallBody(host: string, requestLine: string, guardMs: number, sent = 'x'): Promise<{ answer: string; closed: boolean }> {
+  const [hostname, port] = host.split(':');
+  return new Promise((resolve) => {
+    const sock = connect(Number(port), hostname!);
+    let answer = '';
+    const guard = setTimeout(() => {
+      sock.destroy();
+      resolve({ answer, closed: false });
+    }, guardMs);
+    sock.on('data', (c: Buffer) => (answer += c.toString()));
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      clearTimeout(guard);
+      resolve({ answer, closed: true });
+    });
+    sock.write(`${requestLine}\r\nhost: ${host}\r\ncontent-length: 100\r\n\r\n${sent}`);
+  });
+}

@@ -1,6 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, SERVER_MAIN } from '../helpers/process.js';
+import { stallBody } from '../helpers/raw-http.js';
 import { countRows, makeH5Zip, mcube, uploadFile, type Call } from '../helpers/nebula.js';
 import { startS3rver, type RunningS3rver } from '../helpers/s3rver.js';
 import { sendRequest, signAcs3 } from '../helpers/signing.js';
@@ -108,21 +109,8 @@ describe('S3 failing', () => {
 
   it('the local driver\'s upload paths are unknown ones on S3: a body stalled there closes the connection', async () => {
     for (const target of ['/_storage/upload', '/_storage/obj?x=1']) {
-      const r = await new Promise<{ answer: string; closed: boolean }>((resolve) => {
-        const sock = connect(srv.port, '127.0.0.1');
-        let answer = '';
-        const guard = setTimeout(() => {
-          sock.destroy();
-          resolve({ answer, closed: false });
-        }, 4_500); // MCUBE_BODY_TIMEOUT_MS is 1 s here: closed 2 to 3 s in
-        sock.on('data', (c) => (answer += c.toString()));
-        sock.on('error', () => {});
-        sock.on('close', () => {
-          clearTimeout(guard);
-          resolve({ answer, closed: true });
-        });
-        sock.write(`POST ${target} HTTP/1.1\r\nhost: ${srv.host}\r\ncontent-length: 100000\r\n\r\nx`);
-      });
+      // MCUBE_BODY_TIMEOUT_MS is 1 s here: closed 2 to 3 s in
+      const r = await stallBody(srv.host, `POST ${target} HTTP/1.1`, 4_500);
       expect(r.answer.slice(0, 12), target).toBe('HTTP/1.1 404');
       expect(r.closed, target).toBe(true);
     }

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveUploadedObject } from '../../packages/server/src/features/storage/index.js';
-import { exchange } from '../helpers/raw-http.js';
+import { exchange, stallBody } from '../helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import type { FileToken } from '../helpers/upload.js';
 import { openapiCore } from '../helpers/vendor-clients.js';
@@ -78,23 +77,6 @@ describe('slow bodies', () => {
     expect(tempFiles()).toBe(0);
   }, 60_000);
 
-  const stalledBody = (head: string) =>
-    new Promise<{ answer: string; closed: boolean }>((resolve) => {
-      const sock = connect(Number(srv.host.split(':')[1]), '127.0.0.1');
-      let answer = '';
-      const guard = setTimeout(() => {
-        sock.destroy();
-        resolve({ answer, closed: false });
-      }, 4_500); // closed 2 to 3 s in (MCUBE_BODY_TIMEOUT_MS, 1 s, and a second for a route's own 408), before node's timers (6 s here)
-      sock.on('data', (c) => (answer += c.toString()));
-      sock.on('error', () => {});
-      sock.on('close', () => {
-        clearTimeout(guard);
-        resolve({ answer, closed: true });
-      });
-      sock.write(`${head}\r\nhost: ${srv.host}\r\ncontent-length: 100\r\n\r\n0123456789`);
-    });
-
   it('a body that stalls, read or not (a health check\'s, a device check\'s, an OpenAPI call refused for its method): the connection is closed', async () => {
     const cases = [
       ['POST /healthz HTTP/1.1', 200],
@@ -108,7 +90,8 @@ describe('slow bodies', () => {
       ['POST /download/1.AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1', 408],
     ] as const;
     for (const [head, status] of cases) {
-      const closed = await stalledBody(head);
+      // closed 2 to 3 s in (MCUBE_BODY_TIMEOUT_MS, 1 s, and a second for a route's own 408), before node's timers (6 s here)
+      const closed = await stallBody(srv.host, head, 4_500, '0123456789');
       expect(closed.answer.slice(0, 12), head).toBe(status === null ? '' : `HTTP/1.1 ${status}`);
       expect(closed.closed, head).toBe(true);
     }
