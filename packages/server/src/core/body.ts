@@ -5,15 +5,7 @@ import { Pop } from './errors.js';
 // a timer per request: arming and clearing a timer is a measurable share of a
 // small signed call. Deadlines are kept to within SWEEP_MS.
 const SWEEP_MS = 100;
-const reading = new Set<{ readonly deadline: number; finish(err: Error | null): void }>();
-
-function watch(entry: { readonly deadline: number; finish(err: Error | null): void }): void {
-  reading.add(entry);
-  if (!sweeper) {
-    sweeper = setInterval(sweep, SWEEP_MS);
-    sweeper.unref();
-  }
-}
+const reading = new Set<BodyRead>();
 let sweeper: NodeJS.Timeout | undefined;
 
 function sweep() {
@@ -44,7 +36,11 @@ class BodyRead {
     private readonly reject: (e: Error) => void,
   ) {
     this.deadline = Date.now() + timeoutMs;
-    watch(this);
+    reading.add(this);
+    if (!sweeper) {
+      sweeper = setInterval(sweep, SWEEP_MS);
+      sweeper.unref();
+    }
     req.on('data', this.onData);
     req.on('end', this.onEnd);
     req.on('error', this.onError);
@@ -92,10 +88,4 @@ export function readBody(req: IncomingMessage, max: number, timeoutMs: number): 
     }
     new BodyRead(req, max, timeoutMs, resolve, reject);
   });
-}
-
-/** Whether a request carries a body still to come (a Content-Length above 0, or chunked). */
-export function hasBody(req: IncomingMessage): boolean {
-  const h = req.headers;
-  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }

@@ -88,7 +88,7 @@ export function isDataError(err: unknown): boolean {
  * MCUBE_S3_TIMEOUT_MS, or no connection. The AWS SDK marks its errors with $metadata.
  */
 export function isStorageUnavailable(err: unknown): boolean {
-  const e = err as { $metadata?: { httpStatusCode?: number }; $fault?: unknown; name?: unknown; code?: unknown } | null;
+  const e = err as { $metadata?: { httpStatusCode?: number }; name?: unknown; code?: unknown } | null;
   if (!e || typeof e !== 'object' || !('$metadata' in e)) return false;
   const status = e.$metadata?.httpStatusCode;
   if (typeof status === 'number') return status >= 500;

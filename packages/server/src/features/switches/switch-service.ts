@@ -198,7 +198,7 @@ export class SwitchService {
         for (const r of rows) have.add(String(r.config_key));
       }
       // only the keys it adds are read further (a refusal here rolls the whole import back)
-      const fresh = items.filter((x) => !have.has(x.key)).map((x) => ({ at: items.indexOf(x) + 1, spec: x.spec() }));
+      const fresh = items.flatMap((x, i) => (have.has(x.key) ? [] : [{ at: i + 1, spec: x.spec() }]));
       // one read for all the keys it adds, then the item at fault named
       const found = await this.foundWhitelists(trx, s, fresh.flatMap((x) => x.spec.values));
       for (const { at, spec } of fresh) {
