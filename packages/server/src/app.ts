@@ -10,6 +10,7 @@ import { Metrics, type DeviceEndpointName } from './core/metrics.js';
 import { SecretBox, safeEqual } from './core/crypto.js';
 import type { Deps } from './core/registry.js';
 import { createRpcHandler } from './core/rpc.js';
+import { sweepStalledBodies } from './core/body.js';
 import { openDatabase } from './db/database.js';
 import { ClientKeys } from './features/delivery/client-keys.js';
 import { createDelivery } from './features/delivery/index.js';
@@ -19,8 +20,8 @@ import { startStampWatcher, type StampWatcher } from './features/delivery/stamp-
 import { createUpgradeCheck } from './features/upgrade/upgrade-check.js';
 import { createSwitchPull } from './features/switches/switch-pull.js';
 import { createDownloadGate } from './features/upgrade/download-gate.js';
-import { createBlobStore, mountStorageRoutes } from './features/storage/index.js';
-import { LOCAL_OBJECT_PATH, LOCAL_UPLOAD_PATH, LocalBlobStore } from './features/storage/local-store.js';
+import { createBlobStore, isLocalUpload, mountStorageRoutes } from './features/storage/index.js';
+import { LocalBlobStore } from './features/storage/local-store.js';
 import { startJanitor } from './features/janitor/index.js';
 import { periodic, type Periodic } from './core/periodic.js';
 
@@ -56,13 +57,6 @@ export interface CreateOptions {
 }
 
 /** Assembles one stateless node: PostgreSQL/SQLite and the blob store are the shared state. */
-/** The local driver's upload form (POST to either path, with or without a query). */
-function isLocalUploadPath(path: string): boolean {
-  const q = path.indexOf('?');
-  const bare = q < 0 ? path : path.slice(0, q);
-  return bare === LOCAL_OBJECT_PATH || bare === LOCAL_UPLOAD_PATH;
-}
-
 export async function createMcubeServer(config: Config, opts: CreateOptions = {}): Promise<McubeServer> {
   const log = opts.logger ?? createLogger(config.logLevel, opts.logSink);
   setWireTimeZone(config.wireTimeZoneMinutes);
@@ -237,34 +231,10 @@ export async function createMcubeServer(config: Config, opts: CreateOptions = {}
   const currentHost = () => new URL(config.publicUrl).host;
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.once('close', () => {
-      sockets.delete(socket);
-      stalled.delete(socket);
-    });
+    socket.once('close', () => sockets.delete(socket));
   });
-  // A body must have arrived within MCUBE_BODY_TIMEOUT_MS (a second more, so that a route reading its body answers
-  // its own 408 first), read or not: a device check's, a health check's, one answered before it was read. Looked
-  // for once a second on the open connections, in the request node is parsing (its own field), rather than with a
-  // deadline per request: one per device check cost the device bench 35 MB of RSS. The upload form keeps its own.
-  const stalled = new Map<Socket, { req: IncomingMessage; since: number }>();
-  const bodyLimitMs = config.http.bodyTimeoutMs + 1000;
-  const bodySweep = setInterval(() => {
-    const now = Date.now();
-    for (const socket of sockets) {
-      const req = (socket as Socket & { parser?: { incoming?: IncomingMessage | null } | null }).parser?.incoming;
-      if (!req || req.complete || (localUploads && req.method === 'POST' && isLocalUploadPath(req.url ?? ''))) {
-        stalled.delete(socket);
-        continue;
-      }
-      const seen = stalled.get(socket);
-      if (seen?.req !== req) stalled.set(socket, { req, since: now });
-      else if (now - seen.since >= bodyLimitMs) {
-        stalled.delete(socket);
-        socket.destroy();
-      }
-    }
-  }, Math.min(1000, config.http.bodyTimeoutMs / 2));
-  bodySweep.unref();
+  // a second past MCUBE_BODY_TIMEOUT_MS, so that a route reading its body (an OpenAPI call) answers its own 408 first
+  const bodySweep = sweepStalledBodies(sockets, config.http.bodyTimeoutMs + 1000, Math.min(1000, config.http.bodyTimeoutMs / 2), (req) => localUploads && isLocalUpload(req));
   server.once('close', () => clearInterval(bodySweep));
   server.on('clientError', answerClientError(currentHost));
   server.on('connect', answerConnect(currentHost));

@@ -4,7 +4,7 @@ import type { Logger } from '../../core/logger.js';
 import { createLocalStore } from './local-store.js';
 import { createS3Store } from './s3-store.js';
 
-export { mountStorageRoutes } from './storage-routes.js';
+export { isLocalUpload, mountStorageRoutes } from './storage-routes.js';
 export { copyUploadedObject, resolveUploadedObject, uploadPrefix, FILE_URL_ERRORS } from './resolve-upload.js';
 export { buildExpired, removeClaimedBlobs, removeDroppedBlobs, removeStored, type Reservation } from './blob-cleanup.js';
 export { publicFolderUrl } from './object-urls.js';

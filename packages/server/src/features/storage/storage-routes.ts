@@ -1,5 +1,6 @@
 import type { Express, Request, Response } from 'express';
 import { createReadStream } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -27,6 +28,16 @@ export function contentTypeFor(key: string): string {
   return TYPES[extname(key).toLowerCase()] ?? 'application/octet-stream';
 }
 
+const isFormPath = (path: string) => path === LOCAL_OBJECT_PATH || path === LOCAL_UPLOAD_PATH;
+
+/** A POST of the local driver's upload form (either path, with or without a query): it bounds its own body. */
+export function isLocalUpload(req: IncomingMessage): boolean {
+  if (req.method !== 'POST') return false;
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  return isFormPath(q < 0 ? url : url.slice(0, q));
+}
+
 /** Routes of the local driver: the S3-style upload form and presigned downloads. The s3 driver needs none. */
 export function mountStorageRoutes(app: Express, deps: Deps): void {
   const store = deps.blobs;
@@ -35,7 +46,7 @@ export function mountStorageRoutes(app: Express, deps: Deps): void {
     const url = req.originalUrl;
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    if (path === LOCAL_OBJECT_PATH || path === LOCAL_UPLOAD_PATH) {
+    if (isFormPath(path)) {
       if (req.method === 'POST') return handleLocalUpload(store, req, res, deps.log, deps.config.http.bodyTimeoutMs);
       if (req.method === 'OPTIONS') return void res.writeHead(204, preflight).end();
       return sendS3Error(res, 405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.', requestId());

@@ -177,9 +177,10 @@ export function valueToWire(v: SwitchValue): Record<string, unknown> {
 }
 
 /**
- * One item of an import file (the export's {ConfigKey, Note, Enabled, Values}): its shape and key now, the rest when `spec()` is called. The import reads the rest only
- * for the keys it adds: a key that exists is skipped without being read, so a file exported by an older version
- * (values it accepted and this one refuses) still imports into a workspace that has its keys.
+ * One item of an import file (the export's {ConfigKey, Note, Enabled, Values}): its shape and key now, the rest
+ * when `spec()` is called. The import reads the rest only for the keys it adds: a key that exists is skipped without
+ * being read, so a file exported by an older version (values it accepted and this one refuses) still imports into a
+ * workspace that has its keys.
  */
 export function parseImportItem(raw: unknown, i: number): { key: string; spec: () => SwitchSpec } {
   const at = `item ${i + 1}`;
