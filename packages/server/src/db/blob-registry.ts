@@ -65,6 +65,11 @@ export async function commitBlob(trx: Knex | Knex.Transaction, key: string, owne
   if (n !== 1) throw new ReservationLost(key);
 }
 
+/** Hands an object no row tracks (an upload) to the janitor, which removes it at its next run; a tracked key is left as it is. */
+export async function dropUntracked(knex: Knex, key: string, appId: string, workspaceId: string, now: number): Promise<void> {
+  await knex('blobs').insert({ key, app_id: appId, workspace_id: workspaceId, state: 'deleted', created_at: now }).onConflict('key').ignore();
+}
+
 /** Marks objects for deletion (their owning rows are gone or going in the same transaction). */
 export async function dropBlobs(trx: Knex | Knex.Transaction, keys: string[], now: number): Promise<void> {
   if (keys.length) await trx('blobs').whereIn('key', keys).update({ state: 'deleted', created_at: now });

@@ -7,6 +7,7 @@ import { copyUploadedObject, resolveUploadedObject } from '../storage/index.js';
 import { getRsaKeyRow, upsertRsaKey } from './nebula-store.js';
 import { asBusiness } from './package-errors.js';
 import { withWorkDir } from './work-dir.js';
+import { dropUntracked } from '../../db/blob-registry.js';
 
 /** A PEM private key file is a few KiB; anything larger is not a key. */
 export const MAX_KEY_FILE_BYTES = 64 * 1024;
@@ -62,12 +63,7 @@ async function removeKeyFile(ctx: ActionContext, key: string): Promise<void> {
     await ctx.deps.blobs.delete(key);
   } catch (e) {
     ctx.deps.log.warn('could not remove the uploaded key file; the janitor removes it', { requestId: ctx.requestId, error: (e as Error).message });
-    await ctx.deps.db
-      .knex('blobs')
-      .insert({ key, app_id: ctx.appId, workspace_id: ctx.workspaceId, state: 'deleted', created_at: ctx.deps.now() })
-      .onConflict('key')
-      .ignore()
-      .catch((err: Error) => ctx.deps.log.error('could not hand the uploaded key file to the janitor', { requestId: ctx.requestId, key, error: err.message }));
+    await dropUntracked(ctx.deps.db.knex, key, ctx.appId, ctx.workspaceId, ctx.deps.now()).catch((err: Error) => ctx.deps.log.error('could not hand the uploaded key file to the janitor', { requestId: ctx.requestId, key, error: err.message }));
   }
 }
 
